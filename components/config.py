@@ -1,0 +1,364 @@
+"""Typed, validated stack configuration.
+
+The program never reads ``pulumi.Config`` anywhere but here. ``load_config`` turns the raw strings the
+Pulumi engine hands over (arrays as JSON, numbers and booleans as text) into one frozen ``StackConfig``,
+or raises a ``ConfigError`` listing every bad key with the value it got and what is allowed. It runs
+before any resource is registered, so a bad config never leaves a half-built stack behind.
+
+Every key is declared, with its type, default and description, in ``Pulumi.yaml``; ``KEYS`` below must
+name the same keys (a test keeps them, and the README's config reference, in step).
+
+Example:
+    >>> cfg = load_config({"regions": '["us-east-1", "eu-west-1"]', ...}, stack="prod")
+    >>> cfg.primary.name
+    'us-east-1'
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+PROJECT = "multi-region"
+
+MIN_REGIONS = 2
+MAX_REGIONS = 6
+AZ_COUNT = 3
+
+# AWS commercial regions that offer every service a RegionalStack uses (EKS, Aurora global databases,
+# MemoryDB, S3 replication time control, DynamoDB global tables).
+KNOWN_REGIONS: tuple[str, ...] = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-east-1",
+    "me-central-1",
+    "il-central-1",
+)
+
+NAT_MODES = ("single", "per-az")
+ROUTING_MODES = ("failover", "latency")
+# The values CloudWatch Logs accepts for a log group's retention.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+KMS_DELETION_WINDOW = (7, 30)
+VPC_PREFIX = (16, 24)
+SUBNET_PREFIX = (17, 28)
+DNS_TTL = (1, 86400)
+MAX_TTL_WITH_HEALTH_CHECKS = 60
+PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+class ConfigError(ValueError):
+    """One or more config keys are invalid; ``problems`` holds one message per bad key."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"invalid stack configuration ({len(self.problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Per-region network layout: the VPC CIDR and how it is cut into subnets."""
+
+    vpc_cidr: str
+    private_subnet_prefix: int
+    public_subnet_prefix: int
+    nat_gateways: str
+
+
+@dataclass(frozen=True)
+class RegionConfig:
+    """One region of the stack. ``role`` is ``primary`` or ``secondary``."""
+
+    name: str
+    network: NetworkConfig
+    is_primary: bool
+
+    @property
+    def role(self) -> str:
+        return "primary" if self.is_primary else "secondary"
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """How clients reach the regions: Route53 failover (active-passive) or latency (active-active)."""
+
+    mode: str
+    dns_ttl_seconds: int
+    health_checks_enabled: bool
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """The whole validated configuration of one stack."""
+
+    project: str
+    stack: str
+    regions: tuple[RegionConfig, ...]
+    routing: RoutingConfig
+    flow_log_retention_days: int
+    kms_deletion_window_days: int
+    protect_stateful_resources: bool
+
+    @property
+    def primary(self) -> RegionConfig:
+        return next(r for r in self.regions if r.is_primary)
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.regions)
+
+
+# Declared keys, in the order of Pulumi.yaml, with the Pulumi type each is declared with.
+KEYS: dict[str, str] = {
+    "regions": "array",
+    "primaryRegion": "string",
+    "vpcCidrs": "array",
+    "privateSubnetPrefixLength": "integer",
+    "publicSubnetPrefixLength": "integer",
+    "natGateways": "string",
+    "flowLogRetentionDays": "integer",
+    "kmsDeletionWindowDays": "integer",
+    "protectStatefulResources": "boolean",
+    "routingMode": "string",
+    "dnsTtlSeconds": "integer",
+    "healthChecksEnabled": "boolean",
+}
+
+
+class _Reader:
+    """Parses raw config strings by declared type, collecting one problem per bad key."""
+
+    def __init__(self, raw: Mapping[str, str | None]) -> None:
+        self.raw = raw
+        self.problems: list[str] = []
+
+    def fail(self, key: str, value: object, allowed: str) -> None:
+        self.problems.append(f"{key}: got {value!r}; allowed: {allowed}")
+
+    def _get(self, key: str) -> str | None:
+        value = self.raw.get(key)
+        if value is None:
+            self.problems.append(f"{key}: missing; declare it in Pulumi.yaml or set it with `pulumi config set {key}`")
+        return value
+
+    def string(self, key: str, choices: Sequence[str] | None = None) -> str | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if choices is not None and value not in choices:
+            self.fail(key, value, "one of " + ", ".join(choices))
+            return None
+        return value
+
+    def integer(self, key: str, bounds: tuple[int, int] | None = None, choices: Sequence[int] | None = None) -> int | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        allowed = _describe_ints(bounds, choices)
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            self.fail(key, value, f"a whole number, {allowed}")
+            return None
+        if (bounds and not bounds[0] <= number <= bounds[1]) or (choices and number not in choices):
+            self.fail(key, number, allowed)
+            return None
+        return number
+
+    def boolean(self, key: str) -> bool | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        text = str(value).strip().lower()
+        if text not in ("true", "false"):
+            self.fail(key, value, "true or false")
+            return None
+        return text == "true"
+
+    def string_list(self, key: str) -> list[str] | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        try:
+            parsed: Any = json.loads(value) if isinstance(value, str) else value
+        except json.JSONDecodeError:
+            self.fail(key, value, "a YAML list of strings")
+            return None
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            self.fail(key, parsed, "a YAML list of strings")
+            return None
+        return parsed
+
+
+def _describe_ints(bounds: tuple[int, int] | None, choices: Sequence[int] | None) -> str:
+    if choices:
+        return "one of " + ", ".join(str(c) for c in choices)
+    if bounds:
+        return f"from {bounds[0]} to {bounds[1]}"
+    return "any whole number"
+
+
+def _check_regions(r: _Reader, regions: list[str] | None, primary: str | None) -> list[str] | None:
+    if regions is None:
+        return None
+    ok = True
+    if not MIN_REGIONS <= len(regions) <= MAX_REGIONS:
+        r.fail("regions", regions, f"from {MIN_REGIONS} to {MAX_REGIONS} regions")
+        ok = False
+    for name in regions:
+        if name not in KNOWN_REGIONS:
+            r.fail("regions", name, "AWS regions " + ", ".join(KNOWN_REGIONS))
+            ok = False
+    duplicates = sorted({n for n in regions if regions.count(n) > 1})
+    if duplicates:
+        r.fail("regions", regions, f"each region once; repeated: {', '.join(duplicates)}")
+        ok = False
+    if primary is not None and primary not in regions:
+        r.fail("primaryRegion", primary, "one of regions: " + ", ".join(regions))
+        ok = False
+    return regions if ok else None
+
+
+def _check_cidrs(r: _Reader, regions: list[str] | None, cidrs: list[str] | None) -> list[ipaddress.IPv4Network] | None:
+    if cidrs is None:
+        return None
+    if regions is not None and len(cidrs) != len(regions):
+        r.fail("vpcCidrs", cidrs, f"one CIDR per region, in the order of regions ({len(regions)} expected)")
+        return None
+    networks: list[ipaddress.IPv4Network] = []
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError as exc:
+            r.fail("vpcCidrs", cidr, f"an IPv4 network in CIDR notation with no host bits set ({exc})")
+            continue
+        if not isinstance(network, ipaddress.IPv4Network):
+            r.fail("vpcCidrs", cidr, "an IPv4 network (IPv6-only VPCs are not supported)")
+            continue
+        if not VPC_PREFIX[0] <= network.prefixlen <= VPC_PREFIX[1]:
+            r.fail("vpcCidrs", cidr, f"a prefix length from /{VPC_PREFIX[0]} to /{VPC_PREFIX[1]}")
+            continue
+        if not any(network.subnet_of(block) for block in PRIVATE_RANGES):
+            r.fail("vpcCidrs", cidr, "a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")
+            continue
+        networks.append(network)
+    if len(networks) != len(cidrs):
+        return None
+    for i, a in enumerate(networks):
+        for b in networks[i + 1 :]:
+            if a.overlaps(b):
+                r.fail("vpcCidrs", [str(a), str(b)], "non-overlapping CIDRs, so that the regions can be peered")
+                return None
+    return networks
+
+
+def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
+    """Validate raw config values and build the typed ``StackConfig``.
+
+    Parameters
+    ----------
+    raw:
+        Key (without the ``multi-region:`` namespace) to the raw value as the Pulumi engine passes it:
+        a string, arrays as JSON text. Missing keys are errors: ``Pulumi.yaml`` declares a default for each.
+    stack:
+        The stack name (``prod``, ``dev``, ...), used in names and tags.
+
+    Raises
+    ------
+    ConfigError
+        Listing every invalid key with its value and what is allowed.
+    """
+    from components.network_plan import SubnetPlanError, plan_subnets
+
+    r = _Reader(raw)
+    primary = r.string("primaryRegion")
+    regions = _check_regions(r, r.string_list("regions"), primary)
+    networks = _check_cidrs(r, regions, r.string_list("vpcCidrs"))
+    private_prefix = r.integer("privateSubnetPrefixLength", SUBNET_PREFIX)
+    public_prefix = r.integer("publicSubnetPrefixLength", SUBNET_PREFIX)
+    nat = r.string("natGateways", NAT_MODES)
+    retention = r.integer("flowLogRetentionDays", choices=LOG_RETENTION_DAYS)
+    window = r.integer("kmsDeletionWindowDays", KMS_DELETION_WINDOW)
+    protect = r.boolean("protectStatefulResources")
+    routing_mode = r.string("routingMode", ROUTING_MODES)
+    ttl = r.integer("dnsTtlSeconds", DNS_TTL)
+    health_checks = r.boolean("healthChecksEnabled")
+
+    if health_checks and ttl is not None and ttl > MAX_TTL_WITH_HEALTH_CHECKS:
+        r.fail(
+            "dnsTtlSeconds",
+            ttl,
+            f"at most {MAX_TTL_WITH_HEALTH_CHECKS} while healthChecksEnabled is true, so failover takes effect quickly",
+        )
+    if routing_mode == "failover" and health_checks is False:
+        r.fail("healthChecksEnabled", False, "true when routingMode is failover: failover records need health checks")
+
+    if networks is not None and private_prefix is not None and public_prefix is not None:
+        for network in networks:
+            try:
+                plan_subnets(str(network), private_prefix, public_prefix, AZ_COUNT)
+            except SubnetPlanError as exc:
+                r.fail(exc.key, exc.value, exc.allowed)
+                break
+
+    unknown = sorted(k for k, v in raw.items() if k not in KEYS and v is not None)
+    for key in unknown:
+        r.fail(key, raw[key], "declared keys " + ", ".join(KEYS))
+
+    if r.problems:
+        raise ConfigError(r.problems)
+    assert regions is not None and networks is not None and primary is not None
+    assert private_prefix is not None and public_prefix is not None and nat is not None
+    assert retention is not None and window is not None and protect is not None
+    assert routing_mode is not None and ttl is not None and health_checks is not None
+
+    return StackConfig(
+        project=PROJECT,
+        stack=stack,
+        regions=tuple(
+            RegionConfig(
+                name=name,
+                network=NetworkConfig(str(network), private_prefix, public_prefix, nat),
+                is_primary=name == primary,
+            )
+            for name, network in zip(regions, networks, strict=True)
+        ),
+        routing=RoutingConfig(routing_mode, ttl, health_checks),
+        flow_log_retention_days=retention,
+        kms_deletion_window_days=window,
+        protect_stateful_resources=protect,
+    )
+
+
+def load_from_pulumi(stack: str) -> StackConfig:
+    """Read every ``multi-region:*`` key the engine passed in (declared or not) and validate them."""
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    prefix = PROJECT + ":"
+    merged = {**get_config_env(), **CONFIG.get()}
+    return load_config({k[len(prefix) :]: v for k, v in merged.items() if k.startswith(prefix)}, stack)

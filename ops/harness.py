@@ -1,0 +1,375 @@
+"""The mocks harness: runs the whole Pulumi program offline and records what it would create.
+
+Used by the unit tests and by ``python -m ops plan``. It reads ``Pulumi.yaml`` (defaults) and
+``Pulumi.<stack>.yaml`` (values) the way the Pulumi CLI does, runs ``__main__.py`` under
+``pulumi.runtime.set_mocks`` in preview or update mode, answers the data-source calls the program makes,
+and records every resource with its type, name, inputs, provider (so, region), parent and options.
+
+What the mocks can and cannot show (ARCHITECTURE §5): inputs arrive in camelCase at every depth and
+numbers as floats; in preview mode outputs that the engine would compute are unknown, so ``.apply``
+callbacks over them never run. Assert values in update mode; use preview mode to prove the program
+survives unknowns. A data-source call this harness does not answer fails the run instead of returning
+empty values.
+
+Example:
+    >>> run = run_program("prod", preview=False)
+    >>> [r.name for r in run.of_type("aws:ec2/vpc:Vpc")]
+    ['us-east-1-net-vpc', 'eu-west-1-net-vpc']
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = "multi-region"
+ACCOUNT_ID = "123456789012"
+PARTITION = "aws"
+PROVIDER_TYPE = "pulumi:providers:aws"
+STACK_TYPE = "pulumi:pulumi:Stack"
+
+
+class Unknown:
+    """Stands for an output the engine would only know after an update."""
+
+    def __repr__(self) -> str:
+        return "(known after update)"
+
+
+UNKNOWN = Unknown()
+
+
+class UnansweredCallError(RuntimeError):
+    """The program made a data-source call the harness has no answer for."""
+
+
+@dataclass
+class Resource:
+    """One registered resource, as the engine would have seen it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    inputs: dict[str, Any]
+    parent: str | None
+    provider: str | None
+    protect: bool = False
+    retain_on_delete: bool = False
+    ignore_changes: tuple[str, ...] = ()
+    region: str | None = None
+    children: list[Resource] = field(default_factory=list, repr=False)
+
+    def policy(self, key: str = "policy") -> Any:
+        """An input holding a JSON policy document, parsed."""
+        return json.loads(self.inputs[key])
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered, with queries for the tests and the plan."""
+
+    stack: str
+    preview: bool
+    resources: list[Resource]
+    outputs: dict[str, Any]
+    error: Exception | None = None
+
+    def of_type(self, type_: str, region: str | None = None) -> list[Resource]:
+        return [r for r in self.resources if r.type == type_ and (region is None or r.region == region)]
+
+    def one(self, type_: str, region: str | None = None) -> Resource:
+        found = self.of_type(type_, region)
+        if len(found) != 1:
+            raise AssertionError(f"expected one {type_} in {region or 'the stack'}, found {len(found)}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def in_region(self, region: str) -> list[Resource]:
+        return [r for r in self.resources if r.region == region]
+
+    def regions(self) -> list[str]:
+        return [r.inputs["region"] for r in self.of_type(PROVIDER_TYPE)]
+
+    def custom(self) -> list[Resource]:
+        return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
+    def type_counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources)
+
+    def descendants(self, resource: Resource) -> Iterator[Resource]:
+        for child in resource.children:
+            yield child
+            yield from self.descendants(child)
+
+    def roots(self) -> list[Resource]:
+        return sorted((r for r in self.resources if r.parent is None), key=lambda r: (r.type != PROVIDER_TYPE, r.name))
+
+
+# ---- config, the way the CLI assembles it --------------------------------------------------------
+
+
+def project_defaults() -> dict[str, Any]:
+    """Defaults of every project key declared in ``Pulumi.yaml``."""
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    return {key: spec["default"] for key, spec in declared.items() if "default" in spec}
+
+
+def stack_values(stack: str) -> dict[str, Any]:
+    """The ``multi-region:`` values of ``Pulumi.<stack>.yaml``, without the namespace."""
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        known = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+        raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(known)}")
+    values = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    prefix = PROJECT + ":"
+    return {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
+
+
+def raw_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+    """Config as the engine hands it to the program: namespaced keys, every value a string.
+
+    ``secure:`` values cannot be decrypted without the CLI; they become placeholders, marked secret.
+    An override of ``None`` removes the key.
+    """
+    merged: dict[str, Any] = {**project_defaults(), **stack_values(stack), **(overrides or {})}
+    config: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, value in merged.items():
+        if value is None:
+            continue
+        name = f"{PROJECT}:{key}"
+        if isinstance(value, dict) and "secure" in value:
+            config[name] = f"mock-secret-{key}"
+            secrets.append(name)
+        else:
+            config[name] = _as_config_string(value)
+    return config, secrets
+
+
+def _as_config_string(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
+
+
+# ---- the mocks --------------------------------------------------------------------------------------
+
+_LOCK = threading.Lock()
+
+
+def _mock_classes() -> tuple[type, type]:
+    """Build the Mocks and monitor classes (pulumi is imported only when a run is asked for)."""
+    import pulumi
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMocks(pulumi.runtime.Mocks):
+        def __init__(self, preview: bool) -> None:
+            self.preview = preview
+            self.resources: dict[str, Resource] = {}
+            self.provider_regions: dict[str, str] = {}
+
+        def region_of(self, provider_ref: str | None) -> str | None:
+            if not provider_ref:
+                return None
+            return self.provider_regions.get(provider_ref.rsplit("::", 1)[0])
+
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+            state = dict(args.inputs)
+            if self.preview:
+                # The engine knows only the inputs during a preview; the id and computed outputs are unknown.
+                return None, state
+            resource_id = f"{args.name}-id"
+            region = self.region_of(args.provider) or args.inputs.get("region") or "us-east-1"
+            state.setdefault("arn", _fake_arn(args.typ, args.name, region))
+            state.setdefault("id", resource_id)
+            for key, value in _computed_outputs(args.typ, args.name, resource_id).items():
+                state.setdefault(key, value)
+            return resource_id, state
+
+        def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+            region = self.region_of(args.provider)
+            token = args.token
+            if token == "aws:index/getCallerIdentity:getCallerIdentity":
+                return {
+                    "accountId": ACCOUNT_ID,
+                    "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/ci",
+                    "userId": "AIDAMOCK",
+                    "id": ACCOUNT_ID,
+                }
+            if token == "aws:index/getPartition:getPartition":
+                return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
+            if region is None:
+                raise UnansweredCallError(f"{token} was called without a regional provider (provider={args.provider!r})")
+            if token == "aws:index/getRegion:getRegion":
+                return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com", "id": region}
+            if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+                names = [f"{region}{suffix}" for suffix in "abcd"]
+                return {"names": names, "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(4)], "id": region}
+            raise UnansweredCallError(f"the mocks harness has no answer for data source {token}; add one in ops/harness.py")
+
+    class RecordingMonitor(MockMonitor):
+        """Captures the resource options the mocks API leaves out (protect, ignoreChanges, parent, ...)."""
+
+        def __init__(self, mocks: RecordingMocks) -> None:
+            super().__init__(mocks)
+            self.recorder = mocks
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (the engine's gRPC method name)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+            if request.type == STACK_TYPE:
+                return response
+            urn = self.make_urn(request.parent, request.type, request.name)
+            inputs = rpc.deserialize_properties(request.object)
+            provider = request.provider or None
+            if not provider and request.providers:
+                provider = request.providers.get("aws") or None
+            resource = Resource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                inputs=inputs,
+                parent=request.parent if request.parent and _urn_type(request.parent) != STACK_TYPE else None,
+                provider=provider.rsplit("::", 1)[0] if provider else None,
+                protect=bool(request.protect),
+                retain_on_delete=bool(request.retainOnDelete),
+                ignore_changes=tuple(request.ignoreChanges),
+            )
+            if request.type == PROVIDER_TYPE:
+                self.recorder.provider_regions[urn] = str(inputs["region"])
+                resource.region = str(inputs["region"])
+            self.recorder.resources[urn] = resource
+            return response
+
+    return RecordingMocks, RecordingMonitor
+
+
+def _urn_type(urn: str) -> str:
+    return urn.split("::")[2].rsplit("$", maxsplit=1)[-1]
+
+
+def _fake_arn(type_: str, name: str, region: str) -> str:
+    service = type_.split(":")[1].split("/", maxsplit=1)[0]
+    return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', maxsplit=1)[-1].lower()}/{name}"
+
+
+def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]:
+    """Outputs the real provider computes that the program reads."""
+    if type_ == "aws:kms/key:Key":
+        return {"keyId": resource_id}
+    if type_ == "aws:cloudwatch/logGroup:LogGroup":
+        return {"name": name}
+    return {}
+
+
+# ---- running the program --------------------------------------------------------------------------
+
+
+def run_program(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+    """Run ``__main__.py`` for ``stack`` under the mocks and return what it registered.
+
+    Parameters
+    ----------
+    stack: the stack whose ``Pulumi.<stack>.yaml`` is read.
+    preview: ``True`` for preview mode (unknown computed outputs), ``False`` for update mode.
+    overrides: config values (keys without namespace) put over the stack file; ``None`` removes a key.
+
+    Raises
+    ------
+    pulumi.RunError: the program refused to run, e.g. with the config errors (``execute`` returns it instead).
+    """
+    run = execute(stack, preview=preview, overrides=overrides)
+    if run.error is not None:
+        raise run.error
+    return run
+
+
+def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+    """Like ``run_program``, but a program that fails still returns what it registered, with ``error`` set."""
+    import pulumi
+    from pulumi.runtime import settings
+    from pulumi.runtime.config import set_all_config
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    config, secrets = raw_config(stack, overrides)
+    mocks_class, monitor_class = _mock_classes()
+    error: Exception | None = None
+    outputs: dict[str, Any] = {}
+    with _LOCK:
+        mocks = mocks_class(preview)
+        settings.ROOT.set(None)
+        set_all_config(config, secrets)
+        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor_class(mocks))
+        settings.SETTINGS.rpc_manager.clear()
+        root = settings.get_root_resource()
+        try:
+            _sync_await(run_pulumi_func(_run_main))
+            outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
+        except Exception as exc:  # noqa: BLE001 handed to the caller in the run
+            error = exc
+        finally:
+            settings.ROOT.set(None)
+    resources = list(mocks.resources.values())
+    _link(resources)
+    return ProgramRun(stack=stack, preview=preview, resources=resources, outputs=outputs, error=error)
+
+
+def _run_main() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+def _link(resources: list[Resource]) -> None:
+    by_urn = {r.urn: r for r in resources}
+    for resource in resources:
+        if resource.parent in by_urn:
+            by_urn[resource.parent].children.append(resource)
+    for resource in resources:
+        # Registration order is asynchronous; sorting keeps the plan and its diffs stable.
+        resource.children.sort(key=lambda r: (r.name, r.type))
+    for resource in resources:
+        if resource.region is None:
+            resource.region = _region_of(resource, by_urn)
+
+
+def _region_of(resource: Resource, by_urn: dict[str, Resource]) -> str | None:
+    node: Resource | None = resource
+    while node is not None:
+        if node.provider and node.provider in by_urn:
+            return by_urn[node.provider].region
+        node = by_urn.get(node.parent) if node.parent else None
+    return None
+
+
+def _resolve(value: Any) -> Any:
+    """Turn an exported value (Outputs nested in dicts and lists) into plain data; unknowns to UNKNOWN."""
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    if isinstance(value, pulumi.Output):
+        if not _sync_await(value.is_known()):
+            return UNKNOWN
+        return _resolve(_sync_await(value.future()))
+    if isinstance(value, dict):
+        return {k: _resolve(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_resolve(v) for v in value]
+    return value
