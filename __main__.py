@@ -1,10 +1,12 @@
-"""The multi-region stack, in dependency order: config, providers, regions, (later) global resources."""
+"""The multi-region stack, in dependency order: config, providers, global database, regions, replication."""
 
 import pulumi
 
 from components.config import ConfigError, load_from_pulumi
+from components.database import AuroraGlobal, AuroraGlobalArgs
 from components.providers import region_provider
 from components.regional import RegionalStack, RegionalStackArgs
+from components.storage import BucketReplication, BucketReplicationArgs
 
 # 1. Typed config: validated before anything is registered; a bad value stops here with every problem listed.
 try:
@@ -15,17 +17,41 @@ except ConfigError as error:
 # 2. One explicit provider per region, with the default tags of that region.
 providers = {region.name: region_provider(config, region) for region in config.regions}
 
-# 3. One RegionalStack per region; its children inherit the region's provider.
+# 3. The Aurora global cluster. It lives under the provider of the first region in `regions`, not of the
+#    primary, so that moving the primary after a switchover never moves (and so replaces) it.
+home_region = config.regions[0].name
+aurora_global = AuroraGlobal(
+    "aurora-global",
+    AuroraGlobalArgs(
+        aurora=config.aurora,
+        identifier=f"{config.project}-{config.stack}",
+        protect=config.protect_stateful_resources,
+    ),
+    pulumi.ResourceOptions(provider=providers[home_region]),
+)
+
+# 4. One RegionalStack per region; its children inherit the region's provider.
 regional = {
     region.name: RegionalStack(
         region.name,
-        RegionalStackArgs(config=config, region=region),
+        RegionalStackArgs(config=config, region=region, aurora_global=aurora_global),
         pulumi.ResourceOptions(provider=providers[region.name]),
     )
     for region in config.regions
 }
 
-# 4. Outputs.
+# 5. S3 replication from every region's bucket to every other's, once all buckets exist (no cycle).
+for region in config.regions:
+    BucketReplication(
+        f"{region.name}-replication",
+        BucketReplicationArgs(
+            source=regional[region.name].bucket,
+            destinations={other: stack.bucket for other, stack in regional.items() if other != region.name},
+        ),
+        pulumi.ResourceOptions(provider=providers[region.name]),
+    )
+
+# 6. Outputs.
 pulumi.export("primaryRegion", config.primary.name)
 pulumi.export("routing", {"mode": config.routing.mode, "dnsTtlSeconds": config.routing.dns_ttl_seconds})
 region_outputs = {}
@@ -36,5 +62,6 @@ for region in config.regions:
         "vpcId": stack.network.vpc.id,
         "privateSubnetIds": [s.id for s in stack.network.private_subnets],
         "kmsKeyArn": stack.key.key.arn,
+        "bucketName": stack.bucket.bucket_name,
     }
 pulumi.export("regions", region_outputs)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +69,22 @@ VPC_PREFIX = (16, 24)
 SUBNET_PREFIX = (17, 28)
 DNS_TTL = (1, 86400)
 MAX_TTL_WITH_HEALTH_CHECKS = 60
+# EKS versions in standard support (14 months from release) on the date of this list: 1.34 to 2026-12-02,
+# 1.35 to 2027-03-27, 1.36 to mid-2027. Drop a version when its standard support ends.
+EKS_VERSIONS = ("1.34", "1.35", "1.36")
+NODE_COUNT = (1, 100)
+# Aurora global databases run on memory-optimized classes only; burstable (db.t*) classes are refused.
+AURORA_INSTANCE_CLASS = re.compile(r"^db\.(r5|r6g|r6i|r7g|r7i|r8g|x2g)\.(large|[0-9]*xlarge)$")
+AURORA_ENGINE_VERSION = re.compile(r"^1[4-7]\.[0-9]+$")
+AURORA_INSTANCES = (1, 15)
+BACKUP_RETENTION_DAYS = (7, 35)
+MEMORYDB_NODE_TYPE = re.compile(r"^db\.(t4g\.(small|medium)|(r6g|r7g|r6gd|m7g)\.(large|[0-9]*xlarge))$")
+MEMORYDB_SHARDS = (1, 20)
+MEMORYDB_REPLICAS = (1, 5)
+MEMORYDB_SNAPSHOT_DAYS = (1, 35)
+MEMORYDB_ENGINE_VERSIONS = ("7.1", "7.2")
+EC2_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$")
+NONCURRENT_VERSION_DAYS = (1, 3650)
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
@@ -88,6 +105,39 @@ class NetworkConfig:
     private_subnet_prefix: int
     public_subnet_prefix: int
     nat_gateways: str
+
+
+@dataclass(frozen=True)
+class EksConfig:
+    """EKS control plane and the managed node group of every region."""
+
+    version: str
+    node_instance_type: str
+    node_min: int
+    node_desired: int
+    node_max: int
+    public_access_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AuroraConfig:
+    """Aurora PostgreSQL global database: sizes apply to the cluster of every region."""
+
+    engine_version: str
+    instance_class: str
+    instances_per_region: int
+    backup_retention_days: int
+
+
+@dataclass(frozen=True)
+class MemoryDbConfig:
+    """MemoryDB (Redis OSS) cluster of every region."""
+
+    engine_version: str
+    node_type: str
+    shards: int
+    replicas_per_shard: int
+    snapshot_retention_days: int
 
 
 @dataclass(frozen=True)
@@ -123,6 +173,10 @@ class StackConfig:
     flow_log_retention_days: int
     kms_deletion_window_days: int
     protect_stateful_resources: bool
+    eks: EksConfig
+    aurora: AuroraConfig
+    memorydb: MemoryDbConfig
+    noncurrent_version_days: int
 
     @property
     def primary(self) -> RegionConfig:
@@ -147,6 +201,22 @@ KEYS: dict[str, str] = {
     "routingMode": "string",
     "dnsTtlSeconds": "integer",
     "healthChecksEnabled": "boolean",
+    "eksVersion": "string",
+    "eksNodeInstanceType": "string",
+    "eksNodeMinSize": "integer",
+    "eksNodeDesiredSize": "integer",
+    "eksNodeMaxSize": "integer",
+    "eksPublicAccessCidrs": "array",
+    "auroraEngineVersion": "string",
+    "auroraInstanceClass": "string",
+    "auroraInstancesPerRegion": "integer",
+    "auroraBackupRetentionDays": "integer",
+    "memorydbEngineVersion": "string",
+    "memorydbNodeType": "string",
+    "memorydbShards": "integer",
+    "memorydbReplicasPerShard": "integer",
+    "memorydbSnapshotRetentionDays": "integer",
+    "s3NoncurrentVersionDays": "integer",
 }
 
 
@@ -189,6 +259,15 @@ class _Reader:
             self.fail(key, number, allowed)
             return None
         return number
+
+    def pattern(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
+        value = self._get(key)
+        if value is None:
+            return None
+        if not regex.match(value):
+            self.fail(key, value, allowed)
+            return None
+        return value
 
     def boolean(self, key: str) -> bool | None:
         value = self._get(key)
@@ -277,6 +356,34 @@ def _check_cidrs(r: _Reader, regions: list[str] | None, cidrs: list[str] | None)
     return networks
 
 
+def _check_public_cidrs(r: _Reader, cidrs: list[str] | None) -> tuple[str, ...] | None:
+    if cidrs is None:
+        return None
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            r.fail("eksPublicAccessCidrs", cidr, "CIDRs with no host bits set, e.g. 203.0.113.0/24")
+            return None
+        if network.prefixlen == 0:
+            r.fail(
+                "eksPublicAccessCidrs",
+                cidr,
+                "specific operator CIDRs; never the whole internet (leave empty for a private endpoint)",
+            )
+            return None
+    return tuple(cidrs)
+
+
+def _check_node_counts(r: _Reader, low: int | None, desired: int | None, high: int | None) -> None:
+    if low is not None and desired is not None and high is not None and not low <= desired <= high:
+        r.fail(
+            "eksNodeDesiredSize",
+            {"min": low, "desired": desired, "max": high},
+            "eksNodeMinSize <= eksNodeDesiredSize <= eksNodeMaxSize",
+        )
+
+
 def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     """Validate raw config values and build the typed ``StackConfig``.
 
@@ -309,6 +416,35 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     ttl = r.integer("dnsTtlSeconds", DNS_TTL)
     health_checks = r.boolean("healthChecksEnabled")
 
+    eks_version = r.string("eksVersion", EKS_VERSIONS)
+    node_type = r.pattern("eksNodeInstanceType", EC2_INSTANCE_TYPE, "an EC2 instance type such as m7g.large")
+    node_min = r.integer("eksNodeMinSize", NODE_COUNT)
+    node_desired = r.integer("eksNodeDesiredSize", NODE_COUNT)
+    node_max = r.integer("eksNodeMaxSize", NODE_COUNT)
+    _check_node_counts(r, node_min, node_desired, node_max)
+    public_cidrs = _check_public_cidrs(r, r.string_list("eksPublicAccessCidrs"))
+    aurora_version = r.pattern(
+        "auroraEngineVersion", AURORA_ENGINE_VERSION, "an Aurora PostgreSQL version such as 16.6 (14 to 17)"
+    )
+    aurora_class = r.pattern(
+        "auroraInstanceClass",
+        AURORA_INSTANCE_CLASS,
+        "a memory-optimized class global databases support (db.r5, db.r6g, db.r6i, db.r7g, db.r7i, db.r8g, db.x2g; .large or "
+        ".Nxlarge); burstable db.t* classes are not supported",
+    )
+    aurora_instances = r.integer("auroraInstancesPerRegion", AURORA_INSTANCES)
+    backups = r.integer("auroraBackupRetentionDays", BACKUP_RETENTION_DAYS)
+    memorydb_version = r.string("memorydbEngineVersion", MEMORYDB_ENGINE_VERSIONS)
+    memorydb_type = r.pattern(
+        "memorydbNodeType",
+        MEMORYDB_NODE_TYPE,
+        "a MemoryDB node type: db.t4g.small|medium, or db.r6g, db.r7g, db.r6gd, db.m7g .large/.Nxlarge",
+    )
+    shards = r.integer("memorydbShards", MEMORYDB_SHARDS)
+    replicas = r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS)
+    snapshots = r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS)
+    noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
+
     if health_checks and ttl is not None and ttl > MAX_TTL_WITH_HEALTH_CHECKS:
         r.fail(
             "dnsTtlSeconds",
@@ -336,6 +472,11 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     assert private_prefix is not None and public_prefix is not None and nat is not None
     assert retention is not None and window is not None and protect is not None
     assert routing_mode is not None and ttl is not None and health_checks is not None
+    assert eks_version is not None and node_type is not None and public_cidrs is not None
+    assert node_min is not None and node_desired is not None and node_max is not None
+    assert aurora_version is not None and aurora_class is not None and aurora_instances is not None and backups is not None
+    assert memorydb_version is not None and memorydb_type is not None and shards is not None and replicas is not None
+    assert snapshots is not None and noncurrent_days is not None
 
     return StackConfig(
         project=PROJECT,
@@ -352,6 +493,10 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         flow_log_retention_days=retention,
         kms_deletion_window_days=window,
         protect_stateful_resources=protect,
+        eks=EksConfig(eks_version, node_type, node_min, node_desired, node_max, public_cidrs),
+        aurora=AuroraConfig(aurora_version, aurora_class, aurora_instances, backups),
+        memorydb=MemoryDbConfig(memorydb_version, memorydb_type, shards, replicas, snapshots),
+        noncurrent_version_days=noncurrent_days,
     )
 
 

@@ -5,59 +5,148 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
 
+from components.cache import MemoryDbArgs, MemoryDbCluster
+from components.compute import EksCluster, EksClusterArgs
 from components.config import RegionConfig, StackConfig
+from components.database import AuroraGlobal, AuroraRegionalArgs, AuroraRegionalCluster
 from components.keys import RegionKey, RegionKeyArgs
 from components.network import Network, NetworkArgs
+from components.storage import RegionalBucket, RegionalBucketArgs
 
 
 @dataclass(frozen=True)
 class RegionalStackArgs:
     """Parameters
     ----------
-    config: the whole validated stack config (names, retention, protection).
+    config: the whole validated stack config (names, sizes, protection).
     region: this region's part of it. The provider passed in ``opts`` must be for the same region.
+    aurora_global: the global database every region's Aurora cluster joins.
     """
 
     config: StackConfig
     region: RegionConfig
+    aurora_global: AuroraGlobal
 
 
 class RegionalStack(pulumi.ComponentResource):
-    """One region: its KMS key and network (later: EKS, Aurora, MemoryDB, S3, application layer).
+    """One region: KMS key, network, EKS, Aurora member cluster, MemoryDB and the regional bucket
+    (later: the application layer).
 
-    Every child is parented here, so each inherits the regional provider given in ``opts``.
+    Every child is parented here, so each inherits the regional provider given in ``opts``. Data stores admit
+    only the application and EKS security groups, the wiring of which is visible here.
 
     Example:
-        >>> RegionalStack("us-east-1", RegionalStackArgs(config, config.primary),
+        >>> RegionalStack("us-east-1", RegionalStackArgs(config, config.primary, aurora_global),
         ...               pulumi.ResourceOptions(provider=providers["us-east-1"]))
     """
 
     key: RegionKey
     network: Network
+    app_security_group: aws.ec2.SecurityGroup
+    eks: EksCluster
+    database: AuroraRegionalCluster
+    cache: MemoryDbCluster
+    bucket: RegionalBucket
 
     def __init__(self, name: str, args: RegionalStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:regional:RegionalStack", name, None, opts)
         config, region = args.config, args.region
+        protect = config.protect_stateful_resources
+        name_prefix = f"{config.project}-{config.stack}"
         child = pulumi.ResourceOptions(parent=self)
 
         self.key = RegionKey(
             f"{name}-kms",
             RegionKeyArgs(
                 region=region.name,
-                alias=f"alias/{config.project}-{config.stack}",
+                alias=f"alias/{name_prefix}",
                 deletion_window_days=config.kms_deletion_window_days,
-                protect=config.protect_stateful_resources,
+                protect=protect,
             ),
             child,
         )
+        key_arn = self.key.key.arn
         self.network = Network(
             f"{name}-net",
             NetworkArgs(
                 region=region.name,
                 network=region.network,
                 flow_log_retention_days=config.flow_log_retention_days,
-                log_key_arn=self.key.key.arn,
+                log_key_arn=key_arn,
+            ),
+            child,
+        )
+        vpc_id = self.network.vpc.id
+        private_subnet_ids: list[pulumi.Input[str]] = [s.id for s in self.network.private_subnets]
+
+        # The application's functions run in this group; data stores admit it by reference.
+        self.app_security_group = aws.ec2.SecurityGroup(
+            f"{name}-app-sg",
+            vpc_id=vpc_id,
+            description="Application functions: egress to AWS APIs over HTTPS and to the VPC's data stores",
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="AWS APIs"
+                ),
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=5432, to_port=5432, cidr_blocks=[region.network.vpc_cidr], description="Aurora"
+                ),
+                aws.ec2.SecurityGroupEgressArgs(
+                    protocol="tcp", from_port=6379, to_port=6379, cidr_blocks=[region.network.vpc_cidr], description="MemoryDB"
+                ),
+            ],
+            opts=pulumi.ResourceOptions(parent=self.network.vpc),
+        )
+        self.eks = EksCluster(
+            f"{name}-eks",
+            EksClusterArgs(
+                eks=config.eks,
+                region=region.name,
+                vpc_id=vpc_id,
+                private_subnet_ids=private_subnet_ids,
+                key_arn=key_arn,
+                protect=protect,
+            ),
+            child,
+        )
+        data_clients: list[pulumi.Input[str]] = [self.app_security_group.id, self.eks.cluster_security_group_id]
+
+        self.database = AuroraRegionalCluster(
+            f"{name}-aurora",
+            AuroraRegionalArgs(
+                aurora=config.aurora,
+                region=region.name,
+                is_primary=region.is_primary,
+                global_cluster_id=args.aurora_global.global_cluster_id,
+                master_username=args.aurora_global.master_username,
+                master_password=args.aurora_global.master_password,
+                vpc_id=vpc_id,
+                private_subnet_ids=private_subnet_ids,
+                key_arn=key_arn,
+                client_security_group_ids=data_clients,
+                protect=protect,
+            ),
+            child,
+        )
+        self.cache = MemoryDbCluster(
+            f"{name}-memorydb",
+            MemoryDbArgs(
+                memorydb=config.memorydb,
+                name_prefix=name_prefix,
+                vpc_id=vpc_id,
+                private_subnet_ids=private_subnet_ids,
+                key_arn=key_arn,
+                client_security_group_ids=data_clients,
+                protect=protect,
+            ),
+            child,
+        )
+        self.bucket = RegionalBucket(
+            f"{name}-bucket",
+            RegionalBucketArgs(
+                region=region.name, key_arn=key_arn, noncurrent_version_days=config.noncurrent_version_days, protect=protect
             ),
             child,
         )
@@ -65,8 +154,9 @@ class RegionalStack(pulumi.ComponentResource):
             {
                 "region": region.name,
                 "role": region.role,
-                "vpc_id": self.network.vpc.id,
-                "private_subnet_ids": [s.id for s in self.network.private_subnets],
-                "kms_key_arn": self.key.key.arn,
+                "vpc_id": vpc_id,
+                "private_subnet_ids": private_subnet_ids,
+                "kms_key_arn": key_arn,
+                "bucket_name": self.bucket.bucket_name,
             }
         )

@@ -84,6 +84,7 @@ class ProgramRun:
     resources: list[Resource]
     outputs: dict[str, Any]
     error: Exception | None = None
+    region_order: list[str] = field(default_factory=list)
 
     def of_type(self, type_: str, region: str | None = None) -> list[Resource]:
         return [r for r in self.resources if r.type == type_ and (region is None or r.region == region)]
@@ -101,7 +102,9 @@ class ProgramRun:
         return [r for r in self.resources if r.region == region]
 
     def regions(self) -> list[str]:
-        return [r.inputs["region"] for r in self.of_type(PROVIDER_TYPE)]
+        """Regions with a provider, in the order of the stack's ``regions`` config."""
+        found = [str(r.inputs["region"]) for r in self.of_type(PROVIDER_TYPE)]
+        return sorted(found, key=lambda name: self.region_order.index(name) if name in self.region_order else len(found))
 
     def custom(self) -> list[Resource]:
         return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
@@ -275,6 +278,8 @@ def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]
         return {"keyId": resource_id}
     if type_ == "aws:cloudwatch/logGroup:LogGroup":
         return {"name": name}
+    if type_ == "random:index/randomPassword:RandomPassword":
+        return {"result": f"mock-password-{name}"}
     return {}
 
 
@@ -324,13 +329,17 @@ def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = 
         try:
             _sync_await(run_pulumi_func(_run_main))
             outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
-        except Exception as exc:  # noqa: BLE001 handed to the caller in the run
+        except Exception as exc:
             error = exc
         finally:
             settings.ROOT.set(None)
     resources = list(mocks.resources.values())
     _link(resources)
-    return ProgramRun(stack=stack, preview=preview, resources=resources, outputs=outputs, error=error)
+    try:
+        order = [str(r) for r in json.loads(config.get(f"{PROJECT}:regions", "[]"))]
+    except ValueError:
+        order = []
+    return ProgramRun(stack=stack, preview=preview, resources=resources, outputs=outputs, error=error, region_order=order)
 
 
 def _run_main() -> None:
