@@ -24,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a config key for this plan only (VALUE is YAML: --set 'regions=[us-east-1, us-west-2]')",
     )
+    commands.add_parser("config-reference", help="print the README's config reference table from Pulumi.yaml")
     args = parser.parse_args(argv)
+    if args.command == "config-reference":
+        from ops.reference import config_reference
+
+        print(config_reference())
+        return 0
 
     import pulumi
 

@@ -1,0 +1,32 @@
+"""Pure policy documents, without Pulumi."""
+
+from components.policies import assume_role_policy, flow_log_delivery_policy, region_key_policy
+
+
+def test_key_policy_keeps_account_administration() -> None:
+    policy = region_key_policy("aws", "123456789012", "eu-west-1")
+    admin = next(s for s in policy["Statement"] if s["Sid"] == "AccountAdministration")
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert admin["Action"] == "kms:*"
+
+
+def test_key_policy_lets_only_this_regions_logs_use_the_key_for_this_account() -> None:
+    policy = region_key_policy("aws", "123456789012", "eu-west-1")
+    logs = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchLogsInThisRegion")
+    assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
+    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+    assert "kms:*" not in logs["Action"]
+
+
+def test_trust_policy_is_bound_to_the_account() -> None:
+    policy = assume_role_policy("vpc-flow-logs.amazonaws.com", "123456789012")
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_flow_log_delivery_is_scoped_to_one_log_group() -> None:
+    arn = "arn:aws:logs:us-east-1:123456789012:log-group:flow"
+    (statement,) = flow_log_delivery_policy(arn)["Statement"]
+    assert statement["Resource"] == [arn, f"{arn}:*"]
+    assert all(action.startswith("logs:") for action in statement["Action"])
