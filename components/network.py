@@ -14,6 +14,7 @@ from components.policies import assume_role_policy, flow_log_delivery_policy
 
 # Services reached through gateway endpoints: free, and they keep S3 and DynamoDB traffic off the NAT.
 GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
+_ELB_ROLE_TAG = {True: "kubernetes.io/role/elb", False: "kubernetes.io/role/internal-elb"}
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ class Network(pulumi.ComponentResource):
             # Public subnets hold NAT gateways and load balancers, which get their own addresses;
             # nothing launched there is given a public IP by default.
             map_public_ip_on_launch=False,
-            tags={"Name": name, "tier": "public" if public else "private"},
+            # The role tags tell Kubernetes (the AWS load balancer controller) where each kind of load balancer goes.
+            tags={"Name": name, "tier": "public" if public else "private", _ELB_ROLE_TAG[public]: "1"},
             opts=pulumi.ResourceOptions(parent=self.vpc),
         )
 

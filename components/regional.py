@@ -103,8 +103,8 @@ class RegionalStack(pulumi.ComponentResource):
             f"{name}-eks",
             EksClusterArgs(
                 eks=config.eks,
+                cluster_name=name_prefix,
                 region=region.name,
-                vpc_id=vpc_id,
                 private_subnet_ids=private_subnet_ids,
                 key_arn=key_arn,
                 protect=protect,

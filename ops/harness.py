@@ -202,7 +202,11 @@ def _mock_classes() -> tuple[type, type]:
             state.setdefault("arn", _fake_arn(args.typ, args.name, region))
             state.setdefault("id", resource_id)
             for key, value in _computed_outputs(args.typ, args.name, resource_id).items():
-                state.setdefault(key, value)
+                if isinstance(value, dict) and isinstance(state.get(key), dict):
+                    # A block with both inputs and computed fields (e.g. an EKS cluster's vpcConfig): merge.
+                    state[key] = {**value, **state[key]}
+                else:
+                    state.setdefault(key, value)
             return resource_id, state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
@@ -280,6 +284,14 @@ def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]
         return {"name": name}
     if type_ == "random:index/randomPassword:RandomPassword":
         return {"result": f"mock-password-{name}"}
+    if type_ == "aws:rds/globalCluster:GlobalCluster":
+        return {"endpoint": f"{name}.global-mock.global.rds.amazonaws.com"}
+    if type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        return {"latestVersion": 1}
+    if type_ == "aws:eks/cluster:Cluster":
+        return {"vpcConfig": {"clusterSecurityGroupId": f"{name}-cluster-sg-id"}}
+    if type_ == "aws:memorydb/cluster:Cluster":
+        return {"clusterEndpoints": [{"address": f"clustercfg.{name}.memorydb.amazonaws.com", "port": 6379}]}
     return {}
 
 

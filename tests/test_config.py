@@ -46,7 +46,11 @@ def test_six_regions_are_accepted() -> None:
 INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("unknown region", {"regions": ["us-east-1", "eu-west-9"]}, ["regions: got 'eu-west-9'", "allowed: AWS regions us-east-1"]),
     ("duplicate region", {"regions": ["us-east-1", "us-east-1"]}, ["regions:", "each region once; repeated: us-east-1"]),
-    ("one region", {"regions": ["us-east-1"], "vpcCidrs": ["10.10.0.0/16"]}, ["regions: got ['us-east-1']", "from 2 to 6 regions"]),
+    (
+        "one region",
+        {"regions": ["us-east-1"], "vpcCidrs": ["10.10.0.0/16"]},
+        ["regions: got ['us-east-1']", "from 2 to 6 regions"],
+    ),
     (
         "seven regions",
         {
@@ -55,11 +59,19 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         },
         ["regions:", "from 2 to 6 regions"],
     ),
-    ("primary not in regions", {"primaryRegion": "us-west-2"}, ["primaryRegion: got 'us-west-2'", "one of regions: us-east-1, eu-west-1"]),
+    (
+        "primary not in regions",
+        {"primaryRegion": "us-west-2"},
+        ["primaryRegion: got 'us-west-2'", "one of regions: us-east-1, eu-west-1"],
+    ),
     ("regions not a list", {"regions": "us-east-1"}, ["regions: got 'us-east-1'", "a YAML list of strings"]),
     ("malformed CIDR", {"vpcCidrs": ["10.10.0.0/16", "10.20.0.300/16"]}, ["vpcCidrs: got '10.20.0.300/16'", "CIDR notation"]),
     ("host bits set", {"vpcCidrs": ["10.10.0.1/16", "10.20.0.0/16"]}, ["vpcCidrs: got '10.10.0.1/16'", "no host bits set"]),
-    ("overlapping CIDRs", {"vpcCidrs": ["10.10.0.0/16", "10.10.128.0/17"]}, ["vpcCidrs: got ['10.10.0.0/16', '10.10.128.0/17']", "non-overlapping"]),
+    (
+        "overlapping CIDRs",
+        {"vpcCidrs": ["10.10.0.0/16", "10.10.128.0/17"]},
+        ["vpcCidrs: got ['10.10.0.0/16', '10.10.128.0/17']", "non-overlapping"],
+    ),
     ("public CIDR", {"vpcCidrs": ["10.10.0.0/16", "8.8.0.0/16"]}, ["vpcCidrs: got '8.8.0.0/16'", "a private range"]),
     ("VPC too large", {"vpcCidrs": ["10.0.0.0/8", "172.16.0.0/16"]}, ["vpcCidrs: got '10.0.0.0/8'", "from /16 to /24"]),
     ("one CIDR for two regions", {"vpcCidrs": ["10.10.0.0/16"]}, ["vpcCidrs: got ['10.10.0.0/16']", "one CIDR per region"]),
@@ -71,13 +83,33 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("KMS window too short", {"kmsDeletionWindowDays": 3}, ["kmsDeletionWindowDays: got 3", "from 7 to 30"]),
     ("protection not a boolean", {"protectStatefulResources": "yes"}, ["protectStatefulResources: got 'yes'", "true or false"]),
     ("unknown routing mode", {"routingMode": "round-robin"}, ["routingMode: got 'round-robin'", "one of failover, latency"]),
-    ("TTL over 60 with health checks", {"dnsTtlSeconds": 300}, ["dnsTtlSeconds: got 300", "at most 60 while healthChecksEnabled"]),
-    ("failover without health checks", {"healthChecksEnabled": False}, ["healthChecksEnabled: got False", "true when routingMode is failover"]),
+    (
+        "TTL over 60 with health checks",
+        {"dnsTtlSeconds": 300},
+        ["dnsTtlSeconds: got 300", "at most 60 while healthChecksEnabled"],
+    ),
+    (
+        "failover without health checks",
+        {"healthChecksEnabled": False},
+        ["healthChecksEnabled: got False", "true when routingMode is failover"],
+    ),
     ("EKS version out of support", {"eksVersion": "1.29"}, ["eksVersion: got '1.29'", "one of 1.34, 1.35, 1.36"]),
-    ("node sizes out of order", {"eksNodeMinSize": 5, "eksNodeDesiredSize": 3}, ["eksNodeDesiredSize:", "eksNodeMinSize <= eksNodeDesiredSize"]),
+    (
+        "node sizes out of order",
+        {"eksNodeMinSize": 5, "eksNodeDesiredSize": 3},
+        ["eksNodeDesiredSize:", "eksNodeMinSize <= eksNodeDesiredSize"],
+    ),
     ("absurd node count", {"eksNodeMaxSize": 10000}, ["eksNodeMaxSize: got 10000", "from 1 to 100"]),
-    ("EKS API open to the world", {"eksPublicAccessCidrs": ["0.0.0.0/0"]}, ["eksPublicAccessCidrs: got '0.0.0.0/0'", "never the whole internet"]),
-    ("burstable Aurora class", {"auroraInstanceClass": "db.t4g.medium"}, ["auroraInstanceClass: got 'db.t4g.medium'", "burstable"]),
+    (
+        "EKS API open to the world",
+        {"eksPublicAccessCidrs": ["0.0.0.0/0"]},
+        ["eksPublicAccessCidrs: got '0.0.0.0/0'", "never the whole internet"],
+    ),
+    (
+        "burstable Aurora class",
+        {"auroraInstanceClass": "db.t4g.medium"},
+        ["auroraInstanceClass: got 'db.t4g.medium'", "burstable"],
+    ),
     ("backups too short", {"auroraBackupRetentionDays": 1}, ["auroraBackupRetentionDays: got 1", "from 7 to 35"]),
     ("no MemoryDB replica", {"memorydbReplicasPerShard": 0}, ["memorydbReplicasPerShard: got 0", "from 1 to 5"]),
     ("undeclared key", {"regoins": ["us-east-1"]}, ["regoins: got", "declared keys regions, primaryRegion"]),

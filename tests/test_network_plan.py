@@ -13,7 +13,9 @@ def test_default_plan_cuts_private_first_then_public() -> None:
     assert plan.public == ("10.10.96.0/24", "10.10.97.0/24", "10.10.98.0/24")
 
 
-@pytest.mark.parametrize(("vpc", "private", "public"), [("10.0.0.0/16", 18, 20), ("192.168.0.0/24", 26, 28), ("172.16.0.0/20", 22, 24)])
+@pytest.mark.parametrize(
+    ("vpc", "private", "public"), [("10.0.0.0/16", 18, 20), ("192.168.0.0/24", 26, 28), ("172.16.0.0/20", 22, 24)]
+)
 def test_subnets_are_inside_the_vpc_and_disjoint(vpc: str, private: int, public: int) -> None:
     plan = plan_subnets(vpc, private, public, 3)
     nets = [ipaddress.ip_network(c) for c in plan.private + plan.public]

@@ -55,6 +55,8 @@ def test_unknown_stack_names_the_stacks_there_are() -> None:
 
 
 def test_set_changes_the_plan_for_this_run_only() -> None:
-    result = _plan("--set", "regions=[us-east-1, eu-west-1, us-west-2]", "--set", "vpcCidrs=[10.1.0.0/16, 10.2.0.0/16, 10.3.0.0/16]")
+    result = _plan(
+        "--set", "regions=[us-east-1, eu-west-1, us-west-2]", "--set", "vpcCidrs=[10.1.0.0/16, 10.2.0.0/16, 10.3.0.0/16]"
+    )
     assert result.returncode == 0, result.stderr
     assert "\nus-west-2 (" in result.stdout

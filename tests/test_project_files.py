@@ -52,8 +52,8 @@ def test_readme_quickstart_has_exactly_the_two_commands() -> None:
 
 def test_dependencies_are_pinned() -> None:
     for name in ("requirements.txt", "requirements-dev.txt"):
-        for line in (ROOT / name).read_text().splitlines():
-            line = line.split("#")[0].strip()
+        for raw in (ROOT / name).read_text().splitlines():
+            line = raw.split("#")[0].strip()
             if line and not line.startswith("-r"):
                 assert re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[0-9][\w.]*", line), f"{name}: {line} is not pinned"
 

@@ -115,7 +115,9 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group(stack_run: Pr
     cfg = _config(stack_run)
     for region in cfg.region_names:
         key = stack_run.one("aws:kms/key:Key", region)
-        group = stack_run.one("aws:cloudwatch/logGroup:LogGroup", region)
+        (group,) = [
+            g for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup", region) if g.name == f"{region}-net-flow-logs"
+        ]
         assert group.inputs["retentionInDays"] == cfg.flow_log_retention_days
         assert group.inputs["kmsKeyId"] == f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key.name}"
         flow = stack_run.one("aws:ec2/flowLog:FlowLog", region)
@@ -126,7 +128,9 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group(stack_run: Pr
         trust = role.policy("assumeRolePolicy")["Statement"][0]
         assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
         assert flow.inputs["iamRoleArn"].endswith(role.name)
-        delivery = next(p for p in stack_run.of_type("aws:iam/rolePolicy:RolePolicy", region) if p.name.endswith("flow-logs-delivery"))
+        delivery = next(
+            p for p in stack_run.of_type("aws:iam/rolePolicy:RolePolicy", region) if p.name.endswith("flow-logs-delivery")
+        )
         (statement,) = delivery.policy()["Statement"]
         assert statement["Resource"] == [flow.inputs["logDestination"], flow.inputs["logDestination"] + ":*"]
 
@@ -177,3 +181,10 @@ def test_three_regions_with_latency_routing_build_three_regional_stacks(run_stac
     assert run.regions() == ["us-east-1", "eu-west-1", "ap-southeast-2"]
     assert len(run.of_type(VPC)) == 3
     assert run.outputs["routing"]["mode"] == "latency"
+
+
+def test_subnets_are_tagged_for_kubernetes_load_balancers(stack_run: ProgramRun) -> None:
+    for subnet in stack_run.of_type(SUBNET):
+        tier = subnet.inputs["tags"]["tier"]
+        role_tag = "kubernetes.io/role/elb" if tier == "public" else "kubernetes.io/role/internal-elb"
+        assert subnet.inputs["tags"][role_tag] == "1"
