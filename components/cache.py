@@ -1,12 +1,106 @@
-"""MemoryDB (Redis OSS) in one region: TLS, KMS, an ACL with a real user, replicas across AZs."""
+"""MemoryDB (Redis OSS) in one region: TLS, KMS, an ACL with a real user, replicas across AZs.
+
+What a region's cache is made of, and why:
+
+- **Authentication**: an ACL holding one application user authenticated by a generated password (a Pulumi
+  secret, never in config). The cluster never uses the built-in ``open-access`` ACL.
+- **Encryption**: TLS in transit (``tls_enabled``); at rest with the region's own KMS key. MemoryDB uses the
+  key through grants it creates itself, so the key policy needs nothing MemoryDB-specific.
+- **Availability**: every shard has at least one replica (the config refuses 0). MemoryDB's API has no
+  per-node AZ placement: it spreads each shard's primary and replicas over the AZs of the subnet group,
+  which spans the region's private subnets, one per AZ. A failed primary fails over to a replica in
+  another AZ; the Multi-AZ transaction log keeps acknowledged writes.
+- **Network**: a security group that admits TCP 6379 only from the client security groups it is given
+  (the application's and EKS's), by reference, never from a CIDR; it has no egress rules.
+- **Protection**: in production the cluster is protected, kept on delete, and takes a final snapshot if
+  it is ever deleted anyway (MemoryDB has no deletion-protection flag of its own).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
 
 from components.config import MemoryDbConfig
+
+REDIS_PORT = 6379
+ENGINE = "redis"
+
+# MemoryDB names (cluster, ACL, user): lowercase letters, digits and single hyphens, starting with a letter,
+# not ending with a hyphen, at most 40 characters. The provider rejects anything else at plan time.
+NAME_MAX_LENGTH = 40
+
+# The application needs reads, writes, expiry, Lua scripts (lock release) and pub/sub on its own keys, and
+# no administrative command: -@dangerous removes KEYS, FLUSHALL, FLUSHDB, CONFIG, DEBUG, MONITOR, SHUTDOWN,
+# INFO and the like. Cluster-aware clients keep what they need (CLUSTER SLOTS/SHARDS, COMMAND, READONLY).
+APP_ACCESS_STRING = "on ~* &* +@all -@dangerous"
+
+# Passwords are 16 to 128 characters. AWS documents the special characters accepted by its Redis services
+# as ! & # $ ^ < > - (ElastiCache AUTH); keeping to them avoids characters that break URLs or shells.
+PASSWORD_LENGTH = 32
+PASSWORD_SPECIAL_CHARACTERS = "!&#$^<>-"
+
+# Snapshots first, maintenance after, both at night in UTC and never overlapping (each at least 60 min).
+SNAPSHOT_WINDOW = "03:00-05:00"
+MAINTENANCE_WINDOW = "sun:06:00-sun:07:00"
+
+
+def memorydb_name(*parts: str) -> str:
+    """A valid MemoryDB resource name from ``parts`` joined by hyphens.
+
+    Lowercases, turns every run of other characters into one hyphen and trims hyphens at the ends. A name
+    longer than 40 characters is cut and ends with a short hash of the full name, so two long names that
+    share a beginning stay distinct.
+
+    Raises
+    ------
+    ValueError: the name does not start with a letter.
+
+    Example:
+        >>> memorydb_name("multi-region-prod", "app")
+        'multi-region-prod-app'
+    """
+    name = re.sub(r"[^a-z0-9]+", "-", "-".join(parts).lower()).strip("-")
+    if not name[:1].isalpha():
+        raise ValueError(f"MemoryDB name {name!r} (from {parts!r}) must start with a letter")
+    if len(name) > NAME_MAX_LENGTH:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+        name = f"{name[: NAME_MAX_LENGTH - len(digest) - 1].rstrip('-')}-{digest}"
+    return name
+
+
+def needs_data_tiering(node_type: str) -> bool:
+    """Clusters on the r6gd family tier data between memory and local SSD and are created with data tiering
+    on; no other family offers it."""
+    return node_type.startswith("db.r6gd.")
+
+
+def client_ingress(client_security_group_ids: Sequence[pulumi.Input[str]]) -> list[aws.ec2.SecurityGroupIngressArgs]:
+    """One ingress rule per client security group: TCP on the Redis port, from that group only (no CIDR)."""
+    return [
+        aws.ec2.SecurityGroupIngressArgs(
+            protocol="tcp",
+            from_port=REDIS_PORT,
+            to_port=REDIS_PORT,
+            security_groups=[client],
+            description="Redis over TLS from a client security group",
+        )
+        for client in client_security_group_ids
+    ]
+
+
+def _configuration_endpoint(endpoints: Sequence[aws.memorydb.outputs.ClusterClusterEndpoint]) -> str:
+    """The cluster's configuration endpoint address, which cluster-aware clients connect to."""
+    address = endpoints[0].address if endpoints else None
+    if not address:
+        raise ValueError("MemoryDB reported no cluster endpoint")
+    return address
 
 
 @dataclass(frozen=True)
@@ -31,8 +125,115 @@ class MemoryDbArgs:
 
 
 class MemoryDbCluster(pulumi.ComponentResource):
-    """The region's MemoryDB cluster."""
+    """The region's MemoryDB cluster, its ACL and application user, subnet group and security group.
+
+    Consumers connect with TLS to ``endpoint_address``:``port`` as ``user_name`` with ``password`` (a
+    secret), from a security group listed in ``client_security_group_ids``.
+
+    Example:
+        >>> cache = MemoryDbCluster("us-east-1-memorydb", MemoryDbArgs(config.memorydb, "multi-region-prod", ...),
+        ...                         pulumi.ResourceOptions(parent=regional_stack))
+        >>> cache.user_name
+        'multi-region-prod-app'
+    """
+
+    security_group: aws.ec2.SecurityGroup
+    subnet_group: aws.memorydb.SubnetGroup
+    user: aws.memorydb.User
+    acl: aws.memorydb.Acl
+    cluster: aws.memorydb.Cluster
+    cluster_name: str
+    acl_name: str
+    user_name: str
+    password: pulumi.Output[str]
+    endpoint_address: pulumi.Output[str]
+    port: int
 
     def __init__(self, name: str, args: MemoryDbArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:cache:MemoryDbCluster", name, None, opts)
-        self.register_outputs({})
+        memorydb = args.memorydb
+        self.cluster_name = memorydb_name(args.name_prefix)
+        self.acl_name = memorydb_name(args.name_prefix, "app")
+        self.user_name = memorydb_name(args.name_prefix, "app")
+        self.port = REDIS_PORT
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.security_group = aws.ec2.SecurityGroup(
+            f"{name}-sg",
+            vpc_id=args.vpc_id,
+            description=f"MemoryDB {self.cluster_name}: TLS Redis on {REDIS_PORT} from the application and EKS only",
+            ingress=client_ingress(args.client_security_group_ids),
+            egress=[],
+            opts=child,
+        )
+        self.subnet_group = aws.memorydb.SubnetGroup(
+            f"{name}-subnets",
+            name=self.cluster_name,
+            description=f"Private subnets of {self.cluster_name}, one per AZ",
+            subnet_ids=args.private_subnet_ids,
+            opts=child,
+        )
+
+        password = random.RandomPassword(
+            f"{name}-app-password",
+            length=PASSWORD_LENGTH,
+            special=True,
+            override_special=PASSWORD_SPECIAL_CHARACTERS,
+            min_lower=1,
+            min_upper=1,
+            min_numeric=1,
+            min_special=1,
+            opts=child,
+        )
+        self.password = pulumi.Output.secret(password.result)
+        self.user = aws.memorydb.User(
+            f"{name}-app-user",
+            user_name=self.user_name,
+            access_string=APP_ACCESS_STRING,
+            authentication_mode=aws.memorydb.UserAuthenticationModeArgs(type="password", passwords=[self.password]),
+            opts=child,
+        )
+        self.acl = aws.memorydb.Acl(
+            f"{name}-acl",
+            name=self.acl_name,
+            user_names=[self.user.user_name],
+            opts=child,
+        )
+
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        self.cluster = aws.memorydb.Cluster(
+            f"{name}-cluster",
+            name=self.cluster_name,
+            description=f"{self.cluster_name} cache and application state",
+            engine=ENGINE,
+            engine_version=memorydb.engine_version,
+            node_type=memorydb.node_type,
+            data_tiering=needs_data_tiering(memorydb.node_type),
+            num_shards=memorydb.shards,
+            num_replicas_per_shard=memorydb.replicas_per_shard,
+            port=REDIS_PORT,
+            tls_enabled=True,
+            kms_key_arn=args.key_arn,
+            acl_name=self.acl.name,
+            subnet_group_name=self.subnet_group.name,
+            security_group_ids=[self.security_group.id],
+            snapshot_retention_limit=memorydb.snapshot_retention_days,
+            snapshot_window=SNAPSHOT_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            auto_minor_version_upgrade=True,
+            final_snapshot_name=f"{self.cluster_name}-final" if args.protect else None,
+            opts=stateful,
+        )
+        self.endpoint_address = self.cluster.cluster_endpoints.apply(_configuration_endpoint)
+
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster.arn,
+                "endpoint_address": self.endpoint_address,
+                "port": self.port,
+                "acl_name": self.acl_name,
+                "user_name": self.user_name,
+                "security_group_id": self.security_group.id,
+            }
+        )

@@ -85,6 +85,13 @@ MEMORYDB_SNAPSHOT_DAYS = (1, 35)
 MEMORYDB_ENGINE_VERSIONS = ("7.1", "7.2")
 EC2_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$")
 NONCURRENT_VERSION_DAYS = (1, 3650)
+DOMAIN_NAME = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+# Route53 health checks probe every 10 or 30 seconds.
+HEALTH_CHECK_INTERVALS = (10, 30)
+HEALTH_CHECK_FAILURES = (1, 10)
+HEALTH_CHECK_PATH = re.compile(r"^/[A-Za-z0-9/_.-]*$")
+PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
 
@@ -163,6 +170,20 @@ class RoutingConfig:
 
 
 @dataclass(frozen=True)
+class EdgeConfig:
+    """DNS, health checks, CloudFront and alarm delivery (the global layer)."""
+
+    domain_name: str
+    create_hosted_zone: bool
+    health_check_path: str
+    health_check_interval_seconds: int
+    health_check_failure_threshold: int
+    cdn_failover_on_missing: bool
+    cdn_price_class: str
+    alarm_emails: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole validated configuration of one stack."""
 
@@ -177,6 +198,7 @@ class StackConfig:
     aurora: AuroraConfig
     memorydb: MemoryDbConfig
     noncurrent_version_days: int
+    edge: EdgeConfig
 
     @property
     def primary(self) -> RegionConfig:
@@ -217,6 +239,14 @@ KEYS: dict[str, str] = {
     "memorydbReplicasPerShard": "integer",
     "memorydbSnapshotRetentionDays": "integer",
     "s3NoncurrentVersionDays": "integer",
+    "domainName": "string",
+    "createHostedZone": "boolean",
+    "healthCheckPath": "string",
+    "healthCheckIntervalSeconds": "integer",
+    "healthCheckFailureThreshold": "integer",
+    "cdnFailoverOnMissing": "boolean",
+    "cdnPriceClass": "string",
+    "alarmEmails": "array",
 }
 
 
@@ -444,6 +474,19 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     replicas = r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS)
     snapshots = r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS)
     noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
+    domain = r.pattern("domainName", DOMAIN_NAME, "a lower-case DNS name you control, e.g. app.example.com")
+    create_zone = r.boolean("createHostedZone")
+    health_path = r.pattern("healthCheckPath", HEALTH_CHECK_PATH, "an absolute URL path such as /health")
+    interval = r.integer("healthCheckIntervalSeconds", choices=HEALTH_CHECK_INTERVALS)
+    failures = r.integer("healthCheckFailureThreshold", HEALTH_CHECK_FAILURES)
+    failover_on_missing = r.boolean("cdnFailoverOnMissing")
+    price_class = r.string("cdnPriceClass", PRICE_CLASSES)
+    emails = r.string_list("alarmEmails")
+    for email in emails or []:
+        if not EMAIL.match(email):
+            r.fail("alarmEmails", email, "email addresses such as oncall@example.com")
+            emails = None
+            break
 
     if health_checks and ttl is not None and ttl > MAX_TTL_WITH_HEALTH_CHECKS:
         r.fail(
@@ -477,6 +520,8 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     assert aurora_version is not None and aurora_class is not None and aurora_instances is not None and backups is not None
     assert memorydb_version is not None and memorydb_type is not None and shards is not None and replicas is not None
     assert snapshots is not None and noncurrent_days is not None
+    assert domain is not None and create_zone is not None and health_path is not None and interval is not None
+    assert failures is not None and failover_on_missing is not None and price_class is not None and emails is not None
 
     return StackConfig(
         project=PROJECT,
@@ -497,6 +542,7 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         aurora=AuroraConfig(aurora_version, aurora_class, aurora_instances, backups),
         memorydb=MemoryDbConfig(memorydb_version, memorydb_type, shards, replicas, snapshots),
         noncurrent_version_days=noncurrent_days,
+        edge=EdgeConfig(domain, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)),
     )
 
 

@@ -67,6 +67,7 @@ class Resource:
     protect: bool = False
     retain_on_delete: bool = False
     ignore_changes: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
     region: str | None = None
     children: list[Resource] = field(default_factory=list, repr=False)
 
@@ -257,6 +258,7 @@ def _mock_classes() -> tuple[type, type]:
                 protect=bool(request.protect),
                 retain_on_delete=bool(request.retainOnDelete),
                 ignore_changes=tuple(request.ignoreChanges),
+                dependencies=tuple(request.dependencies),
             )
             if request.type == PROVIDER_TYPE:
                 self.recorder.provider_regions[urn] = str(inputs["region"])
@@ -278,21 +280,18 @@ def _fake_arn(type_: str, name: str, region: str) -> str:
 
 def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]:
     """Outputs the real provider computes that the program reads."""
-    if type_ == "aws:kms/key:Key":
-        return {"keyId": resource_id}
-    if type_ == "aws:cloudwatch/logGroup:LogGroup":
-        return {"name": name}
-    if type_ == "random:index/randomPassword:RandomPassword":
-        return {"result": f"mock-password-{name}"}
-    if type_ == "aws:rds/globalCluster:GlobalCluster":
-        return {"endpoint": f"{name}.global-mock.global.rds.amazonaws.com"}
-    if type_ == "aws:ec2/launchTemplate:LaunchTemplate":
-        return {"latestVersion": 1}
-    if type_ == "aws:eks/cluster:Cluster":
-        return {"vpcConfig": {"clusterSecurityGroupId": f"{name}-cluster-sg-id"}}
-    if type_ == "aws:memorydb/cluster:Cluster":
-        return {"clusterEndpoints": [{"address": f"clustercfg.{name}.memorydb.amazonaws.com", "port": 6379}]}
-    return {}
+    computed: dict[str, dict[str, Any]] = {
+        "aws:kms/key:Key": {"keyId": resource_id},
+        "aws:cloudwatch/logGroup:LogGroup": {"name": name},
+        "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
+        "random:index/randomPassword:RandomPassword": {"result": f"mock-password-{name}"},
+        "aws:rds/globalCluster:GlobalCluster": {"endpoint": f"{name}.global-mock.global.rds.amazonaws.com"},
+        "aws:eks/cluster:Cluster": {"vpcConfig": {"clusterSecurityGroupId": f"{name}-cluster-sg-id"}},
+        "aws:memorydb/cluster:Cluster": {
+            "clusterEndpoints": [{"address": f"clustercfg.{name}.memorydb.amazonaws.com", "port": 6379}]
+        },
+    }
+    return computed.get(type_, {})
 
 
 # ---- running the program --------------------------------------------------------------------------

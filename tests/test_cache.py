@@ -1,0 +1,232 @@
+"""MemoryDB per region: TLS, the region's key, an ACL with a real password user, replicas, snapshots, a
+subnet group over the private subnets and a security group open on 6379 to the client groups only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pulumi.runtime import rpc
+
+from components.cache import (
+    APP_ACCESS_STRING,
+    NAME_MAX_LENGTH,
+    PASSWORD_LENGTH,
+    PASSWORD_SPECIAL_CHARACTERS,
+    REDIS_PORT,
+    client_ingress,
+    memorydb_name,
+    needs_data_tiering,
+)
+from components.config import StackConfig, load_config
+from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+
+CLUSTER = "aws:memorydb/cluster:Cluster"
+ACL = "aws:memorydb/acl:Acl"
+USER = "aws:memorydb/user:User"
+SUBNET_GROUP = "aws:memorydb/subnetGroup:SubnetGroup"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+COMPONENT = "multi-region:cache:MemoryDbCluster"
+
+
+def _config(run: ProgramRun, **overrides: Any) -> StackConfig:
+    config, _ = raw_config(run.stack, overrides)
+    return load_config({k.split(":", 1)[1]: v for k, v in config.items()}, run.stack)
+
+
+def _cache_security_group(run: ProgramRun, region: str) -> Resource:
+    (group,) = [g for g in run.of_type(SECURITY_GROUP, region) if g.name == f"{region}-memorydb-sg"]
+    return group
+
+
+def _cache_password(run: ProgramRun, region: str) -> Resource:
+    component = run.one(COMPONENT, region)
+    (password,) = [p for p in run.of_type(PASSWORD, region) if p.parent == component.urn]
+    return password
+
+
+def _unsecret(value: Any) -> Any:
+    """The plain value of an input the engine received as a secret; fails if it was not one."""
+    assert isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig, f"not a secret: {value!r}"
+    return value["value"]
+
+
+# ---- pure helpers -----------------------------------------------------------------------------------
+
+
+def test_memorydb_names_are_valid_and_derived_from_the_prefix() -> None:
+    assert memorydb_name("multi-region-prod") == "multi-region-prod"
+    assert memorydb_name("multi-region-prod", "app") == "multi-region-prod-app"
+    assert memorydb_name("Multi_Region--QA", "App") == "multi-region-qa-app"
+
+
+def test_long_memorydb_names_are_cut_but_stay_distinct() -> None:
+    first = memorydb_name("multi-region-" + "a" * 40, "app")
+    second = memorydb_name("multi-region-" + "a" * 40, "ops")
+    assert first != second
+    for name in (first, second):
+        assert len(name) <= NAME_MAX_LENGTH
+        assert "--" not in name and not name.endswith("-") and name[0].isalpha()
+
+
+def test_memorydb_names_must_start_with_a_letter() -> None:
+    with pytest.raises(ValueError, match="must start with a letter"):
+        memorydb_name("1-region")
+
+
+def test_data_tiering_only_on_r6gd() -> None:
+    assert needs_data_tiering("db.r6gd.xlarge") is True
+    assert needs_data_tiering("db.r7g.large") is False
+    assert needs_data_tiering("db.t4g.small") is False
+
+
+def test_client_ingress_admits_each_client_group_on_6379_only() -> None:
+    rules = client_ingress(["sg-app", "sg-eks"])
+    assert [r.security_groups for r in rules] == [["sg-app"], ["sg-eks"]]
+    for rule in rules:
+        assert (rule.protocol, rule.from_port, rule.to_port) == ("tcp", REDIS_PORT, REDIS_PORT)
+        assert rule.cidr_blocks is None and rule.ipv6_cidr_blocks is None and rule.prefix_list_ids is None
+        assert rule.self is None
+    assert client_ingress([]) == []
+
+
+def test_password_policy_fits_memorydb() -> None:
+    assert 16 <= PASSWORD_LENGTH <= 128
+    # The special characters AWS documents for Redis passwords; none of @ " / or space.
+    assert set(PASSWORD_SPECIAL_CHARACTERS) <= set("!&#$^<>-")
+
+
+def test_application_access_string_is_on_with_a_password_and_no_admin_commands() -> None:
+    assert APP_ACCESS_STRING.split()[0] == "on"
+    assert "nopass" not in APP_ACCESS_STRING and ">" not in APP_ACCESS_STRING
+    assert APP_ACCESS_STRING.split()[-1] == "-@dangerous"
+
+
+# ---- the program, per region ------------------------------------------------------------------------
+
+
+def test_cluster_uses_tls_the_regions_key_and_its_own_acl(stack_run: ProgramRun) -> None:
+    cfg = _config(stack_run)
+    for region in cfg.region_names:
+        cluster = stack_run.one(CLUSTER, region)
+        acl = stack_run.one(ACL, region)
+        key = stack_run.one("aws:kms/key:Key", region)
+        assert cluster.inputs["tlsEnabled"] is True
+        assert cluster.inputs["kmsKeyArn"] == f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key.name}"
+        assert cluster.inputs["aclName"] == acl.inputs["name"] == f"multi-region-{stack_run.stack}-app"
+        assert cluster.inputs["aclName"] != "open-access"
+        assert cluster.inputs["engine"] == "redis"
+        assert cluster.inputs["engineVersion"] == cfg.memorydb.engine_version
+        assert cluster.inputs["port"] == REDIS_PORT
+        assert cluster.inputs["autoMinorVersionUpgrade"] is True
+
+
+def test_acl_lists_the_application_user_with_a_generated_secret_password(stack_run: ProgramRun) -> None:
+    config_values = set(raw_config(stack_run.stack)[0].values())
+    for region in _config(stack_run).region_names:
+        acl = stack_run.one(ACL, region)
+        user = stack_run.one(USER, region)
+        password = _cache_password(stack_run, region)
+        assert user.inputs["userName"] == f"multi-region-{stack_run.stack}-app"
+        assert acl.inputs["userNames"] == [user.inputs["userName"]]
+        assert user.inputs["accessString"] == APP_ACCESS_STRING
+        mode = _unsecret(user.inputs["authenticationMode"])
+        assert mode["type"] == "password"
+        assert mode["passwords"] == [f"mock-password-{password.name}"]
+        assert mode["passwords"][0] not in config_values, "the password comes from RandomPassword, never from config"
+        assert password.inputs["length"] == PASSWORD_LENGTH
+        assert password.inputs["overrideSpecial"] == PASSWORD_SPECIAL_CHARACTERS
+        assert user.parent == acl.parent == password.parent == stack_run.one(COMPONENT, region).urn
+
+
+def test_replicas_and_snapshots_follow_the_stack_config(stack_run: ProgramRun) -> None:
+    cfg = _config(stack_run)
+    for region in cfg.region_names:
+        cluster = stack_run.one(CLUSTER, region)
+        assert cluster.inputs["nodeType"] == cfg.memorydb.node_type
+        assert cluster.inputs["numShards"] == cfg.memorydb.shards
+        assert cluster.inputs["numReplicasPerShard"] == cfg.memorydb.replicas_per_shard >= 1
+        assert cluster.inputs["dataTiering"] is False
+        assert cluster.inputs["snapshotRetentionLimit"] == cfg.memorydb.snapshot_retention_days
+        assert cluster.inputs["snapshotWindow"] == "03:00-05:00"
+        assert cluster.inputs["maintenanceWindow"] == "sun:06:00-sun:07:00"
+
+
+def test_sizes_engine_and_data_tiering_come_from_config(run_stack) -> None:  # type: ignore[no-untyped-def]
+    overrides = {
+        "memorydbNodeType": "db.r6gd.xlarge",
+        "memorydbShards": 2,
+        "memorydbReplicasPerShard": 3,
+        "memorydbSnapshotRetentionDays": 14,
+        "memorydbEngineVersion": "7.2",
+    }
+    run = run_stack("dev", **overrides)
+    for region in _config(run, **overrides).region_names:
+        cluster = run.one(CLUSTER, region)
+        assert cluster.inputs["nodeType"] == "db.r6gd.xlarge"
+        assert cluster.inputs["dataTiering"] is True
+        assert (cluster.inputs["numShards"], cluster.inputs["numReplicasPerShard"]) == (2, 3)
+        assert cluster.inputs["snapshotRetentionLimit"] == 14
+        assert cluster.inputs["engineVersion"] == "7.2"
+
+
+def test_subnet_group_is_exactly_the_regions_private_subnets(stack_run: ProgramRun) -> None:
+    for region in _config(stack_run).region_names:
+        group = stack_run.one(SUBNET_GROUP, region)
+        private = {
+            f"{s.name}-id" for s in stack_run.of_type("aws:ec2/subnet:Subnet", region) if s.inputs["tags"]["tier"] == "private"
+        }
+        assert len(private) == 3
+        assert sorted(group.inputs["subnetIds"]) == sorted(private)
+        assert stack_run.one(CLUSTER, region).inputs["subnetGroupName"] == group.inputs["name"]
+
+
+def test_security_group_admits_6379_only_from_the_app_and_eks_groups(stack_run: ProgramRun) -> None:
+    for region in _config(stack_run).region_names:
+        group = _cache_security_group(stack_run, region)
+        assert group.inputs["vpcId"] == f"{region}-net-vpc-id"
+        assert group.inputs.get("egress", []) == []
+        rules = group.inputs["ingress"]
+        for rule in rules:
+            assert (rule["protocol"], rule["fromPort"], rule["toPort"]) == ("tcp", REDIS_PORT, REDIS_PORT)
+            assert set(rule) == {"protocol", "fromPort", "toPort", "securityGroups", "description"}, (
+                "no CIDR, prefix list or self"
+            )
+            assert len(rule["securityGroups"]) == 1
+        # RegionalStack's data clients, in its order: the application group, then the EKS cluster group.
+        eks_cluster = stack_run.one("aws:eks/cluster:Cluster", region)
+        assert [rule["securityGroups"][0] for rule in rules] == [f"{region}-app-sg-id", f"{eks_cluster.name}-cluster-sg-id"]
+        assert stack_run.one(CLUSTER, region).inputs["securityGroupIds"] == [f"{group.name}-id"]
+
+
+def test_cluster_is_protected_in_prod_only(run_stack) -> None:  # type: ignore[no-untyped-def]
+    for stack, protected in (("prod", True), ("dev", False)):
+        for cluster in run_stack(stack).of_type(CLUSTER):
+            assert (cluster.protect, cluster.retain_on_delete) == (protected, protected)
+            final_snapshot = cluster.inputs.get("finalSnapshotName")
+            assert final_snapshot == (f"multi-region-{stack}-final" if protected else None)
+
+
+def test_names_are_unique_per_stack_and_valid(run_stack) -> None:  # type: ignore[no-untyped-def]
+    names = {}
+    for stack in ("prod", "dev"):
+        run = run_stack(stack)
+        for region in _config(run).region_names:
+            found = {
+                "cluster": run.one(CLUSTER, region).inputs["name"],
+                "acl": run.one(ACL, region).inputs["name"],
+                "user": run.one(USER, region).inputs["userName"],
+                "subnet group": run.one(SUBNET_GROUP, region).inputs["name"],
+            }
+            for name in found.values():
+                assert name == memorydb_name(name), f"{name} is not a valid MemoryDB name"
+            names[stack] = found
+    assert not set(names["prod"].values()) & set(names["dev"].values())
+
+
+def test_preview_registers_a_cluster_in_every_region(preview_run: ProgramRun) -> None:
+    for region in _config(preview_run).region_names:
+        cluster = preview_run.one(CLUSTER, region)
+        assert cluster.inputs["tlsEnabled"] is True
+        assert preview_run.one(ACL, region).inputs["name"] != "open-access"
