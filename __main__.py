@@ -3,7 +3,7 @@
 import pulumi
 
 from components.config import ConfigError, load_from_pulumi
-from components.database import AuroraGlobal, AuroraGlobalArgs
+from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
 from components.providers import region_provider
 from components.regional import RegionalStack, RegionalStackArgs
 from components.storage import BucketReplication, BucketReplicationArgs
@@ -30,15 +30,34 @@ aurora_global = AuroraGlobal(
     pulumi.ResourceOptions(provider=providers[home_region]),
 )
 
-# 4. One RegionalStack per region; its children inherit the region's provider.
-regional = {
-    region.name: RegionalStack(
+# 4. One RegionalStack per region; its children inherit the region's provider. The primary comes first: AWS adds
+#    a secondary Aurora cluster to the global database only once the primary cluster has an instance.
+regional: dict[str, RegionalStack] = {}
+for region in sorted(config.regions, key=lambda r: not r.is_primary):
+    regional[region.name] = RegionalStack(
         region.name,
-        RegionalStackArgs(config=config, region=region, aurora_global=aurora_global),
+        RegionalStackArgs(
+            config=config,
+            region=region,
+            aurora_global=aurora_global,
+            aurora_join_after=[] if region.is_primary else regional[config.primary.name].database.members,
+        ),
         pulumi.ResourceOptions(provider=providers[region.name]),
     )
-    for region in config.regions
-}
+regional = {region.name: regional[region.name] for region in config.regions}
+
+# 4b. The Aurora master credentials in Secrets Manager, beside the global cluster in the first region and
+#     replicated to every other region under that region's key (so it needs every RegionalStack's key).
+aurora_secret = AuroraMasterSecret(
+    "aurora-master-secret",
+    AuroraMasterSecretArgs(
+        aurora_global=aurora_global,
+        home_region=home_region,
+        key_arns={name: stack.key.key.arn for name, stack in regional.items()},
+        protect=config.protect_stateful_resources,
+    ),
+    pulumi.ResourceOptions(provider=providers[home_region]),
+)
 
 # 5. S3 replication from every region's bucket to every other's, once all buckets exist (no cycle).
 for region in config.regions:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -23,11 +24,14 @@ class RegionalStackArgs:
     config: the whole validated stack config (names, sizes, protection).
     region: this region's part of it. The provider passed in ``opts`` must be for the same region.
     aurora_global: the global database every region's Aurora cluster joins.
+    aurora_join_after: for a secondary region, the primary region's ``database.members``, which its Aurora
+        cluster waits for (AWS adds a secondary only once the primary cluster has an instance).
     """
 
     config: StackConfig
     region: RegionConfig
     aurora_global: AuroraGlobal
+    aurora_join_after: Sequence[pulumi.Resource] = ()
 
 
 class RegionalStack(pulumi.ComponentResource):
@@ -127,6 +131,7 @@ class RegionalStack(pulumi.ComponentResource):
                 key_arn=key_arn,
                 client_security_group_ids=data_clients,
                 protect=protect,
+                join_after=args.aurora_join_after,
             ),
             child,
         )
