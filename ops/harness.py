@@ -222,6 +222,14 @@ def _mock_classes() -> tuple[type, type]:
                 }
             if token == "aws:index/getPartition:getPartition":
                 return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
+            if token == "aws:route53/getZone:getZone":
+                zone = str(args.args["name"]).rstrip(".")
+                return {
+                    "zoneId": "ZMOCK" + zone.replace(".", "").upper(),
+                    "name": zone,
+                    "nameServers": [f"ns-1.{zone}"],
+                    "id": zone,
+                }
             if region is None:
                 raise UnansweredCallError(f"{token} was called without a regional provider (provider={args.provider!r})")
             if token == "aws:index/getRegion:getRegion":
@@ -282,6 +290,7 @@ def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]
     """Outputs the real provider computes that the program reads."""
     computed: dict[str, dict[str, Any]] = {
         "aws:kms/key:Key": {"keyId": resource_id},
+        "aws:route53/zone:Zone": {"zoneId": f"{name}-zone-id", "nameServers": [f"ns-1.{name}.example"]},
         "aws:cloudwatch/logGroup:LogGroup": {"name": name},
         "aws:ec2/launchTemplate:LaunchTemplate": {"latestVersion": 1},
         "random:index/randomPassword:RandomPassword": {"result": f"mock-password-{name}"},
