@@ -4,9 +4,10 @@ import pulumi
 
 from components.config import ConfigError, load_from_pulumi
 from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
-from components.providers import region_provider
+from components.providers import edge_provider, region_provider
 from components.regional import RegionalStack, RegionalStackArgs
 from components.storage import BucketReplication, BucketReplicationArgs
+from components.zone import HostedZone, HostedZoneArgs
 
 # 1. Typed config: validated before anything is registered; a bad value stops here with every problem listed.
 try:
@@ -17,9 +18,23 @@ except ConfigError as error:
 # 2. One explicit provider per region, with the default tags of that region.
 providers = {region.name: region_provider(config, region) for region in config.regions}
 
+# 2b. What AWS keeps only in us-east-1 (CloudFront certificates, health-check metrics) goes through this one.
+edge = edge_provider(config, providers)
+
+# 2c. The public hosted zone of the domain (Route53 is global): certificates and records are validated in it.
+home_region = config.regions[0].name
+zone = HostedZone(
+    "dns",
+    HostedZoneArgs(
+        domain_name=config.edge.domain_name,
+        create=config.edge.create_hosted_zone,
+        protect=config.protect_stateful_resources,
+    ),
+    pulumi.ResourceOptions(provider=providers[home_region]),
+)
+
 # 3. The Aurora global cluster. It lives under the provider of the first region in `regions`, not of the
 #    primary, so that moving the primary after a switchover never moves (and so replaces) it.
-home_region = config.regions[0].name
 aurora_global = AuroraGlobal(
     "aurora-global",
     AuroraGlobalArgs(
@@ -70,7 +85,19 @@ for region in config.regions:
         pulumi.ResourceOptions(provider=providers[region.name]),
     )
 
-# 6. Outputs.
+# 6. The DynamoDB global table and the application-state record.
+# [global-table]
+
+# 7. API traffic: a health check per region and the api.<domain> failover or latency records.
+# [api-dns]
+
+# 8. CloudFront over the regional buckets, with origin failover; the bucket policies that admit it.
+# [cdn]
+
+# 9. Alarms and the dashboard.
+# [observability]
+
+# 10. Outputs.
 pulumi.export("primaryRegion", config.primary.name)
 pulumi.export("routing", {"mode": config.routing.mode, "dnsTtlSeconds": config.routing.dns_ttl_seconds})
 region_outputs = {}

@@ -12,6 +12,18 @@ def default_tags(config: StackConfig, region: RegionConfig) -> dict[str, str]:
     return {"project": config.project, "stack": config.stack, "region": region.name, "role": region.role}
 
 
+EDGE_REGION = "us-east-1"
+
+
+def edge_provider(config: StackConfig, providers: dict[str, aws.Provider]) -> aws.Provider:
+    """The us-east-1 provider for what AWS keeps only there: CloudFront's ACM certificates and the metrics of
+    Route53 health checks. The stack's own us-east-1 provider when it has one, else a dedicated one."""
+    if EDGE_REGION in providers:
+        return providers[EDGE_REGION]
+    tags = {"project": config.project, "stack": config.stack, "region": EDGE_REGION, "role": "edge"}
+    return aws.Provider(f"aws-{EDGE_REGION}-edge", region=EDGE_REGION, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
+
+
 def region_provider(config: StackConfig, region: RegionConfig) -> aws.Provider:
     """The provider for ``region``. Default providers are disabled in the stack files, so every resource
     must be given one of these (through its parent) or fail to register."""
