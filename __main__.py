@@ -1,12 +1,18 @@
-"""The multi-region stack, in dependency order: config, providers, global database, regions, replication."""
+"""The multi-region stack, in dependency order: config, providers, zone, global database, regions, replication,
+global table, API traffic, CDN, alarms, outputs. Names may cross from later steps to earlier ones; resources never do."""
 
 import pulumi
 
+from components.api import api_hostname
 from components.config import ConfigError, load_from_pulumi
 from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
-from components.providers import edge_provider, region_provider
+from components.dns import ApiTraffic, ApiTrafficArgs
+from components.edge import Cdn, CdnArgs, cdn_origin_regions, origin_read_statement
+from components.observability import Observability, ObservabilityArgs, RegionSignals
+from components.providers import EDGE_REGION, edge_provider, region_provider
 from components.regional import RegionalStack, RegionalStackArgs
-from components.storage import BucketReplication, BucketReplicationArgs
+from components.storage import BucketReplication, BucketReplicationArgs, attach_data_bucket_policy, replication_rule_id
+from components.table import GlobalTable, GlobalTableArgs, table_name
 from components.zone import HostedZone, HostedZoneArgs
 
 # 1. Typed config: validated before anything is registered; a bad value stops here with every problem listed.
@@ -55,6 +61,7 @@ for region in sorted(config.regions, key=lambda r: not r.is_primary):
             config=config,
             region=region,
             aurora_global=aurora_global,
+            zone_id=zone.zone_id,
             aurora_join_after=[] if region.is_primary else regional[config.primary.name].database.members,
         ),
         pulumi.ResourceOptions(provider=providers[region.name]),
@@ -86,16 +93,99 @@ for region in config.regions:
     )
 
 # 6. The DynamoDB global table and the application-state record.
-# [global-table]
+#    Under the home region's provider (not the primary's), like the global cluster, so that moving the primary never
+#    moves it; after every RegionalStack, since each replica is encrypted with its own region's key.
+table = GlobalTable(
+    "items",
+    GlobalTableArgs(
+        table_name=table_name(config.project, config.stack),
+        home_region=home_region,
+        key_arns={name: stack.key.key.arn for name, stack in regional.items()},
+        active_region=config.primary.name,
+        protect=config.protect_stateful_resources,
+    ),
+    pulumi.ResourceOptions(provider=providers[home_region]),
+)
+pulumi.export("tableName", table.table_name)
 
 # 7. API traffic: a health check per region and the api.<domain> failover or latency records.
-# [api-dns]
+#    Under the home region's provider like the zone (Route53 is global), so moving the primary moves nothing.
+api_traffic = ApiTraffic(
+    "api-traffic",
+    ApiTrafficArgs(
+        hostname=api_hostname(config.edge.domain_name),
+        zone_id=zone.zone_id,
+        apis={name: stack.api for name, stack in regional.items()},
+        primary=config.primary.name,
+        routing=config.routing,
+        health_check_path=config.edge.health_check_path,
+        health_check_interval_seconds=config.edge.health_check_interval_seconds,
+        health_check_failure_threshold=config.edge.health_check_failure_threshold,
+        name_prefix=f"{config.project}-{config.stack}",
+    ),
+    pulumi.ResourceOptions(provider=providers[home_region]),
+)
+pulumi.export("apiHostname", api_traffic.api_hostname)
+pulumi.export(
+    "regionalEndpoints",
+    {name: {"apiEndpoint": stack.api.api.api_endpoint, "healthUrl": stack.api.health_url} for name, stack in regional.items()},
+)
 
 # 8. CloudFront over the regional buckets, with origin failover; the bucket policies that admit it.
-# [cdn]
+#    Under the us-east-1 provider (ACM certificates for CloudFront and its log delivery live there). The origin group
+#    reads the primary's bucket, then the next region's; further regions hold replicas but are not origins.
+#    Every data bucket's one policy is attached here, after the distribution it names (TLS only elsewhere).
+cdn_origins = cdn_origin_regions(config.region_names, config.primary.name)
+cdn = Cdn(
+    "cdn",
+    CdnArgs(
+        hostname=f"cdn.{config.edge.domain_name}",
+        zone_id=zone.zone_id,
+        origins=[regional[name].bucket for name in cdn_origins],
+        failover_on_missing=config.edge.cdn_failover_on_missing,
+        price_class=config.edge.cdn_price_class,
+        log_retention_days=config.flow_log_retention_days,
+        log_key_arn=regional[EDGE_REGION].key.key.arn if EDGE_REGION in regional else None,
+    ),
+    pulumi.ResourceOptions(provider=edge),
+)
+for region in config.regions:
+    bucket = regional[region.name].bucket
+    attach_data_bucket_policy(
+        bucket,
+        pulumi.Output.all(bucket.bucket_arn, cdn.distribution_arn).apply(lambda v: [origin_read_statement(v[0], v[1])])
+        if region.name in cdn_origins
+        else [],
+    )
+pulumi.export("cdnDomain", cdn.domain_name)
+pulumi.export("cdnHostname", cdn.hostname)
 
-# 9. Alarms and the dashboard.
-# [observability]
+# 9. Alarms on every replication path and every region's health, an alarm topic per region, one dashboard.
+observability = Observability(
+    "observability",
+    ObservabilityArgs(
+        name_prefix=f"{config.project}-{config.stack}",
+        regions=[
+            RegionSignals(
+                region=name,
+                provider=providers[name],
+                key_arn=stack.key.key.arn,
+                aurora_cluster_id=stack.database.cluster.id,
+                memorydb_cluster_name=stack.cache.cluster_name,
+                bucket_name=stack.bucket.bucket_name,
+            )
+            for name, stack in regional.items()
+        ],
+        table_name=table.table_name,
+        health_check_ids=api_traffic.health_check_ids,
+        replication_rule_id=replication_rule_id,
+        edge_region=EDGE_REGION,
+        edge_provider=edge,
+        alarm_emails=config.edge.alarm_emails,
+    ),
+    pulumi.ResourceOptions(provider=providers[home_region]),
+)
+pulumi.export("dashboard", observability.dashboard.dashboard_name)
 
 # 10. Outputs.
 pulumi.export("primaryRegion", config.primary.name)
@@ -109,5 +199,6 @@ for region in config.regions:
         "privateSubnetIds": [s.id for s in stack.network.private_subnets],
         "kmsKeyArn": stack.key.key.arn,
         "bucketName": stack.bucket.bucket_name,
+        "apiEndpoint": stack.api.api.api_endpoint,
     }
 pulumi.export("regions", region_outputs)

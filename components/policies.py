@@ -27,18 +27,14 @@ def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
 
     The account root keeps administration (so IAM policies can grant use and the key can never be locked
     out); CloudWatch Logs of this region may use the key only for this account's log groups, bound by the
-    encryption context AWS sets on every log-group operation.
+    encryption context AWS sets on every log-group operation. CloudFront distributions of this account may
+    decrypt, for reads of the SSE-KMS origin buckets. CloudWatch alarms of this account and region may publish
+    to the alarm topic encrypted with the key.
     """
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Sid": "AccountAdministration",
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
+            _account_administration(partition, account_id),
             {
                 "Sid": "CloudWatchLogsInThisRegion",
                 "Effect": "Allow",
@@ -49,7 +45,54 @@ def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
                     "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
                 },
             },
+            {
+                # The CDN reads the SSE-KMS bucket objects through origin access control. The key exists before the
+                # distribution (which needs the bucket), so naming its exact ARN here would be a cycle: this admits
+                # the distributions of this account only, and each bucket's policy is the exact gate (it admits
+                # one distribution ARN; a distribution it does not admit reads nothing, so decrypts nothing).
+                "Sid": "CloudFrontOriginDecrypt",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudfront.amazonaws.com"},
+                "Action": "kms:Decrypt",
+                "Resource": "*",
+                "Condition": {"ArnLike": {"AWS:SourceArn": f"arn:{partition}:cloudfront::{account_id}:distribution/*"}},
+            },
+            _cloudwatch_alarms(partition, account_id, region),
         ],
+    }
+
+
+def alarm_topic_key_policy(partition: str, account_id: str, region: str) -> Policy:
+    """Key policy of a key that only encrypts an alarm topic (us-east-1, when it is not one of the regions)."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [_account_administration(partition, account_id), _cloudwatch_alarms(partition, account_id, region)],
+    }
+
+
+def _account_administration(partition: str, account_id: str) -> dict[str, Any]:
+    return {
+        "Sid": "AccountAdministration",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+
+
+def _cloudwatch_alarms(partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """CloudWatch needs the key of an SSE-KMS topic to publish alarm notifications into it; only for alarms of
+    this account in this region (the conditions stop a confused deputy)."""
+    return {
+        "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
+        },
     }
 
 

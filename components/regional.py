@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.api import RegionalApi, RegionalApiArgs
 from components.cache import MemoryDbArgs, MemoryDbCluster
 from components.compute import EksCluster, EksClusterArgs
 from components.config import RegionConfig, StackConfig
@@ -24,6 +25,8 @@ class RegionalStackArgs:
     config: the whole validated stack config (names, sizes, protection).
     region: this region's part of it. The provider passed in ``opts`` must be for the same region.
     aurora_global: the global database every region's Aurora cluster joins.
+    zone_id: the public hosted zone of ``config.edge.domain_name``, where the regional API's certificate is
+        validated.
     aurora_join_after: for a secondary region, the primary region's ``database.members``, which its Aurora
         cluster waits for (AWS adds a secondary only once the primary cluster has an instance).
     """
@@ -31,18 +34,19 @@ class RegionalStackArgs:
     config: StackConfig
     region: RegionConfig
     aurora_global: AuroraGlobal
+    zone_id: pulumi.Input[str]
     aurora_join_after: Sequence[pulumi.Resource] = ()
 
 
 class RegionalStack(pulumi.ComponentResource):
-    """One region: KMS key, network, EKS, Aurora member cluster, MemoryDB and the regional bucket
-    (later: the application layer).
+    """One region: KMS key, network, EKS, Aurora member cluster, MemoryDB, the regional bucket and the
+    regional API endpoint (later: the application layer behind it).
 
     Every child is parented here, so each inherits the regional provider given in ``opts``. Data stores admit
     only the application and EKS security groups, the wiring of which is visible here.
 
     Example:
-        >>> RegionalStack("us-east-1", RegionalStackArgs(config, config.primary, aurora_global),
+        >>> RegionalStack("us-east-1", RegionalStackArgs(config, config.primary, aurora_global, zone.zone_id),
         ...               pulumi.ResourceOptions(provider=providers["us-east-1"]))
     """
 
@@ -53,6 +57,7 @@ class RegionalStack(pulumi.ComponentResource):
     database: AuroraRegionalCluster
     cache: MemoryDbCluster
     bucket: RegionalBucket
+    api: RegionalApi
 
     def __init__(self, name: str, args: RegionalStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:regional:RegionalStack", name, None, opts)
@@ -155,6 +160,18 @@ class RegionalStack(pulumi.ComponentResource):
             ),
             child,
         )
+        self.api = RegionalApi(
+            f"{name}-api",
+            RegionalApiArgs(
+                api_name=name_prefix,
+                domain_name=config.edge.domain_name,
+                zone_id=args.zone_id,
+                key_arn=key_arn,
+                health_check_path=config.edge.health_check_path,
+                protect=protect,
+            ),
+            child,
+        )
         self.register_outputs(
             {
                 "region": region.name,
@@ -163,5 +180,6 @@ class RegionalStack(pulumi.ComponentResource):
                 "private_subnet_ids": private_subnet_ids,
                 "kms_key_arn": key_arn,
                 "bucket_name": self.bucket.bucket_name,
+                "api_endpoint_host": self.api.api_endpoint_host,
             }
         )

@@ -47,6 +47,11 @@ def bucket_name(project: str, stack: str, region: str, account_id: str, suffix: 
     return name
 
 
+def replication_rule_id(destination_region: str) -> str:
+    """The id of the replication rule towards one region (alarms and the dashboard name it too)."""
+    return f"to-{destination_region}"
+
+
 def bucket_arn(partition: str, name: str) -> str:
     """The ARN of a general-purpose bucket (S3 bucket ARNs carry neither region nor account)."""
     return f"arn:{partition}:s3:::{name}"
@@ -187,8 +192,10 @@ class RegionalBucket(pulumi.ComponentResource):
     """The region's versioned, encrypted, private bucket, and the bucket its access logs go to.
 
     Data bucket: versioning, SSE-KMS with the region's key and S3 Bucket Keys, public access blocked, ACLs
-    disabled (bucket owner enforced), a TLS-only policy, noncurrent versions expired after
-    ``noncurrent_version_days`` and incomplete uploads aborted, server access logs delivered to the log bucket.
+    disabled (bucket owner enforced), noncurrent versions expired after ``noncurrent_version_days`` and
+    incomplete uploads aborted, server access logs delivered to the log bucket. Its policy (TLS only, plus the
+    CloudFront read grant on origin buckets) is attached afterwards with ``attach_data_bucket_policy``: S3 keeps
+    one policy per bucket and the CloudFront grant names a distribution that itself needs this bucket.
     The log bucket is SSE-S3 (S3 cannot deliver access logs into a bucket whose default encryption is
     SSE-KMS), private, TLS-only, and writable only by S3 log delivery for this data bucket.
 
@@ -202,7 +209,8 @@ class RegionalBucket(pulumi.ComponentResource):
     bucket: aws.s3.Bucket
     bucket_regional_domain_name: pulumi.Output[str]
     versioning: aws.s3.BucketVersioning
-    policy: aws.s3.BucketPolicy
+    data_access_block: aws.s3.BucketPublicAccessBlock
+    data_policy_name: str
     log_bucket: aws.s3.Bucket
     log_bucket_name: pulumi.Output[str]
 
@@ -272,13 +280,8 @@ class RegionalBucket(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[self.versioning]),
         )
-        # S3 rejects concurrent configuration changes on one bucket, so the policy waits for the access block.
-        self.policy = aws.s3.BucketPolicy(
-            f"{name}-data-policy",
-            bucket=self.bucket_name,
-            policy=self.bucket_arn.apply(lambda arn: json.dumps(data_bucket_policy(arn))),
-            opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[data_access_block]),
-        )
+        self.data_access_block = data_access_block
+        self.data_policy_name = f"{name}-data-policy"
 
         self.log_bucket = aws.s3.Bucket(
             f"{name}-logs",
@@ -355,6 +358,25 @@ class RegionalBucket(pulumi.ComponentResource):
         return access_block
 
 
+def attach_data_bucket_policy(
+    bucket: RegionalBucket, extra_statements: pulumi.Input[Sequence[Mapping[str, Any]]] = ()
+) -> aws.s3.BucketPolicy:
+    """Attach the one policy of ``bucket``'s data bucket: deny requests without TLS, plus ``extra_statements``
+    (e.g. the CloudFront origin read grant). Call it exactly once per RegionalBucket, after every resource a
+    statement names exists; without it the data bucket has no policy at all.
+
+    The policy keeps the logical name and parent it had when ``RegionalBucket`` created it, so stacks deployed
+    before the move see no change in its URN.
+    """
+    return aws.s3.BucketPolicy(
+        bucket.data_policy_name,
+        bucket=bucket.bucket_name,
+        policy=pulumi.Output.all(bucket.bucket_arn, extra_statements).apply(lambda v: json.dumps(data_bucket_policy(v[0], v[1]))),
+        # S3 rejects concurrent configuration changes on one bucket, so the policy waits for the access block.
+        opts=pulumi.ResourceOptions(parent=bucket.bucket, depends_on=[bucket.data_access_block]),
+    )
+
+
 @dataclass(frozen=True)
 class BucketReplicationArgs:
     """Parameters
@@ -425,7 +447,7 @@ def _side(bucket: RegionalBucket) -> pulumi.Output[ReplicaSide]:
 
 def _rule(priority: int, destination: RegionalBucket) -> aws.s3.BucketReplicationConfigRuleArgs:
     return aws.s3.BucketReplicationConfigRuleArgs(
-        id=f"to-{destination.region}",
+        id=replication_rule_id(destination.region),
         priority=priority,
         status="Enabled",
         filter=aws.s3.BucketReplicationConfigRuleFilterArgs(),

@@ -202,7 +202,7 @@ def _mock_classes() -> tuple[type, type]:
             region = self.region_of(args.provider) or args.inputs.get("region") or "us-east-1"
             state.setdefault("arn", _fake_arn(args.typ, args.name, region))
             state.setdefault("id", resource_id)
-            for key, value in _computed_outputs(args.typ, args.name, resource_id).items():
+            for key, value in _computed_outputs(args.typ, args.name, resource_id, region, args.inputs).items():
                 if isinstance(value, dict) and isinstance(state.get(key), dict):
                     # A block with both inputs and computed fields (e.g. an EKS cluster's vpcConfig): merge.
                     state[key] = {**value, **state[key]}
@@ -286,8 +286,10 @@ def _fake_arn(type_: str, name: str, region: str) -> str:
     return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', maxsplit=1)[-1].lower()}/{name}"
 
 
-def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]:
-    """Outputs the real provider computes that the program reads."""
+def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """Outputs the real provider computes that the program reads (some depend on the region or the inputs)."""
+    # ACM gives a domain the same validation record in every region of an account.
+    domain = str(inputs.get("domainName", ""))
     computed: dict[str, dict[str, Any]] = {
         "aws:kms/key:Key": {"keyId": resource_id},
         "aws:route53/zone:Zone": {"zoneId": f"{name}-zone-id", "nameServers": [f"ns-1.{name}.example"]},
@@ -299,6 +301,30 @@ def _computed_outputs(type_: str, name: str, resource_id: str) -> dict[str, Any]
         "aws:memorydb/cluster:Cluster": {
             "clusterEndpoints": [{"address": f"clustercfg.{name}.memorydb.amazonaws.com", "port": 6379}]
         },
+        "aws:apigatewayv2/api:Api": {"apiEndpoint": f"https://{resource_id}.execute-api.{region}.amazonaws.com"},
+        "aws:apigatewayv2/domainName:DomainName": {
+            "domainNameConfiguration": {
+                "targetDomainName": f"d-{resource_id}.execute-api.{region}.amazonaws.com",
+                "hostedZoneId": "ZAPIGW" + region.replace("-", "").upper(),
+            }
+        },
+        "aws:acm/certificate:Certificate": {
+            "domainValidationOptions": [
+                {
+                    "domainName": domain,
+                    "resourceRecordName": f"_acm-mock.{domain}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_acm-mock.{domain}.acm-validations.aws.",
+                }
+            ]
+        },
+        "aws:route53/record:Record": {"fqdn": str(inputs.get("name", "")).rstrip(".")},
+        # Z2FDTNDATAQYW2 is the hosted zone of every CloudFront distribution (alias records name it).
+        "aws:cloudfront/distribution:Distribution": {
+            "domainName": f"{resource_id}.cloudfront.net",
+            "hostedZoneId": "Z2FDTNDATAQYW2",
+        },
+        "aws:s3/bucket:Bucket": {"bucketRegionalDomainName": f"{inputs.get('bucket', name)}.s3.{region}.amazonaws.com"},
     }
     return computed.get(type_, {})
 

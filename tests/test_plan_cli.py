@@ -21,13 +21,27 @@ def test_prod_plan_prints_the_tree_counts_and_outputs() -> None:
     sections = [line for line in out.splitlines() if line and not line.startswith(" ")]
     assert sections[0] == "Offline plan of stack 'prod' (preview mode under mocks)"
     assert [s.split(" (")[0] for s in sections[1:4]] == ["global", "us-east-1", "eu-west-1"]
-    assert sections[-2:] == ["Resources by type", "Outputs"]
+    assert sections[-3] == "Resources by type"
+    global_part = out.split("\nus-east-1 (", 1)[0]
+    for component in ("aurora-global [us-east-1]", "items [us-east-1]", "cdn [us-east-1]", "api-traffic [us-east-1]"):
+        assert component in global_part, f"{component} is not listed as global"
+    assert "us-east-1-net" not in global_part
+    assert sections[-2].startswith("Cross-region parity: 2 regions (us-east-1, eu-west-1), ")
+    assert sections[-2].endswith(" resources each, no differences")
+    assert sections[-1] == "Outputs"
     assert "    multi-region:network:Network  us-east-1-net" in out, "regional children are indented under their stack"
     assert "      aws:ec2/vpc:Vpc  us-east-1-net-vpc" in out
     assert "aws:kms/key:Key  us-east-1-kms-key [protected]" in out
     counts = out.split("Resources by type\n", 1)[1].split("\n\n", 1)[0]
     count_line = next(line for line in counts.splitlines() if line.strip().startswith("aws:ec2/natGateway:NatGateway"))
     assert count_line.split() == ["aws:ec2/natGateway:NatGateway", "6"]
+    parity = out.split("Cross-region parity: ", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    assert not [line for line in parity if line.startswith("  difference: ")]
+    assert [line.split(": ", 2)[1] for line in parity if line.startswith("  expected: ")] == [
+        "aws:rds/cluster:Cluster aurora-cluster masterPassword",
+        "aws:rds/cluster:Cluster aurora-cluster masterUsername",
+    ]
+    assert "masterPassword: us-east-1 [secret], eu-west-1 (absent)" in out, "the secret is never shown"
     assert "  primaryRegion: us-east-1" in out
     assert "vpcId: (known after update)" in out
 

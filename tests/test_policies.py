@@ -1,6 +1,6 @@
 """Pure policy documents, without Pulumi."""
 
-from components.policies import assume_role_policy, flow_log_delivery_policy, region_key_policy
+from components.policies import alarm_topic_key_policy, assume_role_policy, flow_log_delivery_policy, region_key_policy
 
 
 def test_key_policy_keeps_account_administration() -> None:
@@ -30,3 +30,29 @@ def test_flow_log_delivery_is_scoped_to_one_log_group() -> None:
     (statement,) = flow_log_delivery_policy(arn)["Statement"]
     assert statement["Resource"] == [arn, f"{arn}:*"]
     assert all(action.startswith("logs:") for action in statement["Action"])
+
+
+def test_key_policy_lets_only_this_accounts_cloudfront_distributions_decrypt() -> None:
+    policy = region_key_policy("aws", "123456789012", "eu-west-1")
+    cloudfront = next(s for s in policy["Statement"] if s["Sid"] == "CloudFrontOriginDecrypt")
+    assert cloudfront["Effect"] == "Allow"
+    assert cloudfront["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert cloudfront["Action"] == "kms:Decrypt"
+    assert cloudfront["Condition"] == {"ArnLike": {"AWS:SourceArn": "arn:aws:cloudfront::123456789012:distribution/*"}}
+    china = region_key_policy("aws-cn", "123456789012", "cn-north-1")
+    assert next(s for s in china["Statement"] if s["Sid"] == "CloudFrontOriginDecrypt")["Condition"]["ArnLike"] == {
+        "AWS:SourceArn": "arn:aws-cn:cloudfront::123456789012:distribution/*"
+    }
+
+
+def test_cloudwatch_may_publish_to_encrypted_topics_only_for_this_accounts_alarms_in_the_region() -> None:
+    policy = region_key_policy("aws", "123456789012", "eu-west-1")
+    alarms = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchAlarmsPublishToEncryptedTopic")
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert alarms["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"},
+    }
+    edge = alarm_topic_key_policy("aws", "123456789012", "us-east-1")
+    assert [s["Sid"] for s in edge["Statement"]] == ["AccountAdministration", "CloudWatchAlarmsPublishToEncryptedTopic"]

@@ -142,7 +142,12 @@ def test_kms_key_rotates_with_an_explicit_policy_and_alias(stack_run: ProgramRun
         assert key.inputs["enableKeyRotation"] is True
         assert key.inputs["deletionWindowInDays"] == cfg.kms_deletion_window_days
         sids = [s["Sid"] for s in key.policy()["Statement"]]
-        assert sids == ["AccountAdministration", "CloudWatchLogsInThisRegion"]
+        assert sids == [
+            "AccountAdministration",
+            "CloudWatchLogsInThisRegion",
+            "CloudFrontOriginDecrypt",
+            "CloudWatchAlarmsPublishToEncryptedTopic",
+        ]
         assert key.policy()["Statement"][1]["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
         alias = stack_run.one("aws:kms/alias:Alias", region)
         assert alias.inputs["name"] == f"alias/multi-region-{stack_run.stack}"

@@ -18,6 +18,7 @@ STATEFUL_TYPES = (
     "aws:memorydb/cluster:Cluster",
     "aws:eks/cluster:Cluster",
     "aws:secretsmanager/secret:Secret",
+    "aws:dynamodb/table:Table",
 )
 
 
@@ -74,3 +75,6 @@ def test_service_deletion_protection_follows_the_stack(run_stack: ProgramRunner)
             assert cluster.inputs["deletionProtection"] is protected
         for cluster in run.of_type("aws:eks/cluster:Cluster"):
             assert cluster.inputs["deletionProtection"] is protected
+        for table in run.of_type("aws:dynamodb/table:Table"):
+            assert table.inputs["deletionProtectionEnabled"] is protected
+            assert all(r["deletionProtectionEnabled"] is protected for r in table.inputs["replicas"])

@@ -161,8 +161,27 @@ def test_data_bucket_expires_noncurrent_versions_and_aborts_uploads(stack_run: P
 def test_data_bucket_policy_denies_requests_without_tls(stack_run: ProgramRun) -> None:
     for region in stack_run.regions():
         bucket = data_bucket(stack_run, region)
-        policy = config_of(stack_run, POLICY, bucket).policy()
-        assert policy["Statement"] == [{**TLS_DENY, "Resource": [arn_of(bucket), f"{arn_of(bucket)}/*"]}]
+        statements = config_of(stack_run, POLICY, bucket).policy()["Statement"]
+        assert statements[0] == {**TLS_DENY, "Resource": [arn_of(bucket), f"{arn_of(bucket)}/*"]}
+        # The only other grant is the CDN's read on the origin buckets (tests/test_edge.py checks it in full).
+        assert [s["Sid"] for s in statements[1:]] in ([], ["CloudFrontOriginRead"])
+
+
+def test_data_bucket_policy_keeps_its_urn_and_waits_for_the_access_block(stack_run: ProgramRun) -> None:
+    # Attached from __main__ after the CDN, but under the same parent and name as when RegionalBucket created it,
+    # so deployed stacks see no replacement.
+    # (A URN is the name, the type and the chain of parent types.)
+    for region in stack_run.regions():
+        bucket = data_bucket(stack_run, region)
+        policy = config_of(stack_run, POLICY, bucket)
+        assert policy.name == f"{region}-bucket-data-policy"
+        chain = []
+        node = policy
+        while node.parent:
+            node = stack_run.by_urn(node.parent)
+            chain.append(node.type)
+        assert chain == [BUCKET, REGIONAL_BUCKET, "multi-region:regional:RegionalStack"]
+        assert config_of(stack_run, ACCESS_BLOCK, bucket).urn in policy.dependencies
 
 
 def test_data_bucket_logs_to_its_regions_log_bucket(stack_run: ProgramRun) -> None:

@@ -1,0 +1,230 @@
+"""The regional API endpoint: one API Gateway HTTP API per region, reachable as ``api.<domain>``.
+
+``RegionalApi`` lives under a RegionalStack and so inherits that region's provider. It holds:
+
+- an HTTP API with a ``$default`` stage (auto-deployed) whose access logs go, as JSON, to a log group
+  encrypted with the region's key and kept for ``ACCESS_LOG_RETENTION_DAYS``;
+- a regional ACM certificate for ``api.<domain>``, validated by a DNS record in the stack's hosted zone;
+- the custom domain ``api.<domain>`` (regional endpoint, TLS 1.2 policy) mapped to the stage.
+
+The routes (``/health``, ``/state``, ``/items``, ``/events``) and their Lambda integrations come with the
+application layer. Until then the stage answers 404 everywhere, so the Route53 health checks that request
+the health path report every region unhealthy; with every record unhealthy Route53 answers as if all were
+healthy, so ``api.<domain>`` still resolves.
+
+Choices, and why:
+
+- **The execute-api endpoint stays enabled.** Route53 health checks probe ``https://<api-id>.execute-api.
+  <region>.amazonaws.com/<health path>``: through the custom domain they would resolve ``api.<domain>``,
+  that is the very records whose health they decide, and so test whichever region DNS picks.
+- **One validation record per region, written with ``allow_overwrite``.** ACM gives the same validation
+  CNAME (name and value) for a domain in every region of an account, so each region's record resource
+  writes the identical record. Creating it once would tie every region's certificate to one region's
+  stack, which changes when the primary moves. The cost: removing a region deletes the shared record, so
+  after removing a region run ``pulumi up --refresh`` (the refresh finds the record gone and the next update
+  writes it back) or the remaining certificates cannot renew. In production (``protect``) the record is kept
+  on delete instead, which removes that step (and leaves the record behind on ``pulumi destroy``; the zone
+  is protected in production anyway).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+ACCESS_LOG_RETENTION_DAYS = 90
+DEFAULT_STAGE = "$default"
+TLS_POLICY = "TLS_1_2"
+VALIDATION_RECORD_TTL = 60
+
+
+# ---- pure builders -------------------------------------------------------------------------------
+
+
+def api_hostname(domain_name: str) -> str:
+    """The public name of the API: ``api.<domain>``, the same in every region."""
+    return f"api.{domain_name}"
+
+
+def execute_api_host(api_endpoint: str) -> str:
+    """The host of an HTTP API's default endpoint, from the ``https://...`` URL API Gateway reports.
+
+    Example:
+        >>> execute_api_host("https://a1b2c3.execute-api.eu-west-1.amazonaws.com")
+        'a1b2c3.execute-api.eu-west-1.amazonaws.com'
+    """
+    host = api_endpoint.removeprefix("https://").rstrip("/")
+    if not host or "/" in host or "://" in host:
+        raise ValueError(f"not an https API endpoint: {api_endpoint!r}")
+    return host
+
+
+def health_url(host: str, path: str) -> str:
+    """The URL the health checks request: HTTPS, the given host, the configured path."""
+    return f"https://{host}{path}"
+
+
+def access_log_format() -> str:
+    """One JSON object per request, with what an operator needs to follow a request across regions."""
+    return json.dumps(
+        {
+            "requestId": "$context.requestId",
+            "requestTime": "$context.requestTime",
+            "ip": "$context.identity.sourceIp",
+            "httpMethod": "$context.httpMethod",
+            "routeKey": "$context.routeKey",
+            "path": "$context.path",
+            "status": "$context.status",
+            "protocol": "$context.protocol",
+            "responseLength": "$context.responseLength",
+            "integrationLatency": "$context.integrationLatency",
+            "integrationError": "$context.integrationErrorMessage",
+            "domainName": "$context.domainName",
+        },
+        separators=(",", ":"),
+    )
+
+
+def _required(value: str | None, what: str) -> str:
+    if not value:
+        raise ValueError(f"the provider returned no {what}")
+    return value
+
+
+# ---- the component -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionalApiArgs:
+    """Parameters
+    ----------
+    api_name: the API's name, ``<project>-<stack>``, the same in every region (API names are regional).
+    domain_name: the stack's domain; the API answers as ``api.<domain_name>``.
+    zone_id: the public hosted zone of ``domain_name``, where the certificate's validation record goes.
+    key_arn: the region's KMS key, which encrypts the access-log group.
+    health_check_path: the path of the health endpoint, for ``health_url``.
+    protect: production: keep the shared validation record when this region's stack is removed.
+    """
+
+    api_name: str
+    domain_name: str
+    zone_id: pulumi.Input[str]
+    key_arn: pulumi.Input[str]
+    health_check_path: str
+    protect: bool
+
+
+class RegionalApi(pulumi.ComponentResource):
+    """An HTTP API with its ``$default`` stage and the custom domain ``api.<domain>`` in one region.
+
+    Example:
+        >>> RegionalApi("us-east-1-api", RegionalApiArgs("multi-region-prod", "app.example.com", zone.zone_id,
+        ...             key.arn, "/health", protect=True), pulumi.ResourceOptions(parent=regional_stack))
+    """
+
+    api: aws.apigatewayv2.Api
+    stage: aws.apigatewayv2.Stage
+    access_logs: aws.cloudwatch.LogGroup
+    certificate: aws.acm.Certificate
+    certificate_validation: aws.acm.CertificateValidation
+    custom_domain: aws.apigatewayv2.DomainName
+    mapping: aws.apigatewayv2.ApiMapping
+    hostname: str
+    api_endpoint_host: pulumi.Output[str]
+    custom_domain_target: pulumi.Output[str]
+    custom_domain_zone_id: pulumi.Output[str]
+    health_url: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RegionalApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("multi-region:api:RegionalApi", name, None, opts)
+        self.hostname = api_hostname(args.domain_name)
+
+        self.api = aws.apigatewayv2.Api(
+            f"{name}-api",
+            name=args.api_name,
+            protocol_type="HTTP",
+            description=f"{args.api_name}: the regional API behind {self.hostname}",
+            # The Route53 health checks probe this endpoint (see the module docstring).
+            disable_execute_api_endpoint=False,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=f"/aws/apigateway/{args.api_name}",
+            retention_in_days=ACCESS_LOG_RETENTION_DAYS,
+            kms_key_id=args.key_arn,
+            opts=pulumi.ResourceOptions(parent=self.api),
+        )
+        self.stage = aws.apigatewayv2.Stage(
+            f"{name}-stage",
+            api_id=self.api.id,
+            name=DEFAULT_STAGE,
+            auto_deploy=True,
+            access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn, format=access_log_format()
+            ),
+            opts=pulumi.ResourceOptions(parent=self.api),
+        )
+
+        self.certificate = aws.acm.Certificate(
+            f"{name}-cert",
+            domain_name=self.hostname,
+            validation_method="DNS",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        validation = self.certificate.domain_validation_options.apply(lambda options: options[0])
+        validation_record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=args.zone_id,
+            name=validation.apply(lambda o: _required(o.resource_record_name, "validation record name")),
+            type=validation.apply(lambda o: _required(o.resource_record_type, "validation record type")),
+            records=[validation.apply(lambda o: _required(o.resource_record_value, "validation record value"))],
+            ttl=VALIDATION_RECORD_TTL,
+            # Every region's certificate asks for this same record (see the module docstring).
+            allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self.certificate, retain_on_delete=args.protect),
+        )
+        self.certificate_validation = aws.acm.CertificateValidation(
+            f"{name}-cert-issued",
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=pulumi.ResourceOptions(parent=self.certificate),
+        )
+
+        self.custom_domain = aws.apigatewayv2.DomainName(
+            f"{name}-domain",
+            domain_name=self.hostname,
+            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                # The validated ARN, so the domain waits for the certificate to be issued.
+                certificate_arn=self.certificate_validation.certificate_arn,
+                endpoint_type="REGIONAL",
+                security_policy=TLS_POLICY,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.mapping = aws.apigatewayv2.ApiMapping(
+            f"{name}-mapping",
+            api_id=self.api.id,
+            domain_name=self.custom_domain.domain_name,
+            stage=self.stage.name,
+            opts=pulumi.ResourceOptions(parent=self.custom_domain),
+        )
+
+        self.api_endpoint_host = self.api.api_endpoint.apply(execute_api_host)
+        configuration = self.custom_domain.domain_name_configuration
+        self.custom_domain_target = configuration.apply(lambda c: _required(c.target_domain_name, "target domain name"))
+        self.custom_domain_zone_id = configuration.apply(lambda c: _required(c.hosted_zone_id, "hosted zone id"))
+        self.health_url = self.api_endpoint_host.apply(lambda host: health_url(host, args.health_check_path))
+        self.register_outputs(
+            {
+                "hostname": self.hostname,
+                "api_id": self.api.id,
+                "api_endpoint_host": self.api_endpoint_host,
+                "custom_domain_target": self.custom_domain_target,
+                "custom_domain_zone_id": self.custom_domain_zone_id,
+                "health_url": self.health_url,
+            }
+        )

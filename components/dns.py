@@ -1,0 +1,237 @@
+"""API traffic: a Route53 health check per region and the ``api.<domain>`` records that route by it.
+
+``ApiTraffic`` comes after every RegionalStack (it needs each region's API endpoint) and lives under the
+provider of the first region in ``regions``, like the hosted zone: Route53 is global, and a provider that
+never changes keeps these resources from being replaced when the primary moves. The health checks' metrics
+live in us-east-1 whichever provider creates them.
+
+Health checks (``healthChecksEnabled``): HTTPS on port 443 with SNI, against each region's execute-api host
+(not ``api.<domain>``, which resolves through the very records under test), requesting the health path, at
+the configured interval and failure threshold, from every Route53 checker region (the widest vantage, so a
+local internet problem does not fail a region over), with latency measured for the dashboard.
+
+Records, all ``CNAME`` to a region's custom-domain target with the configured TTL (at most 60 s while health
+checks are on), each tied to the health check of the region it points at (``plan_records``):
+
+- ``failover`` (active-passive). Route53 accepts exactly one PRIMARY and one SECONDARY per name, so the
+  records are identified by role (set identifiers ``primary`` and ``secondary``), not by region: PRIMARY
+  points at the primary region; with two regions SECONDARY points at the other one; with three or more,
+  SECONDARY is an alias (evaluating target health) to ``standby.api.<domain>``, a latency set with one
+  record per region, each tied to its region's check. The standby set holds every region, the primary too:
+  it is read only while the primary's check fails, and then the primary's member is excluded by that same
+  check, so it answers exactly as a set of the secondaries would, and it does not change when the primary
+  moves.
+- ``latency`` (active-active): one latency record per region, set identifier = region.
+
+After a failover the operator sets the new ``primaryRegion`` and runs ``pulumi up``: the ``primary`` and
+``secondary`` records change their value and health check in place. Swapping PRIMARY and SECONDARY between
+two region-identified records instead would need two changes, and Route53 refuses the state between them
+(two records of one failover type); no record is created, deleted or replaced. Switching ``routingMode``
+is different: Route53 refuses failover and latency records side by side for one name, and Pulumi creates the
+new records before it deletes the old ones. Delete the old records first (``pulumi destroy --target`` with
+their URNs; ``api.<domain>`` does not resolve until the next step), then ``pulumi up`` with the new mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.api import RegionalApi
+from components.config import RoutingConfig
+
+HEALTH_CHECK_PORT = 443
+PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
+
+
+# ---- pure planning -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """One Route53 record of the API.
+
+    ``key`` names the resource (stable across a change of primary); ``hostname`` is the record name;
+    ``failover`` (PRIMARY/SECONDARY) or ``latency_region`` is its routing policy. The record is either a
+    CNAME to ``target_region``'s custom domain, tied to that region's health check, or an alias to the
+    record set ``alias_to`` in the same zone, evaluating its health.
+    """
+
+    key: str
+    hostname: str
+    set_identifier: str
+    failover: str | None = None
+    latency_region: str | None = None
+    target_region: str | None = None
+    alias_to: str | None = None
+
+
+def standby_hostname(hostname: str) -> str:
+    """The latency set a three-or-more-region failover falls back to."""
+    return f"standby.{hostname}"
+
+
+def plan_records(hostname: str, regions: Sequence[str], primary: str, mode: str) -> tuple[RecordSpec, ...]:
+    """The API records for ``regions`` (in config order) under routing ``mode``.
+
+    Raises
+    ------
+    ValueError
+        An unknown mode, fewer than two regions, or a primary not among them.
+
+    Example:
+        >>> [(r.key, r.failover, r.target_region) for r in plan_records("api.x.com", ["a", "b"], "b", "failover")]
+        [('primary', 'PRIMARY', 'b'), ('secondary', 'SECONDARY', 'a')]
+    """
+    if len(regions) < 2 or primary not in regions:
+        raise ValueError(f"need two or more regions including the primary {primary!r}; got {list(regions)}")
+    if mode == "latency":
+        return tuple(
+            RecordSpec(key=region, hostname=hostname, set_identifier=region, latency_region=region, target_region=region)
+            for region in regions
+        )
+    if mode != "failover":
+        raise ValueError(f"routing mode {mode!r}; allowed: failover, latency")
+    records = [RecordSpec(key="primary", hostname=hostname, set_identifier="primary", failover=PRIMARY, target_region=primary)]
+    secondaries = [region for region in regions if region != primary]
+    if len(secondaries) == 1:
+        records.append(
+            RecordSpec(
+                key="secondary", hostname=hostname, set_identifier="secondary", failover=SECONDARY, target_region=secondaries[0]
+            )
+        )
+        return tuple(records)
+    standby = standby_hostname(hostname)
+    records += [
+        RecordSpec(key=f"standby-{region}", hostname=standby, set_identifier=region, latency_region=region, target_region=region)
+        for region in regions
+    ]
+    records.append(
+        RecordSpec(key="secondary", hostname=hostname, set_identifier="secondary", failover=SECONDARY, alias_to=standby)
+    )
+    return tuple(records)
+
+
+# ---- the component -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ApiTrafficArgs:
+    """Parameters
+    ----------
+    hostname: the API's public name, ``api.<domain>``.
+    zone_id: the public hosted zone the records go in.
+    apis: each region's ``RegionalApi``, in the order of ``regions`` in config.
+    primary: the primary region (PRIMARY in failover routing).
+    routing: the routing mode, DNS TTL and whether health checks are on (config validation makes failover
+        routing imply health checks).
+    health_check_path: the path the checks request.
+    health_check_interval_seconds: seconds between probes (10 or 30).
+    health_check_failure_threshold: consecutive failures before a region counts as unhealthy.
+    name_prefix: ``<project>-<stack>``, for the checks' ``Name`` tags.
+    """
+
+    hostname: str
+    zone_id: pulumi.Input[str]
+    apis: Mapping[str, RegionalApi]
+    primary: str
+    routing: RoutingConfig
+    health_check_path: str
+    health_check_interval_seconds: int
+    health_check_failure_threshold: int
+    name_prefix: str
+
+
+class ApiTraffic(pulumi.ComponentResource):
+    """Health checks per region and the ``api.<domain>`` failover or latency records.
+
+    Example:
+        >>> ApiTraffic("api-traffic", ApiTrafficArgs("api.app.example.com", zone.zone_id, apis, "us-east-1",
+        ...            config.routing, "/health", 10, 3, "multi-region-prod"),
+        ...            pulumi.ResourceOptions(provider=providers[home_region]))
+    """
+
+    api_hostname: str
+    health_checks: dict[str, aws.route53.HealthCheck]
+    health_check_ids: dict[str, pulumi.Output[str]]
+    records: dict[str, aws.route53.Record]
+
+    def __init__(self, name: str, args: ApiTrafficArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("multi-region:dns:ApiTraffic", name, None, opts)
+        self.api_hostname = args.hostname
+        if args.routing.mode == "failover" and not args.routing.health_checks_enabled:
+            raise ValueError("failover routing needs health checks: Route53 refuses a non-alias PRIMARY without one")
+        specs = plan_records(args.hostname, list(args.apis), args.primary, args.routing.mode)
+
+        self.health_checks = {}
+        if args.routing.health_checks_enabled:
+            for region, api in args.apis.items():
+                self.health_checks[region] = aws.route53.HealthCheck(
+                    f"{name}-{region}-health",
+                    type="HTTPS",
+                    fqdn=api.api_endpoint_host,
+                    port=HEALTH_CHECK_PORT,
+                    resource_path=args.health_check_path,
+                    enable_sni=True,
+                    request_interval=args.health_check_interval_seconds,
+                    failure_threshold=args.health_check_failure_threshold,
+                    measure_latency=True,
+                    # The provider's default tags name the home region; these name the region probed.
+                    tags={
+                        "Name": f"{args.name_prefix}-api-{region}",
+                        "region": region,
+                        "role": "primary" if region == args.primary else "secondary",
+                    },
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+        self.health_check_ids = {region: check.id for region, check in self.health_checks.items()}
+
+        self.records = {}
+        # Targets first: an alias record can only be created once the record set it names exists.
+        for spec in sorted(specs, key=lambda s: s.alias_to is not None):
+            targets = [self.records[t.key] for t in specs if t.hostname == spec.alias_to]
+            self.records[spec.key] = self._record(name, spec, args, targets)
+        self.register_outputs(
+            {
+                "api_hostname": self.api_hostname,
+                "health_check_ids": self.health_check_ids,
+                "records": {key: record.fqdn for key, record in self.records.items()},
+            }
+        )
+
+    def _record(
+        self, name: str, spec: RecordSpec, args: ApiTrafficArgs, targets: Sequence[pulumi.Resource]
+    ) -> aws.route53.Record:
+        failover = [aws.route53.RecordFailoverRoutingPolicyArgs(type=spec.failover)] if spec.failover else None
+        latency = [aws.route53.RecordLatencyRoutingPolicyArgs(region=spec.latency_region)] if spec.latency_region else None
+        if spec.alias_to is not None:
+            return aws.route53.Record(
+                f"{name}-{spec.key}",
+                zone_id=args.zone_id,
+                name=spec.hostname,
+                type="CNAME",
+                set_identifier=spec.set_identifier,
+                failover_routing_policies=failover,
+                latency_routing_policies=latency,
+                aliases=[aws.route53.RecordAliasArgs(name=spec.alias_to, zone_id=args.zone_id, evaluate_target_health=True)],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=targets),
+            )
+        if spec.target_region is None:
+            raise ValueError(f"record {spec.key} has neither a target region nor an alias target")
+        check = self.health_checks.get(spec.target_region)
+        return aws.route53.Record(
+            f"{name}-{spec.key}",
+            zone_id=args.zone_id,
+            name=spec.hostname,
+            type="CNAME",
+            ttl=args.routing.dns_ttl_seconds,
+            records=[args.apis[spec.target_region].custom_domain_target],
+            set_identifier=spec.set_identifier,
+            health_check_id=check.id if check is not None else None,
+            failover_routing_policies=failover,
+            latency_routing_policies=latency,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,342 @@
+"""CloudFront in front of the regional buckets: an origin group that fails over from the primary region's bucket
+to the next region's, behind ``cdn.<domain>`` with a us-east-1 certificate, logging every request.
+
+``Cdn`` (created in ``__main__`` after every RegionalStack, under the us-east-1 provider) owns the distribution,
+its origin access control, certificate, DNS names and access-log delivery. The grants it needs on other
+components are composed where ``__main__`` can show them: each origin bucket's policy admits this distribution
+(``origin_read_statement``, attached with ``components.storage.attach_data_bucket_policy``), and every region's key
+policy lets CloudFront decrypt (``components.policies.region_key_policy``).
+
+CloudFront origin groups hold exactly two origins, so the CDN reads from the primary region's bucket and, when
+that fails, from the first other region in config order. A third or later region's bucket is a replica of the
+same objects (S3 replication writes every bucket) but not a CDN origin.
+
+Origin-group failover covers GET, HEAD and OPTIONS only, which is all this distribution allows: writes go to the
+regional buckets and APIs, never through the CDN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.policies import Policy
+from components.storage import RegionalBucket
+
+# AWS managed policies (their IDs are fixed): cache on the path only, with gzip and brotli; and the standard
+# security headers (HSTS, nosniff, frame and referrer policies) on every response.
+CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+ORIGIN_GROUP_ID = "regional-buckets"
+# Origin groups fail over only for these methods; allowing any other would make CloudFront refuse the behavior.
+ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
+CACHED_METHODS = ("GET", "HEAD")
+SERVER_ERRORS = (500, 502, 503, 504)
+# A bucket that lacks an object answers 403 to CloudFront (it may not list the bucket), so 403 means "missing"
+# as much as 404 does: both fail over to the replica when the config asks for it.
+MISSING_OBJECT = (403, 404)
+MINIMUM_TLS_POLICY = "TLSv1.2_2021"
+DEFAULT_ROOT_OBJECT = "index.html"
+# Vended logs into CloudWatch Logs; JSON keeps every field queryable in Logs Insights.
+ACCESS_LOG_FORMAT = "json"
+CERTIFICATE_VALIDATION_TTL = 60
+
+
+# ---- pure builders -------------------------------------------------------------------------------
+
+
+def cdn_origin_regions(regions: Sequence[str], primary: str) -> tuple[str, str]:
+    """The two regions whose buckets the origin group reads, in failover order: the primary, then the first
+    other region in ``regions`` (CloudFront origin groups take exactly two origins).
+
+    Raises
+    ------
+    ValueError
+        ``primary`` is not among ``regions``, or there is no other region.
+    """
+    if primary not in regions:
+        raise ValueError(f"primary region {primary!r} is not one of {list(regions)}")
+    others = [region for region in regions if region != primary]
+    if not others:
+        raise ValueError("an origin group needs a second region")
+    return primary, others[0]
+
+
+def failover_status_codes(on_missing: bool) -> list[int]:
+    """Origin responses on which CloudFront retries the request on the second origin."""
+    return [*SERVER_ERRORS, *(MISSING_OBJECT if on_missing else ())]
+
+
+def origin_id(region: str) -> str:
+    """The origin ID of a region's bucket inside the distribution."""
+    return f"s3-{region}"
+
+
+def origin_read_statement(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
+    """Bucket-policy statement letting exactly one distribution read objects through origin access control."""
+    return {
+        "Sid": "CloudFrontOriginRead",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"{bucket_arn}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
+def access_log_delivery_policy(partition: str, account_id: str, region: str, log_group_arn: str) -> Policy:
+    """Resource policy of the access-log group: the log delivery service may write streams into this group only,
+    for deliveries of this account in this region. It is the policy CloudWatch Logs would otherwise add by itself,
+    kept here so that it is reviewed and removed with the stack."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSLogDeliveryWrite",
+                "Effect": "Allow",
+                "Principal": {"Service": "delivery.logs.amazonaws.com"},
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": f"{log_group_arn}:log-stream:*",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": f"arn:{partition}:logs:{region}:{account_id}:*"},
+                },
+            }
+        ],
+    }
+
+
+# ---- component -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CdnArgs:
+    """Parameters
+    ----------
+    hostname: the name viewers use, ``cdn.<domain>``; the certificate and the alias records are for it.
+    zone_id: the public hosted zone of the domain (certificate validation and alias records go there).
+    origins: the two origin buckets in failover order (see ``cdn_origin_regions``).
+    failover_on_missing: also fail over on 403 and 404, not only on 5xx.
+    price_class: CloudFront price class (which edge locations serve).
+    log_retention_days: how long the access logs are kept.
+    log_key_arn: a KMS key of the provider's region (us-east-1) for the access-log group, when the stack has one;
+        otherwise CloudWatch Logs' own encryption.
+    """
+
+    hostname: str
+    zone_id: pulumi.Input[str]
+    origins: Sequence[RegionalBucket]
+    failover_on_missing: bool
+    price_class: str
+    log_retention_days: int
+    log_key_arn: pulumi.Input[str] | None = None
+
+
+class Cdn(pulumi.ComponentResource):
+    """A CloudFront distribution over the regional buckets, with origin failover. Give it the us-east-1 provider:
+    CloudFront uses ACM certificates only from us-east-1 and delivers its logs there.
+
+    Both origins are signed with one origin access control (SigV4, always), so the buckets stay private: each
+    origin bucket's policy must admit ``distribution_arn`` (``origin_read_statement``). Viewers are redirected to
+    HTTPS and need TLS 1.2 or later (``TLSv1.2_2021``) on ``hostname``, whose certificate is validated by DNS in
+    the zone. Access logs go through CloudWatch Logs vended-log delivery (standard logging v2) into a log group:
+    the legacy S3 logging would need bucket ACLs, which the stack's buckets disable.
+
+    Example:
+        >>> Cdn("cdn", CdnArgs("cdn.app.example.com", zone.zone_id, [primary_bucket, replica_bucket], True,
+        ...                    "PriceClass_100", 365), pulumi.ResourceOptions(provider=edge))
+    """
+
+    distribution: aws.cloudfront.Distribution
+    distribution_arn: pulumi.Output[str]
+    domain_name: pulumi.Output[str]
+    hostname: str
+    origin_access_control: aws.cloudfront.OriginAccessControl
+    certificate: aws.acm.Certificate
+    log_group: aws.cloudwatch.LogGroup
+
+    def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("multi-region:edge:Cdn", name, None, opts)
+        if len(args.origins) != 2:
+            raise ValueError(f"a CloudFront origin group takes exactly two origins, got {len(args.origins)}")
+        self.hostname = args.hostname
+        child = pulumi.ResourceOptions(parent=self)
+        prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+
+        self.origin_access_control = aws.cloudfront.OriginAccessControl(
+            f"{name}-oac",
+            name=f"{prefix}-buckets",
+            description=f"{prefix}: signed reads from the regional buckets",
+            origin_access_control_origin_type="s3",
+            signing_behavior="always",
+            signing_protocol="sigv4",
+            opts=child,
+        )
+        certificate_arn = self._certificate(name, args)
+
+        primary, secondary = args.origins
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-distribution",
+            # CloudFront takes at most 128 characters here, so no hostname (up to 253).
+            comment=f"{prefix}: {primary.region} bucket, failing over to {secondary.region}",
+            enabled=True,
+            aliases=[args.hostname],
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id=origin_id(bucket.region),
+                    domain_name=bucket.bucket_regional_domain_name,
+                    origin_access_control_id=self.origin_access_control.id,
+                )
+                for bucket in args.origins
+            ],
+            origin_groups=[
+                aws.cloudfront.DistributionOriginGroupArgs(
+                    origin_id=ORIGIN_GROUP_ID,
+                    failover_criteria=aws.cloudfront.DistributionOriginGroupFailoverCriteriaArgs(
+                        status_codes=failover_status_codes(args.failover_on_missing)
+                    ),
+                    members=[
+                        aws.cloudfront.DistributionOriginGroupMemberArgs(origin_id=origin_id(bucket.region))
+                        for bucket in args.origins
+                    ],
+                )
+            ],
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                target_origin_id=ORIGIN_GROUP_ID,
+                viewer_protocol_policy="redirect-to-https",
+                allowed_methods=list(ALLOWED_METHODS),
+                cached_methods=list(CACHED_METHODS),
+                cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
+                response_headers_policy_id=SECURITY_HEADERS_POLICY_ID,
+                compress=True,
+            ),
+            default_root_object=DEFAULT_ROOT_OBJECT,
+            price_class=args.price_class,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
+            ),
+            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=certificate_arn,
+                ssl_support_method="sni-only",
+                minimum_protocol_version=MINIMUM_TLS_POLICY,
+            ),
+            opts=child,
+        )
+        self.distribution_arn = self.distribution.arn
+        self.domain_name = self.distribution.domain_name
+
+        in_distribution = pulumi.ResourceOptions(parent=self.distribution)
+        for record_type in ("A", "AAAA"):
+            aws.route53.Record(
+                f"{name}-alias-{record_type.lower()}",
+                zone_id=args.zone_id,
+                name=args.hostname,
+                type=record_type,
+                aliases=[
+                    aws.route53.RecordAliasArgs(
+                        name=self.distribution.domain_name,
+                        zone_id=self.distribution.hosted_zone_id,
+                        evaluate_target_health=False,
+                    )
+                ],
+                opts=in_distribution,
+            )
+
+        self.log_group = self._access_logs(name, args, prefix)
+
+        self.register_outputs(
+            {
+                "distribution_id": self.distribution.id,
+                "distribution_arn": self.distribution_arn,
+                "domain_name": self.domain_name,
+                "hostname": self.hostname,
+                "origin_regions": [bucket.region for bucket in args.origins],
+                "access_log_group": self.log_group.name,
+            }
+        )
+
+    def _certificate(self, name: str, args: CdnArgs) -> pulumi.Output[str]:
+        """A DNS-validated certificate for the hostname (in us-east-1, through the inherited provider); returns its
+        ARN once ACM has issued it, so the distribution waits for a usable certificate."""
+        self.certificate = aws.acm.Certificate(
+            f"{name}-certificate",
+            domain_name=args.hostname,
+            validation_method="DNS",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_certificate = pulumi.ResourceOptions(parent=self.certificate)
+        # One name on the certificate, so one validation record.
+        option = self.certificate.domain_validation_options.apply(lambda options: options[0])
+        record = aws.route53.Record(
+            f"{name}-certificate-validation-record",
+            zone_id=args.zone_id,
+            name=option.apply(lambda o: o.resource_record_name or ""),
+            type=option.apply(lambda o: o.resource_record_type or ""),
+            records=[option.apply(lambda o: o.resource_record_value or "")],
+            ttl=CERTIFICATE_VALIDATION_TTL,
+            # ACM gives the same record to every certificate for this name: another stack may own it already.
+            allow_overwrite=True,
+            opts=in_certificate,
+        )
+        validation = aws.acm.CertificateValidation(
+            f"{name}-certificate-validation",
+            certificate_arn=self.certificate.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=in_certificate,
+        )
+        return validation.certificate_arn
+
+    def _access_logs(self, name: str, args: CdnArgs, prefix: str) -> aws.cloudwatch.LogGroup:
+        """Standard logging (v2): the distribution as a delivery source, a log group as the destination."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=invoke).region
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            # Under /aws/vendedlogs/, the prefix AWS suggests for groups that receive vended logs.
+            name=f"/aws/vendedlogs/cloudfront/{prefix}",
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        in_log_group = pulumi.ResourceOptions(parent=log_group)
+        delivery_policy = aws.cloudwatch.LogResourcePolicy(
+            f"{name}-access-logs-policy",
+            resource_arn=log_group.arn,
+            policy_document=pulumi.Output.all(partition, account_id, region, log_group.arn).apply(
+                lambda v: json.dumps(access_log_delivery_policy(v[0], v[1], v[2], v[3]))
+            ),
+            opts=in_log_group,
+        )
+        destination = aws.cloudwatch.LogDeliveryDestination(
+            f"{name}-access-logs-destination",
+            name=f"{prefix}-cdn-access-logs",
+            output_format=ACCESS_LOG_FORMAT,
+            delivery_destination_configuration=aws.cloudwatch.LogDeliveryDestinationDeliveryDestinationConfigurationArgs(
+                destination_resource_arn=log_group.arn
+            ),
+            opts=in_log_group,
+        )
+        source = aws.cloudwatch.LogDeliverySource(
+            f"{name}-access-logs-source",
+            name=f"{prefix}-cdn-access-logs",
+            log_type="ACCESS_LOGS",
+            resource_arn=self.distribution.arn,
+            opts=pulumi.ResourceOptions(parent=self.distribution),
+        )
+        aws.cloudwatch.LogDelivery(
+            f"{name}-access-logs-delivery",
+            delivery_source_name=source.name,
+            delivery_destination_arn=destination.arn,
+            opts=pulumi.ResourceOptions(parent=source, depends_on=[delivery_policy]),
+        )
+        return log_group

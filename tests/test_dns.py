@@ -1,0 +1,333 @@
+"""API traffic: a Route53 health check per region and the api.<domain> failover or latency records, each tied to the
+health check of the region it sends clients to."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import MAX_TTL_WITH_HEALTH_CHECKS, StackConfig
+from components.dns import RecordSpec, plan_records, standby_hostname
+from ops.harness import ProgramRun, Resource
+from tests.conftest import ProgramRunner
+from tests.test_api import THREE_REGIONS, config_of, zone_id_of
+
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+RECORD = "aws:route53/record:Record"
+DOMAIN = "aws:apigatewayv2/domainName:DomainName"
+API_TRAFFIC = "multi-region:dns:ApiTraffic"
+REGIONAL_API = "multi-region:api:RegionalApi"
+
+FAILOVER_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "prod": ("prod", {}),
+    "dev": ("dev", {}),
+    "prod-3-failover": ("prod", {**THREE_REGIONS, "routingMode": "failover"}),
+    "dev-3-failover-eu-primary": ("dev", {**THREE_REGIONS, "primaryRegion": "eu-west-1"}),
+}
+LATENCY_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "prod-3-latency": ("prod", {**THREE_REGIONS, "routingMode": "latency"}),
+    "dev-latency": ("dev", {"routingMode": "latency"}),
+}
+CASES = {**FAILOVER_CASES, **LATENCY_CASES}
+
+Case = tuple[ProgramRun, StackConfig]
+
+
+def _case(cases: dict[str, tuple[str, dict[str, Any]]], key: str, run_stack: ProgramRunner) -> Case:
+    stack, overrides = cases[key]
+    return run_stack(stack, **overrides), config_of(stack, overrides)
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def case(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> Case:
+    """An update-mode run, with the config it ran with, of every routing shape."""
+    return _case(CASES, request.param, run_stack)
+
+
+@pytest.fixture(scope="module", params=list(FAILOVER_CASES))
+def failover_case(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> Case:
+    return _case(FAILOVER_CASES, request.param, run_stack)
+
+
+@pytest.fixture(scope="module", params=list(LATENCY_CASES))
+def latency_case(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> Case:
+    return _case(LATENCY_CASES, request.param, run_stack)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def api_records(run: ProgramRun) -> list[Resource]:
+    """The records of ApiTraffic (the certificate validation and CDN records live elsewhere)."""
+    component = run.one(API_TRAFFIC)
+    return [r for r in run.descendants(component) if r.type == RECORD]
+
+
+def record(run: ProgramRun, key: str) -> Resource:
+    found = [r for r in api_records(run) if r.name == f"api-traffic-{key}"]
+    assert len(found) == 1, f"expected one record api-traffic-{key}, found {len(found)}"
+    return found[0]
+
+
+def checks_by_id(run: ProgramRun) -> dict[str, Resource]:
+    """Health checks by the id the mocks give them."""
+    return {f"{check.name}-id": check for check in run.of_type(HEALTH_CHECK)}
+
+
+def execute_api_host(run: ProgramRun, region: str) -> str:
+    return str(run.outputs["regionalEndpoints"][region]["apiEndpoint"]).removeprefix("https://")
+
+
+def custom_domain_target(run: ProgramRun, region: str) -> str:
+    """The target the mocks give the region's api.<domain> custom domain."""
+    component = run.one(REGIONAL_API, region)
+    domain = next(r for r in run.descendants(component) if r.type == DOMAIN)
+    return f"d-{domain.name}-id.execute-api.{region}.amazonaws.com"
+
+
+def target_region(run: ProgramRun, config: StackConfig, resource: Resource) -> str:
+    """The region whose custom domain a CNAME record points at."""
+    (value,) = resource.inputs["records"]
+    matches = [region for region in config.region_names if custom_domain_target(run, region) == value]
+    assert len(matches) == 1, f"{resource.name} points at {value}, no region's custom domain"
+    return matches[0]
+
+
+def assert_cname_to_region(run: ProgramRun, config: StackConfig, resource: Resource, region: str) -> None:
+    """A CNAME to ``region``'s custom domain with the configured TTL, tied to that region's health check."""
+    assert resource.inputs["type"] == "CNAME"
+    assert resource.inputs["zoneId"] == zone_id_of(config)
+    assert resource.inputs["records"] == [custom_domain_target(run, region)]
+    assert resource.inputs["ttl"] == config.routing.dns_ttl_seconds
+    assert resource.inputs["ttl"] <= MAX_TTL_WITH_HEALTH_CHECKS
+    assert "aliases" not in resource.inputs
+    check = checks_by_id(run)[resource.inputs["healthCheckId"]]
+    assert check.inputs["fqdn"] == execute_api_host(run, region)
+    assert check.inputs["tags"]["region"] == region
+
+
+# ---- the pure plan ---------------------------------------------------------------------------------
+
+
+def test_plan_two_region_failover_identifies_records_by_role() -> None:
+    assert plan_records("api.x.com", ["us-east-1", "eu-west-1"], "us-east-1", "failover") == (
+        RecordSpec("primary", "api.x.com", "primary", failover="PRIMARY", target_region="us-east-1"),
+        RecordSpec("secondary", "api.x.com", "secondary", failover="SECONDARY", target_region="eu-west-1"),
+    )
+
+
+def test_plan_flip_changes_only_the_targets() -> None:
+    before = plan_records("api.x.com", ["us-east-1", "eu-west-1", "ap-southeast-2"], "us-east-1", "failover")
+    after = plan_records("api.x.com", ["us-east-1", "eu-west-1", "ap-southeast-2"], "eu-west-1", "failover")
+    identity = [(r.key, r.hostname, r.set_identifier, r.failover, r.latency_region, r.alias_to) for r in before]
+    assert identity == [(r.key, r.hostname, r.set_identifier, r.failover, r.latency_region, r.alias_to) for r in after]
+    assert (before[0].target_region, after[0].target_region) == ("us-east-1", "eu-west-1")
+
+
+def test_plan_three_region_failover_falls_back_to_a_latency_set() -> None:
+    regions = ["us-east-1", "eu-west-1", "ap-southeast-2"]
+    plan = plan_records("api.x.com", regions, "eu-west-1", "failover")
+    by_key = {r.key: r for r in plan}
+    assert by_key["primary"] == RecordSpec("primary", "api.x.com", "primary", failover="PRIMARY", target_region="eu-west-1")
+    assert by_key["secondary"] == RecordSpec(
+        "secondary", "api.x.com", "secondary", failover="SECONDARY", alias_to="standby.api.x.com"
+    )
+    for region in regions:
+        assert by_key[f"standby-{region}"] == RecordSpec(
+            f"standby-{region}", "standby.api.x.com", region, latency_region=region, target_region=region
+        )
+    assert len(plan) == 2 + len(regions)
+    assert [r.failover for r in plan if r.hostname == "api.x.com"] == ["PRIMARY", "SECONDARY"]
+
+
+def test_plan_latency_has_one_record_per_region() -> None:
+    plan = plan_records("api.x.com", ["us-east-1", "eu-west-1", "ap-southeast-2"], "us-east-1", "latency")
+    assert [(r.key, r.set_identifier, r.latency_region, r.target_region, r.failover) for r in plan] == [
+        (region, region, region, region, None) for region in ("us-east-1", "eu-west-1", "ap-southeast-2")
+    ]
+    assert {r.hostname for r in plan} == {"api.x.com"}
+
+
+@pytest.mark.parametrize(
+    ("regions", "primary", "mode", "message"),
+    [
+        (["us-east-1", "eu-west-1"], "us-east-1", "weighted", "routing mode 'weighted'"),
+        (["us-east-1"], "us-east-1", "failover", "two or more regions"),
+        (["us-east-1", "eu-west-1"], "us-west-2", "latency", "including the primary"),
+    ],
+)
+def test_plan_refuses_what_route53_cannot_route(regions: list[str], primary: str, mode: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        plan_records("api.x.com", regions, primary, mode)
+
+
+def test_standby_hostname_is_under_the_api_hostname() -> None:
+    assert standby_hostname("api.x.com") == "standby.api.x.com"
+
+
+# ---- health checks ---------------------------------------------------------------------------------
+
+
+def test_one_https_health_check_per_region_on_its_execute_api_host(case: Case) -> None:
+    run, config = case
+    component = run.one(API_TRAFFIC)
+    checks = run.of_type(HEALTH_CHECK)
+    assert sorted(c.name for c in checks) == sorted(f"api-traffic-{region}-health" for region in config.region_names)
+    for region in config.region_names:
+        check = next(c for c in checks if c.name == f"api-traffic-{region}-health")
+        assert check.parent == component.urn
+        assert check.inputs["type"] == "HTTPS"
+        assert check.inputs["fqdn"] == execute_api_host(run, region)
+        assert check.inputs["fqdn"].endswith(f".execute-api.{region}.amazonaws.com")
+        assert check.inputs["port"] == 443
+        assert check.inputs["resourcePath"] == config.edge.health_check_path
+        assert check.inputs["requestInterval"] == config.edge.health_check_interval_seconds
+        assert check.inputs["failureThreshold"] == config.edge.health_check_failure_threshold
+        assert check.inputs["enableSni"] is True
+        assert check.inputs["measureLatency"] is True
+        assert "regions" not in check.inputs  # every Route53 checker region
+        role = "primary" if region == config.primary.name else "secondary"
+        assert check.inputs["tags"] == {"Name": f"multi-region-{config.stack}-api-{region}", "region": region, "role": role}
+
+
+def test_health_check_settings_follow_the_stack(run_stack: ProgramRunner) -> None:
+    prod, dev = run_stack("prod"), run_stack("dev")
+    assert {c.inputs["requestInterval"] for c in prod.of_type(HEALTH_CHECK)} == {10}
+    assert {c.inputs["requestInterval"] for c in dev.of_type(HEALTH_CHECK)} == {30}
+    assert {r.inputs["ttl"] for r in api_records(prod)} == {60}
+    assert {r.inputs["ttl"] for r in api_records(dev)} == {30}
+
+
+def test_route53_lives_under_the_home_regions_provider(case: Case) -> None:
+    run, config = case
+    home = config.region_names[0]
+    component = run.one(API_TRAFFIC)
+    provider = run.by_urn(component.provider or "")
+    assert (provider.name, provider.inputs["region"]) == (f"aws-{home}", home)
+    for resource in [*run.of_type(HEALTH_CHECK), *api_records(run)]:
+        assert resource.region == home
+        assert resource.parent == component.urn
+
+
+# ---- records ---------------------------------------------------------------------------------------
+
+
+def test_failover_records_primary_to_the_primary_and_secondary_elsewhere(failover_case: Case) -> None:
+    run, config = failover_case
+    assert config.routing.mode == "failover"
+    hostname = f"api.{config.edge.domain_name}"
+    primary, secondary = record(run, "primary"), record(run, "secondary")
+    assert primary.inputs["name"] == secondary.inputs["name"] == hostname
+    assert primary.inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
+    assert secondary.inputs["failoverRoutingPolicies"] == [{"type": "SECONDARY"}]
+    assert (primary.inputs["setIdentifier"], secondary.inputs["setIdentifier"]) == ("primary", "secondary")
+    assert_cname_to_region(run, config, primary, config.primary.name)
+    on_name = [r for r in api_records(run) if r.inputs["name"] == hostname]
+    assert sorted(r.name for r in on_name) == ["api-traffic-primary", "api-traffic-secondary"]
+    others = [region for region in config.region_names if region != config.primary.name]
+    if len(others) == 1:
+        assert_cname_to_region(run, config, secondary, others[0])
+        assert len(api_records(run)) == 2
+        return
+    standby = f"standby.{hostname}"
+    assert secondary.inputs["aliases"] == [{"name": standby, "zoneId": zone_id_of(config), "evaluateTargetHealth": True}]
+    assert "ttl" not in secondary.inputs and "records" not in secondary.inputs
+    members = [r for r in api_records(run) if r.inputs["name"] == standby]
+    assert sorted(r.name for r in members) == sorted(f"api-traffic-standby-{region}" for region in config.region_names)
+    for region in config.region_names:
+        member = record(run, f"standby-{region}")
+        assert member.inputs["latencyRoutingPolicies"] == [{"region": region}]
+        assert member.inputs["setIdentifier"] == region
+        assert_cname_to_region(run, config, member, region)
+        # The alias is created once the record set it names exists.
+        assert member.urn in secondary.dependencies
+
+
+def test_latency_records_one_per_region_each_with_its_check(latency_case: Case) -> None:
+    run, config = latency_case
+    assert config.routing.mode == "latency"
+    records = api_records(run)
+    assert sorted(r.name for r in records) == sorted(f"api-traffic-{region}" for region in config.region_names)
+    for region in config.region_names:
+        latency = record(run, region)
+        assert latency.inputs["name"] == f"api.{config.edge.domain_name}"
+        assert latency.inputs["latencyRoutingPolicies"] == [{"region": region}]
+        assert latency.inputs["setIdentifier"] == region
+        assert "failoverRoutingPolicies" not in latency.inputs
+        assert_cname_to_region(run, config, latency, region)
+
+
+def test_every_cname_is_tied_to_the_check_of_the_region_it_points_at(case: Case) -> None:
+    run, config = case
+    checks = checks_by_id(run)
+    cnames = [r for r in api_records(run) if "records" in r.inputs]
+    assert cnames
+    for resource in cnames:
+        region = target_region(run, config, resource)
+        assert checks[resource.inputs["healthCheckId"]].name == f"api-traffic-{region}-health"
+
+
+def test_latency_without_health_checks_has_no_checks_and_untied_records(run_stack: ProgramRunner) -> None:
+    overrides: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latency", "healthChecksEnabled": False, "dnsTtlSeconds": 120}
+    run, config = run_stack("prod", **overrides), config_of("prod", overrides)
+    assert run.of_type(HEALTH_CHECK) == []
+    records = api_records(run)
+    assert len(records) == 3
+    for region in config.region_names:
+        latency = record(run, region)
+        assert "healthCheckId" not in latency.inputs
+        assert latency.inputs["ttl"] == 120
+        assert latency.inputs["records"] == [custom_domain_target(run, region)]
+
+
+# ---- moving the primary ----------------------------------------------------------------------------
+
+
+def route53_identity(run: ProgramRun) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """What a change must not touch for Route53 resources to be updated in place: for each (type, name),
+    the parent and provider, and for records the zone, name, type and set identifier."""
+    identity: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for resource in run.resources:
+        if resource.type.startswith("aws:route53/"):
+            fields = tuple(resource.inputs.get(k) for k in ("zoneId", "name", "type", "setIdentifier", "measureLatency"))
+            identity[(resource.type, resource.name)] = (resource.parent, resource.provider, *fields)
+    return identity
+
+
+@pytest.mark.parametrize("overrides", [{}, {**THREE_REGIONS, "routingMode": "failover"}], ids=["two-regions", "three-regions"])
+def test_moving_the_primary_updates_route53_in_place(run_stack: ProgramRunner, overrides: dict[str, Any]) -> None:
+    before = run_stack("prod", **overrides)
+    after = run_stack("prod", **overrides, primaryRegion="eu-west-1")
+    assert route53_identity(before) == route53_identity(after)
+    assert record(before, "primary").inputs["records"] == [custom_domain_target(before, "us-east-1")]
+    assert record(after, "primary").inputs["records"] == [custom_domain_target(after, "eu-west-1")]
+    assert record(after, "primary").inputs["healthCheckId"] == "api-traffic-eu-west-1-health-id"
+    assert record(after, "primary").inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
+    if not overrides:
+        assert record(after, "secondary").inputs["records"] == [custom_domain_target(after, "us-east-1")]
+        assert record(after, "secondary").inputs["healthCheckId"] == "api-traffic-us-east-1-health-id"
+
+
+# ---- outputs and preview ---------------------------------------------------------------------------
+
+
+def test_outputs_api_hostname(case: Case) -> None:
+    run, config = case
+    assert run.outputs["apiHostname"] == f"api.{config.edge.domain_name}"
+
+
+def test_preview_registers_checks_and_records(run_stack: ProgramRunner, preview_run: ProgramRun) -> None:
+    update = run_stack(preview_run.stack)
+    assert sorted(c.name for c in preview_run.of_type(HEALTH_CHECK)) == sorted(c.name for c in update.of_type(HEALTH_CHECK))
+    assert sorted(r.name for r in api_records(preview_run)) == sorted(r.name for r in api_records(update))
+    assert len(preview_run.of_type(HEALTH_CHECK)) == len(preview_run.regions())
+    assert len(api_records(preview_run)) == 2
+
+
+def test_preview_registers_a_three_region_failover(run_stack: ProgramRunner) -> None:
+    overrides: dict[str, Any] = {**THREE_REGIONS, "routingMode": "failover"}
+    preview, update = run_stack("prod", preview=True, **overrides), run_stack("prod", **overrides)
+    assert sorted(r.name for r in api_records(preview)) == sorted(r.name for r in api_records(update))
+    assert len(api_records(preview)) == 5
+    assert len(preview.of_type(HEALTH_CHECK)) == 3
