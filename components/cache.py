@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.config import MemoryDbConfig
+from components.passwords import generated_password
 
 REDIS_PORT = 6379
 ENGINE = "redis"
@@ -43,7 +43,6 @@ APP_ACCESS_STRING = "on ~* &* +@all -@dangerous"
 
 # Passwords are 16 to 128 characters. AWS documents the special characters accepted by its Redis services
 # as ! & # $ ^ < > - (ElastiCache AUTH); keeping to them avoids characters that break URLs or shells.
-PASSWORD_LENGTH = 32
 PASSWORD_SPECIAL_CHARACTERS = "!&#$^<>-"
 
 # Snapshots first, maintenance after, both at night in UTC and never overlapping (each at least 60 min).
@@ -174,17 +173,7 @@ class MemoryDbCluster(pulumi.ComponentResource):
             opts=child,
         )
 
-        password = random.RandomPassword(
-            f"{name}-app-password",
-            length=PASSWORD_LENGTH,
-            special=True,
-            override_special=PASSWORD_SPECIAL_CHARACTERS,
-            min_lower=1,
-            min_upper=1,
-            min_numeric=1,
-            min_special=1,
-            opts=child,
-        )
+        password = generated_password(f"{name}-app-password", PASSWORD_SPECIAL_CHARACTERS, child)
         self.password = pulumi.Output.secret(password.result)
         self.user = aws.memorydb.User(
             f"{name}-app-user",

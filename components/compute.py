@@ -114,13 +114,13 @@ class EksCluster(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         cluster_name = args.cluster_name
 
-        self.cluster_role = aws.iam.Role(
+        self.cluster_role, cluster_policies = self._service_role(
             f"{name}-cluster-role",
-            description=f"EKS control plane of {cluster_name} in {args.region}",
-            assume_role_policy=json.dumps(service_trust_policy("eks.amazonaws.com")),
-            opts=pulumi.ResourceOptions(parent=self),
+            f"EKS control plane of {cluster_name} in {args.region}",
+            "eks.amazonaws.com",
+            CLUSTER_POLICIES,
+            partition,
         )
-        cluster_policies = _attach(f"{name}-cluster-role", self.cluster_role, CLUSTER_POLICIES, partition)
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
@@ -163,13 +163,13 @@ class EksCluster(pulumi.ComponentResource):
             ),
         )
 
-        self.node_role = aws.iam.Role(
+        self.node_role, node_policies = self._service_role(
             f"{name}-node-role",
-            description=f"EKS managed nodes of {cluster_name} in {args.region}",
-            assume_role_policy=json.dumps(service_trust_policy("ec2.amazonaws.com")),
-            opts=pulumi.ResourceOptions(parent=self),
+            f"EKS managed nodes of {cluster_name} in {args.region}",
+            "ec2.amazonaws.com",
+            NODE_POLICIES,
+            partition,
         )
-        node_policies = _attach(f"{name}-node-role", self.node_role, NODE_POLICIES, partition)
 
         # IMDSv2 only, one hop: pods (a hop further than the node) cannot fetch the node role's credentials
         # from the instance metadata service; they get their own through Pod Identity. Root volumes encrypted.
@@ -235,6 +235,18 @@ class EksCluster(pulumi.ComponentResource):
                 "node_role_arn": self.node_role.arn,
             }
         )
+
+    def _service_role(
+        self, name: str, description: str, service: str, policies: tuple[str, ...], partition: pulumi.Output[str]
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """A role only ``service`` may assume, with exactly the AWS managed ``policies`` attached."""
+        role = aws.iam.Role(
+            name,
+            description=description,
+            assume_role_policy=json.dumps(service_trust_policy(service)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, _attach(name, role, policies, partition)
 
 
 def _attach(

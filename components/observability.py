@@ -301,31 +301,10 @@ def dashboard_body(
                 f"S3 replication from {src}",
                 src,
                 [
-                    metric
-                    for dst_index, dst in enumerate(regions)
+                    ["AWS/S3", metric_name, "SourceBucket", buckets[i], "DestinationBucket", buckets[j], "RuleId", rule_id(dst)]
+                    for j, dst in enumerate(regions)
                     if dst != src
-                    for metric in (
-                        [
-                            "AWS/S3",
-                            "ReplicationLatency",
-                            "SourceBucket",
-                            buckets[i],
-                            "DestinationBucket",
-                            buckets[dst_index],
-                            "RuleId",
-                            rule_id(dst),
-                        ],
-                        [
-                            "AWS/S3",
-                            "OperationsFailedReplication",
-                            "SourceBucket",
-                            buckets[i],
-                            "DestinationBucket",
-                            buckets[dst_index],
-                            "RuleId",
-                            rule_id(dst),
-                        ],
-                    )
+                    for metric_name in ("ReplicationLatency", "OperationsFailedReplication")
                 ],
             )
             for i, src in enumerate(regions)

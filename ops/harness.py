@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from components.config import StackConfig, load_config
+
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "multi-region"
 ACCOUNT_ID = "123456789012"
@@ -86,6 +88,7 @@ class ProgramRun:
     outputs: dict[str, Any]
     error: Exception | None = None
     region_order: list[str] = field(default_factory=list)
+    config: StackConfig | None = None
 
     def of_type(self, type_: str, region: str | None = None) -> list[Resource]:
         return [r for r in self.resources if r.type == type_ and (region is None or r.region == region)]
@@ -161,6 +164,13 @@ def raw_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[
         else:
             config[name] = _as_config_string(value)
     return config, secrets
+
+
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> StackConfig:
+    """The typed config of ``stack`` as the program sees it (raises ``ConfigError`` when invalid)."""
+    config, _ = raw_config(stack, overrides)
+    prefix = PROJECT + ":"
+    return load_config({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack)
 
 
 def _as_config_string(value: Any) -> str:
@@ -385,7 +395,10 @@ def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = 
         order = [str(r) for r in json.loads(config.get(f"{PROJECT}:regions", "[]"))]
     except ValueError:
         order = []
-    return ProgramRun(stack=stack, preview=preview, resources=resources, outputs=outputs, error=error, region_order=order)
+    typed = stack_config(stack, overrides) if error is None else None
+    return ProgramRun(
+        stack=stack, preview=preview, resources=resources, outputs=outputs, error=error, region_order=order, config=typed
+    )
 
 
 def _run_main() -> None:

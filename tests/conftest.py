@@ -12,6 +12,13 @@ from ops.harness import ProgramRun, run_program
 
 STACKS = ("prod", "dev")
 
+# Config overrides of a third region (the 3-region configs build on it).
+THREE_REGIONS: dict[str, Any] = {
+    "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
+    "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
+}
+THREE_REGIONS_LATENCY: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latency"}
+
 _runs: dict[str, ProgramRun] = {}
 
 ProgramRunner = Callable[..., ProgramRun]

@@ -17,7 +17,7 @@ from components.api import (
 )
 from components.config import StackConfig, load_config
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
-from tests.conftest import ProgramRunner
+from tests.conftest import THREE_REGIONS, ProgramRunner
 
 API = "aws:apigatewayv2/api:Api"
 STAGE = "aws:apigatewayv2/stage:Stage"
@@ -30,10 +30,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 REGIONAL_API = "multi-region:api:RegionalApi"
 REGIONAL_STACK = "multi-region:regional:RegionalStack"
 
-THREE_REGIONS: dict[str, Any] = {
-    "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
-    "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
-}
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "prod": ("prod", {}),
     "dev": ("dev", {}),

@@ -11,14 +11,13 @@ from pulumi.runtime import rpc
 from components.cache import (
     APP_ACCESS_STRING,
     NAME_MAX_LENGTH,
-    PASSWORD_LENGTH,
     PASSWORD_SPECIAL_CHARACTERS,
     REDIS_PORT,
     client_ingress,
     memorydb_name,
     needs_data_tiering,
 )
-from components.config import StackConfig, load_config
+from components.passwords import PASSWORD_LENGTH
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
@@ -28,11 +27,6 @@ SUBNET_GROUP = "aws:memorydb/subnetGroup:SubnetGroup"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 COMPONENT = "multi-region:cache:MemoryDbCluster"
-
-
-def _config(run: ProgramRun, **overrides: Any) -> StackConfig:
-    config, _ = raw_config(run.stack, overrides)
-    return load_config({k.split(":", 1)[1]: v for k, v in config.items()}, run.stack)
 
 
 def _cache_security_group(run: ProgramRun, region: str) -> Resource:
@@ -107,7 +101,7 @@ def test_application_access_string_is_on_with_a_password_and_no_admin_commands()
 
 
 def test_cluster_uses_tls_the_regions_key_and_its_own_acl(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         cluster = stack_run.one(CLUSTER, region)
         acl = stack_run.one(ACL, region)
@@ -124,7 +118,7 @@ def test_cluster_uses_tls_the_regions_key_and_its_own_acl(stack_run: ProgramRun)
 
 def test_acl_lists_the_application_user_with_a_generated_secret_password(stack_run: ProgramRun) -> None:
     config_values = set(raw_config(stack_run.stack)[0].values())
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         acl = stack_run.one(ACL, region)
         user = stack_run.one(USER, region)
         password = _cache_password(stack_run, region)
@@ -141,7 +135,7 @@ def test_acl_lists_the_application_user_with_a_generated_secret_password(stack_r
 
 
 def test_replicas_and_snapshots_follow_the_stack_config(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         cluster = stack_run.one(CLUSTER, region)
         assert cluster.inputs["nodeType"] == cfg.memorydb.node_type
@@ -162,7 +156,7 @@ def test_sizes_engine_and_data_tiering_come_from_config(run_stack) -> None:  # t
         "memorydbEngineVersion": "7.2",
     }
     run = run_stack("dev", **overrides)
-    for region in _config(run, **overrides).region_names:
+    for region in run.config.region_names:
         cluster = run.one(CLUSTER, region)
         assert cluster.inputs["nodeType"] == "db.r6gd.xlarge"
         assert cluster.inputs["dataTiering"] is True
@@ -172,7 +166,7 @@ def test_sizes_engine_and_data_tiering_come_from_config(run_stack) -> None:  # t
 
 
 def test_subnet_group_is_exactly_the_regions_private_subnets(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         group = stack_run.one(SUBNET_GROUP, region)
         private = {
             f"{s.name}-id" for s in stack_run.of_type("aws:ec2/subnet:Subnet", region) if s.inputs["tags"]["tier"] == "private"
@@ -183,7 +177,7 @@ def test_subnet_group_is_exactly_the_regions_private_subnets(stack_run: ProgramR
 
 
 def test_security_group_admits_6379_only_from_the_app_and_eks_groups(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         group = _cache_security_group(stack_run, region)
         assert group.inputs["vpcId"] == f"{region}-net-vpc-id"
         assert group.inputs.get("egress", []) == []
@@ -212,7 +206,7 @@ def test_names_are_unique_per_stack_and_valid(run_stack) -> None:  # type: ignor
     names = {}
     for stack in ("prod", "dev"):
         run = run_stack(stack)
-        for region in _config(run).region_names:
+        for region in run.config.region_names:
             found = {
                 "cluster": run.one(CLUSTER, region).inputs["name"],
                 "acl": run.one(ACL, region).inputs["name"],
@@ -226,7 +220,7 @@ def test_names_are_unique_per_stack_and_valid(run_stack) -> None:  # type: ignor
 
 
 def test_preview_registers_a_cluster_in_every_region(preview_run: ProgramRun) -> None:
-    for region in _config(preview_run).region_names:
+    for region in preview_run.config.region_names:
         cluster = preview_run.one(CLUSTER, region)
         assert cluster.inputs["tlsEnabled"] is True
         assert preview_run.one(ACL, region).inputs["name"] != "open-access"

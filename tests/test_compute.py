@@ -7,8 +7,7 @@ import json
 import pytest
 
 from components.compute import managed_policy_arn, node_ami_type, service_trust_policy
-from components.config import StackConfig, load_config
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+from ops.harness import ACCOUNT_ID, ProgramRun, Resource
 from tests.conftest import ProgramRunner
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -18,11 +17,6 @@ ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 LOG_TYPES = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 OPERATOR_CIDR = "203.0.113.0/24"
-
-
-def _config(run: ProgramRun) -> StackConfig:
-    config, _ = raw_config(run.stack)
-    return load_config({k.split(":", 1)[1]: v for k, v in config.items()}, run.stack)
 
 
 def _private_subnet_ids(run: ProgramRun, region: str) -> list[str]:
@@ -69,7 +63,7 @@ def test_managed_policy_arns_follow_the_partition() -> None:
 
 
 def test_cluster_version_encryption_and_logs(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         cluster = stack_run.one(CLUSTER, region)
         key = stack_run.one("aws:kms/key:Key", region)
@@ -85,7 +79,7 @@ def test_cluster_version_encryption_and_logs(stack_run: ProgramRun) -> None:
 
 
 def test_control_plane_logs_go_to_an_encrypted_group_created_first(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         cluster = stack_run.one(CLUSTER, region)
         key = stack_run.one("aws:kms/key:Key", region)
         (group,) = [
@@ -99,7 +93,7 @@ def test_control_plane_logs_go_to_an_encrypted_group_created_first(stack_run: Pr
 
 
 def test_endpoint_is_private_only_by_default(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         vpc = stack_run.one(CLUSTER, region).inputs["vpcConfig"]
         assert vpc["endpointPrivateAccess"] is True
         assert vpc["endpointPublicAccess"] is False
@@ -110,7 +104,7 @@ def test_endpoint_is_private_only_by_default(stack_run: ProgramRun) -> None:
 
 def test_endpoint_is_public_only_to_the_configured_cidrs(run_stack: ProgramRunner) -> None:
     run = run_stack("prod", eksPublicAccessCidrs=[OPERATOR_CIDR])
-    for region in _config(run).region_names:
+    for region in run.config.region_names:
         vpc = run.one(CLUSTER, region).inputs["vpcConfig"]
         assert vpc["endpointPrivateAccess"] is True
         assert vpc["endpointPublicAccess"] is True
@@ -118,7 +112,7 @@ def test_endpoint_is_public_only_to_the_configured_cidrs(run_stack: ProgramRunne
 
 
 def test_node_group_in_private_subnets_without_ssh(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         cluster = stack_run.one(CLUSTER, region)
         nodes = stack_run.one(NODE_GROUP, region)
@@ -156,7 +150,7 @@ def test_x86_instance_type_gets_the_x86_ami(run_stack: ProgramRunner) -> None:
 
 
 def test_cluster_role_trusts_eks_with_only_the_cluster_policy(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         role = _role(stack_run, region, "cluster-role")
         cluster = stack_run.one(CLUSTER, region)
         assert cluster.inputs["roleArn"] == f"arn:aws:iam:{region}:{ACCOUNT_ID}:role/{role.name}"
@@ -166,7 +160,7 @@ def test_cluster_role_trusts_eks_with_only_the_cluster_policy(stack_run: Program
 
 
 def test_node_role_trusts_ec2_with_only_the_node_policies(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         role = _role(stack_run, region, "node-role")
         assert role.policy("assumeRolePolicy") == service_trust_policy("ec2.amazonaws.com")
         assert "managedPolicyArns" not in role.inputs and "inlinePolicies" not in role.inputs
@@ -178,14 +172,14 @@ def test_node_role_trusts_ec2_with_only_the_node_policies(stack_run: ProgramRun)
 
 
 def test_no_inline_policies_on_the_eks_roles(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         role_ids = {f"{_role(stack_run, region, suffix).name}-id" for suffix in ("cluster-role", "node-role")}
         inline = [p for p in stack_run.of_type("aws:iam/rolePolicy:RolePolicy", region) if p.inputs["role"] in role_ids]
         assert inline == []
 
 
 def test_workloads_get_aws_access_through_pod_identity(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         cluster = stack_run.one(CLUSTER, region)
         addon = stack_run.one(ADDON, region)
         assert addon.inputs["addonName"] == "eks-pod-identity-agent"
@@ -195,7 +189,7 @@ def test_workloads_get_aws_access_through_pod_identity(stack_run: ProgramRun) ->
 
 
 def test_data_stores_admit_the_cluster_security_group(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         group_id = f"{stack_run.one(CLUSTER, region).name}-cluster-sg-id"
         admitting = [r for r in stack_run.in_region(region) if r.type != CLUSTER and group_id in json.dumps(r.inputs)]
         assert admitting, f"nothing in {region} references the EKS cluster security group"
@@ -211,7 +205,7 @@ def test_cluster_protected_in_prod_only(run_stack: ProgramRunner) -> None:
 
 
 def test_eks_lives_under_the_regional_component(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         (component,) = [c for c in stack_run.of_type("multi-region:compute:EksCluster", region) if c.name == f"{region}-eks"]
         below = {(r.type, r.name) for r in stack_run.descendants(component)}
         assert {
@@ -222,10 +216,10 @@ def test_eks_lives_under_the_regional_component(stack_run: ProgramRun) -> None:
 
 
 def test_preview_registers_the_cluster_and_node_group_in_every_region(preview_run: ProgramRun) -> None:
-    regions = _config(preview_run).region_names
+    regions = preview_run.config.region_names
     assert len(regions) >= 2
     for region in regions:
-        assert preview_run.one(CLUSTER, region).inputs["version"] == _config(preview_run).eks.version
+        assert preview_run.one(CLUSTER, region).inputs["version"] == preview_run.config.eks.version
         preview_run.one(NODE_GROUP, region)
         preview_run.one(ADDON, region)
         attachments = [a for a in preview_run.of_type(ATTACHMENT, region) if a.name.startswith(f"{region}-eks-")]
@@ -233,7 +227,7 @@ def test_preview_registers_the_cluster_and_node_group_in_every_region(preview_ru
 
 
 def test_nodes_require_imdsv2_with_one_hop_and_encrypted_volumes(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         template = stack_run.one("aws:ec2/launchTemplate:LaunchTemplate", region)
         metadata = template.inputs["metadataOptions"]
         assert (metadata["httpTokens"], metadata["httpPutResponseHopLimit"]) == ("required", 1)

@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 
-from components.config import KNOWN_REGIONS, ConfigError, load_config
-from ops.harness import execute, raw_config
+from components.config import KNOWN_REGIONS, ConfigError, StackConfig
+from ops.harness import execute, stack_config
 
 
-def _load(stack: str, **overrides: Any):  # type: ignore[no-untyped-def]
-    config, _ = raw_config(stack, overrides)
-    return load_config({k.split(":", 1)[1]: v for k, v in config.items()}, stack)
+def _load(stack: str, **overrides: Any) -> StackConfig:
+    return stack_config(stack, overrides)
 
 
 def test_prod_loads_with_production_settings() -> None:

@@ -12,20 +12,19 @@ import pulumi_aws as aws
 import pytest
 from pulumi.runtime import rpc
 
-from components.config import StackConfig, load_config
 from components.database import (
     BACKUP_WINDOW,
     MAINTENANCE_WINDOW,
     MASTER_USERNAME,
     MEMBER_CLUSTER_IGNORED_FIELDS,
-    PASSWORD_LENGTH,
     PASSWORD_SPECIALS,
     final_snapshot_identifier,
     instance_zones,
     master_secret_document,
 )
+from components.passwords import PASSWORD_LENGTH
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
-from tests.conftest import ProgramRunner
+from tests.conftest import THREE_REGIONS, ProgramRunner
 
 GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 CLUSTER = "aws:rds/cluster:Cluster"
@@ -40,17 +39,8 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 REGIONAL_COMPONENT = "multi-region:database:AuroraRegionalCluster"
 
-# A third region, for the N-region checks: (regions, vpcCidrs) overrides.
-THREE_REGIONS = {
-    "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
-    "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
-    "primaryRegion": "eu-west-1",
-}
-
-
-def _config(run: ProgramRun, **overrides: Any) -> StackConfig:
-    config, _ = raw_config(run.stack, overrides)
-    return load_config({k.split(":", 1)[1]: v for k, v in config.items()}, run.stack)
+# Three regions with the primary neither first nor last.
+THREE_REGIONS_PRIMARY_IN_THE_MIDDLE = {**THREE_REGIONS, "primaryRegion": "eu-west-1"}
 
 
 def _unsecret(value: Any) -> Any:
@@ -133,7 +123,7 @@ def test_password_rules_fit_aurora() -> None:
 
 
 def test_one_standalone_encrypted_global_cluster_in_the_first_region(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     cluster = stack_run.one(GLOBAL_CLUSTER)
     assert cluster.region == cfg.regions[0].name
     assert cluster.inputs["globalClusterIdentifier"] == f"multi-region-{stack_run.stack}"
@@ -147,7 +137,7 @@ def test_one_standalone_encrypted_global_cluster_in_the_first_region(stack_run: 
 
 
 def test_master_password_is_generated_and_protected_in_production(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     password = _named(stack_run, PASSWORD, "aurora-global-master-password")
     assert password.region == cfg.regions[0].name
     assert password.inputs["length"] == PASSWORD_LENGTH
@@ -159,7 +149,7 @@ def test_master_password_is_generated_and_protected_in_production(stack_run: Pro
 
 
 def test_every_region_has_one_member_cluster_joined_to_the_global_cluster(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     identifier = stack_run.one(GLOBAL_CLUSTER).inputs["globalClusterIdentifier"]
     for region in cfg.region_names:
         (cluster,) = stack_run.of_type(CLUSTER, region)
@@ -171,7 +161,7 @@ def test_every_region_has_one_member_cluster_joined_to_the_global_cluster(stack_
 
 
 def test_writer_credentials_only_in_the_primary_from_the_generated_password(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     password = _named(stack_run, PASSWORD, "aurora-global-master-password")
     config, _ = raw_config(stack_run.stack)
     assert not [key for key in config if "password" in key.lower()], "no password may be set in config"
@@ -189,7 +179,7 @@ def test_writer_credentials_only_in_the_primary_from_the_generated_password(stac
 
 
 def test_storage_is_encrypted_with_the_same_regions_key(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         cluster = _member(stack_run, region)
         assert cluster.inputs["storageEncrypted"] is True
         assert cluster.inputs["kmsKeyId"] == _key_arn(stack_run, region)
@@ -197,7 +187,7 @@ def test_storage_is_encrypted_with_the_same_regions_key(stack_run: ProgramRun) -
 
 
 def test_deletion_protection_and_final_snapshot_in_production_only(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     protect = cfg.protect_stateful_resources
     assert protect is (stack_run.stack == "prod")
     for region in cfg.region_names:
@@ -212,7 +202,7 @@ def test_deletion_protection_and_final_snapshot_in_production_only(stack_run: Pr
 
 
 def test_backups_iam_auth_and_log_exports(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         cluster = _member(stack_run, region)
         assert cluster.inputs["backupRetentionPeriod"] == cfg.aurora.backup_retention_days
@@ -233,12 +223,12 @@ def test_members_ignore_the_fields_a_switchover_moves(stack_run: ProgramRun) -> 
         "globalClusterIdentifier",
         "engineVersion",
     }
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         assert set(_member(stack_run, region).ignore_changes) == expected
 
 
 def test_members_live_in_the_private_subnets_behind_their_own_security_group(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         cluster = _member(stack_run, region)
         subnet_group = _named(stack_run, SUBNET_GROUP, f"{region}-aurora-subnets")
         assert subnet_group.inputs["subnetIds"] == stack_run.outputs["regions"][region]["privateSubnetIds"]
@@ -247,7 +237,7 @@ def test_members_live_in_the_private_subnets_behind_their_own_security_group(sta
 
 
 def test_security_group_admits_5432_only_from_the_app_and_eks_groups(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         group = _named(stack_run, SECURITY_GROUP, f"{region}-aurora-sg")
         eks = stack_run.one(EKS_CLUSTER, region)
         (rule,) = group.inputs["ingress"]
@@ -263,7 +253,7 @@ def test_security_group_admits_5432_only_from_the_app_and_eks_groups(stack_run: 
 
 
 def test_instances_are_private_memory_optimized_and_spread_over_zones(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         cluster = _member(stack_run, region)
         instances = sorted(stack_run.of_type(INSTANCE, region), key=lambda r: r.name)
@@ -282,7 +272,7 @@ def test_instances_are_private_memory_optimized_and_spread_over_zones(stack_run:
 
 
 def test_performance_insights_and_enhanced_monitoring_on_every_instance(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         role = _named(stack_run, ROLE, f"{region}-aurora-monitoring-role")
         for instance in stack_run.of_type(INSTANCE, region):
             assert instance.inputs["performanceInsightsEnabled"] is True
@@ -293,7 +283,7 @@ def test_performance_insights_and_enhanced_monitoring_on_every_instance(stack_ru
 
 
 def test_monitoring_role_trusts_only_rds_monitoring_for_this_account(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         role = _named(stack_run, ROLE, f"{region}-aurora-monitoring-role")
         (statement,) = role.policy("assumeRolePolicy")["Statement"]
         assert statement["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
@@ -311,7 +301,7 @@ def test_monitoring_role_trusts_only_rds_monitoring_for_this_account(stack_run: 
 def test_master_secret_lives_beside_the_global_cluster_and_is_replicated_under_each_regions_key(
     stack_run: ProgramRun,
 ) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     home = cfg.regions[0].name
     secret = _named(stack_run, SECRET, "aurora-master-secret-secret")
     assert secret.region == home
@@ -345,9 +335,9 @@ def test_master_secret_value_is_a_secret_holding_the_generated_credentials(stack
 
 
 def test_three_regions_with_the_primary_in_the_middle(run_stack: ProgramRunner) -> None:
-    run = run_stack("prod", **THREE_REGIONS)
+    run = run_stack("prod", **THREE_REGIONS_PRIMARY_IN_THE_MIDDLE)
     assert run.one(GLOBAL_CLUSTER).region == "us-east-1"
-    for region in THREE_REGIONS["regions"]:
+    for region in THREE_REGIONS_PRIMARY_IN_THE_MIDDLE["regions"]:
         cluster = _member(run, region)
         assert cluster.inputs["kmsKeyId"] == _key_arn(run, region)
         assert ("masterUsername" in cluster.inputs) is (region == "eu-west-1")
@@ -385,7 +375,7 @@ def test_switching_the_primary_replaces_no_aurora_resource(run_stack: ProgramRun
 
 
 def test_preview_registers_every_aurora_resource_in_every_region(preview_run: ProgramRun) -> None:
-    cfg = _config(preview_run)
+    cfg = preview_run.config
     assert len(preview_run.of_type(GLOBAL_CLUSTER)) == 1
     assert _named(preview_run, SECRET, "aurora-master-secret-secret").region == cfg.regions[0].name
     assert _named(preview_run, SECRET_VERSION, "aurora-master-secret-value").region == cfg.regions[0].name
@@ -403,7 +393,7 @@ def test_secondaries_join_only_after_the_primary_cluster_and_its_instances(run_s
     run = run_stack("prod", primaryRegion=primary)
     writer = _member(run, primary)
     writer_side = {writer.urn, *(i.urn for i in run.of_type(INSTANCE, primary))}
-    for region in _config(run, primaryRegion=primary).region_names:
+    for region in run.config.region_names:
         if region == primary:
             assert not {c.urn for c in run.of_type(CLUSTER) if c.region != primary} & set(writer.dependencies)
         else:

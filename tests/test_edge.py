@@ -19,7 +19,7 @@ from components.edge import (
     origin_read_statement,
 )
 from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, Resource, raw_config
-from tests.conftest import ProgramRunner
+from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
 
 CDN = "multi-region:edge:Cdn"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -36,11 +36,6 @@ BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 KEY = "aws:kms/key:Key"
 
-THREE_REGIONS_LATENCY = {
-    "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
-    "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
-    "routingMode": "latency",
-}
 WITHOUT_US_EAST_1 = {
     "regions": ["eu-west-1", "eu-central-1"],
     "primaryRegion": "eu-central-1",

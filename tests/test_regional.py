@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import json
 
-from components.config import AZ_COUNT, load_config
+from components.config import AZ_COUNT
 from components.network_plan import plan_subnets
-from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, raw_config
+from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
 
 
-def _config(run: ProgramRun):  # type: ignore[no-untyped-def]
-    config, _ = raw_config(run.stack)
-    return load_config({k.split(":", 1)[1]: v for k, v in config.items()}, run.stack)
-
-
 def test_one_provider_per_region_with_default_tags(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     providers = stack_run.of_type(PROVIDER_TYPE)
     assert sorted(p.inputs["region"] for p in providers) == sorted(cfg.region_names)
     for provider in providers:
@@ -52,7 +47,7 @@ def test_regional_resources_live_under_their_regional_stack(stack_run: ProgramRu
 
 
 def test_vpc_and_subnets_follow_the_cidr_plan_over_three_zones(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.regions:
         net = region.network
         plan = plan_subnets(net.vpc_cidr, net.private_subnet_prefix, net.public_subnet_prefix, AZ_COUNT)
@@ -70,7 +65,7 @@ def test_vpc_and_subnets_follow_the_cidr_plan_over_three_zones(stack_run: Progra
 
 
 def test_nat_gateways_by_config_and_private_routes_through_them(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.regions:
         nats = stack_run.of_type("aws:ec2/natGateway:NatGateway", region.name)
         expected = AZ_COUNT if region.network.nat_gateways == "per-az" else 1
@@ -95,7 +90,7 @@ def test_prod_survives_an_az_outage_and_dev_saves_on_nat(run_stack) -> None:  # 
 
 
 def test_gateway_endpoints_for_s3_and_dynamodb_on_private_route_tables(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         tables = {f"{t.name}-id" for t in stack_run.of_type("aws:ec2/routeTable:RouteTable", region) if "private" in t.name}
         endpoints = {e.inputs["serviceName"]: e for e in stack_run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint", region)}
         assert set(endpoints) == {f"com.amazonaws.{region}.s3", f"com.amazonaws.{region}.dynamodb"}
@@ -105,14 +100,14 @@ def test_gateway_endpoints_for_s3_and_dynamodb_on_private_route_tables(stack_run
 
 
 def test_default_security_group_is_stripped(stack_run: ProgramRun) -> None:
-    for region in _config(stack_run).region_names:
+    for region in stack_run.config.region_names:
         group = stack_run.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", region)
         assert group.inputs["vpcId"] == f"{region}-net-vpc-id"
         assert group.inputs.get("ingress", []) == [] and group.inputs.get("egress", []) == []
 
 
 def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         key = stack_run.one("aws:kms/key:Key", region)
         (group,) = [
@@ -136,7 +131,7 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group(stack_run: Pr
 
 
 def test_kms_key_rotates_with_an_explicit_policy_and_alias(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     for region in cfg.region_names:
         key = stack_run.one("aws:kms/key:Key", region)
         assert key.inputs["enableKeyRotation"] is True
@@ -168,7 +163,7 @@ def test_preview_registers_the_same_resources_as_an_update(preview_run: ProgramR
 
 
 def test_outputs_name_every_region(stack_run: ProgramRun) -> None:
-    cfg = _config(stack_run)
+    cfg = stack_run.config
     assert stack_run.outputs["primaryRegion"] == cfg.primary.name
     assert list(stack_run.outputs["regions"]) == list(cfg.region_names)
     for region, values in stack_run.outputs["regions"].items():

@@ -27,18 +27,12 @@ from components.table import (
     to_dynamodb_json,
 )
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource
-from tests.conftest import ProgramRunner
+from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
 
 TABLE = "aws:dynamodb/table:Table"
 ITEM = "aws:dynamodb/tableItem:TableItem"
 KEY = "aws:kms/key:Key"
 COMPONENT = "multi-region:data:GlobalTable"
-
-THREE_REGIONS_LATENCY: dict[str, Any] = {
-    "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
-    "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
-    "routingMode": "latency",
-}
 
 
 def _key_arn(run: ProgramRun, region: str) -> str:
