@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from ops.harness import ProgramRun, run_program
+from tests.servers import MotoServer, RedisServer
 
 STACKS = ("prod", "dev")
 
@@ -48,3 +49,32 @@ def stack_run(request: pytest.FixtureRequest) -> ProgramRun:
 def preview_run(request: pytest.FixtureRequest) -> ProgramRun:
     """The preview-mode run of each stack: computed outputs unknown, proves the program survives them."""
     return program(request.param, preview=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real Redis server for the session (tests that stop it start it again before they end)."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """The moto server for the session; `aws` resets it for each test."""
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_endpoint(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A clean moto server and fake credentials: boto3 clients built with this endpoint reach only it."""
+    moto_server.reset()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield moto_server.endpoint

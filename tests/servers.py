@@ -1,0 +1,144 @@
+"""Real local servers for the function tests: a Redis server (Debian's redis-server) and the moto server.
+
+Each listens on 127.0.0.1 on a free port, is started by the test session itself, and is stopped by its PID.
+A Redis server can be stopped and started again on the same port, for the outage tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+START_TIMEOUT_SECONDS = 20.0
+
+
+def free_port() -> int:
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for(check: object, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start within {START_TIMEOUT_SECONDS:.0f} s")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class RedisServer:
+    """A redis-server process on 127.0.0.1:port, without persistence."""
+
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="redis-test-")))
+    pid: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed; `./run test` installs it (apt-get install redis-server)")
+        pidfile = self.workdir / "redis.pid"
+        pidfile.unlink(missing_ok=True)
+        subprocess.run(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                self.host,
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(pidfile),
+                "--dir",
+                str(self.workdir),
+                "--logfile",
+                str(self.workdir / "redis.log"),
+            ],
+            check=True,
+        )
+        _wait_for(lambda: pidfile.exists() and self.ping(), f"redis-server on port {self.port}")
+        self.pid = int(pidfile.read_text().strip())
+        return self
+
+    def ping(self) -> bool:
+        with closing(socket.create_connection((self.host, self.port), timeout=0.5)) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+
+    def stop(self) -> None:
+        if self.pid is not None:
+            _kill(self.pid)
+            self.pid = None
+
+
+@dataclass
+class MotoServer:
+    """The moto server (an AWS API emulator) on 127.0.0.1:port."""
+
+    port: int = field(default_factory=free_port)
+    host: str = "127.0.0.1"
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MotoServer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).status == 200, "moto server")
+        return self
+
+    def reset(self) -> None:
+        """Forget every resource (between tests)."""
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        urllib.request.urlopen(request, timeout=5).close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _kill(self.process.pid)
+            self.process.wait(timeout=5)
+            self.process = None
