@@ -12,8 +12,9 @@ from components.observability import Observability, ObservabilityArgs, RegionSig
 from components.providers import EDGE_REGION, edge_provider, region_provider
 from components.regional import RegionalStack, RegionalStackArgs
 from components.storage import BucketReplication, BucketReplicationArgs, attach_data_bucket_policy, replication_rule_id
-from components.table import GlobalTable, GlobalTableArgs, table_name
+from components.table import GlobalTable, GlobalTableArgs
 from components.zone import HostedZone, HostedZoneArgs
+from functions.shared.schema import table_name
 
 # 1. Typed config: validated before anything is registered; a bad value stops here with every problem listed.
 try:

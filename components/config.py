@@ -91,6 +91,12 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 HEALTH_CHECK_INTERVALS = (10, 30)
 HEALTH_CHECK_FAILURES = (1, 10)
 HEALTH_CHECK_PATH = re.compile(r"^/[A-Za-z0-9/_.-]*$")
+FUNCTION_TIMEOUT = (3, 900)
+# -1 leaves a function unreserved (it shares the account's pool); small accounts cannot reserve any.
+RESERVED_CONCURRENCY = (-1, 1000)
+MAX_RECEIVE_COUNT = (1, 100)
+CLOCK_SKEW_SECONDS = (1, 3600)
+CACHE_TTL_SECONDS = (1, 86400)
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
@@ -184,6 +190,19 @@ class EdgeConfig:
 
 
 @dataclass(frozen=True)
+class AppConfig:
+    """The application layer's functions, queue and cache behaviour in every region."""
+
+    function_timeout_seconds: int
+    processor_reserved_concurrency: int
+    api_reserved_concurrency: int
+    queue_max_receive_count: int
+    function_log_retention_days: int
+    max_clock_skew_seconds: int
+    cache_ttl_seconds: int
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole validated configuration of one stack."""
 
@@ -199,6 +218,7 @@ class StackConfig:
     memorydb: MemoryDbConfig
     noncurrent_version_days: int
     edge: EdgeConfig
+    app: AppConfig
 
     @property
     def primary(self) -> RegionConfig:
@@ -247,6 +267,13 @@ KEYS: dict[str, str] = {
     "cdnFailoverOnMissing": "boolean",
     "cdnPriceClass": "string",
     "alarmEmails": "array",
+    "functionTimeoutSeconds": "integer",
+    "processorReservedConcurrency": "integer",
+    "apiReservedConcurrency": "integer",
+    "queueMaxReceiveCount": "integer",
+    "functionLogRetentionDays": "integer",
+    "maxClockSkewSeconds": "integer",
+    "cacheTtlSeconds": "integer",
 }
 
 
@@ -488,6 +515,14 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
             emails = None
             break
 
+    function_timeout = r.integer("functionTimeoutSeconds", FUNCTION_TIMEOUT)
+    processor_concurrency = r.integer("processorReservedConcurrency", RESERVED_CONCURRENCY)
+    api_concurrency = r.integer("apiReservedConcurrency", RESERVED_CONCURRENCY)
+    max_receive = r.integer("queueMaxReceiveCount", MAX_RECEIVE_COUNT)
+    function_retention = r.integer("functionLogRetentionDays", choices=LOG_RETENTION_DAYS)
+    skew = r.integer("maxClockSkewSeconds", CLOCK_SKEW_SECONDS)
+    cache_ttl = r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS)
+
     if health_checks and ttl is not None and ttl > MAX_TTL_WITH_HEALTH_CHECKS:
         r.fail(
             "dnsTtlSeconds",
@@ -522,6 +557,8 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     assert snapshots is not None and noncurrent_days is not None
     assert domain is not None and create_zone is not None and health_path is not None and interval is not None
     assert failures is not None and failover_on_missing is not None and price_class is not None and emails is not None
+    assert function_timeout is not None and processor_concurrency is not None and api_concurrency is not None
+    assert max_receive is not None and function_retention is not None and skew is not None and cache_ttl is not None
 
     return StackConfig(
         project=PROJECT,
@@ -542,6 +579,7 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         aurora=AuroraConfig(aurora_version, aurora_class, aurora_instances, backups),
         memorydb=MemoryDbConfig(memorydb_version, memorydb_type, shards, replicas, snapshots),
         noncurrent_version_days=noncurrent_days,
+        app=AppConfig(function_timeout, processor_concurrency, api_concurrency, max_receive, function_retention, skew, cache_ttl),
         edge=EdgeConfig(domain, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)),
     )
 

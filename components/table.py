@@ -7,7 +7,7 @@ region's own customer key, since KMS keys are regional.
 
 Item schema
 -----------
-The attribute names below are the contract between this table and the functions (``functions/`` imports them):
+The attribute names are the contract between this table and the functions; they live in ``functions/shared/schema.py``:
 ``Id`` (S, the hash key), ``Data`` (S or M), ``Version`` (N), ``Timestamp`` (N, client epoch ms),
 ``LastUpdatedRegion`` (S), ``IdempotencyKey`` (S), ``PayloadHash`` (S), ``RecordType`` (S: what the item is, e.g.
 an item, a conflict record, the state record) and ``ExpiresAt`` (N, epoch seconds: DynamoDB's TTL deletes the item
@@ -65,39 +65,28 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from functions.shared.schema import (
+    ATTR_ACTIVE_REGION,
+    ATTR_EPOCH,
+    ATTR_EXPIRES_AT,
+    ATTR_ID,
+    ATTR_IDEMPOTENCY_KEY,
+    ATTR_RECORD_TYPE,
+    ATTR_STATUS,
+    ATTR_UPDATED_AT,
+    ATTR_UPDATED_BY,
+    IDEMPOTENCY_INDEX,
+    IDEMPOTENCY_INDEX_ATTRIBUTES,
+    IDEMPOTENCY_INDEX_PROJECTION,
+    INITIAL_EPOCH,
+    RECORD_TYPE_STATE,
+    STATE_ITEM_ID,
+    STATUS_ACTIVE,
+)
+
 BILLING_MODE = "PAY_PER_REQUEST"
 STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
-# Item attributes (ARCHITECTURE §3).
-ATTR_ID = "Id"
-ATTR_DATA = "Data"
-ATTR_VERSION = "Version"
-ATTR_TIMESTAMP = "Timestamp"
-ATTR_LAST_UPDATED_REGION = "LastUpdatedRegion"
-ATTR_IDEMPOTENCY_KEY = "IdempotencyKey"
-ATTR_PAYLOAD_HASH = "PayloadHash"
-ATTR_RECORD_TYPE = "RecordType"
-ATTR_EXPIRES_AT = "ExpiresAt"
-
-IDEMPOTENCY_INDEX = "IdempotencyKeyIndex"
-IDEMPOTENCY_INDEX_PROJECTION = "INCLUDE"
-# Besides the keys (Id, IdempotencyKey): what answering a repeat of an event needs. Changing this list rebuilds the
-# index (DynamoDB cannot change a GSI's projection in place).
-IDEMPOTENCY_INDEX_ATTRIBUTES = (ATTR_PAYLOAD_HASH, ATTR_RECORD_TYPE, ATTR_VERSION, ATTR_TIMESTAMP, ATTR_LAST_UPDATED_REGION)
-
-# The application-state record.
-STATE_ITEM_ID = "STATE#application"
-RECORD_TYPE_STATE = "state"
-ATTR_STATUS = "Status"
-ATTR_ACTIVE_REGION = "ActiveRegion"
-ATTR_EPOCH = "Epoch"
-ATTR_UPDATED_AT = "UpdatedAt"
-ATTR_UPDATED_BY = "UpdatedBy"
-STATUS_ACTIVE = "active"
-STATUS_FENCED = "fenced"
-STATUS_FAILOVER = "failover"
-ALLOWED_STATES = (STATUS_ACTIVE, STATUS_FENCED, STATUS_FAILOVER)
-INITIAL_EPOCH = 1
 INITIAL_UPDATED_BY = "pulumi (first deploy)"
 # The state record is never rewritten by a deploy (see the module notes).
 STATE_ITEM_IGNORED_FIELDS = ("item",)
@@ -110,16 +99,6 @@ Scalar = str | int | bool
 
 
 # ---- pure builders -------------------------------------------------------------------------------
-
-
-def table_name(project: str, stack: str) -> str:
-    """The table's fixed name, the same in every region: ``<project>-<stack>-items``.
-
-    Example:
-        >>> table_name("multi-region", "prod")
-        'multi-region-prod-items'
-    """
-    return f"{project}-{stack}-items"
 
 
 def regional_table_arn(partition: str, region: str, account_id: str, name: str) -> str:

@@ -10,6 +10,14 @@ from typing import Any
 import pytest
 
 from components.table import (
+    GlobalTable,
+    GlobalTableArgs,
+    initial_state,
+    initial_state_item_json,
+    regional_table_arn,
+    to_dynamodb_json,
+)
+from functions.shared.schema import (
     ALLOWED_STATES,
     ATTR_DATA,
     ATTR_EXPIRES_AT,
@@ -18,13 +26,7 @@ from components.table import (
     IDEMPOTENCY_INDEX,
     IDEMPOTENCY_INDEX_ATTRIBUTES,
     STATE_ITEM_ID,
-    GlobalTable,
-    GlobalTableArgs,
-    initial_state,
-    initial_state_item_json,
-    regional_table_arn,
     table_name,
-    to_dynamodb_json,
 )
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource
 from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner

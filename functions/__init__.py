@@ -1,0 +1,1 @@
+"""Lambda code of the application layer: one package per function, and the shared library they use."""
