@@ -59,7 +59,7 @@ class ItemCache:
             return False
         try:
             self.client.set(item_key(item_id), json.dumps(item, default=str), ex=ttl_with_jitter(self.ttl_seconds))
-        except Exception as error:  # noqa: BLE001 - any cache failure degrades to no cache
+        except Exception as error:
             self._failed("store", item_id, error)
             return False
         return True
@@ -70,7 +70,7 @@ class ItemCache:
             return False
         try:
             self.client.delete(item_key(item_id))
-        except Exception as error:  # noqa: BLE001 - any cache failure degrades to no cache
+        except Exception as error:
             self._failed("invalidate", item_id, error)
             return False
         self.metrics.add("CacheInvalidations")
