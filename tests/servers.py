@@ -139,6 +139,11 @@ class MotoServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _kill(self.process.pid)
-            self.process.wait(timeout=5)
+            # Our own child: terminate and reap it (a zombie would still answer a liveness probe).
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
             self.process = None

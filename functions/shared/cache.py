@@ -1,13 +1,50 @@
 """The region's item cache over Redis (MemoryDB): one key per item, written only after the database commit.
 
-This module holds what every writer of the cache shares: the key of an item, storing an item with a TTL
-plus jitter (so keys filled together do not expire together), and invalidation. A cache that cannot be
-reached never fails the caller: the database is the source of truth, the failure is logged and counted,
-and the TTL bounds how long a missed invalidation can leave a stale copy.
+Writers (the processor, the stream handler) use ``store`` and ``invalidate``; the API reads with ``get``, a
+cache-aside read. A cache that cannot be reached never fails the caller: the database is the source of truth, the
+failure is logged and counted, and the TTL bounds how long a missed invalidation can leave a stale copy.
+
+The read (``ItemCache.get``)
+----------------------------
+1. Read the item's key. A hit is served. A *negative entry* (JSON ``null``, kept ``NEGATIVE_TTL_SECONDS``) says
+   the item did not exist a moment ago: served as "not found" without a database read, so a client polling for a
+   missing id costs the table nothing.
+2. On a miss, load once per key:
+
+   - **within the container**, single-flight: the first thread to miss a key leads the load; every other thread
+     that misses the same key meanwhile waits for the leader's result instead of reading the table itself.
+   - **across containers**, a short Redis lock (``SET lock:item:{id} <token> NX PX``): the leader that takes it
+     reads the key once more (whoever held the lock before, in this container or another, filled the key
+     before releasing it, so a reader that missed just before that fill does not load again), then loads, fills,
+     and releases. A leader that finds the lock taken polls the item key for up to ``lock_wait_seconds`` and
+     loads itself only if nothing arrived (the holder died or is slow). The lock expires on its own after
+     ``LOCK_TTL_MS`` and is released by its owner only (compare-and-delete in one Lua script).
+
+   A miss costs a GET, the lock, a second GET, the table read, the fill and the release: five cache calls, so
+   that however many readers miss a key at once, in however many containers, the table is read once.
+
+   The loaded item is filled with ``SET NX`` and TTL plus jitter, so a fill never overwrites a copy a writer
+   stored meanwhile. (The window that remains: a writer's *invalidation* landing between this read's load and its
+   fill leaves the older copy cached until its TTL or the next write's invalidation.)
+3. Every cache call goes through the circuit breaker (``functions.shared.breaker``). When Redis fails (a
+   connection refused, a socket timeout: ``functions.shared.clients`` keeps those short), the read is served from
+   the database; after ``failure_threshold`` failures in a row the breaker opens and reads skip the cache without
+   trying it, so they wait on no timeout at all. After the open period one read probes the cache; its success
+   closes the breaker and the cache is used again.
+
+Where a read was served from is returned with it: ``cache``, ``negative-cache``, ``db`` (this call loaded it),
+``shared`` (another thread of this container looked it up meanwhile), ``cache-wait`` (another container loaded and filled
+it while this one waited), ``db-cache-skipped`` (breaker open), ``db-cache-error`` (the cache failed on this call).
+
+Metrics: ``CacheHits``, ``CacheMisses``, ``NegativeHits``, ``CacheErrors``, ``CacheSkipped``, ``CacheLoads`` (database
+reads made by the cache), ``CacheInvalidations``, ``BreakerOpen`` and ``BreakerClosed`` (state changes).
 
 Example:
-    >>> cache = ItemCache(redis_client, ttl_seconds=300, metrics=Metrics("api"))
+    >>> metrics = Metrics("api")
+    >>> cache = ItemCache(redis_client, ttl_seconds=300, metrics=metrics, breaker=cache_breaker(metrics))
     >>> cache.store("item-1", {"Id": "item-1", "Version": 3})
+    >>> cache.get("item-1", load=lambda: table_read("item-1"))
+    ({'Id': 'item-1', 'Version': 3}, 'cache')
     >>> cache.invalidate("item-1")
 """
 
@@ -15,15 +52,41 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
+from functions.shared.breaker import CLOSED, OPEN, CircuitBreaker
 from functions.shared.log import get_logger
 from functions.shared.metrics import Metrics
 
 logger = get_logger("cache")
 
 KEY_PREFIX = "item:"
+LOCK_PREFIX = "lock:"
 JITTER_FRACTION = 0.1
+# Long enough to spare the table a client polling for a missing id, short enough that an item created meanwhile
+# is seen soon even if its write's cache update was lost.
+NEGATIVE_TTL_SECONDS = 5
+NEGATIVE_ENTRY = "null"
+# The cross-container load lock: it outlives a normal load (a GetItem with its retries) and expires on its own
+# when the holder dies; waiters give up polling well before a client would notice.
+LOCK_TTL_MS = 3000
+LOCK_WAIT_SECONDS = 0.5
+LOCK_POLL_SECONDS = 0.02
+BREAKER_FAILURE_THRESHOLD = 3
+BREAKER_OPEN_SECONDS = 10.0
+
+# Delete the lock only if it still holds our token (it may have expired and been taken by another loader).
+_RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+
+Item = dict[str, Any]
+Loader = Callable[[], Item | None]
+
+# Outcomes of one guarded cache call.
+_OK, _SKIPPED, _FAILED = "ok", "skipped", "failed"
 
 
 class RedisLike(Protocol):
@@ -31,14 +94,23 @@ class RedisLike(Protocol):
 
     def get(self, name: str) -> Any: ...
 
-    def set(self, name: str, value: str, ex: int | None = None, nx: bool = False, px: int | None = None) -> Any: ...
+    def set(self, name: str, value: str, ex: int | None = None, px: int | None = None, nx: bool = False) -> Any: ...
 
     def delete(self, *names: str) -> Any: ...
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: str) -> Any: ...
+
+    def ping(self) -> Any: ...
 
 
 def item_key(item_id: str) -> str:
     """The cache key of an item (one key per item; the hash tag keeps an item on one cluster slot)."""
     return f"{KEY_PREFIX}{{{item_id}}}"
+
+
+def lock_key(item_id: str) -> str:
+    """The load lock of an item: same hash tag, so it lives on the item key's cluster slot."""
+    return f"{LOCK_PREFIX}{item_key(item_id)}"
 
 
 def ttl_with_jitter(ttl_seconds: int, rng: random.Random | None = None) -> int:
@@ -47,11 +119,73 @@ def ttl_with_jitter(ttl_seconds: int, rng: random.Random | None = None) -> int:
     return max(1, ttl_seconds + (rng or random).randint(0, spread))
 
 
-class ItemCache:
-    """Store and invalidate items in the cache; never raises for a cache failure."""
+def cache_breaker(
+    metrics: Metrics,
+    failure_threshold: int = BREAKER_FAILURE_THRESHOLD,
+    open_seconds: float = BREAKER_OPEN_SECONDS,
+    clock: Callable[[], float] = time.monotonic,
+) -> CircuitBreaker:
+    """The cache's circuit breaker, counting its state changes as ``BreakerOpen`` / ``BreakerClosed``."""
 
-    def __init__(self, client: RedisLike | None, ttl_seconds: int, metrics: Metrics) -> None:
+    def count(_old: str, new: str) -> None:
+        if new == OPEN:
+            metrics.add("BreakerOpen")
+        elif new == CLOSED:
+            metrics.add("BreakerClosed")
+
+    return CircuitBreaker("cache", failure_threshold, open_seconds, clock, on_transition=count)
+
+
+class _Flight:
+    """One in-progress load of a key in this container: the leader sets the outcome, followers wait for it."""
+
+    def __init__(self) -> None:
+        self._done = threading.Event()
+        self._item: Item | None = None
+        self._error: BaseException | None = None
+
+    def finish(self, item: Item | None, error: BaseException | None = None) -> None:
+        self._item, self._error = item, error
+        self._done.set()
+
+    def wait(self) -> Item | None:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._item
+
+
+class ItemCache:
+    """Parameters
+    ----------
+    client: a redis-py client, or None when the region has no cache (every read then goes to the loader).
+    ttl_seconds: TTL of a cached item; jitter of up to 10 % is added.
+    metrics: where the counters go.
+    breaker: guards every cache call of ``get`` (None: no breaker). ``store`` and ``invalidate`` always try:
+        writers must not skip an invalidation because reads saw the cache fail.
+    negative_ttl_seconds: how long "no such item" is cached.
+    lock_wait_seconds: how long a loader waits for another container's load before loading itself.
+    sleep: how waiting for another container's load sleeps (tests may pass their own).
+    """
+
+    def __init__(
+        self,
+        client: RedisLike | None,
+        ttl_seconds: int,
+        metrics: Metrics,
+        *,
+        breaker: CircuitBreaker | None = None,
+        negative_ttl_seconds: int = NEGATIVE_TTL_SECONDS,
+        lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.client, self.ttl_seconds, self.metrics = client, ttl_seconds, metrics
+        self.breaker = breaker
+        self.negative_ttl_seconds = negative_ttl_seconds
+        self.lock_wait_seconds = lock_wait_seconds
+        self.sleep = sleep
+        self._flights: dict[str, _Flight] = {}
+        self._flights_lock = threading.Lock()
 
     def store(self, item_id: str, item: dict[str, Any]) -> bool:
         """Cache ``item`` (after the database committed it). False when the cache could not take it."""
@@ -75,6 +209,129 @@ class ItemCache:
             return False
         self.metrics.add("CacheInvalidations")
         return True
+
+    def get(self, item_id: str, load: Loader) -> tuple[Item | None, str]:
+        """The item (None: it does not exist) and where it was served from (see the module docstring).
+
+        ``load`` reads the item from the database; it is called at most once per key at a time in this
+        container, and its exceptions reach the caller (and every follower waiting on that load). Followers get
+        the leader's item object itself: callers must not modify it.
+        """
+        outcome, cached = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
+        if outcome == _OK and cached is not None:
+            return self._served(cached)
+        if outcome == _OK:
+            self.metrics.add("CacheMisses")
+        return self._load_once(item_id, load, cache_state=outcome)
+
+    def ping(self) -> bool:
+        """One PING through the breaker (the health check): True when the cache answered."""
+        outcome, _ = self._guarded("ping", "", lambda client: client.ping())
+        return outcome == _OK
+
+    def _served(self, cached: str) -> tuple[Item | None, str]:
+        if cached == NEGATIVE_ENTRY:
+            self.metrics.add("NegativeHits")
+            return None, "negative-cache"
+        self.metrics.add("CacheHits")
+        item: Item = json.loads(cached)
+        return item, "cache"
+
+    def _load_once(self, item_id: str, load: Loader, cache_state: str) -> tuple[Item | None, str]:
+        with self._flights_lock:
+            flight = self._flights.get(item_id)
+            leading = flight is None
+            if flight is None:
+                flight = self._flights[item_id] = _Flight()
+        if not leading:
+            return flight.wait(), "shared"
+        try:
+            item, source = self._lead(item_id, load, cache_state)
+        except BaseException as error:
+            flight.finish(None, error)
+            raise
+        else:
+            flight.finish(item)
+        finally:
+            # Only after the fill and the lock's release: a thread that missed before the fill and leads next takes
+            # the lock and finds the key filled.
+            with self._flights_lock:
+                del self._flights[item_id]
+        return item, source
+
+    def _lead(self, item_id: str, load: Loader, cache_state: str) -> tuple[Item | None, str]:
+        if cache_state != _OK:
+            return self._load(item_id, load, cache_state, token="")
+        token = uuid.uuid4().hex
+        cache_state, taken = self._guarded(
+            "lock", item_id, lambda client: client.set(lock_key(item_id), token, px=LOCK_TTL_MS, nx=True)
+        )
+        if cache_state != _OK:
+            return self._load(item_id, load, cache_state, token="")
+        if not taken:
+            cache_state, filled = self._wait_for_fill(item_id)
+            if filled is None:
+                return self._load(item_id, load, cache_state, token="")
+            item, source = self._served(filled)
+            return item, "cache-wait" if source == "cache" else source
+        # Read again under the lock: whoever held it before (another container, or this container's previous
+        # leader for the key) filled the key before releasing it.
+        cache_state, cached = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
+        if cache_state == _OK and cached is not None:
+            self._release(item_id, token)
+            return self._served(cached)
+        return self._load(item_id, load, cache_state, token)
+
+    def _load(self, item_id: str, load: Loader, cache_state: str, token: str) -> tuple[Item | None, str]:
+        """Read the database, fill the key when the cache works, and only then release the lock (if held)."""
+        self.metrics.add("CacheLoads")
+        try:
+            item = load()
+            if cache_state == _OK:
+                self._fill(item_id, item)
+        finally:
+            if token:
+                self._release(item_id, token)
+        return item, {_OK: "db", _SKIPPED: "db-cache-skipped", _FAILED: "db-cache-error"}[cache_state]
+
+    def _release(self, item_id: str, token: str) -> None:
+        self._guarded("unlock", item_id, lambda client: client.eval(_RELEASE_SCRIPT, 1, lock_key(item_id), token))
+
+    def _wait_for_fill(self, item_id: str) -> tuple[str, str | None]:
+        """Poll the item key while another container loads it: the cache's state and the value, None if none came."""
+        deadline = time.monotonic() + self.lock_wait_seconds
+        while time.monotonic() < deadline:
+            self.sleep(LOCK_POLL_SECONDS)
+            outcome, cached = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
+            if outcome != _OK or cached is not None:
+                return outcome, cached
+        return _OK, None
+
+    def _fill(self, item_id: str, item: Item | None) -> None:
+        # NX: a copy a writer stored since our load is newer than what we loaded; never overwrite it.
+        if item is None:
+            value, ttl = NEGATIVE_ENTRY, self.negative_ttl_seconds
+        else:
+            value, ttl = json.dumps(item, default=str), ttl_with_jitter(self.ttl_seconds)
+        self._guarded("fill", item_id, lambda client: client.set(item_key(item_id), value, ex=ttl, nx=True))
+
+    def _guarded(self, operation: str, item_id: str, call: Callable[[Any], Any]) -> tuple[str, Any]:
+        """One cache call through the breaker: (ok, its result), (skipped, None) or (failed, None)."""
+        if self.client is None:
+            return _SKIPPED, None
+        if self.breaker is not None and not self.breaker.allow():
+            self.metrics.add("CacheSkipped")
+            return _SKIPPED, None
+        try:
+            result = call(self.client)
+        except Exception as error:
+            if self.breaker is not None:
+                self.breaker.record_failure()
+            self._failed(operation, item_id, error)
+            return _FAILED, None
+        if self.breaker is not None:
+            self.breaker.record_success()
+        return _OK, result
 
     def _failed(self, operation: str, item_id: str, error: Exception) -> None:
         self.metrics.add("CacheErrors")

@@ -1,0 +1,1 @@
+"""The regional API: one Lambda function behind the region's API Gateway HTTP API (``handler.handle``)."""

@@ -1,0 +1,365 @@
+"""The regional API: ``GET /items/{id}``, ``POST /events``, ``GET /health`` and ``GET /state`` in one function.
+
+The function sits behind the region's API Gateway **HTTP API** (payload format 2.0) and routes on ``routeKey``.
+
+Why an HTTP API and not a function URL
+--------------------------------------
+- **A custom domain per region.** Clients call ``api.<domain>``; Route53 routes that name (failover or latency
+  records) to each region's custom domain. A function URL cannot carry a custom domain without a CloudFront
+  distribution in front of every region.
+- **Auth per route.** ``POST /events``, ``GET /items/{id}`` and ``GET /state`` take IAM authorization (SigV4), while
+  ``GET /health`` stays open: Route53 health checkers cannot sign requests. A function URL has one auth type for
+  every path.
+- **One health URL per region** on the execute-api host, which the health checks request (``components/api.py``).
+- Throttling, access logs and a stable ``routeKey`` come with the stage; the cost per request is close to a
+  function URL's.
+
+Routes
+------
+``GET /items/{id}``
+    Cache-aside read (:class:`functions.shared.cache.ItemCache`), the loader a **strongly consistent** GetItem: a
+    loaded copy is served from the cache for a whole TTL, so an eventually consistent read landing just after a
+    write's commit and cache invalidation could pin the older version for minutes. The double read cost is paid on
+    misses only. 200 with ``{Id, Data, Version, Timestamp, LastUpdatedRegion}``, 404 when there is no such item.
+    Reads are served whatever the application state: a fenced or passive region keeps answering them.
+``POST /events``
+    Validates the body (:func:`functions.shared.events.parse_event`) and sends the normalised event to the queue;
+    202 ``{"accepted": true, "id", "idempotencyKey", "messageId"}``. The API **fails fast** with 503 and
+    ``Retry-After`` when the application state does not let this region write: the processor refuses such an event
+    anyway (the server-side guard), but only after the event has gone round the queue until its retries are spent
+    and it lands in the dead-letter queue; a 503 tells the client at once to retry, by which time DNS points at the
+    region that writes. The state read behind that check is kept ``STATE_CACHE_SECONDS`` per container, so a burst
+    of events costs one state read; the processor's own check closes the window this leaves.
+``GET /health`` (the configured health path)
+    200 only when this region may serve: the state lets it write (``active`` here; ``?scope=read`` asks only whether
+    it may serve reads, which every region may in every state), the table answers (the state read proves it: one
+    GetItem) and the cache answers (one PING through the circuit breaker; an open breaker fails the check without
+    waiting). Otherwise 503, the body naming each failed check.
+``GET /state``
+    The application state: ``status``, ``activeRegion``, ``epoch``, ``updatedAt``, and whether this region may write.
+
+Every response is JSON. A 4xx body is ``{"error", "field", "message"}`` naming the field at fault (``id``, ``body``,
+an event field, ``scope``, ``route``); 503 bodies name the dependency and carry ``Retry-After``.
+
+Clients, settings, the cache and its breaker are built once per container (:func:`current_api`); tests pass their
+own :class:`Api`. Metrics are flushed once per invocation; every log line carries the request id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from functions.shared.cache import ItemCache, cache_breaker
+from functions.shared.clients import aws_client, redis_client
+from functions.shared.errors import RetryableError, ValidationError
+from functions.shared.events import canonical_json, parse_event, validate_key
+from functions.shared.log import get_logger, now_ms, request_context
+from functions.shared.metrics import Metrics
+from functions.shared.schema import (
+    ATTR_DATA,
+    ATTR_ID,
+    ATTR_LAST_UPDATED_REGION,
+    ATTR_TIMESTAMP,
+    ATTR_VERSION,
+)
+from functions.shared.settings import Settings
+from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
+
+logger = get_logger("api")
+
+ROUTE_GET_ITEM = "GET /items/{id}"
+ROUTE_POST_EVENTS = "POST /events"
+ROUTE_HEALTH = "GET /health"
+ROUTE_STATE = "GET /state"
+
+RETRY_AFTER_SECONDS = 5
+STATE_CACHE_SECONDS = 1.0
+HEALTH_SCOPES = ("write", "read")
+
+PUBLIC_ATTRIBUTES = (ATTR_ID, ATTR_DATA, ATTR_VERSION, ATTR_TIMESTAMP, ATTR_LAST_UPDATED_REGION)
+WHOLE_NUMBER_ATTRIBUTES = (ATTR_VERSION, ATTR_TIMESTAMP)
+
+Response = dict[str, Any]
+
+
+class SQSClient(Protocol):
+    def send_message(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+@dataclass
+class Api:
+    """What the API works with, built once per container.
+
+    Parameters
+    ----------
+    settings: the function's settings.
+    table: the region's table (low-level DynamoDB client and table name).
+    sqs: the SQS client of the region.
+    cache: the region's item cache with its circuit breaker.
+    metrics: the counters flushed at the end of each invocation.
+    cache_configured: whether the region has a cache (the health check requires it to answer only then).
+    clock: monotonic seconds, for the short-lived state copy of ``POST /events``.
+    state_cache_seconds: how long ``POST /events`` reuses a state read.
+    health_route: the health route's key: ``GET`` and the configured health path (``HEALTH_PATH``, set by the
+        deployment from ``healthCheckPath``; ``/health`` by default).
+    """
+
+    settings: Settings
+    table: ItemTable
+    sqs: SQSClient
+    cache: ItemCache
+    metrics: Metrics
+    cache_configured: bool = True
+    clock: Callable[[], float] = time.monotonic
+    state_cache_seconds: float = STATE_CACHE_SECONDS
+    health_route: str = ROUTE_HEALTH
+    _state: tuple[float, AppState] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, health_path: str = "/health") -> Api:
+        metrics = Metrics("api")
+        cache = ItemCache(redis_client(settings), settings.cache_ttl_seconds, metrics, breaker=cache_breaker(metrics))
+        return cls(
+            settings=settings,
+            table=ItemTable(aws_client("dynamodb", settings.region), settings.table_name),
+            sqs=aws_client("sqs", settings.region),
+            cache=cache,
+            metrics=metrics,
+            cache_configured=bool(settings.cache_host),
+            health_route=f"GET {health_path}",
+        )
+
+    def write_state(self) -> AppState:
+        """The state for the fail-fast write check, re-read after ``state_cache_seconds``."""
+        now = self.clock()
+        if self._state is not None and now - self._state[0] < self.state_cache_seconds:
+            return self._state[1]
+        state = read_state(self.table)
+        self._state = (now, state)
+        return state
+
+
+_api: Api | None = None
+
+
+def current_api() -> Api:
+    """The container's Api, built on first use from the environment."""
+    global _api  # noqa: PLW0603 - one per container, on purpose
+    if _api is None:
+        _api = Api.from_settings(Settings.from_env(), os.environ.get("HEALTH_PATH") or "/health")
+    return _api
+
+
+def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None) -> Response:
+    """The Lambda entry point (HTTP API payload format 2.0)."""
+    request_id = str((event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", "") or "")
+    route = str(event.get("routeKey", ""))
+    with request_context(request_id):
+        try:
+            api = api or current_api()
+        except Exception:
+            # Settings or a client could not be built; the next invocation tries again.
+            logger.exception("container setup failed", extra={"fields": {"route": route}})
+            return unavailable("configuration", "the function could not start; see its logs")
+        try:
+            response = _dispatch(api, route, event)
+        except ValidationError as error:
+            response = json_response(400, error.as_dict())
+        except Exception as error:
+            # The details (names, endpoints) go to the log, not to the client; the request id ties the two.
+            if isinstance(error, RetryableError) or _is_aws_error(error):
+                logger.warning("dependency unavailable", extra={"fields": {"route": route, "error": repr(error)}})
+                response = unavailable("dependency", f"a dependency is unavailable (request {request_id}); retry later")
+            else:
+                logger.exception("request failed", extra={"fields": {"route": route}})
+                response = json_response(500, {"error": "internal", "message": f"internal error (request {request_id})"})
+        logger.info("request", extra={"fields": {"route": route, "status": response["statusCode"]}})
+        api.metrics.add(f"Status{response['statusCode'] // 100}xx")
+        api.metrics.flush()
+        return response
+
+
+def _dispatch(api: Api, route: str, event: Mapping[str, Any]) -> Response:
+    if route == ROUTE_GET_ITEM:
+        return get_item(api, (event.get("pathParameters") or {}).get("id"))
+    if route == ROUTE_POST_EVENTS:
+        return post_event(api, request_body(event))
+    if route == api.health_route:
+        return health(api, (event.get("queryStringParameters") or {}).get("scope", "write"))
+    if route == ROUTE_STATE:
+        return state(api)
+    return json_response(404, {"error": "not_found", "field": "route", "message": f"no route {route or '(none)'}"})
+
+
+# ---- routes --------------------------------------------------------------------------------------
+
+
+def get_item(api: Api, raw_id: object) -> Response:
+    item_id = validate_key(raw_id, "id")
+    item, source = api.cache.get(item_id, lambda: read_item(api.table, item_id))
+    if item is None:
+        return json_response(404, {"error": "not_found", "field": "id", "message": f"no item {item_id}"}, source=source)
+    return json_response(200, public_item(item), source=source)
+
+
+def post_event(api: Api, body: str | bytes | None) -> Response:
+    if body is None or body in ("", b""):
+        raise ValidationError("body", "is required: a JSON object {id, data, timestamp, idempotencyKey}")
+    event = parse_event(body, now_ms=now_ms(), max_skew_ms=api.settings.max_clock_skew_ms)
+    current = api.write_state()
+    if not current.may_write(api.settings.region):
+        api.metrics.add("WritesRefused")
+        return unavailable(
+            "state", f"writes are not accepted in {api.settings.region} now: the application is {current.describe()}"
+        )
+    if not api.settings.queue_url:
+        raise RetryableError("QUEUE_URL is not set: this function cannot enqueue events")
+    message: dict[str, Any] = {"QueueUrl": api.settings.queue_url, "MessageBody": canonical_json(event.as_body())}
+    if api.settings.queue_url.endswith(".fifo"):
+        # One group per item keeps an item's events in order; the key and payload identify a repeat.
+        message["MessageGroupId"] = event.id
+        message["MessageDeduplicationId"] = event.payload_hash[:64] + event.idempotency_key[:64]
+    sent = api.sqs.send_message(**message)
+    api.metrics.add("EventsAccepted")
+    logger.info("event accepted", extra={"fields": {"id": event.id, "idempotencyKey": event.idempotency_key}})
+    return json_response(
+        202,
+        {"accepted": True, "id": event.id, "idempotencyKey": event.idempotency_key, "messageId": sent.get("MessageId")},
+    )
+
+
+def health(api: Api, scope: object) -> Response:
+    if scope not in HEALTH_SCOPES:
+        raise ValidationError("scope", f"must be one of {', '.join(HEALTH_SCOPES)}, got {scope!r}")
+    region = api.settings.region
+    checks: dict[str, str] = {}
+    try:
+        current = read_state(api.table)
+    except StateUnavailableError as error:
+        logger.warning("health: state unreadable", extra={"fields": {"error": str(error)}})
+        checks["table"] = "failed: the state record could not be read"
+        checks["state"] = "failed: unknown"
+    else:
+        checks["table"] = "ok"
+        allowed = current.may_write(region) if scope == "write" else current.may_serve_reads(region)
+        checks["state"] = "ok" if allowed else f"failed: {current.describe()}, {region} may not serve {scope}s"
+    if not api.cache_configured:
+        checks["cache"] = "ok: no cache in this region"
+    elif api.cache.ping():
+        checks["cache"] = "ok"
+    else:
+        breaker = api.cache.breaker
+        suffix = f" (circuit breaker {breaker.state})" if breaker is not None else ""
+        checks["cache"] = f"failed: no answer to PING{suffix}"
+    failed = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    body = {"healthy": not failed, "region": region, "scope": scope, "failed": failed, "checks": checks}
+    if failed:
+        api.metrics.add("HealthFailed")
+        return json_response(503, body)
+    return json_response(200, body)
+
+
+def state(api: Api) -> Response:
+    current = read_state(api.table)
+    region = api.settings.region
+    return json_response(
+        200,
+        {
+            "status": current.status,
+            "activeRegion": current.active_region,
+            "epoch": current.epoch,
+            "updatedAt": current.updated_at,
+            "updatedBy": current.updated_by,
+            "region": region,
+            "writable": current.may_write(region),
+        },
+    )
+
+
+# ---- the item read -------------------------------------------------------------------------------
+
+
+def read_item(table: ItemTable, item_id: str) -> dict[str, Any] | None:
+    """The item's public attributes (one strongly consistent GetItem), or None when there is no such item."""
+    names = {f"#a{index}": name for index, name in enumerate(PUBLIC_ATTRIBUTES)}
+    response = table.client.get_item(
+        TableName=table.name,
+        Key={ATTR_ID: {"S": item_id}},
+        ProjectionExpression=", ".join(names),
+        ExpressionAttributeNames=names,
+        ConsistentRead=True,
+    )
+    attributes = response.get("Item")
+    if attributes is None:
+        return None
+    return public_item({name: from_dynamodb(value) for name, value in attributes.items()})
+
+
+def public_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """What the API shows of an item (also of a copy a writer cached with more attributes)."""
+    shown = {name: item[name] for name in PUBLIC_ATTRIBUTES if name in item}
+    for name in WHOLE_NUMBER_ATTRIBUTES:
+        if name in shown:
+            shown[name] = int(shown[name])
+    return shown
+
+
+def from_dynamodb(value: Mapping[str, Any]) -> Any:
+    """A DynamoDB JSON value as plain JSON (numbers as int when whole, else float)."""
+    (kind, raw), *_ = value.items()
+    if kind == "M":
+        return {key: from_dynamodb(child) for key, child in raw.items()}
+    if kind == "L":
+        return [from_dynamodb(child) for child in raw]
+    if kind == "N":
+        return _number(raw)
+    if kind == "NULL":
+        return None
+    return raw
+
+
+def _number(raw: str) -> int | float:
+    try:
+        return int(raw)
+    except ValueError:
+        return float(raw)
+
+
+# ---- requests and responses ----------------------------------------------------------------------
+
+
+def request_body(event: Mapping[str, Any]) -> str | bytes | None:
+    body = event.get("body")
+    if body is None or not event.get("isBase64Encoded"):
+        return body if body is None or isinstance(body, str) else str(body)
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValidationError("body", "is marked base64-encoded but is not valid base64") from None
+
+
+def json_response(
+    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None, source: str | None = None
+) -> Response:
+    all_headers = {"content-type": "application/json", **(headers or {})}
+    if source is not None:
+        all_headers["x-cache"] = source
+    return {"statusCode": status, "headers": all_headers, "body": json.dumps(body, default=str), "isBase64Encoded": False}
+
+
+def unavailable(what: str, message: str) -> Response:
+    return json_response(
+        503, {"error": "unavailable", "field": what, "message": message}, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
+
+
+def _is_aws_error(error: BaseException) -> bool:
+    """A botocore error (a ClientError, a connection or timeout error): a dependency, not a bug, so 503."""
+    return type(error).__module__.split(".")[0] == "botocore"
