@@ -1,14 +1,16 @@
 """The multi-region stack, in dependency order: config, providers, zone, global database, regions, replication,
-global table, API traffic, CDN, alarms, outputs. Names may cross from later steps to earlier ones; resources never do."""
+global table, application layer, API traffic, CDN, alarms, outputs. Names may cross from later steps to earlier ones; resources never do."""
 
 import pulumi
 
 from components.api import api_hostname
+from components.app import RegionalApp, RegionalAppArgs, table_stream_arn
 from components.config import ConfigError, load_from_pulumi
 from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
 from components.dns import ApiTraffic, ApiTrafficArgs
 from components.edge import Cdn, CdnArgs, cdn_origin_regions, origin_read_statement
 from components.observability import Observability, ObservabilityArgs, RegionSignals
+from components.packaging import build_package
 from components.providers import EDGE_REGION, edge_provider, region_provider
 from components.regional import RegionalStack, RegionalStackArgs
 from components.storage import BucketReplication, BucketReplicationArgs, attach_data_bucket_policy, replication_rule_id
@@ -108,6 +110,48 @@ table = GlobalTable(
     pulumi.ResourceOptions(provider=providers[home_region]),
 )
 pulumi.export("tableName", table.table_name)
+
+# 6b. The application layer in every region: the functions (one package, built here from functions/ with every
+#     preview and update, the same bytes for the same source), their queues, triggers and API routes. After the
+#     global table, whose stream in each region triggers that region's stream handler.
+package = build_package()
+apps: dict[str, RegionalApp] = {}
+for region in config.regions:
+    stack = regional[region.name]
+    apps[region.name] = RegionalApp(
+        f"{region.name}-app",
+        RegionalAppArgs(
+            region=region.name,
+            name_prefix=f"{config.project}-{config.stack}",
+            table_name=table_name(config.project, config.stack),
+            stream_arn=table_stream_arn(table, region.name),
+            key_arn=stack.key.key.arn,
+            private_subnet_ids=[s.id for s in stack.network.private_subnets],
+            security_group_id=stack.app_security_group.id,
+            cache_endpoint=stack.cache.endpoint_address,
+            cache_port=stack.cache.port,
+            cache_user=stack.cache.user_name,
+            cache_password=stack.cache.password,
+            api=stack.api.api,
+            health_check_path=config.edge.health_check_path,
+            app=config.app,
+            package=package,
+            protect=config.protect_stateful_resources,
+        ),
+        pulumi.ResourceOptions(provider=providers[region.name]),
+    )
+pulumi.export(
+    "application",
+    {
+        name: {
+            "queueUrl": app.events_queue.url,
+            "deadLetterQueueUrl": app.dead_letter_queue.url,
+            "streamFailureQueueUrl": app.stream_failure_queue.url,
+            "functions": {function: fn.function.name for function, fn in app.functions.items()},
+        }
+        for name, app in apps.items()
+    },
+)
 
 # 7. API traffic: a health check per region and the api.<domain> failover or latency records.
 #    Under the home region's provider like the zone (Route53 is global), so moving the primary moves nothing.

@@ -1,4 +1,5 @@
-"""Alarms and the dashboard: every replication path and every region's health, on one page and one pager.
+"""Alarms and the dashboard: every replication path, every region's health and application layer, on one page and
+one pager.
 
 Each region gets an alarm topic encrypted with that region's key, with the configured email subscriptions;
 an alarm lives in the region whose metric it watches and notifies that region's topic. Route53 health-check
@@ -7,7 +8,9 @@ stack's regions) live there. One dashboard per stack shows each metric family as
 region, side by side.
 
 Thresholds are constants here, chosen from the recovery targets: replication that falls minutes behind, any
-failed S3 replication, a health check that fails, a cache that runs hot.
+failed S3 replication, a health check that fails, a cache that runs hot, a function that fails or is throttled, any
+message in a dead-letter (or stream-failure) queue. The application's function and queue names are fixed
+(``components/app.py``), so its alarms are built from the stack's name prefix.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.app import FAILURE_QUEUES, FUNCTIONS, function_name, queue_name
 from components.policies import alarm_topic_key_policy
 
 
@@ -51,6 +55,14 @@ HEALTH_CHECK_STATUS = AlarmRule(
 )
 MEMORYDB_CPU = AlarmRule("AWS/MemoryDB", "EngineCPUUtilization", "Average", "GreaterThanThreshold", 80, 300, 3, "%")
 MEMORYDB_MEMORY = AlarmRule("AWS/MemoryDB", "DatabaseMemoryUsagePercentage", "Average", "GreaterThanThreshold", 80, 300, 3, "%")
+# A function error is an invocation that failed as a whole (a crash or a timeout; records that fail on their own are
+# reported as batch item failures, not errors); a throttle is an invocation refused for want of concurrency. Any
+# message in a failure queue is an event (or a stream batch) given up on.
+LAMBDA_ERRORS = AlarmRule("AWS/Lambda", "Errors", "Sum", "GreaterThanThreshold", 0, 300, 1, "count")
+LAMBDA_THROTTLES = AlarmRule("AWS/Lambda", "Throttles", "Sum", "GreaterThanThreshold", 0, 300, 1, "count")
+FAILED_MESSAGES = AlarmRule(
+    "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanThreshold", 0, 300, 1, "messages"
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +161,21 @@ class Observability(pulumi.ComponentResource):
             cache = {"ClusterName": signals.memorydb_cluster_name}
             self._alarm(f"memorydb-cpu-{r}", MEMORYDB_CPU, r, cache, f"MemoryDB in {r} is CPU-bound")
             self._alarm(f"memorydb-memory-{r}", MEMORYDB_MEMORY, r, cache, f"MemoryDB in {r} is nearly full")
+            # The application layer's names are fixed (components/app.py), the same in every region.
+            for function in FUNCTIONS:
+                dimensions = {"FunctionName": function_name(args.name_prefix, function)}
+                self._alarm(f"{function}-errors-{r}", LAMBDA_ERRORS, r, dimensions, f"The {function} function in {r} fails")
+                self._alarm(
+                    f"{function}-throttles-{r}", LAMBDA_THROTTLES, r, dimensions, f"The {function} function in {r} is throttled"
+                )
+            for queue in FAILURE_QUEUES:
+                self._alarm(
+                    f"{queue}-{r}",
+                    FAILED_MESSAGES,
+                    r,
+                    {"QueueName": queue_name(args.name_prefix, queue)},
+                    f"The {queue} queue in {r} holds messages given up on",
+                )
         for region, check_id in args.health_check_ids.items():
             self._alarm(
                 f"health-{region}",
@@ -180,6 +207,8 @@ class Observability(pulumi.ComponentResource):
                         health_checks=n["checks"],
                         edge_region=args.edge_region,
                         rule_id=args.replication_rule_id,
+                        functions=[function_name(args.name_prefix, f) for f in FUNCTIONS],
+                        failure_queues=[queue_name(args.name_prefix, q) for q in FAILURE_QUEUES],
                     )
                 )
             ),
@@ -263,8 +292,13 @@ def dashboard_body(
     health_checks: Mapping[str, str],
     edge_region: str,
     rule_id: Callable[[str], str],
+    functions: Sequence[str] = (),
+    failure_queues: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The CloudWatch dashboard: one row per metric family, one widget per region, left to right in config order.
+
+    ``functions`` and ``failure_queues`` are the application's function and failure-queue names, the same in every
+    region: a row shows each region's function errors and throttles (sums) and messages in its failure queues.
 
     Example:
         >>> body = dashboard_body(regions=["us-east-1", "eu-west-1"], table_name="t", aurora_clusters=["a", "b"],
@@ -323,6 +357,24 @@ def dashboard_body(
             for r, c in zip(regions, memorydb_clusters, strict=True)
         ]
     )
+    if functions or failure_queues:
+        rows.append(
+            [
+                (
+                    f"Functions and DLQ in {r}",
+                    r,
+                    [
+                        *(
+                            ["AWS/Lambda", m, "FunctionName", f, {"stat": "Sum"}]
+                            for f in functions
+                            for m in ("Errors", "Throttles")
+                        ),
+                        *(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q] for q in failure_queues),
+                    ],
+                )
+                for r in regions
+            ]
+        )
     if health_checks:
         rows.append(
             [

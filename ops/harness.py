@@ -3,7 +3,8 @@
 Used by the unit tests and by ``python -m ops plan``. It reads ``Pulumi.yaml`` (defaults) and
 ``Pulumi.<stack>.yaml`` (values) the way the Pulumi CLI does, runs ``__main__.py`` under
 ``pulumi.runtime.set_mocks`` in preview or update mode, answers the data-source calls the program makes,
-and records every resource with its type, name, inputs, provider (so, region), parent and options.
+and records every resource with its type, name, inputs, provider (so, region), parent and options (assets and
+archives among the inputs as plain data, such as ``{"fileArchive": path}``, so that inputs stay JSON).
 
 What the mocks can and cannot show (ARCHITECTURE §5): inputs arrive in camelCase at every depth and
 numbers as floats; in preview mode outputs that the engine would compute are unknown, so ``.apply``
@@ -216,6 +217,12 @@ def _mock_classes() -> tuple[type, type]:
                 if isinstance(value, dict) and isinstance(state.get(key), dict):
                     # A block with both inputs and computed fields (e.g. an EKS cluster's vpcConfig): merge.
                     state[key] = {**value, **state[key]}
+                elif isinstance(value, list) and isinstance(state.get(key), list) and len(value) == len(state[key]):
+                    # A list of such blocks (e.g. a table's replicas, each with a computed stream ARN): merge each.
+                    state[key] = [
+                        {**computed, **given} if isinstance(computed, dict) and isinstance(given, dict) else given
+                        for computed, given in zip(value, state[key], strict=True)
+                    ]
                 else:
                     state.setdefault(key, value)
             return resource_id, state
@@ -261,7 +268,7 @@ def _mock_classes() -> tuple[type, type]:
             if request.type == STACK_TYPE:
                 return response
             urn = self.make_urn(request.parent, request.type, request.name)
-            inputs = rpc.deserialize_properties(request.object)
+            inputs = _assets_as_data(rpc.deserialize_properties(request.object))
             provider = request.provider or None
             if not provider and request.providers:
                 provider = request.providers.get("aws") or None
@@ -287,6 +294,23 @@ def _mock_classes() -> tuple[type, type]:
     return RecordingMocks, RecordingMonitor
 
 
+def _assets_as_data(value: Any) -> Any:
+    """Inputs with every asset and archive as plain data (``{"fileArchive": path}``, ...), so they stay JSON."""
+    import pulumi
+
+    if isinstance(value, (pulumi.Asset, pulumi.Archive)):
+        kind = type(value).__name__
+        detail = next((getattr(value, a) for a in ("path", "uri", "text") if getattr(value, a, None) is not None), None)
+        if detail is None:
+            detail = _assets_as_data(dict(getattr(value, "assets", {})))
+        return {kind[0].lower() + kind[1:]: detail}
+    if isinstance(value, dict):
+        return {key: _assets_as_data(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_assets_as_data(item) for item in value]
+    return value
+
+
 def _urn_type(urn: str) -> str:
     return urn.split("::")[2].rsplit("$", maxsplit=1)[-1]
 
@@ -296,10 +320,16 @@ def _fake_arn(type_: str, name: str, region: str) -> str:
     return f"arn:{PARTITION}:{service}:{region}:{ACCOUNT_ID}:{type_.rsplit(':', maxsplit=1)[-1].lower()}/{name}"
 
 
+def _stream_arn(region: str, table: str) -> str:
+    return f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT_ID}:table/{table}/stream/2025-01-01T00:00:00.000"
+
+
 def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Outputs the real provider computes that the program reads (some depend on the region or the inputs)."""
     # ACM gives a domain the same validation record in every region of an account.
     domain = str(inputs.get("domainName", ""))
+    # The name the resource is given (a table's, a queue's), else its resource name.
+    given_name = str(inputs.get("name", name))
     computed: dict[str, dict[str, Any]] = {
         "aws:kms/key:Key": {"keyId": resource_id},
         "aws:route53/zone:Zone": {"zoneId": f"{name}-zone-id", "nameServers": [f"ns-1.{name}.example"]},
@@ -311,7 +341,19 @@ def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inpu
         "aws:memorydb/cluster:Cluster": {
             "clusterEndpoints": [{"address": f"clustercfg.{name}.memorydb.amazonaws.com", "port": 6379}]
         },
-        "aws:apigatewayv2/api:Api": {"apiEndpoint": f"https://{resource_id}.execute-api.{region}.amazonaws.com"},
+        "aws:apigatewayv2/api:Api": {
+            "apiEndpoint": f"https://{resource_id}.execute-api.{region}.amazonaws.com",
+            "executionArn": f"arn:{PARTITION}:execute-api:{region}:{ACCOUNT_ID}:{resource_id}",
+        },
+        # A global table's stream, and each replica's (a replica is a table of the same name in its region).
+        "aws:dynamodb/table:Table": {
+            "streamArn": _stream_arn(region, given_name),
+            "replicas": [
+                {"streamArn": _stream_arn(str(replica.get("regionName", "")), given_name)}
+                for replica in inputs.get("replicas") or []
+            ],
+        },
+        "aws:sqs/queue:Queue": {"url": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{given_name}"},
         "aws:apigatewayv2/domainName:DomainName": {
             "domainNameConfiguration": {
                 "targetDomainName": f"d-{resource_id}.execute-api.{region}.amazonaws.com",

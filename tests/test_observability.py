@@ -91,6 +91,30 @@ def test_a_stack_without_us_east_1_gets_an_edge_key_for_its_alarm_topic(run_stac
     assert topic.inputs["kmsMasterKeyId"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/{key.name}"
 
 
+def test_every_function_and_failure_queue_is_alarmed_in_its_region(stack_run: ProgramRun) -> None:
+    alarms = _alarms(stack_run)
+    prefix = f"multi-region-{stack_run.stack}"
+    functions = {f.inputs["name"] for f in stack_run.of_type("aws:lambda/function:Function")}
+    queues = {q.inputs["name"] for q in stack_run.of_type("aws:sqs/queue:Queue")}
+    for region in stack_run.regions():
+        for function in ("processor", "stream", "api"):
+            for kind, metric in (("errors", "Errors"), ("throttles", "Throttles")):
+                alarm = alarms[f"{prefix}-{function}-{kind}-{region}"]
+                assert (alarm["region"], alarm["namespace"], alarm["metricName"]) == (region, "AWS/Lambda", metric)
+                assert (alarm["statistic"], alarm["comparisonOperator"], alarm["threshold"]) == ("Sum", "GreaterThanThreshold", 0)
+                assert (alarm["period"], alarm["evaluationPeriods"]) == (300, 1)
+                assert alarm["dimensions"] == {"FunctionName": f"{prefix}-{function}"}
+                assert alarm["dimensions"]["FunctionName"] in functions, "the alarm watches a deployed function"
+        for queue in ("events-dlq", "stream-failures"):
+            alarm = alarms[f"{prefix}-{queue}-{region}"]
+            assert (alarm["region"], alarm["namespace"]) == (region, "AWS/SQS")
+            assert alarm["metricName"] == "ApproximateNumberOfMessagesVisible"
+            assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 0)
+            assert alarm["dimensions"] == {"QueueName": f"{prefix}-{queue}"}
+            assert alarm["dimensions"]["QueueName"] in queues, "the alarm watches a deployed queue"
+    assert not any(f"{prefix}-events-{r}" in alarms for r in stack_run.regions()), "the events queue itself is not alarmed"
+
+
 def test_every_alarm_notifies_its_regions_topic_on_alarm_and_ok(stack_run: ProgramRun) -> None:
     topics = {t.region: f"arn:aws:sns:{t.region}:{ACCOUNT_ID}:topic/{t.name}" for t in stack_run.of_type(TOPIC)}
     for alarm in stack_run.of_type(ALARM):
@@ -106,12 +130,25 @@ def test_one_dashboard_shows_each_family_per_region_side_by_side(stack_run: Prog
     rows: dict[int, list[dict]] = {}  # type: ignore[type-arg]
     for widget in body["widgets"]:
         rows.setdefault(widget["y"], []).append(widget)
-    assert len(rows) == 5, "DynamoDB, Aurora, S3, MemoryDB, health checks"
+    assert len(rows) == 6, "DynamoDB, Aurora, S3, MemoryDB, functions and DLQ, health checks"
     for row in rows.values():
         assert [w["x"] for w in row] == sorted(w["x"] for w in row)
         assert len(row) == len(regions)
     titles = [w["properties"]["title"] for w in body["widgets"]]
     assert f"Aurora global replication lag in {regions[1]}" in titles
+    prefix = f"multi-region-{stack_run.stack}"
+    functions_row = [w["properties"] for w in rows[4 * 6]]
+    assert [(p["title"], p["region"]) for p in functions_row] == [(f"Functions and DLQ in {r}", r) for r in regions]
+    for widget in functions_row:
+        assert widget["metrics"] == [
+            *(
+                ["AWS/Lambda", metric, "FunctionName", f"{prefix}-{function}", {"stat": "Sum"}]
+                for function in ("processor", "stream", "api")
+                for metric in ("Errors", "Throttles")
+            ),
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{prefix}-events-dlq"],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{prefix}-stream-failures"],
+        ]
 
 
 def test_dashboard_body_has_one_widget_per_region_and_family() -> None:
@@ -132,3 +169,30 @@ def test_dashboard_body_has_one_widget_per_region_and_family() -> None:
     s3 = body["widgets"][6]["properties"]
     assert len(s3["metrics"]) == 4, "latency and failures towards each of the two other regions"
     assert all(w["properties"]["region"] == "us-east-1" for w in body["widgets"][12:])
+
+
+def test_dashboard_body_adds_a_functions_row_before_the_health_checks() -> None:
+    body = dashboard_body(
+        regions=["us-east-1", "eu-west-1"],
+        table_name="t",
+        aurora_clusters=["a", "b"],
+        memorydb_clusters=["m", "n"],
+        buckets=["x", "y"],
+        health_checks={"us-east-1": "h1", "eu-west-1": "h2"},
+        edge_region="us-east-1",
+        rule_id=lambda r: f"to-{r}",
+        functions=["p-processor"],
+        failure_queues=["p-events-dlq"],
+    )
+    assert len(body["widgets"]) == 12
+    functions = [w["properties"] for w in body["widgets"][8:10]]
+    assert [(w["title"], w["region"]) for w in functions] == [
+        ("Functions and DLQ in us-east-1", "us-east-1"),
+        ("Functions and DLQ in eu-west-1", "eu-west-1"),
+    ]
+    assert functions[1]["metrics"] == [
+        ["AWS/Lambda", "Errors", "FunctionName", "p-processor", {"stat": "Sum"}],
+        ["AWS/Lambda", "Throttles", "FunctionName", "p-processor", {"stat": "Sum"}],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "p-events-dlq"],
+    ]
+    assert body["widgets"][10]["properties"]["title"] == "Health check of us-east-1"

@@ -1,0 +1,228 @@
+"""The Lambda deployment package: ``functions/`` plus the pure-Python libraries it ships, zipped reproducibly.
+
+One package serves every function (the shared library is most of it); each function names its own handler in it.
+``build_package`` runs with the Pulumi program, at every preview and update, and takes a few tens of milliseconds.
+
+Reproducible: the same source gives the same bytes, so the same hash, on every run and every machine with the same
+Python and library versions. Entries are sorted by name, carry a fixed timestamp (1980-01-01, the earliest a zip can
+hold) and fixed permissions (0644), and are stored uncompressed: deflate output depends on the zlib build (zlib-ng and
+zlib differ), stored bytes do not, and the package is small (a few MB, far below Lambda's 50 MB upload limit).
+Bytecode, ``__pycache__``, hidden files and ``tests`` folders are left out.
+
+The zip is written to a content-addressed path (``lambda-<sha256 prefix>.zip`` in ``.build/``); the Lambda takes it
+as ``pulumi.FileArchive(path)`` and ``source_code_hash`` = the base64 SHA-256 of the file, the form Lambda reports as
+the function's ``CodeSha256`` (the engine passes a zip archive to the provider as it is, so those are the same bytes).
+A new source is a new path and a new hash, so an update deploys exactly when the code changed.
+
+Vendored libraries
+------------------
+redis-py (``VENDORED``) is copied from the environment that runs the program (``requirements.txt`` pins it), found
+with ``importlib`` without importing it, with its ``METADATA`` (so ``importlib.metadata.version("redis")`` answers in
+Lambda, as redis-py asks it for the client's ``CLIENT SETINFO``) and license. It must be pure Python (a compiled
+extension built here would not load on Lambda's arm64 Linux): anything else is refused. Its own requirements are
+evaluated for the Lambda runtime (``LAMBDA_RUNTIME``): one that applies there must be vendored too, or the build
+stops. redis-py 8.1 requires only ``async-timeout`` and only below Python 3.11.3 (its asyncio client imports
+``asyncio.timeout`` from 3.11.3 on); its other imports of optional libraries (hiredis, cryptography, pyjwt,
+opentelemetry, pybreaker, xxhash) are inside ``try`` blocks or in modules the synchronous client never imports.
+
+Example:
+    >>> package = build_package()
+    >>> package.path.name.startswith("lambda-"), len(package.sha256_b64)
+    (True, 44)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import Requirement
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The one Lambda runtime of every function (Python 3.12 or newer). Nothing else in components/ names a runtime.
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+
+VENDORED = ("redis",)
+SOURCE_DIR = ROOT / "functions"
+BUILD_DIR = ROOT / ".build"
+ARCHIVE_PREFIX = "lambda-"
+
+FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644  # a regular file, rw-r--r--
+UNIX = 3  # the zip "made by" system whose external attributes are Unix modes
+EXCLUDED_DIRS = frozenset({"__pycache__", "tests"})
+EXCLUDED_SUFFIXES = frozenset({".pyc", ".pyo"})
+COMPILED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
+# What the package keeps of a vendored library's .dist-info folder (the rest is pip's install bookkeeping).
+DIST_INFO_FILES = frozenset({"METADATA", "WHEEL"})
+
+
+class PackagingError(RuntimeError):
+    """The package cannot be built as asked (a library missing, compiled, or needing what is not shipped)."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """A built package.
+
+    Parameters
+    ----------
+    path: the zip, at a path named after its content.
+    sha256_b64: base64 SHA-256 of the zip's bytes (the function's ``source_code_hash``).
+    entries: the names in the zip, in order.
+    """
+
+    path: Path
+    sha256_b64: str
+    entries: tuple[str, ...]
+
+
+# ---- pure helpers -------------------------------------------------------------------------------
+
+
+def runtime_python_version(runtime: str = LAMBDA_RUNTIME) -> tuple[int, int]:
+    """``(3, 13)`` for ``python3.13``.
+
+    Example:
+        >>> runtime_python_version("python3.12")
+        (3, 12)
+    """
+    if not runtime.startswith("python3."):
+        raise ValueError(f"not a Python Lambda runtime: {runtime!r}")
+    major, minor = runtime.removeprefix("python").split(".")
+    return int(major), int(minor)
+
+
+def requirements_for(requires: Iterable[str], runtime: str = LAMBDA_RUNTIME) -> list[str]:
+    """The names of the requirements (``Requires-Dist`` lines) that apply on ``runtime`` on Lambda's Linux, without
+    extras: what must be shipped next to the library.
+
+    Example:
+        >>> requirements_for(["async-timeout>=4.0.3; python_full_version < '3.11.3'", "hiredis; extra == 'hiredis'"])
+        []
+        >>> requirements_for(["async-timeout>=4.0.3; python_full_version < '3.11.3'"], "python3.10")
+        ['async-timeout']
+    """
+    major, minor = runtime_python_version(runtime)
+    # Evaluated over the running interpreter's environment, with what differs on Lambda put over it.
+    environment = {
+        "python_version": f"{major}.{minor}",
+        "python_full_version": f"{major}.{minor}.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": "aarch64",
+        "extra": "",
+    }
+    needed = []
+    for line in requires:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate(environment):
+            needed.append(requirement.name)
+    return needed
+
+
+def _excluded(relative: Path) -> bool:
+    parts = relative.parts
+    return any(part in EXCLUDED_DIRS or part.startswith(".") for part in parts) or relative.suffix in EXCLUDED_SUFFIXES
+
+
+def tree_entries(directory: Path, prefix: str) -> list[tuple[str, Path]]:
+    """Every file under ``directory`` that belongs in a package, as ``(name in the zip, file)``."""
+    found = []
+    for path in directory.rglob("*"):
+        relative = path.relative_to(directory)
+        if path.is_file() and not _excluded(relative):
+            found.append((f"{prefix}/{relative.as_posix()}", path))
+    return found
+
+
+def zip_bytes(entries: Sequence[tuple[str, bytes]]) -> bytes:
+    """A zip of ``entries`` that depends on nothing but their names and contents (see the module notes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=FIXED_DATE_TIME)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = UNIX
+            info.external_attr = FILE_MODE << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
+# ---- the environment's libraries ------------------------------------------------------------------
+
+
+def vendored_entries(name: str, runtime: str = LAMBDA_RUNTIME) -> list[tuple[str, Path]]:
+    """The files of the installed pure-Python package ``name`` and of its metadata, as ``(name in the zip, file)``.
+
+    Raises
+    ------
+    PackagingError
+        ``name`` is not installed, is not a package, has compiled parts, or requires on ``runtime`` a library that
+        is not shipped.
+    """
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise PackagingError(f"{name} is not installed as a package here; install requirements.txt")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    entries = tree_entries(package_dir, name)
+    compiled = [arcname for arcname, _ in entries if arcname.endswith(COMPILED_SUFFIXES)]
+    if compiled:
+        raise PackagingError(f"{name} has compiled parts that would not load on Lambda: {', '.join(compiled)}")
+
+    distribution = importlib.metadata.distribution(name)
+    missing = [r for r in requirements_for(distribution.requires or (), runtime) if r not in VENDORED]
+    if missing:
+        raise PackagingError(f"{name} needs {', '.join(missing)} on {runtime}; ship it too (VENDORED)")
+    for file in distribution.files or ():
+        top = file.parts[0]
+        if top.endswith(".dist-info") and (file.name in DIST_INFO_FILES or "licenses" in file.parts):
+            entries.append((file.as_posix(), Path(str(distribution.locate_file(file)))))
+    return entries
+
+
+# ---- the build ------------------------------------------------------------------------------------
+
+
+def build_package(source_dir: Path = SOURCE_DIR, vendored: Sequence[str] = VENDORED, out_dir: Path = BUILD_DIR) -> Package:
+    """Zip ``source_dir`` (as the top-level package of its name) and the ``vendored`` libraries into ``out_dir``.
+
+    The zip is written only when its content-addressed path does not hold it yet (atomically, so a concurrent run
+    never reads half a file); older packages in ``out_dir`` are removed.
+    """
+    if not (source_dir / "__init__.py").is_file():
+        raise PackagingError(f"{source_dir} is not a Python package (no __init__.py)")
+    files = tree_entries(source_dir, source_dir.name)
+    for name in vendored:
+        files += vendored_entries(name)
+    names = [arcname for arcname, _ in files]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise PackagingError(f"two sources for {', '.join(duplicates)}")
+
+    data = zip_bytes([(arcname, path.read_bytes()) for arcname, path in files])
+    digest = hashlib.sha256(data).digest()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{ARCHIVE_PREFIX}{digest.hex()[:32]}.zip"
+    if not path.is_file() or path.read_bytes() != data:
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".tmp-", delete=False) as temporary:
+            temporary.write(data)
+        os.replace(temporary.name, path)
+    for stale in out_dir.glob(f"{ARCHIVE_PREFIX}*.zip"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return Package(path=path, sha256_b64=base64.b64encode(digest).decode(), entries=tuple(sorted(names)))

@@ -1,0 +1,166 @@
+"""The Lambda package (components/packaging.py): reproducible bytes, content-addressed, self-sufficient on the runtime."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from components.app import HANDLERS
+from components.packaging import (
+    FIXED_DATE_TIME,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    ROOT,
+    PackagingError,
+    build_package,
+    requirements_for,
+    runtime_python_version,
+    vendored_entries,
+)
+
+
+def _copy_of_functions(tmp_path: Path) -> Path:
+    source = tmp_path / "src" / "functions"
+    shutil.copytree(ROOT / "functions", source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return source
+
+
+def test_one_python_runtime_of_at_least_3_12_named_in_one_place() -> None:
+    assert runtime_python_version(LAMBDA_RUNTIME) >= (3, 12)
+    assert LAMBDA_ARCHITECTURE == "arm64"
+    runtimes = []
+    for path in sorted((ROOT / "components").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        runtimes += [
+            (path.name, node.value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and re.fullmatch(r"python3\.\d+", node.value)
+        ]
+        assert "Runtime." not in path.read_text(), f"{path.name} names a runtime through the SDK's enum"
+    assert runtimes == [("packaging.py", LAMBDA_RUNTIME)]
+
+
+def test_the_same_source_gives_the_same_bytes_and_hash(tmp_path: Path) -> None:
+    first, second = build_package(out_dir=tmp_path / "a"), build_package(out_dir=tmp_path / "b")
+    assert first.sha256_b64 == second.sha256_b64
+    assert first.path.read_bytes() == second.path.read_bytes()
+    assert first.path.name == second.path.name
+    assert first.sha256_b64 == base64.b64encode(hashlib.sha256(first.path.read_bytes()).digest()).decode()
+    assert first.path.name == f"lambda-{hashlib.sha256(first.path.read_bytes()).hexdigest()[:32]}.zip"
+
+
+def test_one_changed_byte_gives_another_package(tmp_path: Path) -> None:
+    source = _copy_of_functions(tmp_path)
+    before = build_package(source_dir=source, out_dir=tmp_path / "out")
+    schema = source / "shared" / "schema.py"
+    schema.write_bytes(schema.read_bytes() + b"\n")
+    after = build_package(source_dir=source, out_dir=tmp_path / "out")
+    assert after.sha256_b64 != before.sha256_b64
+    assert after.path != before.path
+    assert not before.path.exists(), "the stale package is removed"
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [after.path.name]
+
+
+def test_file_times_and_modes_do_not_reach_the_package(tmp_path: Path) -> None:
+    source = _copy_of_functions(tmp_path)
+    before = build_package(source_dir=source, out_dir=tmp_path / "out")
+    for path in source.rglob("*.py"):
+        path.chmod(0o600)
+        path.touch()
+    (source / "__pycache__").mkdir(exist_ok=True)
+    (source / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
+    (source / "shared" / "stray.pyc").write_bytes(b"bytecode")
+    (source / "tests").mkdir()
+    (source / "tests" / "test_x.py").write_text("assert True\n")
+    (source / ".DS_Store").write_bytes(b"finder")
+    assert build_package(source_dir=source, out_dir=tmp_path / "out").sha256_b64 == before.sha256_b64
+
+
+def test_entries_are_sorted_stored_with_fixed_time_and_mode() -> None:
+    package = build_package()
+    with zipfile.ZipFile(package.path) as archive:
+        infos = archive.infolist()
+        assert archive.testzip() is None
+    names = [info.filename for info in infos]
+    assert names == sorted(names) == list(package.entries)
+    assert {(i.date_time, i.compress_type, i.create_system, i.external_attr >> 16) for i in infos} == {
+        (FIXED_DATE_TIME, zipfile.ZIP_STORED, 3, 0o100644)
+    }
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or "/tests/" in n or "/." in n]
+
+
+def test_the_package_holds_the_functions_redis_and_its_metadata() -> None:
+    entries = set(build_package().entries)
+    assert {"functions/__init__.py", "functions/shared/__init__.py", "functions/shared/schema.py"} <= entries
+    assert {"redis/__init__.py", "redis/cluster.py", "redis/connection.py"} <= entries
+    metadata = [e for e in entries if e.startswith("redis-") and ".dist-info/" in e]
+    assert {e.rsplit("/", 1)[-1] for e in metadata} == {"METADATA", "WHEEL", "LICENSE"}
+    assert not [e for e in entries if not e.startswith(("functions/", "redis/", "redis-"))]
+
+
+def test_every_handler_the_functions_name_is_in_the_package() -> None:
+    entries = set(build_package().entries)
+    for handler in HANDLERS.values():
+        module, function = handler.rsplit(".", 1)
+        assert f"{module.replace('.', '/')}.py" in entries, handler
+        assert function == "handle"
+
+
+def test_redis_imports_from_the_package_alone() -> None:
+    """No site-packages, no PYTHONPATH: the synchronous cluster client and its version come from the zip."""
+    package = build_package()
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import importlib.metadata, redis, redis.cluster; "
+        "assert redis.__file__.startswith(sys.argv[1]), redis.__file__; "
+        "outside = sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names "
+        "and m.split('.')[0] not in ('redis', '__main__')); "
+        "assert not outside, outside; "
+        "print(importlib.metadata.version('redis'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", script, str(package.path)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == importlib.metadata.version("redis")
+
+
+def test_requirements_are_evaluated_for_the_lambda_runtime() -> None:
+    requires = [
+        "async-timeout>=4.0.3; python_full_version < '3.11.3'",
+        "hiredis>=3.2.0; extra == 'hiredis'",
+        "pyjwt>=2.13.0; extra == 'jwt'",
+    ]
+    assert requirements_for(requires) == []
+    assert requirements_for(requires, "python3.12") == []
+    assert requirements_for(requires, "python3.10") == ["async-timeout"]
+    assert requirements_for(["typing-extensions; python_version < '3.11'", "six"]) == ["six"]
+    with pytest.raises(ValueError, match="not a Python Lambda runtime"):
+        runtime_python_version("nodejs22.x")
+
+
+def test_a_library_with_compiled_parts_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "speedy"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "_fast.cpython-311-x86_64-linux-gnu.so").write_bytes(b"\x7fELF")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(PackagingError, match="compiled parts"):
+        vendored_entries("speedy")
+
+
+def test_a_missing_library_or_source_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError, match="not installed"):
+        vendored_entries("no_such_library_here")
+    with pytest.raises(PackagingError, match="not a Python package"):
+        build_package(source_dir=tmp_path, out_dir=tmp_path / "out")
