@@ -1,5 +1,7 @@
 """The multi-region stack, in dependency order: config, providers, zone, global database, regions, replication,
-global table, application layer, API traffic, CDN, alarms, outputs. Names may cross from later steps to earlier ones; resources never do."""
+global table, application layer, API traffic, CDN, alarms, outputs.
+
+Names may cross from later steps to earlier ones; resources never do."""
 
 import pulumi
 

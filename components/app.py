@@ -71,7 +71,6 @@ import pulumi_aws as aws
 from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package
 from components.table import GlobalTable, regional_table_arn
-from functions.shared.schema import IDEMPOTENCY_INDEX
 
 Policy = dict[str, Any]
 
@@ -158,10 +157,6 @@ def log_group_name(function_name: str) -> str:
 def log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
     """A log group's ARN, as IAM names it (log streams are ``<arn>:log-stream:<name>``, so ``<arn>:*``)."""
     return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
-
-
-def index_arn(table_arn: str, index: str) -> str:
-    return f"{table_arn}/index/{index}"
 
 
 def table_streams_arn(table_arn: str) -> str:
@@ -322,18 +317,17 @@ def _common_statements(resources: AppResources, log_group: str, *, sends: bool) 
 
 
 def processor_policy(resources: AppResources, log_group: str) -> Policy:
-    """The event processor: reads and conditionally writes items (TransactWriteItems is authorised per item action),
-    queries the idempotency index, consumes the events queue."""
-    table, index = resources.table, index_arn(resources.table, IDEMPOTENCY_INDEX)
+    """The event processor: reads the state record, claims idempotency keys (put, and delete when a write is refused),
+    conditionally updates items, records conflicts; consumes the events queue."""
+    table = resources.table
     return {
         "Version": "2012-10-17",
         "Statement": [
             _statement(
                 "TableItems",
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
+                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 [table],
             ),
-            _statement("TableAndIdempotencyIndexQuery", ["dynamodb:Query"], [table, index]),
             _statement(
                 "ConsumeEvents",
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
@@ -354,11 +348,8 @@ def stream_policy(resources: AppResources, log_group: str) -> Policy:
                 "ReadStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], [resources.stream]
             ),
             _statement("ListTableStreams", ["dynamodb:ListStreams"], [table_streams_arn(resources.table)]),
-            _statement(
-                "TableItems",
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-                [resources.table],
-            ),
+            # Re-asserting a winner and recording a conflict are conditional puts; nothing else is written.
+            _statement("TableItems", ["dynamodb:PutItem"], [resources.table]),
             _statement("RecordFailedBatches", ["sqs:SendMessage"], [resources.stream_failure_queue]),
             *_common_statements(resources, log_group, sends=True),
         ],
@@ -366,13 +357,11 @@ def stream_policy(resources: AppResources, log_group: str) -> Policy:
 
 
 def api_policy(resources: AppResources, log_group: str) -> Policy:
-    """The API: reads items and the state record, queries the idempotency index, enqueues events."""
-    table, index = resources.table, index_arn(resources.table, IDEMPOTENCY_INDEX)
+    """The API: reads items and the state record, enqueues events."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("TableItems", ["dynamodb:GetItem"], [table]),
-            _statement("TableAndIdempotencyIndexQuery", ["dynamodb:Query"], [table, index]),
+            _statement("TableItems", ["dynamodb:GetItem"], [resources.table]),
             _statement("EnqueueEvents", ["sqs:SendMessage"], [resources.events_queue]),
             *_common_statements(resources, log_group, sends=True),
         ],

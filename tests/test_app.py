@@ -331,16 +331,13 @@ def test_the_health_route_follows_the_configured_path(run_stack: ProgramRunner) 
 def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[str, Any]]:
     """Written out by hand, from the issue's list, so that a change in the builders shows here."""
     table = _table_arn(run, region)
-    index = f"{table}/index/IdempotencyKeyIndex"
     events, failures = _mock_arn(_queue(run, region, "events")), _mock_arn(_queue(run, region, "stream-failures"))
     secret = _mock_arn(_named(run, region, f"{region}-app-cache-secret"))
     logs = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{_prefix(run)}-{function}:*"
     sends = function != "processor"
-    items = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
     own = {
         "processor": [
-            ("TableItems", items, [table]),
-            ("TableAndIdempotencyIndexQuery", ["dynamodb:Query"], [table, index]),
+            ("TableItems", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [table]),
             (
                 "ConsumeEvents",
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
@@ -350,12 +347,11 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
         "stream": [
             ("ReadStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], ["STREAM"]),
             ("ListTableStreams", ["dynamodb:ListStreams"], [f"{table}/stream/*"]),
-            ("TableItems", items, [table]),
+            ("TableItems", ["dynamodb:PutItem"], [table]),
             ("RecordFailedBatches", ["sqs:SendMessage"], [failures]),
         ],
         "api": [
             ("TableItems", ["dynamodb:GetItem"], [table]),
-            ("TableAndIdempotencyIndexQuery", ["dynamodb:Query"], [table, index]),
             ("EnqueueEvents", ["sqs:SendMessage"], [events]),
         ],
     }[function]
@@ -559,4 +555,6 @@ def test_policies_grant_wildcards_only_for_tracing_and_network_interfaces() -> N
         assert all(":eu-west-1:111122223333:" in arn for arn in named), named
         assert resources.dead_letter_queue not in named, "no function touches the DLQ: SQS redrives to it"
         actions = {a for s in statements for a in s["Action"]}
-        assert not {a for a in actions if a.startswith("dynamodb:") and a.endswith(("Scan", "DeleteItem", "BatchWriteItem"))}
+        assert not {a for a in actions if a.startswith("dynamodb:") and a.endswith(("Scan", "BatchWriteItem"))}
+        # Only the processor deletes, and only its own pending idempotency claims (conditionally, in store.py).
+        assert ("dynamodb:DeleteItem" in actions) == (function == "processor")

@@ -1,0 +1,156 @@
+"""The stream handler: one per region, on that region's table stream (``NEW_AND_OLD_IMAGES``).
+
+The global table replicates with the service's own rule: the later service-side write wins, whatever the client's
+timestamp. So when two regions write one item concurrently, a region can end up holding the event that loses
+last-writer-wins (ARCHITECTURE §3, event processor 2). For every changed item, local or replicated, this handler:
+
+1. re-asserts the winner when the change moved the item *down* the total order (the new image's ``OrderToken`` is
+   below the old image's, or missing, which the order puts below every event; local writes only ever move it up):
+   a put of the old image, conditional on the item still holding something below it
+   (:func:`functions.shared.store.reassert_winner`). The put is a new, later write, so the service replicates it
+   everywhere and it wins there too; repeated and concurrent re-assertions write the same winner and never overwrite
+   a newer event;
+2. records the loser (:func:`functions.shared.store.record_conflict`, one record per loser however many regions see it);
+3. invalidates this region's cache entry for the item, so a replicated write is never hidden by a cached older copy.
+
+It re-asserts in every region whatever the application state: it restores the winner, it never decides a new one.
+The table's own records (state, idempotency, conflict) are skipped.
+
+Partial batch responses: the first record that fails is reported (``batchItemFailures`` with its sequence number) and
+the rest of the batch is left for the retry, which resumes from it, so the records of a shard stay in order.
+Metrics: ``ItemChanges``, ``Reasserted``, ``ReplicationConflicts``, ``Failed``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from functions.shared.log import get_logger, now_ms, request_context
+from functions.shared.metrics import Metrics
+from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPDATED_REGION
+from functions.shared.settings import Settings
+from functions.shared.state import ItemTable
+from functions.shared.store import ATTR_ORDER_TOKEN, InvalidatesCache, is_item_id, reassert_winner, record_conflict
+
+logger = get_logger("stream")
+
+
+@dataclass
+class StreamHandler:
+    """What the handler works with, built once per container (:func:`current_handler`); tests build their own."""
+
+    region: str
+    table: ItemTable
+    cache: InvalidatesCache | None
+    metrics: Metrics = field(default_factory=lambda: Metrics(service="stream"))
+    clock_ms: Callable[[], int] = now_ms
+
+
+_handler: StreamHandler | None = None
+_handler_lock = threading.Lock()
+
+
+def build_handler(settings: Settings) -> StreamHandler:
+    from functions.shared.cache import ItemCache
+    from functions.shared.clients import aws_client, redis_client
+
+    metrics = Metrics(service="stream")
+    table = ItemTable(aws_client("dynamodb", settings.region), settings.table_name)
+    redis = redis_client(settings)
+    cache = ItemCache(redis, settings.cache_ttl_seconds, metrics) if redis is not None else None
+    return StreamHandler(settings.region, table, cache, metrics)
+
+
+def current_handler() -> StreamHandler:
+    global _handler  # noqa: PLW0603 - one per container, built on the first invocation
+    with _handler_lock:
+        if _handler is None:
+            _handler = build_handler(Settings.from_env())
+        return _handler
+
+
+def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None = None) -> dict[str, list[dict[str, str]]]:
+    """The Lambda entry point: process a batch of stream records; answer the first failed one."""
+    handler = handler or current_handler()
+    with request_context(str(getattr(context, "aws_request_id", ""))):
+        try:
+            failed = process_batch(event.get("Records", []), handler)
+        finally:
+            handler.metrics.flush()
+    return {"batchItemFailures": [{"itemIdentifier": failed}] if failed is not None else []}
+
+
+def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) -> str | None:
+    """Process the records in order; the sequence number of the first that failed, or None."""
+    for record in records:
+        change = record.get("dynamodb", {})
+        try:
+            process_record(record, handler)
+        except Exception as error:
+            sequence_number = str(change.get("SequenceNumber", ""))
+            handler.metrics.add("Failed")
+            logger.exception(
+                "stream record failed",
+                extra={"fields": {"sequence_number": sequence_number, "event_id": record.get("eventID"), "error": repr(error)}},
+            )
+            return sequence_number
+    return None
+
+
+def process_record(record: Mapping[str, Any], handler: StreamHandler) -> None:
+    change = record.get("dynamodb", {})
+    item_id = str(change.get("Keys", {}).get(ATTR_ID, {}).get("S", ""))
+    if not item_id or not is_item_id(item_id):
+        return
+    handler.metrics.add("ItemChanges")
+    old: Mapping[str, Any] = change.get("OldImage") or {}
+    new: Mapping[str, Any] = change.get("NewImage") or {}
+    winner, loser = _token(old), _token(new)
+    if winner is not None and new and (loser is None or loser < winner):
+        _repair(handler, item_id, old, new, winner=winner, loser=loser)
+    if handler.cache is not None:
+        handler.cache.invalidate(item_id)
+
+
+def _repair(
+    handler: StreamHandler, item_id: str, old: Mapping[str, Any], new: Mapping[str, Any], *, winner: str, loser: str | None
+) -> None:
+    """The service kept the loser: put the winner back and record the loser (a write without an order token is not an
+    event of the write path: it is logged, and the winner restored, but there is no loser to record)."""
+    reasserted = reassert_winner(handler.table, old)
+    if reasserted:
+        handler.metrics.add("Reasserted")
+    if loser is None:
+        logger.warning(
+            "item replaced by a write without an order token", extra={"fields": {"id": item_id, "reasserted": reasserted}}
+        )
+        return
+    recorded = record_conflict(
+        handler.table,
+        item_id=item_id,
+        loser_order_token=loser,
+        loser_idempotency_key=_string(new, ATTR_IDEMPOTENCY_KEY),
+        loser_region=_string(new, ATTR_LAST_UPDATED_REGION),
+        winner_order_token=winner,
+        detected_by="stream",
+        detected_in=handler.region,
+        now=handler.clock_ms(),
+    )
+    if recorded:
+        handler.metrics.add("ReplicationConflicts")
+    logger.info(
+        "replication kept the loser",
+        extra={"fields": {"id": item_id, "winner": winner, "loser": loser, "reasserted": reasserted}},
+    )
+
+
+def _token(image: Mapping[str, Any]) -> str | None:
+    return _string(image, ATTR_ORDER_TOKEN) or None
+
+
+def _string(image: Mapping[str, Any], name: str) -> str:
+    value = image.get(name)
+    return str(value.get("S", "")) if isinstance(value, Mapping) else ""

@@ -1,0 +1,222 @@
+"""A test double of DynamoDB global-table replication between regional tables on the moto server.
+
+moto accepts global-table replicas but replicates nothing (ARCHITECTURE §5), so the convergence tests replicate with
+this double, between N tables of one name in N regions (moto keeps a separate table per region).
+
+What it simulates
+-----------------
+- **Asynchronous replication of every local write.** A region's local writes are read from that region's own moto
+  stream (so the double sees exactly what the table did, conditional writes that failed included: they are absent)
+  and queued for every other region, each copy with its own random lag, so copies arrive out of order and interleave
+  with the receiving region's local writes.
+- **The service's conflict rule: the later service-side write wins.** Every local write gets a service time (one
+  logical clock for all regions, in the order the double reads the writes). A replicated write is applied in the
+  receiving region only if it is later than the write that region holds for the item; otherwise it is dropped, as
+  the service would drop it. The items' client timestamps play no part: this is what can leave a region holding the
+  event that loses the application's last-writer-wins.
+- **The receiving region's stream.** Applying a replicated write is a plain put (or delete) in the receiving region's
+  table, so moto's stream of that region emits the record with the old and new images, which the double hands to
+  that region's stream handler in Lambda's record shape; replicated writes are not replicated again.
+
+What moto adds
+--------------
+moto's stream reports an ``UpdateItem`` that creates an item as two ``INSERT`` records, the first with the key alone.
+The double replicates both, as if the item had been written twice: harsher than the service, since the bare copy can
+replace a winner in another region (the stream handler must restore it, and does).
+
+What it does not simulate
+-------------------------
+Wall-clock lag (lag is counted in delivery steps), partial or failed replication, ordering across a real stream's
+shards, the 24-hour stream retention, throughput and throttling, TTL deletions (nothing here expires), the ``aws:rep``
+attributes of the 2017 version of global tables, and transactions (DynamoDB replicates each item of a transaction on
+its own, as this double does).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Image = dict[str, Any]
+
+
+@dataclass
+class Replication:
+    """One write on its way from ``source`` to ``target``."""
+
+    source: str
+    target: str
+    key: Image
+    image: Image | None  # the new image; None for a delete
+    service_time: int
+    due: int
+
+
+@dataclass
+class Downgrade:
+    """A replicated write that moved an item down the application's order (the handler must repair it)."""
+
+    region: str
+    item_id: str
+    loser_token: str
+    winner_token: str
+
+
+@dataclass
+class _Region:
+    client: Any
+    streams: Any
+    stream_arn: str
+    iterator: str
+    inbox: list[dict[str, Any]] = field(default_factory=list)
+
+
+class GlobalTableReplicationDouble:
+    """Replicates the table ``table_name`` between ``regions`` (see the module notes).
+
+    Parameters
+    ----------
+    regions: region -> (a DynamoDB client, a DynamoDB Streams client) of that region on the moto server.
+    table_name: the table, created in every region with a stream (``NEW_AND_OLD_IMAGES``) before the double.
+    rng: the source of lag and of the order in which copies due in the same step arrive.
+    max_lag_steps: a copy arrives 0..max_lag_steps steps after the step its write was read in.
+    order_attribute: the attribute holding the application's order token (to report downgrades).
+    """
+
+    def __init__(
+        self,
+        regions: Mapping[str, tuple[Any, Any]],
+        table_name: str,
+        rng: random.Random,
+        max_lag_steps: int = 3,
+        order_attribute: str = "OrderToken",
+    ) -> None:
+        self.table_name, self.rng, self.max_lag_steps, self.order_attribute = table_name, rng, max_lag_steps, order_attribute
+        self.regions: dict[str, _Region] = {}
+        for name, (client, streams) in regions.items():
+            arn = client.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+            self.regions[name] = _Region(client, streams, arn, iterator["ShardIterator"])
+        self.clock = 0
+        self.step_number = 0
+        self.pending: list[Replication] = []
+        self.written_at: dict[tuple[str, str], int] = {}
+        self.downgrades: list[Downgrade] = []
+        self.applied = 0
+        self.dropped = 0
+
+    # ---- reading the regions' streams -----------------------------------------------------------------------------
+
+    def capture(self) -> int:
+        """Read every region's new local writes: queue them for replication and for the region's stream handler."""
+        return sum(self._read_stream(name, local=True) for name in self.regions)
+
+    def _read_stream(self, name: str, *, local: bool) -> int:
+        region = self.regions[name]
+        count = 0
+        while True:
+            response = region.streams.get_records(ShardIterator=region.iterator, Limit=1000)
+            region.iterator = response["NextShardIterator"]
+            records = response["Records"]
+            if not records:
+                return count
+            for raw in records:
+                record = self._lambda_record(name, raw)
+                region.inbox.append(record)
+                if local:
+                    self._replicate(name, record)
+                count += 1
+
+    def _replicate(self, source: str, record: Mapping[str, Any]) -> None:
+        change = record["dynamodb"]
+        key = change["Keys"]
+        self.clock += 1
+        self.written_at[(source, _key_text(key))] = self.clock
+        image = change.get("NewImage") if record["eventName"] != "REMOVE" else None
+        for target in self.regions:
+            if target != source:
+                due = self.step_number + self.rng.randint(0, self.max_lag_steps)
+                self.pending.append(Replication(source, target, key, image, self.clock, due))
+
+    def _lambda_record(self, region: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """A GetRecords record in the shape Lambda's event source gives the handler."""
+        change = dict(raw["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if created is not None and hasattr(created, "timestamp"):
+            change["ApproximateCreationDateTime"] = created.timestamp()
+        return {
+            **{name: value for name, value in raw.items() if name != "dynamodb"},
+            "dynamodb": change,
+            "awsRegion": region,
+            "eventSourceARN": self.regions[region].stream_arn,
+        }
+
+    # ---- delivering copies ----------------------------------------------------------------------------------------
+
+    def step(self) -> int:
+        """Advance one step: capture local writes, then apply every copy now due, in random order. The copies applied."""
+        self.capture()
+        due = [replication for replication in self.pending if replication.due <= self.step_number]
+        self.pending = [replication for replication in self.pending if replication.due > self.step_number]
+        self.rng.shuffle(due)
+        for replication in due:
+            self._apply(replication)
+        self.step_number += 1
+        return len(due)
+
+    def _apply(self, replication: Replication) -> None:
+        target = self.regions[replication.target]
+        self._read_stream(replication.target, local=True)  # local writes before this copy are earlier service writes
+        key_text = _key_text(replication.key)
+        held = self.written_at.get((replication.target, key_text), 0)
+        if replication.service_time <= held:
+            self.dropped += 1
+            return
+        self.written_at[(replication.target, key_text)] = replication.service_time
+        if replication.image is None:
+            target.client.delete_item(TableName=self.table_name, Key=replication.key)
+        else:
+            target.client.put_item(TableName=self.table_name, Item=replication.image)
+        self.applied += 1
+        before = len(target.inbox)
+        self._read_stream(replication.target, local=False)
+        for record in target.inbox[before:]:
+            self._note_downgrade(replication.target, record)
+
+    def _note_downgrade(self, region: str, record: Mapping[str, Any]) -> None:
+        change = record["dynamodb"]
+        old, new = change.get("OldImage") or {}, change.get("NewImage") or {}
+        old_token = old.get(self.order_attribute, {}).get("S")
+        new_token = new.get(self.order_attribute, {}).get("S")
+        if old_token and new_token and new_token < old_token:
+            item_id = next(iter(change["Keys"].values()))["S"]
+            self.downgrades.append(Downgrade(region, item_id, new_token, old_token))
+
+    # ---- the stream handlers' side --------------------------------------------------------------------------------
+
+    def take_records(self, region: str) -> list[dict[str, Any]]:
+        """The stream records of ``region`` not yet handed out, oldest first."""
+        records, self.regions[region].inbox = self.regions[region].inbox, []
+        return records
+
+    def quiescent(self) -> bool:
+        """Nothing left to replicate or to hand to a stream handler (after reading the streams once more)."""
+        self.capture()
+        return not self.pending and not any(region.inbox for region in self.regions.values())
+
+    def scan(self, region: str) -> dict[str, Image]:
+        """Every record of ``region``'s table, by its key."""
+        client = self.regions[region].client
+        pages = client.get_paginator("scan").paginate(TableName=self.table_name, ConsistentRead=True)
+        return {_key_text(_only_key(item)): item for page in pages for item in page["Items"]}
+
+
+def _key_text(key: Mapping[str, Any]) -> str:
+    return "|".join(f"{name}={next(iter(value.values()))}" for name, value in sorted(key.items()))
+
+
+def _only_key(item: Mapping[str, Any], key_names: Sequence[str] = ("Id",)) -> Image:
+    return {name: item[name] for name in key_names}
