@@ -86,6 +86,8 @@ aurora_secret = AuroraMasterSecret(
     pulumi.ResourceOptions(provider=providers[home_region]),
 )
 
+pulumi.export("auroraMasterSecretArn", aurora_secret.secret.arn)
+
 # 5. S3 replication from every region's bucket to every other's, once all buckets exist (no cycle).
 for region in config.regions:
     BucketReplication(

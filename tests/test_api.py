@@ -15,8 +15,8 @@ from components.api import (
     execute_api_host,
     health_url,
 )
-from components.config import StackConfig, load_config
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+from components.config import StackConfig
+from ops.harness import ACCOUNT_ID, ProgramRun, Resource, stack_config
 from tests.conftest import THREE_REGIONS, ProgramRunner
 
 API = "aws:apigatewayv2/api:Api"
@@ -41,15 +41,10 @@ CASES: dict[str, tuple[str, dict[str, Any]]] = {
 def case(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> tuple[ProgramRun, StackConfig]:
     """An update-mode run with the config it ran with."""
     stack, overrides = CASES[request.param]
-    return run_stack(stack, **overrides), config_of(stack, overrides)
+    return run_stack(stack, **overrides), stack_config(stack, overrides)
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-
-
-def config_of(stack: str, overrides: dict[str, Any]) -> StackConfig:
-    raw, _ = raw_config(stack, overrides)
-    return load_config({key.split(":", 1)[1]: value for key, value in raw.items()}, stack)
 
 
 def zone_id_of(config: StackConfig) -> str:

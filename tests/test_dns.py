@@ -9,9 +9,9 @@ import pytest
 
 from components.config import MAX_TTL_WITH_HEALTH_CHECKS, StackConfig
 from components.dns import RecordSpec, plan_records, standby_hostname
-from ops.harness import ProgramRun, Resource
-from tests.conftest import ProgramRunner
-from tests.test_api import THREE_REGIONS, config_of, zone_id_of
+from ops.harness import ProgramRun, Resource, stack_config
+from tests.conftest import THREE_REGIONS, ProgramRunner
+from tests.test_api import zone_id_of
 
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
@@ -36,7 +36,7 @@ Case = tuple[ProgramRun, StackConfig]
 
 def _case(cases: dict[str, tuple[str, dict[str, Any]]], key: str, run_stack: ProgramRunner) -> Case:
     stack, overrides = cases[key]
-    return run_stack(stack, **overrides), config_of(stack, overrides)
+    return run_stack(stack, **overrides), stack_config(stack, overrides)
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -270,7 +270,7 @@ def test_every_cname_is_tied_to_the_check_of_the_region_it_points_at(case: Case)
 
 def test_latency_without_health_checks_has_no_checks_and_untied_records(run_stack: ProgramRunner) -> None:
     overrides: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latency", "healthChecksEnabled": False, "dnsTtlSeconds": 120}
-    run, config = run_stack("prod", **overrides), config_of("prod", overrides)
+    run, config = run_stack("prod", **overrides), stack_config("prod", overrides)
     assert run.of_type(HEALTH_CHECK) == []
     records = api_records(run)
     assert len(records) == 3

@@ -205,6 +205,11 @@ class Outcome:
     version: int | None = None
     winner_order_token: str | None = None
 
+    @classmethod
+    def of(cls, kind: str, event: Event, region: str, **details: Any) -> Outcome:
+        """The outcome ``kind`` of ``event``, decided in ``region``."""
+        return cls(kind, event.id, event.idempotency_key, event.order_token, region, **details)
+
     def as_dict(self) -> dict[str, Any]:
         return {name: value for name, value in self.__dict__.items() if value is not None}
 
@@ -345,7 +350,7 @@ def apply_event(
         writer.settle(APPLIED, version=applied_version)
         if cache is not None:
             cache.invalidate(event.id)
-        return Outcome(APPLIED, event.id, event.idempotency_key, event.order_token, region, version=applied_version)
+        return Outcome.of(APPLIED, event, region, version=applied_version)
     return _refused(writer, holder, claim=claim, state=state, sleep=sleep)
 
 
@@ -356,11 +361,9 @@ def _settled_outcome(event: Event, claim: Mapping[str, Any], region: str) -> Out
     original = _s(claim, ATTR_OUTCOME)
     if original not in (APPLIED, STALE):
         return None
-    return Outcome(
+    return Outcome.of(
         DUPLICATE,
-        event.id,
-        event.idempotency_key,
-        event.order_token,
+        event,
         _s(claim, ATTR_LAST_UPDATED_REGION) or region,
         original=original,
         version=_n(claim, ATTR_VERSION),
@@ -386,11 +389,9 @@ def _refused(
         # Another delivery of this event applied it (a concurrent one, or an attempt that crashed before settling).
         version = _n(holder, ATTR_VERSION)
         writer.settle(APPLIED, version=version)
-        return Outcome(
+        return Outcome.of(
             DUPLICATE,
-            event.id,
-            event.idempotency_key,
-            event.order_token,
+            event,
             _s(holder, ATTR_LAST_UPDATED_REGION) or region,
             original=APPLIED,
             version=version,
@@ -402,7 +403,7 @@ def _refused(
                 return settled
         writer.settle(STALE, winner=held_token)
         writer.record_conflict(held_token)
-        return Outcome(STALE, event.id, event.idempotency_key, event.order_token, region, winner_order_token=held_token)
+        return Outcome.of(STALE, event, region, winner_order_token=held_token)
     held_epoch = _n(holder, ATTR_WRITE_EPOCH)
     if held_epoch is not None and held_epoch > writer.epoch:
         # The item was written under a newer epoch than the state this container holds: a failover happened.
