@@ -97,6 +97,13 @@ RESERVED_CONCURRENCY = (-1, 1000)
 MAX_RECEIVE_COUNT = (1, 100)
 CLOCK_SKEW_SECONDS = (1, 3600)
 CACHE_TTL_SECONDS = (1, 86400)
+# How the failover runbook moves traffic: a Route53 calculated "gate" health check per region that the runbook forces
+# unhealthy (Route53 control plane, in us-east-1), or Route53 ARC routing controls (a highly available data plane in
+# five regions, at the price of an ARC cluster).
+TRAFFIC_CONTROLS = ("healthCheckGate", "routingControl")
+DRAIN_TIMEOUT_SECONDS = (30, 3600)
+RTO_SECONDS = (60, 86400)
+RPO_SECONDS = (0, 86400)
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 
@@ -203,6 +210,16 @@ class AppConfig:
 
 
 @dataclass(frozen=True)
+class FailoverConfig:
+    """The failover runbook's settings and the resilience targets the plan's budget is checked against."""
+
+    traffic_control: str
+    drain_timeout_seconds: int
+    rto_seconds: int
+    rpo_seconds: int
+
+
+@dataclass(frozen=True)
 class StackConfig:
     """The whole validated configuration of one stack."""
 
@@ -219,6 +236,7 @@ class StackConfig:
     noncurrent_version_days: int
     edge: EdgeConfig
     app: AppConfig
+    failover: FailoverConfig
 
     @property
     def primary(self) -> RegionConfig:
@@ -274,6 +292,10 @@ KEYS: dict[str, str] = {
     "functionLogRetentionDays": "integer",
     "maxClockSkewSeconds": "integer",
     "cacheTtlSeconds": "integer",
+    "trafficControl": "string",
+    "failoverDrainTimeoutSeconds": "integer",
+    "rtoSeconds": "integer",
+    "rpoSeconds": "integer",
 }
 
 
@@ -522,6 +544,10 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     function_retention = r.integer("functionLogRetentionDays", choices=LOG_RETENTION_DAYS)
     skew = r.integer("maxClockSkewSeconds", CLOCK_SKEW_SECONDS)
     cache_ttl = r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS)
+    traffic_control = r.string("trafficControl", TRAFFIC_CONTROLS)
+    drain_timeout = r.integer("failoverDrainTimeoutSeconds", DRAIN_TIMEOUT_SECONDS)
+    rto = r.integer("rtoSeconds", RTO_SECONDS)
+    rpo = r.integer("rpoSeconds", RPO_SECONDS)
 
     if health_checks and ttl is not None and ttl > MAX_TTL_WITH_HEALTH_CHECKS:
         r.fail(
@@ -559,6 +585,7 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     assert failures is not None and failover_on_missing is not None and price_class is not None and emails is not None
     assert function_timeout is not None and processor_concurrency is not None and api_concurrency is not None
     assert max_receive is not None and function_retention is not None and skew is not None and cache_ttl is not None
+    assert traffic_control is not None and drain_timeout is not None and rto is not None and rpo is not None
 
     return StackConfig(
         project=PROJECT,
@@ -581,6 +608,7 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         noncurrent_version_days=noncurrent_days,
         app=AppConfig(function_timeout, processor_concurrency, api_concurrency, max_receive, function_retention, skew, cache_ttl),
         edge=EdgeConfig(domain, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)),
+        failover=FailoverConfig(traffic_control, drain_timeout, rto, rpo),
     )
 
 
