@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from functions.shared.errors import ValidationError
+from functions.shared.errors import ConflictError, RetryableError, ValidationError
 
 STEP_FENCE = "fence"
 STEP_DRAIN = "drain"
@@ -58,6 +58,20 @@ STEP_FAILED = "failed"
 
 # A run id names the Step Functions execution too: letters, digits, - and _, at most 80 characters.
 RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
+
+
+class StepRetryableError(RetryableError):
+    """A step failed in a way that trying again can fix (throttling, a region not answering yet).
+
+    The runbook function raises exactly this class for such failures, so the state machine's ``Retry`` names it
+    (``"StepRetryableError"``), and retries it with backoff.
+    """
+
+
+class StepRefusedError(ConflictError):
+    """A step refuses to go on: the state was moved by someone else, a planned drain ran out of time, the request is
+    invalid. Retrying cannot help; the state machine fails the execution (``"StepRefusedError"``) with this message, and an
+    operator decides."""
 
 
 @dataclass(frozen=True)
