@@ -72,3 +72,5 @@ def test_workflows_preview_on_pull_requests_and_deploy_behind_approval() -> None
     assert pulumi_step(deploy, "up")["with"]["command"] == "up"
     assert deploy["jobs"]["up"]["environment"] == "production"
     assert deploy["jobs"]["up"]["needs"] == "test"
+    for workflow, job in ((preview, "preview"), (deploy, "up")):
+        assert pulumi_step(workflow, job)["with"]["policyPacks"] == "policy", f"{job} runs without the policy pack"
