@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ops.harness import ProgramRun, run_program
-from tests.servers import MotoServer, RedisServer
+from ops.local_servers import MotoServer, RedisServer
 
 STACKS = ("prod", "dev")
 

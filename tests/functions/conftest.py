@@ -15,8 +15,8 @@ from botocore.config import Config
 
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable
+from ops.local_servers import MotoServer, wait_for
 from tests.functions.test_cache import create_table
-from tests.servers import MotoServer, _wait_for
 
 WRITE_REGION = "us-east-1"
 WRITE_TABLE = "multi-region-test-items"
@@ -75,7 +75,7 @@ class SerialMotoServer(MotoServer):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).status == 200, "serial moto")
+        wait_for(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).status == 200, "serial moto")
         return self
 
 

@@ -38,13 +38,11 @@ from functions.shared.schema import (
     ATTR_RECORD_TYPE,
     ATTR_TIMESTAMP,
     ATTR_VERSION,
-    IDEMPOTENCY_INDEX,
-    IDEMPOTENCY_INDEX_ATTRIBUTES,
-    IDEMPOTENCY_INDEX_PROJECTION,
 )
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from tests.servers import RedisServer
+from ops.local_servers import RedisServer
+from ops.local_tables import create_items_table
 
 REGION = "us-east-1"
 TTL = 300
@@ -52,26 +50,7 @@ TTL = 300
 
 def create_table(client: Any, name: str) -> None:
     """The items table with the schema ``components/table.py`` deploys (``functions/shared/schema.py``)."""
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": ATTR_ID, "AttributeType": "S"},
-            {"AttributeName": ATTR_IDEMPOTENCY_KEY, "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": ATTR_ID, "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": IDEMPOTENCY_INDEX,
-                "KeySchema": [{"AttributeName": ATTR_IDEMPOTENCY_KEY, "KeyType": "HASH"}],
-                "Projection": {
-                    "ProjectionType": IDEMPOTENCY_INDEX_PROJECTION,
-                    "NonKeyAttributes": list(IDEMPOTENCY_INDEX_ATTRIBUTES),
-                },
-            }
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    create_items_table(client, name)
 
 
 def put_item(table: ItemTable, item_id: str, *, data: dict[str, Any], version: int, timestamp: int, region: str) -> None:
@@ -514,6 +493,6 @@ def test_redis_errors_are_counted_and_never_reach_the_reader(table: ItemTable, c
 
 
 def _closed_port() -> int:
-    from tests.servers import free_port
+    from ops.local_servers import free_port
 
     return free_port()

@@ -1,7 +1,8 @@
 """A test double of DynamoDB global-table replication between regional tables on the moto server.
 
-moto accepts global-table replicas but replicates nothing (ARCHITECTURE §5), so the convergence tests replicate with
-this double, between N tables of one name in N regions (moto keeps a separate table per region).
+moto accepts global-table replicas but replicates nothing (ARCHITECTURE §5), so the convergence tests and the local
+drill (``python -m ops drill``) replicate with this double, between N tables of one name in N regions (moto keeps a
+separate table per region).
 
 What it simulates
 -----------------
@@ -17,6 +18,15 @@ What it simulates
 - **The receiving region's stream.** Applying a replicated write is a plain put (or delete) in the receiving region's
   table, so moto's stream of that region emits the record with the old and new images, which the double hands to
   that region's stream handler in Lambda's record shape; replicated writes are not replicated again.
+- **Lag, in steps or in milliseconds.** By default lag is counted in delivery steps (each :meth:`step` is one): the
+  convergence tests care about orderings, not durations. Given a clock (``now_ms``, e.g. the drill's simulated clock),
+  a copy is due ``min_lag_ms..max_lag_ms`` after its write was read, and a step delivers what is due by then;
+  :meth:`lag_ms` is the age of the oldest copy still on its way into a region (what DynamoDB's
+  ``ReplicationLatency`` metric approximates).
+- **A regional outage.** :meth:`hold` stops every copy from or to a region (they stay queued, in order); writes the
+  region made before the outage and had not replicated yet are exactly the copies held from it. :meth:`release`
+  delivers the backlog when the region recovers, as DynamoDB does (each copy still under the conflict rule above);
+  :meth:`drop` discards it instead: the region never comes back, and its unreplicated writes are lost.
 
 What moto adds
 --------------
@@ -26,16 +36,17 @@ replace a winner in another region (the stream handler must restore it, and does
 
 What it does not simulate
 -------------------------
-Wall-clock lag (lag is counted in delivery steps), partial or failed replication, ordering across a real stream's
-shards, the 24-hour stream retention, throughput and throttling, TTL deletions (nothing here expires), the ``aws:rep``
-attributes of the 2017 version of global tables, and transactions (DynamoDB replicates each item of a transaction on
-its own, as this double does).
+Replication that fails other than by a whole region's outage, ordering across a real stream's shards, the 24-hour
+stream retention, throughput and throttling, TTL deletions (nothing here expires), the ``aws:rep`` attributes of the
+2017 version of global tables, and transactions (DynamoDB replicates each item of a transaction on its own, as this
+double does).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,7 +62,8 @@ class Replication:
     key: Image
     image: Image | None  # the new image; None for a delete
     service_time: int
-    due: int
+    due: int  # a step number, or a time in ms when the double has a clock
+    read_at: int  # when the write was read from the source's stream (same unit)
 
 
 @dataclass
@@ -81,8 +93,10 @@ class GlobalTableReplicationDouble:
     regions: region -> (a DynamoDB client, a DynamoDB Streams client) of that region on the moto server.
     table_name: the table, created in every region with a stream (``NEW_AND_OLD_IMAGES``) before the double.
     rng: the source of lag and of the order in which copies due in the same step arrive.
-    max_lag_steps: a copy arrives 0..max_lag_steps steps after the step its write was read in.
+    max_lag_steps: without a clock, a copy arrives 0..max_lag_steps steps after the step its write was read in.
     order_attribute: the attribute holding the application's order token (to report downgrades).
+    now_ms: a clock in milliseconds; with it, lag is ``min_lag_ms..max_lag_ms`` of that clock instead of steps.
+    min_lag_ms, max_lag_ms: the range of a copy's lag with a clock.
     """
 
     def __init__(
@@ -92,8 +106,15 @@ class GlobalTableReplicationDouble:
         rng: random.Random,
         max_lag_steps: int = 3,
         order_attribute: str = "OrderToken",
+        *,
+        now_ms: Callable[[], int] | None = None,
+        min_lag_ms: int = 0,
+        max_lag_ms: int = 1000,
     ) -> None:
+        if not 0 <= min_lag_ms <= max_lag_ms:
+            raise ValueError(f"lag: need 0 <= min_lag_ms <= max_lag_ms, got {min_lag_ms}..{max_lag_ms}")
         self.table_name, self.rng, self.max_lag_steps, self.order_attribute = table_name, rng, max_lag_steps, order_attribute
+        self.now_ms, self.min_lag_ms, self.max_lag_ms = now_ms, min_lag_ms, max_lag_ms
         self.regions: dict[str, _Region] = {}
         for name, (client, streams) in regions.items():
             arn = client.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
@@ -103,16 +124,28 @@ class GlobalTableReplicationDouble:
         self.clock = 0
         self.step_number = 0
         self.pending: list[Replication] = []
+        self.held: set[str] = set()
         self.written_at: dict[tuple[str, str], int] = {}
         self.downgrades: list[Downgrade] = []
         self.applied = 0
         self.dropped = 0
+        self.applied_into: Counter[str] = Counter()
+        self.discarded = 0
+
+    def _now(self) -> int:
+        return self.step_number if self.now_ms is None else self.now_ms()
+
+    def _lag(self) -> int:
+        if self.now_ms is None:
+            return self.rng.randint(0, self.max_lag_steps)
+        return self.rng.randint(self.min_lag_ms, self.max_lag_ms)
 
     # ---- reading the regions' streams -----------------------------------------------------------------------------
 
-    def capture(self) -> int:
-        """Read every region's new local writes: queue them for replication and for the region's stream handler."""
-        return sum(self._read_stream(name, local=True) for name in self.regions)
+    def capture(self, regions: Iterable[str] | None = None) -> int:
+        """Read the new local writes of ``regions`` (every region by default): queue them for replication and for the
+        region's stream handler."""
+        return sum(self._read_stream(name, local=True) for name in (self.regions if regions is None else regions))
 
     def _read_stream(self, name: str, *, local: bool) -> int:
         region = self.regions[name]
@@ -136,10 +169,10 @@ class GlobalTableReplicationDouble:
         self.clock += 1
         self.written_at[(source, _key_text(key))] = self.clock
         image = change.get("NewImage") if record["eventName"] != "REMOVE" else None
+        now = self._now()
         for target in self.regions:
             if target != source:
-                due = self.step_number + self.rng.randint(0, self.max_lag_steps)
-                self.pending.append(Replication(source, target, key, image, self.clock, due))
+                self.pending.append(Replication(source, target, key, image, self.clock, now + self._lag(), now))
 
     def _lambda_record(self, region: str, raw: Mapping[str, Any]) -> dict[str, Any]:
         """A GetRecords record in the shape Lambda's event source gives the handler."""
@@ -156,35 +189,52 @@ class GlobalTableReplicationDouble:
 
     # ---- delivering copies ----------------------------------------------------------------------------------------
 
-    def step(self) -> int:
-        """Advance one step: capture local writes, then apply every copy now due, in random order. The copies applied."""
-        self.capture()
-        due = [replication for replication in self.pending if replication.due <= self.step_number]
-        self.pending = [replication for replication in self.pending if replication.due > self.step_number]
+    def step(self, written: Collection[str] | None = None) -> int:
+        """Advance one step: capture local writes, then apply every copy now due (and not held), in random order.
+        The copies delivered (applied, or dropped by the conflict rule).
+
+        ``written``: the regions that may have written since the last step, when the caller knows (the drill does);
+        the streams of the others are read only if a copy is delivered to them. Every region by default.
+        """
+        captured = set(self.regions if written is None else written)
+        self.capture(captured)
+        now = self._now()
+        due = [replication for replication in self.pending if replication.due <= now and not self._is_held(replication)]
+        self.pending = [replication for replication in self.pending if replication.due > now or self._is_held(replication)]
         self.rng.shuffle(due)
+        written_into: list[str] = []
         for replication in due:
-            self._apply(replication)
+            if replication.target not in captured:
+                self._read_stream(replication.target, local=True)  # its local writes are earlier service writes
+                captured.add(replication.target)
+            if self._apply(replication) and replication.target not in written_into:
+                written_into.append(replication.target)
+        # Nothing else writes during a step: every record now in these streams is a copy (not replicated again).
+        for name in written_into:
+            inbox = self.regions[name].inbox
+            before = len(inbox)
+            self._read_stream(name, local=False)
+            for record in inbox[before:]:
+                self._note_downgrade(name, record)
         self.step_number += 1
         return len(due)
 
-    def _apply(self, replication: Replication) -> None:
+    def _apply(self, replication: Replication) -> bool:
+        """Put the copy in its target unless the target holds a later service write of the item (then drop it)."""
         target = self.regions[replication.target]
-        self._read_stream(replication.target, local=True)  # local writes before this copy are earlier service writes
         key_text = _key_text(replication.key)
         held = self.written_at.get((replication.target, key_text), 0)
         if replication.service_time <= held:
             self.dropped += 1
-            return
+            return False
         self.written_at[(replication.target, key_text)] = replication.service_time
         if replication.image is None:
             target.client.delete_item(TableName=self.table_name, Key=replication.key)
         else:
             target.client.put_item(TableName=self.table_name, Item=replication.image)
         self.applied += 1
-        before = len(target.inbox)
-        self._read_stream(replication.target, local=False)
-        for record in target.inbox[before:]:
-            self._note_downgrade(replication.target, record)
+        self.applied_into[replication.target] += 1
+        return True
 
     def _note_downgrade(self, region: str, record: Mapping[str, Any]) -> None:
         change = record["dynamodb"]
@@ -195,12 +245,57 @@ class GlobalTableReplicationDouble:
             item_id = next(iter(change["Keys"].values()))["S"]
             self.downgrades.append(Downgrade(region, item_id, new_token, old_token))
 
+    # ---- outages -------------------------------------------------------------------------------------------------
+
+    def hold(self, region: str) -> None:
+        """The region is cut off: nothing replicates from it or to it until :meth:`release` or :meth:`drop`."""
+        self._known(region)
+        self.held.add(region)
+
+    def release(self, region: str) -> int:
+        """The region is back: its held backlog (both ways) is delivered, each copy at the first step once it is due
+        (a copy held past its due time, at the next step). The copies released."""
+        self._known(region)
+        self.held.discard(region)
+        return sum(1 for r in self.pending if region in (r.source, r.target) and not self._is_held(r))
+
+    def drop(self, region: str) -> list[Replication]:
+        """The region is gone for good: discard the copies held from it and to it; the discarded copies."""
+        self._known(region)
+        self.held.discard(region)
+        dropped = [replication for replication in self.pending if region in (replication.source, replication.target)]
+        self.pending = [replication for replication in self.pending if region not in (replication.source, replication.target)]
+        self.discarded += len(dropped)
+        return dropped
+
+    def backlog(self, source: str, target: str) -> list[Replication]:
+        """The copies from ``source`` to ``target`` not delivered yet (held or not yet due), oldest first."""
+        return sorted((r for r in self.pending if r.source == source and r.target == target), key=lambda r: r.service_time)
+
+    def lag_ms(self, target: str) -> int:
+        """How long the oldest copy still on its way into ``target`` has been waiting (0: nothing is); needs a clock."""
+        if self.now_ms is None:
+            raise ValueError("lag_ms needs a clock: build the double with now_ms")
+        waiting = [self.now_ms() - r.read_at for r in self.pending if r.target == target]
+        return max(waiting, default=0)
+
+    def _is_held(self, replication: Replication) -> bool:
+        return replication.source in self.held or replication.target in self.held
+
+    def _known(self, region: str) -> None:
+        if region not in self.regions:
+            raise ValueError(f"unknown region {region!r}; the double replicates {', '.join(self.regions)}")
+
     # ---- the stream handlers' side --------------------------------------------------------------------------------
 
     def take_records(self, region: str) -> list[dict[str, Any]]:
         """The stream records of ``region`` not yet handed out, oldest first."""
         records, self.regions[region].inbox = self.regions[region].inbox, []
         return records
+
+    def put_back(self, region: str, records: list[dict[str, Any]]) -> None:
+        """Records a stream handler failed on (and those after them): handed out again first, in order."""
+        self.regions[region].inbox[:0] = records
 
     def quiescent(self) -> bool:
         """Nothing left to replicate or to hand to a stream handler (after reading the streams once more)."""

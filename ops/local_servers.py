@@ -1,7 +1,8 @@
-"""Real local servers for the function tests: a Redis server (Debian's redis-server) and the moto server.
+"""Real local servers: a Redis server (Debian's redis-server) and the moto server (an AWS API emulator).
 
-Each listens on 127.0.0.1 on a free port, is started by the test session itself, and is stopped by its PID.
-A Redis server can be stopped and started again on the same port, for the outage tests.
+The function tests and the local drill (``python -m ops drill``) run the real function code against them. Each listens
+on 127.0.0.1 on a free port, is started by its user (a test session, the drill), and is stopped by its PID. A Redis
+server can be stopped and started again on the same port, for the outage tests and the drill's regional outage.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,11 +30,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for(check: object, what: str) -> None:
+def wait_for(check: Callable[[], bool], what: str) -> None:
+    """Poll ``check`` until it is true (connection errors count as not yet); RuntimeError after the start timeout."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:
-            if check():  # type: ignore[operator]
+            if check():
                 return
         except OSError:
             pass
@@ -47,12 +50,25 @@ def _kill(pid: int) -> None:
         return
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not _running(pid):
             return
         time.sleep(0.02)
     os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """The process exists and has not exited. A daemon (redis-server) is not our child: once it exits it stays a zombie
+    until init reaps it, which can take seconds, and a zombie holds no port, so it counts as exited (Linux's /proc tells;
+    elsewhere only a reaped process counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 @dataclass
@@ -96,7 +112,7 @@ class RedisServer:
             ],
             check=True,
         )
-        _wait_for(lambda: pidfile.exists() and self.ping(), f"redis-server on port {self.port}")
+        wait_for(lambda: pidfile.exists() and self.ping(), f"redis-server on port {self.port}")
         self.pid = int(pidfile.read_text().strip())
         return self
 
@@ -129,7 +145,7 @@ class MotoServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        _wait_for(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).status == 200, "moto server")
+        wait_for(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).status == 200, "moto server")
         return self
 
     def reset(self) -> None:
