@@ -1,7 +1,9 @@
 """The multi-region stack, in dependency order: config, providers, zone, global database, regions, replication,
-global table, application layer, API traffic, CDN, alarms, outputs.
+global table, application layer, API traffic, CDN, alarms, failover runbook, outputs.
 
 Names may cross from later steps to earlier ones; resources never do."""
+
+import json
 
 import pulumi
 
@@ -15,6 +17,13 @@ from components.observability import Observability, ObservabilityArgs, RegionSig
 from components.packaging import build_package
 from components.providers import EDGE_REGION, edge_provider, region_provider
 from components.regional import RegionalStack, RegionalStackArgs
+from components.runbook import (
+    FailoverRunbook,
+    FailoverRunbookArgs,
+    execution_timeout_seconds,
+    runbook_topology,
+    topology_parameter_name,
+)
 from components.storage import BucketReplication, BucketReplicationArgs, attach_data_bucket_policy, replication_rule_id
 from components.table import GlobalTable, GlobalTableArgs
 from components.zone import HostedZone, HostedZoneArgs
@@ -157,7 +166,8 @@ pulumi.export(
     },
 )
 
-# 7. API traffic: a health check per region and the api.<domain> failover or latency records.
+# 7. API traffic: a health check per region, a traffic gate over it (and with trafficControl=routingControl, a Route53
+#    ARC cluster with a routing control per region), and the api.<domain> failover or latency records on the gates.
 #    Under the home region's provider like the zone (Route53 is global), so moving the primary moves nothing.
 api_traffic = ApiTraffic(
     "api-traffic",
@@ -171,6 +181,7 @@ api_traffic = ApiTraffic(
         health_check_interval_seconds=config.edge.health_check_interval_seconds,
         health_check_failure_threshold=config.edge.health_check_failure_threshold,
         name_prefix=f"{config.project}-{config.stack}",
+        traffic_control=config.failover.traffic_control,
     ),
     pulumi.ResourceOptions(provider=providers[home_region]),
 )
@@ -236,7 +247,44 @@ observability = Observability(
 )
 pulumi.export("dashboard", observability.dashboard.dashboard_name)
 
-# 10. Outputs.
+# 10. The failover runbook in every region (any surviving region can run it): the topology it acts on (the table, the
+#     Aurora clusters, the traffic gates or routing controls), the runbook function on the application's package, the
+#     state machine, the topology's SSM parameter, and alarms on failed runs to the region's alarm topic.
+topology = runbook_topology(
+    regions=config.region_names,
+    table_name=table_name(config.project, config.stack),
+    global_cluster_id=aurora_global.identifier,
+    cluster_arns={name: stack.database.cluster.arn for name, stack in regional.items()},
+    traffic_control=config.failover.traffic_control,
+    traffic_gates=api_traffic.gate_ids,
+    routing_controls=api_traffic.routing_control_arns,
+    routing_control_endpoints=api_traffic.routing_control_endpoints,
+    drain_timeout_seconds=config.failover.drain_timeout_seconds,
+)
+runbooks: dict[str, FailoverRunbook] = {}
+for region in config.regions:
+    stack = regional[region.name]
+    runbooks[region.name] = FailoverRunbook(
+        f"{region.name}-runbook",
+        FailoverRunbookArgs(
+            region=region.name,
+            name_prefix=f"{config.project}-{config.stack}",
+            parameter_name=topology_parameter_name(config.project, config.stack),
+            topology=topology,
+            package=package,
+            key_arn=stack.key.key.arn,
+            private_subnet_ids=[s.id for s in stack.network.private_subnets],
+            security_group_id=stack.app_security_group.id,
+            log_retention_days=config.app.function_log_retention_days,
+            execution_timeout_seconds=execution_timeout_seconds(config.failover.drain_timeout_seconds),
+            alarm_topic_arn=observability.topics[region.name].arn,
+        ),
+        pulumi.ResourceOptions(provider=providers[region.name]),
+    )
+pulumi.export("failoverRunbooks", {name: runbook.state_machine.arn for name, runbook in runbooks.items()})
+pulumi.export("runbookTopology", topology.apply(json.loads))
+
+# 11. Outputs.
 pulumi.export("primaryRegion", config.primary.name)
 pulumi.export("routing", {"mode": config.routing.mode, "dnsTtlSeconds": config.routing.dns_ttl_seconds})
 region_outputs = {}

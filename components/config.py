@@ -557,6 +557,13 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         )
     if routing_mode == "failover" and health_checks is False:
         r.fail("healthChecksEnabled", False, "true when routingMode is failover: failover records need health checks")
+    elif traffic_control == "healthCheckGate" and health_checks is False:
+        r.fail(
+            "healthChecksEnabled",
+            False,
+            "true unless trafficControl is routingControl: the failover runbook's healthCheckGate gate is a calculated "
+            "health check over the region's health check",
+        )
 
     if networks is not None and private_prefix is not None and public_prefix is not None:
         for network in networks:

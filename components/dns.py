@@ -1,4 +1,5 @@
-"""API traffic: a Route53 health check per region and the ``api.<domain>`` records that route by it.
+"""API traffic: a Route53 health check per region, a traffic gate over it, and the ``api.<domain>`` records that
+route by the gates.
 
 ``ApiTraffic`` comes after every RegionalStack (it needs each region's API endpoint) and lives under the
 provider of the first region in ``regions``, like the hosted zone: Route53 is global, and a provider that
@@ -10,26 +11,54 @@ Health checks (``healthChecksEnabled``): HTTPS on port 443 with SNI, against eac
 the configured interval and failure threshold, from every Route53 checker region (the widest vantage, so a
 local internet problem does not fail a region over), with latency measured for the dashboard.
 
+Traffic gates (contract 3 of the failover runbook): every region has a ``CALCULATED`` health check, its *gate*,
+and the records of a region are tied to its gate, not to its endpoint check. What the gate does depends on
+``trafficControl``:
+
+- ``healthCheckGate``: the gate's one child is the region's endpoint check; ``ChildHealthThreshold`` 1
+  (``GATE_OPEN``) makes the gate follow it, 2 (``GATE_CLOSED``) closes it (Route53 treats a threshold above the
+  number of children as always unhealthy). The runbook's ``shift_traffic`` step sets the thresholds through the
+  Route53 API, and Pulumi ignores changes to them (``ignore_changes``): the deploy after a failover must never
+  silently reopen the old region's gate, i.e. undo the failover. Pulumi sets the threshold only when it creates a
+  gate (open).
+- ``routingControl``: a Route53 ARC cluster, a control panel and one routing control per region (the control
+  plane lives in us-west-2 whatever the provider's region; the pulumi-aws provider sends it there), and a
+  ``RECOVERY_CONTROL`` health check per region on that region's control. The gate's children are the endpoint
+  check and the recovery-control check, and its threshold is the number of children: the region serves only
+  while its endpoint is healthy *and* its control is On. The runbook flips controls, through any of the ARC
+  cluster's five regional endpoints (``routing_control_endpoints``), never the gate; so Pulumi owns the threshold
+  here and nothing is ignored: a gate whose threshold was left at 1 over two children would pass traffic to a
+  region whose control is Off, or whose endpoint is down. A new routing control is Off: after the first deploy
+  in this mode, turn on the control of every region that should serve (``aws route53-recovery-cluster
+  update-routing-control-states`` against a cluster endpoint); until then every gate is closed, and Route53,
+  seeing every record unhealthy, answers as if all were healthy. With health checks disabled (latency routing
+  only), the recovery-control check is the gate's only child.
+
+  The gates of the two modes have different names (``gate_name``), so switching ``trafficControl`` creates fresh
+  gates (open, or following the controls) and retires the old ones, rather than carrying a threshold set for one
+  mode into the other.
+
 Records, all ``CNAME`` to a region's custom-domain target with the configured TTL (at most 60 s while health
-checks are on), each tied to the health check of the region it points at (``plan_records``):
+checks are on), each tied to the gate of the region it points at (``plan_records``):
 
 - ``failover`` (active-passive). Route53 accepts exactly one PRIMARY and one SECONDARY per name, so the
   records are identified by role (set identifiers ``primary`` and ``secondary``), not by region: PRIMARY
   points at the primary region; with two regions SECONDARY points at the other one; with three or more,
   SECONDARY is an alias (evaluating target health) to ``standby.api.<domain>``, a latency set with one
-  record per region, each tied to its region's check. The standby set holds every region, the primary too:
-  it is read only while the primary's check fails, and then the primary's member is excluded by that same
-  check, so it answers exactly as a set of the secondaries would, and it does not change when the primary
-  moves.
+  record per region, each tied to its region's gate. The standby set holds every region, the primary too:
+  it is read only while the primary's gate is unhealthy (its endpoint failing, or the gate closed), and then
+  the primary's member is excluded by that same gate, so it answers exactly as a set of the secondaries would,
+  and it does not change when the primary moves.
 - ``latency`` (active-active): one latency record per region, set identifier = region.
 
 After a failover the operator sets the new ``primaryRegion`` and runs ``pulumi up``: the ``primary`` and
-``secondary`` records change their value and health check in place. Swapping PRIMARY and SECONDARY between
-two region-identified records instead would need two changes, and Route53 refuses the state between them
-(two records of one failover type); no record is created, deleted or replaced. Switching ``routingMode``
-is different: Route53 refuses failover and latency records side by side for one name, and Pulumi creates the
-new records before it deletes the old ones. Delete the old records first (``pulumi destroy --target`` with
-their URNs; ``api.<domain>`` does not resolve until the next step), then ``pulumi up`` with the new mode.
+``secondary`` records change their value and gate in place (the gates themselves keep what the runbook set).
+Swapping PRIMARY and SECONDARY between two region-identified records instead would need two changes, and
+Route53 refuses the state between them (two records of one failover type); no record is created, deleted or
+replaced. Switching ``routingMode`` is different: Route53 refuses failover and latency records side by side for
+one name, and Pulumi creates the new records before it deletes the old ones. Delete the old records first
+(``pulumi destroy --target`` with their URNs; ``api.<domain>`` does not resolve until the next step), then
+``pulumi up`` with the new mode.
 """
 
 from __future__ import annotations
@@ -42,9 +71,14 @@ import pulumi_aws as aws
 
 from components.api import RegionalApi
 from components.config import RoutingConfig
+from functions.runbook.model import TRAFFIC_CONTROLS, TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL
 
 HEALTH_CHECK_PORT = 443
 PRIMARY, SECONDARY = "PRIMARY", "SECONDARY"
+# A healthCheckGate gate has one child: threshold 1 follows it, 2 (more than its children) is always unhealthy.
+GATE_OPEN, GATE_CLOSED = 1, 2
+# What the runbook, not Pulumi, owns on a healthCheckGate gate.
+GATE_RUNBOOK_OWNED = ("childHealthThreshold",)
 
 
 # ---- pure planning -------------------------------------------------------------------------------
@@ -115,6 +149,33 @@ def plan_records(hostname: str, regions: Sequence[str], primary: str, mode: str)
     return tuple(records)
 
 
+def gate_name(component: str, region: str, traffic_control: str) -> str:
+    """The resource name of ``region``'s gate: one per traffic-control mode (see the module notes).
+
+    Example:
+        >>> gate_name("api-traffic", "eu-west-1", "healthCheckGate"), gate_name("api-traffic", "eu-west-1", "routingControl")
+        ('api-traffic-eu-west-1-gate', 'api-traffic-eu-west-1-control-gate')
+    """
+    if traffic_control not in TRAFFIC_CONTROLS:
+        raise ValueError(f"traffic control {traffic_control!r}; allowed: {', '.join(TRAFFIC_CONTROLS)}")
+    suffix = "gate" if traffic_control == TRAFFIC_HEALTH_CHECK_GATE else "control-gate"
+    return f"{component}-{region}-{suffix}"
+
+
+def endpoint_map(endpoints: Sequence[aws.route53recoverycontrol.outputs.ClusterClusterEndpoint] | None) -> dict[str, str]:
+    """The ARC cluster's endpoints as region -> URL (the runbook's ``routing_control_endpoints``).
+
+    Raises
+    ------
+    ValueError
+        The provider reports no endpoint (the runbook could not flip a control).
+    """
+    found = {str(e.region): str(e.endpoint) for e in endpoints or () if e.region and e.endpoint}
+    if not found:
+        raise ValueError("the Route53 ARC cluster reports no endpoints; the runbook needs at least one to set routing controls")
+    return found
+
+
 # ---- the component -------------------------------------------------------------------------------
 
 
@@ -131,7 +192,8 @@ class ApiTrafficArgs:
     health_check_path: the path the checks request.
     health_check_interval_seconds: seconds between probes (10 or 30).
     health_check_failure_threshold: consecutive failures before a region counts as unhealthy.
-    name_prefix: ``<project>-<stack>``, for the checks' ``Name`` tags.
+    name_prefix: ``<project>-<stack>``, for the checks' ``Name`` tags and the ARC resources' names.
+    traffic_control: ``healthCheckGate`` or ``routingControl``: what the gates are made of (module notes).
     """
 
     hostname: str
@@ -143,27 +205,47 @@ class ApiTrafficArgs:
     health_check_interval_seconds: int
     health_check_failure_threshold: int
     name_prefix: str
+    traffic_control: str
 
 
 class ApiTraffic(pulumi.ComponentResource):
-    """Health checks per region and the ``api.<domain>`` failover or latency records.
+    """Health checks per region, a traffic gate per region over them, and the ``api.<domain>`` failover or latency
+    records tied to the gates.
+
+    What the runbook needs: ``gate_ids`` (region -> gate id), and with ``routingControl`` also
+    ``routing_control_arns`` (region -> routing control ARN) and ``routing_control_endpoints`` (ARC endpoint
+    region -> URL).
 
     Example:
         >>> ApiTraffic("api-traffic", ApiTrafficArgs("api.app.example.com", zone.zone_id, apis, "us-east-1",
-        ...            config.routing, "/health", 10, 3, "multi-region-prod"),
+        ...            config.routing, "/health", 10, 3, "multi-region-prod", "healthCheckGate"),
         ...            pulumi.ResourceOptions(provider=providers[home_region]))
     """
 
     api_hostname: str
+    traffic_control: str
     health_checks: dict[str, aws.route53.HealthCheck]
     health_check_ids: dict[str, pulumi.Output[str]]
+    recovery_cluster: aws.route53recoverycontrol.Cluster | None
+    control_panel: aws.route53recoverycontrol.ControlPanel | None
+    routing_controls: dict[str, aws.route53recoverycontrol.RoutingControl]
+    routing_control_arns: dict[str, pulumi.Output[str]]
+    routing_control_endpoints: pulumi.Output[dict[str, str]] | None
+    recovery_checks: dict[str, aws.route53.HealthCheck]
+    gates: dict[str, aws.route53.HealthCheck]
+    gate_ids: dict[str, pulumi.Output[str]]
     records: dict[str, aws.route53.Record]
 
     def __init__(self, name: str, args: ApiTrafficArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:dns:ApiTraffic", name, None, opts)
         self.api_hostname = args.hostname
+        self.traffic_control = args.traffic_control
         if args.routing.mode == "failover" and not args.routing.health_checks_enabled:
             raise ValueError("failover routing needs health checks: Route53 refuses a non-alias PRIMARY without one")
+        if args.traffic_control not in TRAFFIC_CONTROLS:
+            raise ValueError(f"traffic control {args.traffic_control!r}; allowed: {', '.join(TRAFFIC_CONTROLS)}")
+        if args.traffic_control == TRAFFIC_HEALTH_CHECK_GATE and not args.routing.health_checks_enabled:
+            raise ValueError("a healthCheckGate gate needs the region's health check: enable health checks or use routingControl")
         specs = plan_records(args.hostname, list(args.apis), args.primary, args.routing.mode)
 
         self.health_checks = {}
@@ -188,6 +270,8 @@ class ApiTraffic(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self),
                 )
         self.health_check_ids = {region: check.id for region, check in self.health_checks.items()}
+        self._routing_controls(name, args)
+        self._gates(name, args)
 
         self.records = {}
         # Targets first: an alias record can only be created once the record set it names exists.
@@ -198,9 +282,69 @@ class ApiTraffic(pulumi.ComponentResource):
             {
                 "api_hostname": self.api_hostname,
                 "health_check_ids": self.health_check_ids,
+                "gate_ids": self.gate_ids,
+                "routing_control_arns": self.routing_control_arns,
+                "routing_control_endpoints": self.routing_control_endpoints,
                 "records": {key: record.fqdn for key, record in self.records.items()},
             }
         )
+
+    def _routing_controls(self, name: str, args: ApiTrafficArgs) -> None:
+        """``routingControl``: the ARC cluster, its control panel, a routing control and a recovery-control health
+        check per region."""
+        self.recovery_cluster, self.control_panel = None, None
+        self.routing_controls, self.recovery_checks = {}, {}
+        self.routing_control_endpoints = None
+        if args.traffic_control != TRAFFIC_ROUTING_CONTROL:
+            self.routing_control_arns = {}
+            return
+        cluster = aws.route53recoverycontrol.Cluster(
+            f"{name}-arc-cluster", name=args.name_prefix, opts=pulumi.ResourceOptions(parent=self)
+        )
+        panel = aws.route53recoverycontrol.ControlPanel(
+            f"{name}-arc-panel", cluster_arn=cluster.arn, name=args.name_prefix, opts=pulumi.ResourceOptions(parent=cluster)
+        )
+        for region in args.apis:
+            control = aws.route53recoverycontrol.RoutingControl(
+                f"{name}-{region}-routing-control",
+                cluster_arn=cluster.arn,
+                control_panel_arn=panel.arn,
+                name=f"{args.name_prefix}-{region}",
+                opts=pulumi.ResourceOptions(parent=panel),
+            )
+            self.routing_controls[region] = control
+            self.recovery_checks[region] = aws.route53.HealthCheck(
+                f"{name}-{region}-recovery-control",
+                type="RECOVERY_CONTROL",
+                routing_control_arn=control.arn,
+                tags={"Name": f"{args.name_prefix}-control-{region}", "region": region},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.recovery_cluster, self.control_panel = cluster, panel
+        self.routing_control_arns = {region: control.arn for region, control in self.routing_controls.items()}
+        self.routing_control_endpoints = cluster.cluster_endpoints.apply(endpoint_map)
+
+    def _gates(self, name: str, args: ApiTrafficArgs) -> None:
+        """A gate per region over its endpoint check (and its recovery-control check): see the module notes."""
+        self.gates = {}
+        for region in args.apis:
+            children = [check.id for check in (self.health_checks.get(region), self.recovery_checks.get(region)) if check]
+            runbook_owned = args.traffic_control == TRAFFIC_HEALTH_CHECK_GATE
+            self.gates[region] = aws.route53.HealthCheck(
+                gate_name(name, region, args.traffic_control),
+                type="CALCULATED",
+                child_healthchecks=children,
+                child_health_threshold=GATE_OPEN if runbook_owned else len(children),
+                tags={
+                    "Name": f"{args.name_prefix}-gate-{region}",
+                    "region": region,
+                    "role": "primary" if region == args.primary else "secondary",
+                    "trafficControl": args.traffic_control,
+                },
+                # healthCheckGate: the runbook opens and closes the gate; a deploy must never reopen a closed one.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=list(GATE_RUNBOOK_OWNED) if runbook_owned else None),
+            )
+        self.gate_ids = {region: gate.id for region, gate in self.gates.items()}
 
     def _record(
         self, name: str, spec: RecordSpec, args: ApiTrafficArgs, targets: Sequence[pulumi.Resource]
@@ -221,7 +365,7 @@ class ApiTraffic(pulumi.ComponentResource):
             )
         if spec.target_region is None:
             raise ValueError(f"record {spec.key} has neither a target region nor an alias target")
-        check = self.health_checks.get(spec.target_region)
+        gate = self.gates[spec.target_region]
         return aws.route53.Record(
             f"{name}-{spec.key}",
             zone_id=args.zone_id,
@@ -230,7 +374,7 @@ class ApiTraffic(pulumi.ComponentResource):
             ttl=args.routing.dns_ttl_seconds,
             records=[args.apis[spec.target_region].custom_domain_target],
             set_identifier=spec.set_identifier,
-            health_check_id=check.id if check is not None else None,
+            health_check_id=gate.id,
             failover_routing_policies=failover,
             latency_routing_policies=latency,
             opts=pulumi.ResourceOptions(parent=self),

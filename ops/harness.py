@@ -39,6 +39,7 @@ PROJECT = "multi-region"
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
 PROVIDER_TYPE = "pulumi:providers:aws"
+ARC_ENDPOINT_REGIONS = ("us-east-1", "us-west-2", "eu-west-1", "ap-northeast-1", "ap-southeast-2")
 STACK_TYPE = "pulumi:pulumi:Stack"
 
 
@@ -377,6 +378,13 @@ def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inpu
             "hostedZoneId": "Z2FDTNDATAQYW2",
         },
         "aws:s3/bucket:Bucket": {"bucketRegionalDomainName": f"{inputs.get('bucket', name)}.s3.{region}.amazonaws.com"},
+        # A Route53 ARC cluster answers in five regions, whatever the provider's region.
+        "aws:route53recoverycontrol/cluster:Cluster": {
+            "clusterEndpoints": [
+                {"region": arc, "endpoint": f"https://{resource_id}.route53-recovery-cluster.{arc}.amazonaws.com/v1"}
+                for arc in ARC_ENDPOINT_REGIONS
+            ]
+        },
     }
     return computed.get(type_, {})
 

@@ -92,6 +92,11 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         {"healthChecksEnabled": False},
         ["healthChecksEnabled: got False", "true when routingMode is failover"],
     ),
+    (
+        "health-check gates without health checks",
+        {"routingMode": "latency", "healthChecksEnabled": False, "trafficControl": "healthCheckGate"},
+        ["healthChecksEnabled: got False", "true unless trafficControl is routingControl"],
+    ),
     ("EKS version out of support", {"eksVersion": "1.29"}, ["eksVersion: got '1.29'", "one of 1.34, 1.35, 1.36"]),
     (
         "node sizes out of order",
@@ -124,6 +129,11 @@ def test_invalid_config_is_refused_before_any_resource(overrides: dict[str, Any]
         assert fragment in message, f"{fragment!r} not in {message!r}"
     assert "Traceback" not in message
     assert run.resources == [], f"registered before validation: {[r.name for r in run.resources]}"
+
+
+def test_latency_routing_controls_may_gate_without_health_checks() -> None:
+    cfg = _load("prod", routingMode="latency", healthChecksEnabled=False, dnsTtlSeconds=120, trafficControl="routingControl")
+    assert (cfg.routing.health_checks_enabled, cfg.failover.traffic_control) == (False, "routingControl")
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -1,5 +1,5 @@
-"""API traffic: a Route53 health check per region and the api.<domain> failover or latency records, each tied to the
-health check of the region it sends clients to."""
+"""API traffic: a Route53 health check per region, a traffic gate over it (the failover runbook's switch), and the
+api.<domain> failover or latency records, each tied to the gate of the region it sends clients to."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import MAX_TTL_WITH_HEALTH_CHECKS, StackConfig
-from components.dns import RecordSpec, plan_records, standby_hostname
+from components.dns import GATE_CLOSED, GATE_OPEN, RecordSpec, endpoint_map, gate_name, plan_records, standby_hostname
 from ops.harness import ProgramRun, Resource, stack_config
 from tests.conftest import THREE_REGIONS, ProgramRunner
 from tests.test_api import zone_id_of
@@ -71,8 +71,17 @@ def record(run: ProgramRun, key: str) -> Resource:
 
 
 def checks_by_id(run: ProgramRun) -> dict[str, Resource]:
-    """Health checks by the id the mocks give them."""
+    """Health checks (endpoint checks, gates, recovery-control checks) by the id the mocks give them."""
     return {f"{check.name}-id": check for check in run.of_type(HEALTH_CHECK)}
+
+
+def endpoint_checks(run: ProgramRun) -> list[Resource]:
+    """The HTTPS checks of the regions' health endpoints (not the gates over them)."""
+    return [check for check in run.of_type(HEALTH_CHECK) if check.inputs["type"] == "HTTPS"]
+
+
+def gates(run: ProgramRun) -> list[Resource]:
+    return [check for check in run.of_type(HEALTH_CHECK) if check.inputs["type"] == "CALCULATED"]
 
 
 def execute_api_host(run: ProgramRun, region: str) -> str:
@@ -95,14 +104,18 @@ def target_region(run: ProgramRun, config: StackConfig, resource: Resource) -> s
 
 
 def assert_cname_to_region(run: ProgramRun, config: StackConfig, resource: Resource, region: str) -> None:
-    """A CNAME to ``region``'s custom domain with the configured TTL, tied to that region's health check."""
+    """A CNAME to ``region``'s custom domain with the configured TTL, tied to that region's gate, whose one child is
+    the region's health check."""
     assert resource.inputs["type"] == "CNAME"
     assert resource.inputs["zoneId"] == zone_id_of(config)
     assert resource.inputs["records"] == [custom_domain_target(run, region)]
     assert resource.inputs["ttl"] == config.routing.dns_ttl_seconds
     assert resource.inputs["ttl"] <= MAX_TTL_WITH_HEALTH_CHECKS
     assert "aliases" not in resource.inputs
-    check = checks_by_id(run)[resource.inputs["healthCheckId"]]
+    gate = checks_by_id(run)[resource.inputs["healthCheckId"]]
+    assert gate.name == f"api-traffic-{region}-gate" and gate.inputs["tags"]["region"] == region
+    (child,) = gate.inputs["childHealthchecks"]
+    check = checks_by_id(run)[child]
     assert check.inputs["fqdn"] == execute_api_host(run, region)
     assert check.inputs["tags"]["region"] == region
 
@@ -172,7 +185,7 @@ def test_standby_hostname_is_under_the_api_hostname() -> None:
 def test_one_https_health_check_per_region_on_its_execute_api_host(case: Case) -> None:
     run, config = case
     component = run.one(API_TRAFFIC)
-    checks = run.of_type(HEALTH_CHECK)
+    checks = endpoint_checks(run)
     assert sorted(c.name for c in checks) == sorted(f"api-traffic-{region}-health" for region in config.region_names)
     for region in config.region_names:
         check = next(c for c in checks if c.name == f"api-traffic-{region}-health")
@@ -193,8 +206,8 @@ def test_one_https_health_check_per_region_on_its_execute_api_host(case: Case) -
 
 def test_health_check_settings_follow_the_stack(run_stack: ProgramRunner) -> None:
     prod, dev = run_stack("prod"), run_stack("dev")
-    assert {c.inputs["requestInterval"] for c in prod.of_type(HEALTH_CHECK)} == {10}
-    assert {c.inputs["requestInterval"] for c in dev.of_type(HEALTH_CHECK)} == {30}
+    assert {c.inputs["requestInterval"] for c in endpoint_checks(prod)} == {10}
+    assert {c.inputs["requestInterval"] for c in endpoint_checks(dev)} == {30}
     assert {r.inputs["ttl"] for r in api_records(prod)} == {60}
     assert {r.inputs["ttl"] for r in api_records(dev)} == {30}
 
@@ -258,27 +271,103 @@ def test_latency_records_one_per_region_each_with_its_check(latency_case: Case) 
         assert_cname_to_region(run, config, latency, region)
 
 
-def test_every_cname_is_tied_to_the_check_of_the_region_it_points_at(case: Case) -> None:
+def test_every_cname_is_tied_to_the_gate_of_the_region_it_points_at(case: Case) -> None:
     run, config = case
     checks = checks_by_id(run)
     cnames = [r for r in api_records(run) if "records" in r.inputs]
     assert cnames
     for resource in cnames:
         region = target_region(run, config, resource)
-        assert checks[resource.inputs["healthCheckId"]].name == f"api-traffic-{region}-health"
+        assert checks[resource.inputs["healthCheckId"]].name == f"api-traffic-{region}-gate"
 
 
-def test_latency_without_health_checks_has_no_checks_and_untied_records(run_stack: ProgramRunner) -> None:
-    overrides: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latency", "healthChecksEnabled": False, "dnsTtlSeconds": 120}
-    run, config = run_stack("prod", **overrides), stack_config("prod", overrides)
-    assert run.of_type(HEALTH_CHECK) == []
-    records = api_records(run)
-    assert len(records) == 3
+# ---- traffic gates ---------------------------------------------------------------------------------
+
+
+def test_gate_names_differ_by_traffic_control() -> None:
+    assert gate_name("api-traffic", "eu-west-1", "healthCheckGate") == "api-traffic-eu-west-1-gate"
+    assert gate_name("api-traffic", "eu-west-1", "routingControl") == "api-traffic-eu-west-1-control-gate"
+    with pytest.raises(ValueError, match="allowed: healthCheckGate, routingControl"):
+        gate_name("api-traffic", "eu-west-1", "dns")
+    assert (GATE_OPEN, GATE_CLOSED) == (1, 2)
+
+
+def test_one_open_gate_per_region_over_its_health_check_left_to_the_runbook(case: Case) -> None:
+    """healthCheckGate: threshold 1 at creation, then the runbook's (a deploy never reopens a closed gate)."""
+    run, config = case
+    component = run.one(API_TRAFFIC)
+    checks = checks_by_id(run)
+    assert sorted(g.name for g in gates(run)) == sorted(f"api-traffic-{region}-gate" for region in config.region_names)
     for region in config.region_names:
-        latency = record(run, region)
-        assert "healthCheckId" not in latency.inputs
-        assert latency.inputs["ttl"] == 120
-        assert latency.inputs["records"] == [custom_domain_target(run, region)]
+        gate = next(g for g in gates(run) if g.name == f"api-traffic-{region}-gate")
+        assert gate.parent == component.urn
+        assert gate.inputs["childHealthchecks"] == [f"api-traffic-{region}-health-id"]
+        assert checks[f"api-traffic-{region}-health-id"].inputs["type"] == "HTTPS"
+        assert gate.inputs["childHealthThreshold"] == 1
+        assert gate.ignore_changes == ("childHealthThreshold",)
+        assert gate.inputs["tags"]["region"] == region and gate.inputs["tags"]["trafficControl"] == "healthCheckGate"
+    assert run.of_type("aws:route53recoverycontrol/cluster:Cluster") == []
+
+
+ROUTING_CONTROL_CASES: dict[str, dict[str, Any]] = {
+    "failover": {**THREE_REGIONS, "trafficControl": "routingControl"},
+    "latency-without-health-checks": {
+        **THREE_REGIONS,
+        "trafficControl": "routingControl",
+        "routingMode": "latency",
+        "healthChecksEnabled": False,
+        "dnsTtlSeconds": 120,
+    },
+}
+
+
+@pytest.mark.parametrize("key", list(ROUTING_CONTROL_CASES))
+def test_routing_control_gates_need_the_endpoint_and_the_control(run_stack: ProgramRunner, key: str) -> None:
+    """routingControl: an ARC cluster, a panel, a control and a recovery-control check per region; each gate requires
+    all of its children (threshold = their number), and Pulumi owns that threshold."""
+    overrides = ROUTING_CONTROL_CASES[key]
+    run, config = run_stack("prod", **overrides), stack_config("prod", overrides)
+    prefix = "multi-region-prod"
+    home = config.region_names[0]
+    cluster = run.one("aws:route53recoverycontrol/cluster:Cluster")
+    panel = run.one("aws:route53recoverycontrol/controlPanel:ControlPanel")
+    assert cluster.inputs == {"name": prefix} and cluster.region == home
+    assert panel.inputs == {
+        "clusterArn": f"arn:aws:route53recoverycontrol:{home}:123456789012:cluster/{cluster.name}",
+        "name": prefix,
+    }
+    assert panel.parent == cluster.urn
+    controls = run.of_type("aws:route53recoverycontrol/routingControl:RoutingControl")
+    assert sorted(c.inputs["name"] for c in controls) == sorted(f"{prefix}-{region}" for region in config.region_names)
+    checks = checks_by_id(run)
+    for region in config.region_names:
+        control = next(c for c in controls if c.inputs["name"] == f"{prefix}-{region}")
+        assert control.inputs["controlPanelArn"].endswith(f"controlpanel/{panel.name}")
+        recovery = checks[f"api-traffic-{region}-recovery-control-id"]
+        assert recovery.inputs["type"] == "RECOVERY_CONTROL"
+        assert recovery.inputs["routingControlArn"].endswith(f"routingcontrol/{control.name}")
+        gate = checks[f"api-traffic-{region}-control-gate-id"]
+        expected = [f"api-traffic-{region}-recovery-control-id"]
+        if config.routing.health_checks_enabled:
+            expected.insert(0, f"api-traffic-{region}-health-id")
+        assert gate.inputs["childHealthchecks"] == expected
+        assert gate.inputs["childHealthThreshold"] == len(expected)
+        assert gate.ignore_changes == ()
+    assert len(endpoint_checks(run)) == (3 if config.routing.health_checks_enabled else 0)
+    for resource in api_records(run):
+        if "records" in resource.inputs:
+            region = target_region(run, config, resource)
+            assert resource.inputs["healthCheckId"] == f"api-traffic-{region}-control-gate-id"
+            assert resource.inputs["ttl"] == config.routing.dns_ttl_seconds
+
+
+def test_endpoint_map_names_each_arc_endpoint_by_region() -> None:
+    import pulumi_aws as aws
+
+    endpoint = aws.route53recoverycontrol.outputs.ClusterClusterEndpoint
+    assert endpoint_map([endpoint(endpoint="https://a/v1", region="us-west-2")]) == {"us-west-2": "https://a/v1"}
+    with pytest.raises(ValueError, match="no endpoints"):
+        endpoint_map([])
 
 
 # ---- moving the primary ----------------------------------------------------------------------------
@@ -302,11 +391,11 @@ def test_moving_the_primary_updates_route53_in_place(run_stack: ProgramRunner, o
     assert route53_identity(before) == route53_identity(after)
     assert record(before, "primary").inputs["records"] == [custom_domain_target(before, "us-east-1")]
     assert record(after, "primary").inputs["records"] == [custom_domain_target(after, "eu-west-1")]
-    assert record(after, "primary").inputs["healthCheckId"] == "api-traffic-eu-west-1-health-id"
+    assert record(after, "primary").inputs["healthCheckId"] == "api-traffic-eu-west-1-gate-id"
     assert record(after, "primary").inputs["failoverRoutingPolicies"] == [{"type": "PRIMARY"}]
     if not overrides:
         assert record(after, "secondary").inputs["records"] == [custom_domain_target(after, "us-east-1")]
-        assert record(after, "secondary").inputs["healthCheckId"] == "api-traffic-us-east-1-health-id"
+        assert record(after, "secondary").inputs["healthCheckId"] == "api-traffic-us-east-1-gate-id"
 
 
 # ---- outputs and preview ---------------------------------------------------------------------------
@@ -321,7 +410,7 @@ def test_preview_registers_checks_and_records(run_stack: ProgramRunner, preview_
     update = run_stack(preview_run.stack)
     assert sorted(c.name for c in preview_run.of_type(HEALTH_CHECK)) == sorted(c.name for c in update.of_type(HEALTH_CHECK))
     assert sorted(r.name for r in api_records(preview_run)) == sorted(r.name for r in api_records(update))
-    assert len(preview_run.of_type(HEALTH_CHECK)) == len(preview_run.regions())
+    assert len(endpoint_checks(preview_run)) == len(gates(preview_run)) == len(preview_run.regions())
     assert len(api_records(preview_run)) == 2
 
 
@@ -330,4 +419,4 @@ def test_preview_registers_a_three_region_failover(run_stack: ProgramRunner) -> 
     preview, update = run_stack("prod", preview=True, **overrides), run_stack("prod", **overrides)
     assert sorted(r.name for r in api_records(preview)) == sorted(r.name for r in api_records(update))
     assert len(api_records(preview)) == 5
-    assert len(preview.of_type(HEALTH_CHECK)) == 3
+    assert len(endpoint_checks(preview)) == len(gates(preview)) == 3

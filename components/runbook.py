@@ -1,0 +1,504 @@
+"""The failover runbook, deployed in every region (ARCHITECTURE §3, contracts 1 and 4 of the failover work).
+
+``FailoverRunbook`` is created in ``__main__`` once per region, under that region's provider, named
+``<region>-runbook`` (so the parity rule compares it across regions): an operator starts the failover from whichever
+region survives, and everything it needs is in that region.
+
+- **The runbook function** ``<project>-<stack>-runbook`` (``functions.runbook.handler.handle``): the application's one
+  package (``components/packaging.py``, built once in ``__main__``), ``LAMBDA_RUNTIME`` on arm64, X-Ray tracing, its
+  log group created first with the region's key (``components.app.AppFunction``, like every other function). In the
+  region's private subnets with the application security group, like the other functions: it reaches the
+  region's DynamoDB through the VPC's gateway endpoint, and everything else it calls (the other regions' tables,
+  the RDS API, Route53 and its ARC cluster endpoints, CloudWatch, X-Ray) over HTTPS through the region's NAT
+  gateways (one per AZ in production, so an AZ outage does not strand it; one in dev). Environment:
+  ``RUNBOOK_TOPOLOGY`` (``Topology.to_json()``); ``AWS_REGION`` is set by Lambda itself (a reserved name Lambda
+  refuses to take from a deployment). One attempt at one step is short, the waiting happens in the state machine,
+  so its timeout is ``RUNBOOK_TIMEOUT_SECONDS``.
+- **The state machine** ``<project>-<stack>-failover`` (STANDARD, so an execution can run for as long as the drain
+  and the Aurora promotion take, and its history is kept): ``components/runbook_definition.py``, every event logged
+  with its data (level ALL) to ``/aws/vendedlogs/states/<name>`` under the region's key, X-Ray tracing on. The whole
+  execution is bounded by ``execution_timeout_seconds`` (the configured drain timeout plus ``PROMOTION_BUDGET_SECONDS``).
+  Execution input: ``{"request": FailoverRequest.to_dict()}``; its name should be the request's run id.
+- **The topology** in the SSM parameter ``/<project>/<stack>/runbook-topology`` (String, Standard tier: the JSON is
+  checked to fit in 4 KB, ``TOPOLOGY_MAX_BYTES``, which is also what a Lambda environment may hold), the same in
+  every region, so operators and tools find it in any surviving region without the Pulumi backend.
+- **Alarms** in the region on the state machine's ``ExecutionsFailed`` and ``ExecutionsTimedOut``, notifying the
+  region's alarm topic (``components/observability.py``): a failover that stopped needs an operator.
+
+IAM
+---
+The function's role (``runbook_function_policy``) is derived from the topology itself, so it names exactly what the
+runbook may touch: ``GetItem``/``PutItem``/``UpdateItem`` on the table in *every* region (the fence and the run
+record go to the target's replica, the drain marker to the source's); ``DescribeGlobalClusters`` and the switchover
+and failover of the global cluster, on the global cluster and every member cluster (AWS authorises those calls on
+both); with ``healthCheckGate``, ``GetHealthCheck``/``UpdateHealthCheck`` on the gates only; with
+``routingControl``, reading and setting the routing controls only. ``*`` only where AWS offers no resource: reading
+CloudWatch metrics (``GetMetricData`` and ``GetMetricStatistics`` authorise on ``*`` alone; the drain reads the
+replication-lag metrics through them), X-Ray writes and the VPC network-interface actions Lambda performs with the
+role.
+
+The state machine's role (``state_machine_policy``) may invoke the runbook function and nothing else, write traces,
+and use the CloudWatch Logs delivery API, which AWS authorises on ``*`` only (the Step Functions developer guide,
+"IAM policies for logging to CloudWatch Logs", grants exactly these actions on ``*``). Its trust policy admits Step
+Functions for this state machine of this account only (``aws:SourceAccount``, ``aws:SourceArn``).
+
+Example:
+    >>> FailoverRunbook("us-east-1-runbook", FailoverRunbookArgs(region="us-east-1", name_prefix="multi-region-prod",
+    ...                 ...), pulumi.ResourceOptions(provider=providers["us-east-1"]))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.app import NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS, AppFunction, AppFunctionArgs, log_group_arn, log_group_name
+from components.observability import AlarmRule
+from components.packaging import Package
+from components.runbook_definition import state_machine_definition
+from components.table import regional_table_arn
+from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL, Topology
+from functions.shared.store import FENCE_SETTLE_SECONDS
+
+Policy = dict[str, Any]
+
+RUNBOOK = "runbook"
+HANDLER = "functions.runbook.handler.handle"
+RUNBOOK_TIMEOUT_SECONDS = 60
+# A task waits a little longer than the function may run, so a function timeout is reported as the function's.
+TASK_TIMEOUT_MARGIN_SECONDS = 30
+# After the drain: the Aurora switchover or failover (minutes), the traffic shift and the activation, with retries.
+PROMOTION_BUDGET_SECONDS = 3600
+STATE_MACHINE_TYPE = "STANDARD"
+STATE_MACHINE_LOG_LEVEL = "ALL"
+# An SSM String parameter of the Standard tier, and a Lambda function's whole environment, hold at most 4 KB.
+TOPOLOGY_MAX_BYTES = 4096
+SSM_TIER = "Standard"
+
+STATE_MACHINE_XRAY_ACTIONS = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+LOG_DELIVERY_ACTIONS = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+AURORA_ACTIONS = ("rds:DescribeGlobalClusters", "rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster")
+GATE_ACTIONS = ("route53:GetHealthCheck", "route53:UpdateHealthCheck")
+ROUTING_CONTROL_ACTIONS = (
+    "route53-recovery-cluster:GetRoutingControlState",
+    "route53-recovery-cluster:UpdateRoutingControlState",
+    "route53-recovery-cluster:UpdateRoutingControlStates",
+)
+METRIC_ACTIONS = ("cloudwatch:GetMetricData", "cloudwatch:GetMetricStatistics")
+
+EXECUTIONS_FAILED = AlarmRule("AWS/States", "ExecutionsFailed", "Sum", "GreaterThanThreshold", 0, 60, 1, "count")
+EXECUTIONS_TIMED_OUT = AlarmRule("AWS/States", "ExecutionsTimedOut", "Sum", "GreaterThanThreshold", 0, 60, 1, "count")
+ALARMS = {"failed": EXECUTIONS_FAILED, "timed-out": EXECUTIONS_TIMED_OUT}
+
+
+# ---- pure builders: names and settings --------------------------------------------------------------
+
+
+def runbook_function_name(name_prefix: str) -> str:
+    """Example:
+    >>> runbook_function_name("multi-region-prod")
+    'multi-region-prod-runbook'
+    """
+    return f"{name_prefix}-{RUNBOOK}"
+
+
+def state_machine_name(name_prefix: str) -> str:
+    """Example:
+    >>> state_machine_name("multi-region-prod")
+    'multi-region-prod-failover'
+    """
+    return f"{name_prefix}-failover"
+
+
+def state_machine_log_group_name(machine_name: str) -> str:
+    """Under ``/aws/vendedlogs/``, as AWS recommends for vended logs: CloudWatch Logs then needs no resource policy
+    per log group (their size is capped per account)."""
+    return f"/aws/vendedlogs/states/{machine_name}"
+
+
+def state_machine_arn(partition: str, region: str, account_id: str, machine_name: str) -> str:
+    return f"arn:{partition}:states:{region}:{account_id}:stateMachine:{machine_name}"
+
+
+def topology_parameter_name(project: str, stack: str) -> str:
+    """Example:
+    >>> topology_parameter_name("multi-region", "prod")
+    '/multi-region/prod/runbook-topology'
+    """
+    return f"/{project}/{stack}/runbook-topology"
+
+
+def execution_timeout_seconds(drain_timeout_seconds: int) -> int:
+    """The whole run's bound: the drain may take its full timeout, the promotion and the rest ``PROMOTION_BUDGET_SECONDS``.
+
+    Example:
+        >>> execution_timeout_seconds(300)
+        3900
+    """
+    return drain_timeout_seconds + PROMOTION_BUDGET_SECONDS
+
+
+def global_cluster_arn(partition: str, account_id: str, global_cluster_id: str) -> str:
+    """An Aurora global cluster's ARN (global: no region)."""
+    return f"arn:{partition}:rds::{account_id}:global-cluster:{global_cluster_id}"
+
+
+def health_check_arn(partition: str, health_check_id: str) -> str:
+    """A Route53 health check's ARN, as IAM names it (global: no region, no account)."""
+    return f"arn:{partition}:route53:::healthcheck/{health_check_id}"
+
+
+# ---- pure builders: the topology ---------------------------------------------------------------------
+
+
+def build_topology(
+    *,
+    regions: Sequence[str],
+    table_name: str,
+    global_cluster_id: str,
+    cluster_arns: Mapping[str, str],
+    traffic_control: str,
+    traffic_gates: Mapping[str, str],
+    routing_controls: Mapping[str, str] | None,
+    routing_control_endpoints: Mapping[str, str] | None,
+    drain_timeout_seconds: int,
+    fence_settle_seconds: float = FENCE_SETTLE_SECONDS,
+) -> Topology:
+    """The runbook's ``Topology`` from the deployment's values (``Topology`` validates it: one cluster and one gate or
+    routing control per region). The gates are carried in both traffic-control modes, for operators to read; with
+    ``routingControl`` the runbook flips the controls, not the gates. The fence settle time is rounded up to whole
+    seconds."""
+    return Topology(
+        regions=tuple(regions),
+        table_name=table_name,
+        global_cluster_id=global_cluster_id,
+        cluster_arns=dict(cluster_arns),
+        traffic_control=traffic_control,
+        traffic_gates=dict(traffic_gates),
+        routing_controls=dict(routing_controls or {}),
+        routing_control_endpoints=dict(routing_control_endpoints or {}),
+        drain_timeout_seconds=drain_timeout_seconds,
+        fence_settle_seconds=math.ceil(fence_settle_seconds),
+    )
+
+
+def topology_json(topology: Topology) -> str:
+    """``topology.to_json()``, refused when it would not fit in an SSM Standard parameter or a Lambda environment.
+
+    Raises
+    ------
+    ValueError
+        The JSON is over ``TOPOLOGY_MAX_BYTES``. With identifiers at their real lengths it is about 0.6 KB for two
+        regions with gates and 2.6 KB for six with routing controls (tests/test_runbook.py).
+    """
+    text = topology.to_json()
+    size = len(text.encode())
+    if size > TOPOLOGY_MAX_BYTES:
+        raise ValueError(
+            f"the runbook topology is {size} bytes; allowed: at most {TOPOLOGY_MAX_BYTES} (SSM Standard, Lambda env)"
+        )
+    return text
+
+
+def runbook_topology(
+    *,
+    regions: Sequence[str],
+    table_name: str,
+    global_cluster_id: str,
+    cluster_arns: Mapping[str, pulumi.Input[str]],
+    traffic_control: str,
+    traffic_gates: Mapping[str, pulumi.Input[str]],
+    routing_controls: Mapping[str, pulumi.Input[str]],
+    routing_control_endpoints: pulumi.Input[Mapping[str, str]] | None,
+    drain_timeout_seconds: int,
+) -> pulumi.Output[str]:
+    """The topology JSON once the deployment's outputs are known (``build_topology``, ``topology_json``)."""
+    values = pulumi.Output.all(
+        clusters=dict(cluster_arns),
+        gates=dict(traffic_gates),
+        controls=dict(routing_controls),
+        endpoints=routing_control_endpoints if routing_control_endpoints is not None else {},
+    )
+    return values.apply(
+        lambda v: topology_json(
+            build_topology(
+                regions=regions,
+                table_name=table_name,
+                global_cluster_id=global_cluster_id,
+                cluster_arns=v["clusters"],
+                traffic_control=traffic_control,
+                traffic_gates=v["gates"],
+                routing_controls=v["controls"],
+                routing_control_endpoints=v["endpoints"],
+                drain_timeout_seconds=drain_timeout_seconds,
+            )
+        )
+    )
+
+
+# ---- pure builders: IAM -------------------------------------------------------------------------------
+
+
+def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], condition: Policy | None = None) -> Policy:
+    statement: Policy = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+    if condition:
+        statement["Condition"] = condition
+    return statement
+
+
+def runbook_function_policy(topology: Topology, *, partition: str, account_id: str, region: str, log_group: str) -> Policy:
+    """The runbook function's inline policy (see the module notes), for the function in ``region``."""
+    statements = [
+        _statement(
+            "StateAndRunRecordsInEveryRegion",
+            TABLE_ACTIONS,
+            [regional_table_arn(partition, r, account_id, topology.table_name) for r in topology.regions],
+        ),
+        _statement(
+            "AuroraGlobalCluster",
+            AURORA_ACTIONS,
+            [
+                global_cluster_arn(partition, account_id, topology.global_cluster_id),
+                *(topology.cluster_arns[r] for r in topology.regions),
+            ],
+        ),
+    ]
+    if topology.traffic_control == TRAFFIC_HEALTH_CHECK_GATE:
+        statements.append(
+            _statement(
+                "TrafficGates", GATE_ACTIONS, [health_check_arn(partition, topology.traffic_gates[r]) for r in topology.regions]
+            )
+        )
+    elif topology.traffic_control == TRAFFIC_ROUTING_CONTROL:
+        statements.append(
+            _statement("RoutingControls", ROUTING_CONTROL_ACTIONS, [topology.routing_controls[r] for r in topology.regions])
+        )
+    logs = log_group_arn(partition, region, account_id, log_group)
+    statements += [
+        _statement("ReplicationMetrics", METRIC_ACTIONS, ["*"]),
+        _statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
+        _statement("Tracing", XRAY_ACTIONS, ["*"]),
+        _statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def states_trust_policy(partition: str, region: str, account_id: str, machine_name: str) -> Policy:
+    """The state machine's role is assumed by Step Functions, for this state machine of this account only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "states.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": account_id},
+                    "ArnLike": {"aws:SourceArn": state_machine_arn(partition, region, account_id, machine_name)},
+                },
+            }
+        ],
+    }
+
+
+def state_machine_policy(function_arn: str) -> Policy:
+    """The state machine's inline policy: invoke the runbook function, deliver its logs, write traces."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _statement("InvokeRunbookFunction", ["lambda:InvokeFunction"], [function_arn]),
+            _statement("LogDelivery", LOG_DELIVERY_ACTIONS, ["*"]),
+            _statement("Tracing", STATE_MACHINE_XRAY_ACTIONS, ["*"]),
+        ],
+    }
+
+
+# ---- the component ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailoverRunbookArgs:
+    """Parameters
+    ----------
+    region: the region of the provider in ``opts``.
+    name_prefix: ``<project>-<stack>``: the function and the state machine are named after it.
+    parameter_name: the SSM parameter holding the topology (``topology_parameter_name``).
+    topology: the topology JSON (``runbook_topology``), the same in every region.
+    package: the application's built Lambda package.
+    key_arn: the region's KMS key (both log groups).
+    private_subnet_ids, security_group_id: the region's private subnets and application security group.
+    log_retention_days: of both log groups (``functionLogRetentionDays``).
+    execution_timeout_seconds: the bound of one execution (``execution_timeout_seconds``).
+    alarm_topic_arn: the region's alarm topic.
+    """
+
+    region: str
+    name_prefix: str
+    parameter_name: str
+    topology: pulumi.Input[str]
+    package: Package
+    key_arn: pulumi.Input[str]
+    private_subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    log_retention_days: int
+    execution_timeout_seconds: int
+    alarm_topic_arn: pulumi.Input[str]
+
+
+class FailoverRunbook(pulumi.ComponentResource):
+    """The region's failover runbook: function, state machine, topology parameter and alarms (module notes)."""
+
+    function: AppFunction
+    state_machine_log_group: aws.cloudwatch.LogGroup
+    state_machine_role: aws.iam.Role
+    state_machine_role_policy: aws.iam.RolePolicy
+    state_machine: aws.sfn.StateMachine
+    topology_parameter: aws.ssm.Parameter
+    alarms: list[aws.cloudwatch.MetricAlarm]
+
+    def __init__(self, name: str, args: FailoverRunbookArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("multi-region:failover:FailoverRunbook", name, None, opts)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        function_name = runbook_function_name(args.name_prefix)
+        machine_name = state_machine_name(args.name_prefix)
+
+        self.topology_parameter = aws.ssm.Parameter(
+            f"{name}-topology",
+            name=args.parameter_name,
+            description=f"The failover runbook's topology of {args.name_prefix} (functions.runbook.model.Topology)",
+            type="String",
+            tier=SSM_TIER,
+            # Names and ARNs, nothing secret: in plain text, a preview shows how a change moves the topology.
+            insecure_value=args.topology,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+        policy = pulumi.Output.all(partition.partition, identity.account_id, args.topology).apply(
+            lambda v: json.dumps(
+                runbook_function_policy(
+                    Topology.from_json(v[2]),
+                    partition=v[0],
+                    account_id=v[1],
+                    region=args.region,
+                    log_group=log_group_name(function_name),
+                )
+            )
+        )
+        self.function = AppFunction(
+            f"{name}-lambda",
+            AppFunctionArgs(
+                function_name=function_name,
+                handler=HANDLER,
+                package=args.package,
+                policy=policy,
+                environment={"RUNBOOK_TOPOLOGY": args.topology},
+                timeout_seconds=RUNBOOK_TIMEOUT_SECONDS,
+                reserved_concurrency=-1,
+                log_retention_days=args.log_retention_days,
+                key_arn=args.key_arn,
+                private_subnet_ids=args.private_subnet_ids,
+                security_group_id=args.security_group_id,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+        self.state_machine_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-state-machine-logs",
+            name=state_machine_log_group_name(machine_name),
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.key_arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.state_machine_role = aws.iam.Role(
+            f"{name}-state-machine-role",
+            description=f"Execution role of the state machine {machine_name}",
+            assume_role_policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
+                lambda v: json.dumps(states_trust_policy(v[0], args.region, v[1], machine_name))
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        function_arn = self.function.function.arn
+        self.state_machine_role_policy = aws.iam.RolePolicy(
+            f"{name}-state-machine-policy",
+            role=self.state_machine_role.id,
+            policy=function_arn.apply(lambda arn: json.dumps(state_machine_policy(arn))),
+            opts=pulumi.ResourceOptions(parent=self.state_machine_role),
+        )
+        self.state_machine = aws.sfn.StateMachine(
+            f"{name}-state-machine",
+            name=machine_name,
+            type=STATE_MACHINE_TYPE,
+            role_arn=self.state_machine_role.arn,
+            definition=function_arn.apply(
+                lambda arn: json.dumps(
+                    state_machine_definition(
+                        arn,
+                        timeout_seconds=args.execution_timeout_seconds,
+                        task_timeout_seconds=RUNBOOK_TIMEOUT_SECONDS + TASK_TIMEOUT_MARGIN_SECONDS,
+                    )
+                )
+            ),
+            logging_configuration=aws.sfn.StateMachineLoggingConfigurationArgs(
+                level=STATE_MACHINE_LOG_LEVEL,
+                include_execution_data=True,
+                # Step Functions takes the log group's ARN with the ":*" of its streams.
+                log_destination=pulumi.Output.concat(self.state_machine_log_group.arn, ":*"),
+            ),
+            tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
+            # Step Functions checks the role's log-delivery permissions when it creates the state machine.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.state_machine_role_policy, self.state_machine_log_group]),
+        )
+
+        self.alarms = [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-executions-{kind}",
+                name=f"{machine_name}-{kind}-{args.region}",
+                alarm_description=(
+                    f"A failover run in {args.region} {kind.replace('-', ' ')}: an operator decides "
+                    f"({rule.metric} {rule.comparison} {rule.threshold:g} {rule.unit_note})"
+                ),
+                namespace=rule.namespace,
+                metric_name=rule.metric,
+                statistic=rule.statistic,
+                comparison_operator=rule.comparison,
+                threshold=rule.threshold,
+                period=rule.period,
+                evaluation_periods=rule.evaluation_periods,
+                treat_missing_data=rule.treat_missing_data,
+                dimensions={"StateMachineArn": self.state_machine.arn},
+                alarm_actions=[args.alarm_topic_arn],
+                ok_actions=[args.alarm_topic_arn],
+                opts=pulumi.ResourceOptions(parent=self.state_machine),
+            )
+            for kind, rule in ALARMS.items()
+        ]
+        self.register_outputs(
+            {
+                "state_machine_arn": self.state_machine.arn,
+                "function_name": self.function.function.name,
+                "topology_parameter": self.topology_parameter.name,
+            }
+        )
