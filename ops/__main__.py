@@ -1,15 +1,49 @@
-"""Operator CLI. ``python -m ops plan [--stack prod]`` prints the offline plan of a stack."""
+"""Operator CLI. ``python -m ops plan [--stack prod]`` prints the offline plan of a stack; ``status`` and ``failover``
+read and move the deployed stack's active region (ops/status.py, ops/failover.py); ``drill`` runs a regional outage, a
+switchover and a failover on this machine (ops/drill.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ops.plan import PlanReport
+    from ops.status import OpsContext
+
+EXIT_DIAGRAM = 1
+EXIT_INVALID = 2
+EXIT_BUDGET = 4
+EXIT_POLICY = 8
+PLAN_EXIT_CODES = f"""exit status of plan (the codes add up when several apply, e.g. 12 = budget and policy):
+  0   the plan is printed and written; every budget within its target, no mandatory policy violation
+  {EXIT_DIAGRAM}   the diagram could not be rendered (`dot` failed or timed out; with --docs, also when Graphviz is
+      missing). Without --docs a missing Graphviz is only a warning: the plan, budget and policy still count.
+  {EXIT_INVALID}   invalid config, unknown stack, bad --set or policy config: nothing is printed but the error
+  {EXIT_BUDGET}   a resilience budget is over its target: rtoSeconds or rpoSeconds (stderr names the key, the target
+      and the budget)
+  {EXIT_POLICY}   a mandatory policy violation (stderr lists each)"""
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, context: OpsContext | None = None) -> int:
+    """Run one command; ``context`` (AWS clients, clock) is for tests of ``status`` and ``failover``."""
+    from ops import drill, failover, status
+
     parser = argparse.ArgumentParser(prog="python -m ops", description="Operate the multi-region stack.")
     commands = parser.add_subparsers(dest="command", required=True)
-    plan = commands.add_parser("plan", help="print what the stack would create, offline (no AWS, no Pulumi CLI)")
+    plan_help = (
+        "print what the stack would create, offline (no AWS, no Pulumi CLI), with its resilience budget, policy "
+        "verdict and architecture diagram"
+    )
+    plan = commands.add_parser(
+        "plan",
+        help=plan_help,
+        description=plan_help[0].upper() + plan_help[1:] + ".",
+        epilog=PLAN_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     plan.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
     plan.add_argument(
         "--mode",
@@ -24,8 +58,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="override a config key for this plan only (VALUE is YAML: --set 'regions=[us-east-1, us-west-2]')",
     )
+    plan.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="where to write architecture.dot, .svg, .png and report.md (default: .build/plan/<stack>/)",
+    )
+    plan.add_argument(
+        "--docs",
+        action="store_true",
+        help="also copy the diagram to docs/architecture.svg and docs/architecture.png (the README's picture)",
+    )
     commands.add_parser("config-reference", help="print the README's config reference table from Pulumi.yaml")
+    status.add_parser(commands)
+    failover.add_parser(commands)
+    drill.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "status":
+        return status.run(args, context)
+    if args.command == "failover":
+        return failover.run(args, context)
+    if args.command == "drill":
+        return drill.run(args)
     if args.command == "config-reference":
         from ops.reference import config_reference
 
@@ -35,16 +89,37 @@ def main(argv: list[str] | None = None) -> int:
     import pulumi
 
     from ops.harness import run_program
-    from ops.plan import render_plan
+    from ops.plan import DOCS_DIR, build_report, default_out_dir
 
     try:
         overrides = dict(_parse_setting(item) for item in args.set)
         run = run_program(args.stack, preview=args.mode == "preview", overrides=overrides)
+        report = build_report(run, args.out or default_out_dir(args.stack), docs_dir=DOCS_DIR if args.docs else None)
     except (pulumi.RunError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(render_plan(run))
-    return 0
+        return EXIT_INVALID
+    print(report.text)
+    return _plan_status(report, docs=args.docs)
+
+
+def _plan_status(report: PlanReport, *, docs: bool) -> int:
+    """The exit status of a plan (``PLAN_EXIT_CODES``), each reason also told on stderr."""
+    code = 0
+    if report.render_error and (docs or not report.dot_missing):
+        print(f"error: the diagram was not rendered: {report.render_error}", file=sys.stderr)
+        code |= EXIT_DIAGRAM
+    elif report.render_error:
+        print(f"warning: the diagram was not rendered: {report.render_error}", file=sys.stderr)
+    for overrun in report.budget.overruns():
+        print(f"error: {overrun.message()}", file=sys.stderr)
+        code |= EXIT_BUDGET
+    for violation in report.policy.mandatory_violations():
+        print(
+            f"error: policy {violation.rule}: {violation.resource_type} {violation.resource_name}: {violation.message}",
+            file=sys.stderr,
+        )
+        code |= EXIT_POLICY
+    return code
 
 
 def _parse_setting(item: str) -> tuple[str, object]:
