@@ -1,0 +1,229 @@
+"""A double of an Aurora global database's control plane, for the local drill: moto has no switchover or failover.
+
+moto 5.2 creates global clusters but implements neither ``SwitchoverGlobalCluster`` nor ``FailoverGlobalCluster``
+(ARCHITECTURE §5), and the failover runbook calls both. :class:`GlobalClusterDouble` answers the three calls the
+runbook makes, with the AWS response shapes (botocore's RDS model: ``GlobalCluster``, ``GlobalClusterMembers``,
+``FailoverState``) and the AWS error codes as botocore ``ClientError``\\ s:
+
+``describe_global_clusters(GlobalClusterIdentifier=...)``
+    ``{"GlobalClusters": [...]}``; ``GlobalClusterNotFoundFault`` for an unknown identifier.
+``switchover_global_cluster(GlobalClusterIdentifier=..., TargetDbClusterIdentifier=<ARN>)``
+    The planned move of the writer, with no data loss: refused (``InvalidGlobalClusterStateFault``) while any member's
+    region is down or another operation runs, since a switchover first synchronises the secondary with the primary.
+``failover_global_cluster(..., AllowDataLoss=True)``
+    The unplanned move: works with the primary's region down; without ``AllowDataLoss`` (or with ``Switchover``) it is
+    a switchover and refused likewise. The old primary is left ``pending-resync`` until its region is back.
+
+An operation is not instant, as in AWS: the next ``describes_per_switch`` describe calls show it in progress (the
+global cluster's ``Status`` ``switching-over`` / ``failing-over`` and a ``FailoverState`` going ``pending`` then
+``switching-over`` / ``failing-over``), and the describe after those shows the new writer, ``available``, with no
+``FailoverState``. A target that is already the writer is refused (``InvalidDBClusterStateFault``), a cluster that is not
+a member too (``DBClusterNotFoundFault``), so a caller must describe before it asks, as the runbook does.
+
+:meth:`GlobalClusterDouble.client` gives a region's view: while the region is down (:meth:`set_down`) every call
+through it fails at once with botocore's ``EndpointConnectionError``, as a client of an unreachable regional endpoint
+does after its retries. What it does not model: the clusters themselves (instances, endpoints, storage), replication
+lag (the drill's data lives in DynamoDB), timings, and ``cancelling``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+AVAILABLE = "available"
+SWITCHING_OVER = "switching-over"
+FAILING_OVER = "failing-over"
+PENDING = "pending"
+CONNECTED = "connected"
+PENDING_RESYNC = "pending-resync"
+
+
+@dataclass
+class _Operation:
+    source_arn: str
+    target_arn: str
+    data_loss_allowed: bool
+    describes_left: int
+
+
+class GlobalClusterDouble:
+    """One Aurora global cluster: ``cluster_arns`` maps each region to its member cluster's ARN; ``writer_region``
+    holds the writer at first.
+
+    Example:
+        >>> aurora = GlobalClusterDouble("multi-region-prod", {"us-east-1": arn_a, "eu-west-1": arn_b}, "us-east-1")
+        >>> rds = aurora.client("eu-west-1")
+        >>> rds.switchover_global_cluster(GlobalClusterIdentifier="multi-region-prod", TargetDbClusterIdentifier=arn_b)
+        >>> rds.describe_global_clusters(GlobalClusterIdentifier="multi-region-prod")["GlobalClusters"][0]["Status"]
+        'switching-over'
+    """
+
+    def __init__(
+        self, identifier: str, cluster_arns: Mapping[str, str], writer_region: str, *, describes_per_switch: int = 2
+    ) -> None:
+        if writer_region not in cluster_arns:
+            raise ValueError(f"writer_region {writer_region!r} is not among the clusters' regions {sorted(cluster_arns)}")
+        if describes_per_switch < 0:
+            raise ValueError(f"describes_per_switch must be 0 or more, got {describes_per_switch}")
+        self.identifier = identifier
+        self.cluster_arns = dict(cluster_arns)
+        self.writer_arn = cluster_arns[writer_region]
+        self.describes_per_switch = describes_per_switch
+        self.down: set[str] = set()
+        self.resync: set[str] = set()
+        self.operation: _Operation | None = None
+        self.calls: list[tuple[str, str]] = []  # (region of the client, operation): what the runbook asked, in order
+        self.history: list[tuple[str, str, str]] = []  # (operation, from ARN, to ARN) of every finished operation
+
+    @property
+    def writer_region(self) -> str:
+        return next(region for region, arn in self.cluster_arns.items() if arn == self.writer_arn)
+
+    def client(self, region: str) -> RegionalRdsClient:
+        if region not in self.cluster_arns:
+            raise ValueError(f"no member cluster in {region!r}; members: {', '.join(sorted(self.cluster_arns))}")
+        return RegionalRdsClient(self, region)
+
+    def set_down(self, region: str, down: bool) -> None:
+        """A region's outage starts (``down``) or ends; a member left ``pending-resync`` reconnects when it is back."""
+        if down:
+            self.down.add(region)
+        else:
+            self.down.discard(region)
+            self.resync.discard(self.cluster_arns[region])
+
+    # ---- the API, through a region's client ---------------------------------------------------------------------
+
+    def _describe(self, identifier: str | None) -> dict[str, Any]:
+        if identifier is not None and identifier != self.identifier:
+            raise _fault("GlobalClusterNotFoundFault", f"GlobalCluster {identifier} not found.", "DescribeGlobalClusters")
+        if self.operation is not None and self.operation.describes_left == 0:
+            self._finish()
+        described = self._shape()
+        if self.operation is not None:
+            self.operation.describes_left -= 1
+        return {"GlobalClusters": [described]}
+
+    def _switch(self, operation: str, identifier: str, target: str, *, data_loss_allowed: bool) -> dict[str, Any]:
+        if identifier != self.identifier:
+            raise _fault("GlobalClusterNotFoundFault", f"GlobalCluster {identifier} not found.", operation)
+        if target not in self.cluster_arns.values():
+            raise _fault("DBClusterNotFoundFault", f"DBCluster {target} is not a member of {identifier}.", operation)
+        if self.operation is not None:
+            raise _fault(
+                "InvalidGlobalClusterStateFault",
+                f"Global cluster {identifier} is {self._status()}: another switchover or failover is in progress.",
+                operation,
+            )
+        if target == self.writer_arn:
+            raise _fault("InvalidDBClusterStateFault", f"DBCluster {target} is already the writer of {identifier}.", operation)
+        unreachable = sorted(region for region in self.down if self.cluster_arns[region] in (self.writer_arn, target))
+        if not data_loss_allowed and unreachable:
+            raise _fault(
+                "InvalidGlobalClusterStateFault",
+                f"A switchover needs the primary and the target available; {', '.join(unreachable)} is not. "
+                "Use a failover with AllowDataLoss to promote a secondary while the primary is unavailable.",
+                operation,
+            )
+        self.operation = _Operation(self.writer_arn, target, data_loss_allowed, self.describes_per_switch)
+        shape = self._shape()
+        if self.describes_per_switch == 0:
+            self._finish()
+        return {"GlobalCluster": shape}
+
+    def _finish(self) -> None:
+        operation = self.operation
+        assert operation is not None
+        self.writer_arn = operation.target_arn
+        if operation.data_loss_allowed:
+            self.resync.add(operation.source_arn)
+        self.history.append(
+            ("failover" if operation.data_loss_allowed else "switchover", operation.source_arn, operation.target_arn)
+        )
+        self.operation = None
+
+    def _status(self) -> str:
+        if self.operation is None:
+            return AVAILABLE
+        return FAILING_OVER if self.operation.data_loss_allowed else SWITCHING_OVER
+
+    def _shape(self) -> dict[str, Any]:
+        """The ``GlobalCluster`` structure of the RDS API, as it stands."""
+        region_of = {arn: region for region, arn in self.cluster_arns.items()}
+        members = [
+            {
+                "DBClusterArn": arn,
+                "Readers": [other for other in self.cluster_arns.values() if other != arn] if arn == self.writer_arn else [],
+                "IsWriter": arn == self.writer_arn,
+                "GlobalWriteForwardingStatus": "disabled",
+                "SynchronizationStatus": PENDING_RESYNC if arn in self.resync or region_of[arn] in self.down else CONNECTED,
+            }
+            for arn in self.cluster_arns.values()
+        ]
+        shape: dict[str, Any] = {
+            "GlobalClusterIdentifier": self.identifier,
+            "GlobalClusterResourceId": f"cluster-{self.identifier}",
+            "GlobalClusterArn": f"arn:aws:rds::000000000000:global-cluster:{self.identifier}",
+            "Status": self._status(),
+            "Engine": "aurora-postgresql",
+            "EngineVersion": "16.4",
+            "StorageEncrypted": True,
+            "DeletionProtection": True,
+            "GlobalClusterMembers": members,
+        }
+        if self.operation is not None:
+            just_asked = self.operation.describes_left == self.describes_per_switch
+            shape["FailoverState"] = {
+                "Status": PENDING if just_asked else self._status(),
+                "FromDbClusterArn": self.operation.source_arn,
+                "ToDbClusterArn": self.operation.target_arn,
+                "IsDataLossAllowed": self.operation.data_loss_allowed,
+            }
+        return shape
+
+
+class RegionalRdsClient:
+    """The RDS client of one region, the three calls the runbook makes (keyword arguments as boto3's)."""
+
+    def __init__(self, double: GlobalClusterDouble, region: str) -> None:
+        self.double, self.region = double, region
+
+    def describe_global_clusters(self, *, GlobalClusterIdentifier: str | None = None, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        self._reachable("DescribeGlobalClusters")
+        return self.double._describe(GlobalClusterIdentifier)
+
+    def switchover_global_cluster(self, *, GlobalClusterIdentifier: str, TargetDbClusterIdentifier: str) -> dict[str, Any]:  # noqa: N803
+        self._reachable("SwitchoverGlobalCluster")
+        return self.double._switch(
+            "SwitchoverGlobalCluster", GlobalClusterIdentifier, TargetDbClusterIdentifier, data_loss_allowed=False
+        )
+
+    def failover_global_cluster(
+        self,
+        *,
+        GlobalClusterIdentifier: str,  # noqa: N803
+        TargetDbClusterIdentifier: str,  # noqa: N803
+        AllowDataLoss: bool = False,  # noqa: N803
+        Switchover: bool = False,  # noqa: N803
+    ) -> dict[str, Any]:
+        self._reachable("FailoverGlobalCluster")
+        return self.double._switch(
+            "FailoverGlobalCluster",
+            GlobalClusterIdentifier,
+            TargetDbClusterIdentifier,
+            data_loss_allowed=AllowDataLoss and not Switchover,
+        )
+
+    def _reachable(self, operation: str) -> None:
+        self.double.calls.append((self.region, operation))
+        if self.region in self.double.down:
+            raise EndpointConnectionError(endpoint_url=f"https://rds.{self.region}.amazonaws.com/")
+
+
+def _fault(code: str, message: str, operation: str) -> ClientError:
+    status = 404 if code.endswith("NotFoundFault") else 400
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}}, operation)

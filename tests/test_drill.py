@@ -1,0 +1,327 @@
+"""``python -m ops drill``: the quick drill run once (moto, two Redis servers, the real functions and runbook), its
+verdict, its text timeline and its HTML page opened in headless Chromium; the verdict's checks on hand-made histories
+that must fail; the pure helpers; the CLI's option errors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ops.__main__ import main
+from ops.drill import (
+    PLANNED,
+    UNPLANNED,
+    DrillOptions,
+    DrillReport,
+    fence_settle_seconds,
+    render_text,
+    replication_window_ms,
+    run_drill,
+)
+from ops.drill_html import render_html
+from ops.drill_verdict import APPLIED, STALE, Ack, Activation, History, item_tokens, missing_at, passed, verdict
+from ops.drill_world import PRIMARY, SECONDARY, resolve_failover
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+CHROMIUM_TIMEOUT_SECONDS = 60
+
+
+@pytest.fixture(scope="module")
+def report() -> DrillReport:
+    return run_drill(DrillOptions(quick=True, seed=7))
+
+
+@pytest.fixture(scope="module")
+def page(report: DrillReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    path = tmp_path_factory.mktemp("drill") / "timeline.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    yield path
+
+
+def check(report: DrillReport, name: str) -> tuple[int, bool, str]:
+    found = next(c for c in report.checks if c.name == name)
+    return found.value, found.passed, found.summary
+
+
+# ---- the quick drill --------------------------------------------------------------------------------------------------
+
+
+def test_every_check_of_the_verdict_holds(report: DrillReport) -> None:
+    assert report.passed, render_text(report)
+    assert [c.name for c in report.checks] == [
+        f"acknowledged writes lost at the {PLANNED}",
+        f"acknowledged writes missing at the {UNPLANNED}",
+        "acknowledged writes lost after healing",
+        "duplicates applied twice",
+        "items that differ between regions after healing",
+        "reads that disagree with the table after healing",
+    ]
+    assert check(report, f"acknowledged writes lost at the {PLANNED}")[0] == 0
+    assert check(report, "acknowledged writes lost after healing")[0] == 0
+    assert check(report, "duplicates applied twice")[0] == 0
+    assert check(report, "items that differ between regions after healing")[0] == 0
+    assert check(report, "reads that disagree with the table after healing")[0] == 0
+
+
+def test_the_unplanned_failover_really_leaves_writes_behind_and_only_inside_the_window(report: DrillReport) -> None:
+    """The outage hits while copies are in flight: some acknowledged writes are missing in the new region, each
+    acknowledged within the replication window (the check would pass vacuously with none)."""
+    value, ok, summary = check(report, f"acknowledged writes missing at the {UNPLANNED}")
+    assert ok and value > 0, summary
+    found = re.search(r"in the last (\d+) ms", summary)
+    assert found is not None, summary
+    assert int(found.group(1)) < report.window_ms == replication_window_ms(report.options.lag_ms)
+
+
+def test_the_scenario_exercises_what_it_claims(report: DrillReport) -> None:
+    totals = report.totals
+    assert totals["events"] == report.options.event_count
+    assert totals["duplicatesSent"] > 0 and totals["duplicatesAbsorbed"] > 0
+    assert totals["duplicatesAbsorbedAcrossRegions"] > 0  # re-sent after the switchover, absorbed by the new region
+    assert totals["refused503"] > 0  # writes refused during the fences, retried
+    assert totals["acknowledged"] == totals["events"]  # every event was eventually decided
+    assert totals["acceptedNeverDecided"] == [] and totals["deadLetters"] == {PRIMARY: [], SECONDARY: []}
+    assert [(run.name, run.status) for run in report.runs] == [(PLANNED, "succeeded"), (UNPLANNED, "succeeded")]
+    assert all(run.write_downtime_ms is not None and run.write_downtime_ms > 0 for run in report.runs)
+    kinds = [moment.kind for moment in report.moments]
+    assert kinds.count("outage") == 2 and kinds.count("heal") >= 3 and "settled" in kinds
+    final = report.buckets[-1].states
+    assert final == {PRIMARY: "active in us-east-1 (epoch 7)", SECONDARY: "active in us-east-1 (epoch 7)"}
+    applied = {region: sum(b.regions[region]["applied"] for b in report.buckets) for region in (PRIMARY, SECONDARY)}
+    assert applied[PRIMARY] > 0 and applied[SECONDARY] > 0  # each region was the active one for a while
+    assert sum(b.regions[SECONDARY]["replicated"] for b in report.buckets) > 0
+
+
+def test_the_text_timeline_has_the_phases_the_runbook_steps_and_the_verdict(report: DrillReport) -> None:
+    text = render_text(report)
+    for phase in ("phase 1: steady", "phase 2: outage", "phase 3: planned switchover", "phase 4: unplanned", "phase 5"):
+        assert phase in text
+    assert f"{PLANNED}: activate done" in text and f"{UNPLANNED}: activate done" in text
+    assert "eu-west-1 now reads: active in eu-west-1 (epoch 4)" in text
+    verdict_lines = text.split("\nVerdict\n")[1].splitlines()
+    assert [line.split()[0] for line in verdict_lines[: len(report.checks)]] == ["PASS"] * len(report.checks)
+    assert verdict_lines[len(report.checks)].strip() == "every check holds"
+
+
+def test_the_html_page_is_self_contained(page: Path) -> None:
+    source = page.read_text(encoding="utf-8")
+    assert "<script src" not in source and "<link" not in source and "@import" not in source
+    assert set(re.findall(r"https?://[^\s'\"<>)]+", source)) == {"http://www.w3.org/2000/svg"}  # a namespace, not fetched
+
+
+def _chromium() -> str:
+    binary = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(binary).exists():
+        pytest.fail("chromium is not installed; `./run test` installs it (apt-get install chromium)")
+    return binary
+
+
+def test_the_page_renders_the_verdict_and_the_chart_in_headless_chromium(report: DrillReport, page: Path) -> None:
+    dom = subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=CHROMIUM_TIMEOUT_SECONDS,
+        check=True,
+    ).stdout
+    verdict_block = dom[dom.index('id="verdict"') :]
+    rows = re.findall(r'<tr class="verdict-row (pass|fail)"', verdict_block)
+    assert rows == ["pass"] * len(report.checks)  # rendered by the page's script from the embedded data
+    for found in report.checks:
+        assert found.name in verdict_block
+    assert "Every check holds." in dom
+    chart = dom[dom.index('<svg id="chart"') :]
+    assert chart.count("<polyline") == 6  # applied, refused, replicated per region
+    assert chart.count('class="phase-band"') == 5
+    assert dom.count('class="phase-row"') == 5
+
+
+def test_the_page_screenshot_is_not_blank(page: Path, tmp_path: Path) -> None:
+    shot = tmp_path / "timeline.png"
+    subprocess.run(
+        [_chromium(), *CHROMIUM_FLAGS, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
+        capture_output=True,
+        timeout=CHROMIUM_TIMEOUT_SECONDS,
+        check=True,
+    )
+    width, height, pixels = _png(shot.read_bytes())
+    assert (width, height) == (1280, 2000)
+    assert len(set(pixels)) > 50  # text, badges and lines, not one flat colour
+
+
+def _png(data: bytes) -> tuple[int, int, bytes]:
+    """Width, height and the decompressed scanlines of a PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    position, width, height, compressed = 8, 0, 0, b""
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        if kind == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        elif kind == b"IDAT":
+            compressed += body
+        position += 12 + length
+    return width, height, zlib.decompress(compressed)
+
+
+# ---- the verdict on hand-made histories -------------------------------------------------------------------------------
+
+BASE = 1_700_000_000_000
+US, EU = PRIMARY, SECONDARY
+
+
+def token(timestamp: int, key: str) -> str:
+    return f"{timestamp:016d}#{key}#hash"
+
+
+def ack(key: str, item: str, at: int, region: str = US, kind: str = APPLIED) -> Ack:
+    return Ack(key, item, token(at, key), region, at, kind)
+
+
+def record(item: str, at: int, key: str) -> dict[str, object]:
+    return {"Id": item, "Data": {"k": key}, "Version": 1, "Timestamp": at, "LastUpdatedRegion": US, "OrderToken": token(at, key)}
+
+
+def history(
+    acks: list[Ack],
+    *,
+    activations: list[Activation] | None = None,
+    records: dict[str, dict[str, dict[str, object]]] | None = None,
+    served: dict[str, dict[str, object]] | None = None,
+) -> History:
+    final = records or {US: {}, EU: {}}
+    return History(
+        acks=acks,
+        activations=activations or [],
+        expected_activations=[(a.name, a.planned) for a in activations or []],
+        final_records=final,
+        served=served or {},
+        window_ms=1750,
+    )
+
+
+def healthy_records(*items: tuple[str, int, str]) -> dict[str, dict[str, dict[str, object]]]:
+    both = {item: record(item, at, key) for item, at, key in items}
+    return {US: dict(both), EU: dict(both)}
+
+
+def names_failing(h: History) -> list[str]:
+    return [c.name for c in verdict(h) if not c.passed]
+
+
+def test_a_consistent_history_passes() -> None:
+    records = healthy_records(("a", BASE + 20, "k2"))
+    acks = [ack("k1", "a", BASE + 10), ack("k2", "a", BASE + 20)]
+    planned = Activation(PLANNED, True, US, EU, BASE + 30, item_tokens(records[EU]))
+    assert passed(verdict(history(acks, activations=[planned], records=records)))
+
+
+def test_a_write_missing_at_the_planned_activation_fails() -> None:
+    records = healthy_records(("a", BASE + 20, "k2"))
+    acks = [ack("k1", "a", BASE + 10), ack("k2", "a", BASE + 20)]
+    planned = Activation(PLANNED, True, US, EU, BASE + 30, {"a": token(BASE + 10, "k1")})  # k2 had not replicated
+    h = history(acks, activations=[planned], records=records)
+    assert names_failing(h) == [f"acknowledged writes lost at the {PLANNED}"]
+    assert [a.key for a in missing_at(planned, acks)] == ["k2"]
+
+
+def test_a_write_superseded_by_a_later_one_is_not_missing() -> None:
+    acks = [ack("k1", "a", BASE + 10, kind=STALE), ack("k2", "a", BASE + 20)]
+    planned = Activation(PLANNED, True, US, EU, BASE + 30, {"a": token(BASE + 20, "k2")})
+    assert missing_at(planned, acks) == []
+
+
+def test_an_unplanned_loss_is_accepted_inside_the_window_only() -> None:
+    outage = BASE + 10_000
+    records = healthy_records(("a", outage - 500, "recent"), ("b", outage - 5000, "old"))
+    acks = [ack("recent", "a", outage - 500, EU), ack("old", "b", outage - 5000, EU)]
+    inside = Activation(UNPLANNED, False, EU, US, outage + 60_000, {"b": token(outage - 5000, "old")}, outage)
+    assert passed(verdict(history(acks, activations=[inside], records=records)))
+    outside = Activation(UNPLANNED, False, EU, US, outage + 60_000, {}, outage)  # "old" is missing too: 5 s before
+    h = history(acks, activations=[outside], records=records)
+    assert names_failing(h) == [f"acknowledged writes missing at the {UNPLANNED}"]
+    assert next(c for c in verdict(h) if not c.passed).examples == ("old",)
+
+
+def test_a_run_that_did_not_complete_fails_its_check() -> None:
+    h = History([], [], [(PLANNED, True), (UNPLANNED, False)], {US: {}, EU: {}}, {}, 1750)
+    assert names_failing(h) == [f"acknowledged writes lost at the {PLANNED}", f"acknowledged writes missing at the {UNPLANNED}"]
+
+
+def test_a_write_lost_after_healing_fails() -> None:
+    records = {US: {"a": record("a", BASE + 20, "k2")}, EU: {"a": record("a", BASE + 20, "k2")}}
+    acks = [ack("k2", "a", BASE + 20), ack("k3", "b", BASE + 30)]  # b exists nowhere
+    assert names_failing(history(acks, records=records)) == ["acknowledged writes lost after healing"]
+
+
+def test_a_duplicate_applied_twice_fails_unless_its_original_was_lost_in_the_window() -> None:
+    records = healthy_records(("a", BASE + 10, "k1"))
+    twice = [ack("k1", "a", BASE + 10, US), ack("k1", "a", BASE + 50, US)]
+    assert names_failing(history(twice, records=records)) == ["duplicates applied twice"]
+    outage = BASE + 20
+    failover = Activation(UNPLANNED, False, EU, US, BASE + 40, {}, outage)
+    lost_then_resent = [ack("k1", "a", BASE + 10, EU), ack("k1", "a", BASE + 50, US)]
+    checks = verdict(history(lost_then_resent, activations=[failover], records=records))
+    assert passed(checks)
+    assert (
+        "1 re-sent events applied again in the new region"
+        in next(c for c in checks if c.name == "duplicates applied twice").summary
+    )
+
+
+def test_records_that_differ_between_regions_fail() -> None:
+    records = healthy_records(("a", BASE + 10, "k1"))
+    records[EU]["IDEMPOTENCY#k1"] = {"Id": "IDEMPOTENCY#k1", "Outcome": "applied"}
+    h = history([ack("k1", "a", BASE + 10)], records=records)
+    assert names_failing(h) == ["items that differ between regions after healing"]
+    assert next(c for c in verdict(h) if not c.passed).examples == ("IDEMPOTENCY#k1",)
+
+
+def test_a_read_that_disagrees_with_the_table_fails() -> None:
+    records = healthy_records(("a", BASE + 10, "k1"))
+    public = {name: value for name, value in records[US]["a"].items() if name != "OrderToken"}
+    good = {US: {"a": public, "missing": None}, EU: {"a": public}}
+    assert passed(verdict(history([ack("k1", "a", BASE + 10)], records=records, served=good)))
+    stale = {US: {"a": {**public, "Version": 0}}, EU: {"a": public}}
+    h = history([ack("k1", "a", BASE + 10)], records=records, served=stale)
+    assert names_failing(h) == ["reads that disagree with the table after healing"]
+
+
+# ---- helpers and the CLI ----------------------------------------------------------------------------------------------
+
+
+def test_the_fence_settle_covers_the_fences_replication_and_the_state_cache() -> None:
+    assert fence_settle_seconds(1500, 250) == 3  # 1.5 s lag + 0.25 s tick + 1 s state cache, rounded up
+    assert fence_settle_seconds(0, 250) == 2
+    assert replication_window_ms(1500, 250) == 1750
+
+
+@pytest.mark.parametrize(
+    ("healthy", "answer"),
+    [
+        ({US: True, EU: True}, US),
+        ({US: False, EU: True}, EU),
+        ({US: False, EU: False}, US),  # Route53 answers the primary when both are unhealthy
+        ({US: True, EU: False}, US),
+    ],
+)
+def test_dns_follows_route53_failover_routing(healthy: dict[str, bool], answer: str) -> None:
+    assert resolve_failover(US, EU, healthy) == answer
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--events", "5"], "--events: got 5; allowed: 20 to 20000"), (["--lag-ms", "-1"], "--lag-ms: got -1; allowed: 0 to 10000")],
+)
+def test_bad_options_are_refused_before_anything_starts(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["drill", *argv]) == 2
+    assert message in capsys.readouterr().err
