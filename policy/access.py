@@ -1,0 +1,180 @@
+"""Public access: nothing reachable from the internet but HTTPS, no public data stores, no public buckets."""
+
+from __future__ import annotations
+
+from policy.core import (
+    DISTRIBUTION,
+    EKS_CLUSTER,
+    LAMBDA_FUNCTION,
+    RDS_CLUSTER_INSTANCE,
+    RDS_INSTANCE,
+    S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,
+    S3_BUCKET,
+    S3_PUBLIC_ACCESS_BLOCK,
+    Messages,
+    Props,
+    Stack,
+    StackViolation,
+    Violations,
+    attached,
+    block,
+    blocks,
+    flag,
+    given,
+    known,
+    number,
+    resource_rule,
+    stack_rule,
+    strings,
+)
+
+PUBLIC_CIDRS = ("0.0.0.0/0", "::/0")
+HTTPS_PORT = 443.0
+TCP = ("tcp", "6")
+PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+
+
+def _missing_flags(props: Props) -> list[str]:
+    return [name for name in PUBLIC_ACCESS_FLAGS if flag(props.get(name)) is not True]
+
+
+@resource_rule(
+    "s3-public-access-block-complete",
+    "S3 public access blocks turn on all four settings.",
+    S3_PUBLIC_ACCESS_BLOCK,
+    S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,
+)
+def s3_public_access_block_complete(resource_type: str, props: Props) -> Messages:
+    missing = _missing_flags(props)
+    if missing:
+        yield f"{', '.join(missing)} must be true"
+
+
+@stack_rule(
+    "s3-bucket-public-access-blocked",
+    "Every S3 bucket has a public access block (or the account blocks public access for all buckets).",
+)
+def s3_bucket_public_access_blocked(stack: Stack) -> Violations:
+    if any(not _missing_flags(r.props) for r in stack.of_type(S3_ACCOUNT_PUBLIC_ACCESS_BLOCK)):
+        return
+    for bucket in stack.of_type(*S3_BUCKET):
+        if not attached(stack, (S3_PUBLIC_ACCESS_BLOCK,), bucket):
+            yield StackViolation(f"bucket {bucket.name} has no public access block", bucket.urn)
+
+
+@resource_rule(
+    "eks-endpoint-private",
+    "The EKS API endpoint is private, or public only to named operator CIDRs (never 0.0.0.0/0).",
+    EKS_CLUSTER,
+)
+def eks_endpoint_private(resource_type: str, props: Props) -> Messages:
+    vpc = block(props.get("vpcConfig"))
+    if flag(vpc.get("endpointPrivateAccess")) is not True:
+        yield "vpcConfig.endpointPrivateAccess must be true, so nodes reach the API inside the VPC"
+    # EKS makes the endpoint public to 0.0.0.0/0 unless told otherwise.
+    if flag(vpc.get("endpointPublicAccess")) is not False:
+        cidrs = strings(vpc.get("publicAccessCidrs"))
+        if not cidrs or set(cidrs) & set(PUBLIC_CIDRS):
+            yield "a public endpoint must list publicAccessCidrs without 0.0.0.0/0 (or set endpointPublicAccess false)"
+
+
+def _ingress(resource_type: str, props: Props) -> list[tuple[str, float | None, float | None, list[str]]]:
+    """The ingress entries of any security-group resource, as (protocol, from port, to port, CIDRs)."""
+    if resource_type == INGRESS_RULE:
+        cidrs = strings(props.get("cidrIpv4")) + strings(props.get("cidrIpv6"))
+        return [(str(props.get("ipProtocol")), number(props.get("fromPort")), number(props.get("toPort")), cidrs)]
+    if resource_type == SECURITY_GROUP_RULE:
+        rules = [props] if props.get("type") == "ingress" else []
+    else:
+        rules = blocks(props.get("ingress"))
+    return [
+        (
+            str(rule.get("protocol")),
+            number(rule.get("fromPort")),
+            number(rule.get("toPort")),
+            strings(rule.get("cidrBlocks")) + strings(rule.get("ipv6CidrBlocks")),
+        )
+        for rule in rules
+    ]
+
+
+@resource_rule(
+    "security-group-public-ingress-https-only",
+    "Security groups admit the internet (0.0.0.0/0, ::/0) only on TCP 443.",
+    SECURITY_GROUP,
+    DEFAULT_SECURITY_GROUP,
+    SECURITY_GROUP_RULE,
+    INGRESS_RULE,
+)
+def security_group_public_ingress_https_only(resource_type: str, props: Props) -> Messages:
+    for protocol, from_port, to_port, cidrs in _ingress(resource_type, props):
+        public = sorted(set(cidrs) & set(PUBLIC_CIDRS))
+        if public and (protocol.lower() not in TCP or (from_port, to_port) != (HTTPS_PORT, HTTPS_PORT)):
+            ports = "all ports" if from_port is None or to_port is None else f"ports {from_port:g}-{to_port:g}"
+            yield f"ingress from {', '.join(public)} on {protocol} {ports}: only tcp 443 may be open to the internet"
+
+
+@resource_rule(
+    "rds-not-publicly-accessible",
+    "Database instances have no public address.",
+    RDS_CLUSTER_INSTANCE,
+    RDS_INSTANCE,
+)
+def rds_not_publicly_accessible(resource_type: str, props: Props) -> Messages:
+    if flag(props.get("publiclyAccessible")) is True:
+        yield "publiclyAccessible must be false"
+
+
+@resource_rule(
+    "subnet-no-auto-public-ip",
+    "Subnets do not give instances public IP addresses on launch.",
+    "aws:ec2/subnet:Subnet",
+)
+def subnet_no_auto_public_ip(resource_type: str, props: Props) -> Messages:
+    if flag(props.get("mapPublicIpOnLaunch")) is True:
+        yield "mapPublicIpOnLaunch must be false: NAT gateways and load balancers get their addresses explicitly"
+
+
+@resource_rule(
+    "lambda-in-vpc",
+    "Lambda functions run in private subnets with a security group.",
+    LAMBDA_FUNCTION,
+    advisory=(
+        "a recommendation: a function that reaches data in the VPC belongs in it (and the application functions "
+        "are), but one that only calls AWS APIs, such as a failover runbook that must work while a region's "
+        "network is impaired, can be safer outside it"
+    ),
+)
+def lambda_in_vpc(resource_type: str, props: Props) -> Messages:
+    vpc = block(props.get("vpcConfig"))
+    if not given(vpc, "subnetIds") or not given(vpc, "securityGroupIds"):
+        yield "vpcConfig must list subnetIds and securityGroupIds"
+
+
+@resource_rule(
+    "cloudfront-origin-access-control",
+    "CloudFront reads S3 origins through an origin access control, so the buckets stay private.",
+    DISTRIBUTION,
+)
+def cloudfront_origin_access_control(resource_type: str, props: Props) -> Messages:
+    for origin in blocks(props.get("origins")):
+        domain = str(known(origin, "domainName"))
+        is_s3 = ".s3." in domain or ".s3-" in domain or domain.endswith(".s3.amazonaws.com")
+        if is_s3 and not given(origin, "originAccessControlId") and not given(origin, "s3OriginConfig", "originAccessIdentity"):
+            yield f"S3 origin {origin.get('originId')} has no originAccessControlId: the bucket would have to be public"
+
+
+RULES = (
+    s3_public_access_block_complete,
+    s3_bucket_public_access_blocked,
+    eks_endpoint_private,
+    security_group_public_ingress_https_only,
+    rds_not_publicly_accessible,
+    subnet_no_auto_public_ip,
+    lambda_in_vpc,
+    cloudfront_origin_access_control,
+)

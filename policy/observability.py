@@ -1,0 +1,183 @@
+"""Logging and tracing: every request path, control plane and network leaves a record that outlives the incident.
+
+Tracing rules are advisory: traces make an incident faster to explain, but their absence neither exposes nor loses
+data, so a stack without them should warn rather than stop.
+"""
+
+from __future__ import annotations
+
+from policy.core import (
+    DISTRIBUTION,
+    EKS_CLUSTER,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    RDS_CLUSTER,
+    RDS_INSTANCE,
+    S3_BUCKET,
+    S3_LOGGING,
+    STATE_MACHINE,
+    Messages,
+    Props,
+    Stack,
+    StackViolation,
+    Violations,
+    attached,
+    block,
+    bucket_of,
+    flag,
+    given,
+    log_target_buckets,
+    number,
+    resource_rule,
+    stack_rule,
+    strings,
+)
+
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+TRACING_ADVISORY = "a recommendation: traces speed up diagnosis, but without them no data is exposed or lost"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+VPC = "aws:ec2/vpc:Vpc"
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+
+
+@resource_rule(
+    "log-group-retention",
+    "CloudWatch log groups set a retention period (never 'keep forever').",
+    LOG_GROUP,
+)
+def log_group_retention(resource_type: str, props: Props) -> Messages:
+    days = number(props.get("retentionInDays"))
+    if days is None or days <= 0:
+        yield "retentionInDays must be set: without it logs are kept, and billed, forever"
+
+
+@resource_rule(
+    "eks-control-plane-logs",
+    "EKS clusters send every control-plane log type to CloudWatch Logs.",
+    EKS_CLUSTER,
+)
+def eks_control_plane_logs(resource_type: str, props: Props) -> Messages:
+    missing = [t for t in EKS_LOG_TYPES if t not in strings(props.get("enabledClusterLogTypes"))]
+    if missing:
+        yield f"enabledClusterLogTypes misses {', '.join(missing)}"
+
+
+@resource_rule(
+    "rds-log-exports",
+    "Aurora and RDS export their database logs to CloudWatch Logs.",
+    RDS_CLUSTER,
+    RDS_INSTANCE,
+)
+def rds_log_exports(resource_type: str, props: Props) -> Messages:
+    exports = strings(props.get("enabledCloudwatchLogsExports"))
+    engine = str(props.get("engine") or "")
+    if "postgres" in engine and "postgresql" not in exports:
+        yield "enabledCloudwatchLogsExports must include 'postgresql'"
+    elif not exports:
+        yield "enabledCloudwatchLogsExports must not be empty"
+
+
+@resource_rule(
+    "api-access-logs",
+    "API Gateway stages write access logs.",
+    "aws:apigatewayv2/stage:Stage",
+    "aws:apigateway/stage:Stage",
+)
+def api_access_logs(resource_type: str, props: Props) -> Messages:
+    settings = block(props.get("accessLogSettings"))
+    if not given(settings, "destinationArn") or not given(settings, "format"):
+        yield "accessLogSettings must name a destinationArn and a format"
+
+
+@resource_rule(
+    "state-machine-logging",
+    "Step Functions state machines (the failover runbook) log every execution event (level ALL).",
+    STATE_MACHINE,
+)
+def state_machine_logging(resource_type: str, props: Props) -> Messages:
+    config = block(props.get("loggingConfiguration"))
+    if config.get("level") != "ALL":
+        yield f"loggingConfiguration.level is {config.get('level')!r}; it must be 'ALL': a failover must leave its trail"
+    if not given(config, "logDestination"):
+        yield "loggingConfiguration.logDestination must name a log group"
+
+
+@resource_rule(
+    "lambda-tracing",
+    "Lambda functions trace with X-Ray (tracingConfig mode Active).",
+    LAMBDA_FUNCTION,
+    advisory=TRACING_ADVISORY,
+)
+def lambda_tracing(resource_type: str, props: Props) -> Messages:
+    mode = block(props.get("tracingConfig")).get("mode")
+    if mode != "Active":
+        yield f"tracingConfig.mode is {mode!r}; set 'Active'"
+
+
+@resource_rule(
+    "state-machine-tracing",
+    "Step Functions state machines trace with X-Ray.",
+    STATE_MACHINE,
+    advisory=TRACING_ADVISORY,
+)
+def state_machine_tracing(resource_type: str, props: Props) -> Messages:
+    if flag(block(props.get("tracingConfiguration")).get("enabled")) is not True:
+        yield "tracingConfiguration.enabled must be true"
+
+
+@stack_rule(
+    "vpc-flow-logs",
+    "Every VPC records all its traffic (accepted and rejected) in flow logs.",
+)
+def vpc_flow_logs(stack: Stack) -> Violations:
+    flow_logs = stack.of_type(FLOW_LOG)
+    for vpc in stack.of_type(VPC):
+        logs = [f for f in flow_logs if stack.depends_on(f, vpc)]
+        if not any(f.props.get("trafficType") == "ALL" for f in logs):
+            yield StackViolation(f"VPC {vpc.name} has no flow log with trafficType ALL", vpc.urn)
+
+
+@stack_rule(
+    "s3-access-logging",
+    "Every S3 bucket but the log buckets themselves writes server access logs.",
+)
+def s3_access_logging(stack: Stack) -> Violations:
+    log_buckets = log_target_buckets(stack)
+    for bucket in stack.of_type(*S3_BUCKET):
+        if bucket_of(bucket) in log_buckets:
+            continue
+        if not any(r.props.get("targetBucket") for r in attached(stack, S3_LOGGING, bucket)):
+            yield StackViolation(f"bucket {bucket.name} writes no server access logs", bucket.urn)
+
+
+@stack_rule(
+    "cloudfront-access-logging",
+    "Every CloudFront distribution writes access logs (legacy S3 logging, or a log delivery source with a delivery).",
+)
+def cloudfront_access_logging(stack: Stack) -> Violations:
+    delivered = {str(d.props.get("deliverySourceName")) for d in stack.of_type(LOG_DELIVERY)}
+    for distribution in stack.of_type(DISTRIBUTION):
+        if given(block(distribution.props.get("loggingConfig")), "bucket"):
+            continue
+        sources = [
+            s
+            for s in stack.of_type(LOG_DELIVERY_SOURCE)
+            if stack.depends_on(s, distribution) and s.props.get("logType") == "ACCESS_LOGS"
+        ]
+        if not any(str(s.props.get("name")) in delivered for s in sources):
+            yield StackViolation(f"distribution {distribution.name} writes no access logs", distribution.urn)
+
+
+RULES = (
+    log_group_retention,
+    eks_control_plane_logs,
+    rds_log_exports,
+    api_access_logs,
+    state_machine_logging,
+    lambda_tracing,
+    state_machine_tracing,
+    vpc_flow_logs,
+    s3_access_logging,
+    cloudfront_access_logging,
+)

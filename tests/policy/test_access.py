@@ -1,0 +1,166 @@
+"""Public-access rules (policy/access.py): each passes a minimal compliant input and fails a bad one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policy import access
+from policy.core import (
+    DISTRIBUTION,
+    EKS_CLUSTER,
+    LAMBDA_FUNCTION,
+    RDS_CLUSTER_INSTANCE,
+    RDS_INSTANCE,
+    S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,
+    S3_PUBLIC_ACCESS_BLOCK,
+    Rule,
+)
+from tests.policy.cases import (
+    Cases,
+    ResourceCases,
+    StackCases,
+    check_cases,
+    failing,
+    passing,
+    resource,
+    run_failing,
+    run_passing,
+    stack,
+)
+
+BUCKET = "aws:s3/bucket:Bucket"
+SUBNET = "aws:ec2/subnet:Subnet"
+BLOCK_ALL: dict[str, Any] = dict.fromkeys(access.PUBLIC_ACCESS_FLAGS, True)
+HALF_BLOCKED: dict[str, Any] = {"blockPublicAcls": True, "blockPublicPolicy": True}
+DATA = resource(BUCKET, "data", bucket="data")
+
+
+def ingress(protocol: str, port: float, cidr: str) -> dict[str, Any]:
+    return {"protocol": protocol, "fromPort": port, "toPort": port, "cidrBlocks": [cidr]}
+
+
+CASES: Cases = {
+    "s3-public-access-block-complete": ResourceCases(
+        passing=[(S3_PUBLIC_ACCESS_BLOCK, {"bucket": "data", **BLOCK_ALL}), (S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, BLOCK_ALL)],
+        failing=[
+            (S3_PUBLIC_ACCESS_BLOCK, {"bucket": "data", **HALF_BLOCKED}, "ignorePublicAcls, restrictPublicBuckets must be true")
+        ],
+    ),
+    "s3-bucket-public-access-blocked": StackCases(
+        passing=[
+            stack(DATA, resource(S3_PUBLIC_ACCESS_BLOCK, "data-pab", bucket="data", **BLOCK_ALL)),
+            stack(DATA, resource(S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, "account-pab", **BLOCK_ALL)),
+        ],
+        failing=[
+            (stack(DATA), "bucket data has no public access block"),
+            (
+                stack(DATA, resource(S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, "account-pab", **HALF_BLOCKED)),
+                "bucket data has no public access",
+            ),
+        ],
+    ),
+    "eks-endpoint-private": ResourceCases(
+        passing=[
+            (EKS_CLUSTER, {"vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False}}),
+            (
+                EKS_CLUSTER,
+                {
+                    "vpcConfig": {
+                        "endpointPrivateAccess": True,
+                        "endpointPublicAccess": True,
+                        "publicAccessCidrs": ["203.0.113.0/24"],
+                    }
+                },
+            ),
+        ],
+        failing=[
+            (EKS_CLUSTER, {"vpcConfig": {"endpointPrivateAccess": True}}, "publicAccessCidrs"),
+            (
+                EKS_CLUSTER,
+                {"vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}},
+                "without 0.0.0.0/0",
+            ),
+            (
+                EKS_CLUSTER,
+                {"vpcConfig": {"endpointPrivateAccess": False, "endpointPublicAccess": False}},
+                "endpointPrivateAccess",
+            ),
+        ],
+    ),
+    "security-group-public-ingress-https-only": ResourceCases(
+        passing=[
+            (
+                access.SECURITY_GROUP,
+                {
+                    "ingress": [ingress("tcp", 443.0, "0.0.0.0/0"), ingress("tcp", 5432.0, "10.10.0.0/16")],
+                    "egress": [ingress("-1", 0.0, "0.0.0.0/0")],
+                },
+            ),
+            (access.DEFAULT_SECURITY_GROUP, {"ingress": [], "egress": []}),
+            (access.SECURITY_GROUP_RULE, {"type": "egress", **ingress("-1", 0.0, "0.0.0.0/0")}),
+            (access.INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrIpv6": "::/0"}),
+        ],
+        failing=[
+            (access.SECURITY_GROUP, {"ingress": [ingress("tcp", 22.0, "0.0.0.0/0")]}, "on tcp ports 22-22"),
+            (
+                access.DEFAULT_SECURITY_GROUP,
+                {"ingress": [{"protocol": "-1", "ipv6CidrBlocks": ["::/0"]}]},
+                "::/0 on -1 all ports",
+            ),
+            (access.SECURITY_GROUP_RULE, {"type": "ingress", **ingress("tcp", 80.0, "0.0.0.0/0")}, "ports 80-80"),
+            (access.INGRESS_RULE, {"ipProtocol": "udp", "fromPort": 443.0, "toPort": 443.0, "cidrIpv4": "0.0.0.0/0"}, "udp"),
+        ],
+    ),
+    "rds-not-publicly-accessible": ResourceCases(
+        passing=[(RDS_CLUSTER_INSTANCE, {"publiclyAccessible": False}), (RDS_INSTANCE, {})],
+        failing=[(RDS_CLUSTER_INSTANCE, {"publiclyAccessible": True}, "publiclyAccessible")],
+    ),
+    "subnet-no-auto-public-ip": ResourceCases(
+        passing=[(SUBNET, {"mapPublicIpOnLaunch": False})],
+        failing=[(SUBNET, {"mapPublicIpOnLaunch": True}, "mapPublicIpOnLaunch")],
+    ),
+    "lambda-in-vpc": ResourceCases(
+        passing=[(LAMBDA_FUNCTION, {"vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]}})],
+        failing=[
+            (LAMBDA_FUNCTION, {"runtime": "python3.13"}, "vpcConfig"),
+            (LAMBDA_FUNCTION, {"vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": []}}, "securityGroupIds"),
+        ],
+    ),
+    "cloudfront-origin-access-control": ResourceCases(
+        passing=[
+            (
+                DISTRIBUTION,
+                {
+                    "origins": [
+                        {"originId": "s3", "domainName": "data.s3.us-east-1.amazonaws.com", "originAccessControlId": "oac"},
+                        {"originId": "api", "domainName": "api.example.com"},
+                    ]
+                },
+            )
+        ],
+        failing=[
+            (DISTRIBUTION, {"origins": [{"originId": "s3", "domainName": "data.s3.eu-west-1.amazonaws.com"}]}, "S3 origin s3")
+        ],
+    ),
+}
+
+
+def test_every_rule_has_passing_and_failing_cases() -> None:
+    check_cases(access.RULES, CASES)
+
+
+def test_lambda_in_vpc_is_advisory_and_says_why() -> None:
+    assert access.lambda_in_vpc.enforcement_level.value == "advisory"
+    assert "runbook" in str(access.lambda_in_vpc.advisory)
+
+
+@pytest.mark.parametrize(("rule", "item"), passing(access.RULES, CASES))
+def test_rule_passes(rule: Rule, item: Any) -> None:
+    run_passing(rule, item)
+
+
+@pytest.mark.parametrize(("rule", "item"), failing(access.RULES, CASES))
+def test_rule_fails(rule: Rule, item: Any) -> None:
+    run_failing(rule, item)

@@ -1,0 +1,102 @@
+"""Least-privilege IAM rules (policy/iam.py): each passes a minimal compliant input and fails a bad one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policy import iam
+from policy.core import RDS_CLUSTER, Rule
+from tests.policy.cases import Cases, ResourceCases, check_cases, doc, failing, passing, run_failing, run_passing
+
+TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/items"
+READ_TABLE = {"Sid": "TableItems", "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [TABLE_ARN]}
+TRACING = {
+    "Sid": "Tracing",
+    "Effect": "Allow",
+    "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+    "Resource": ["*"],
+}
+ENIS = {"Effect": "Allow", "Action": ["ec2:CreateNetworkInterface", "EC2:DeleteNetworkInterface"], "Resource": "*"}
+DENY_ALL = {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+LAMBDA_TRUST = {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+MANAGED = "arn:aws:iam::aws:policy/"
+
+
+def allow(action: Any, resource: Any = TABLE_ARN) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource}
+
+
+CASES: Cases = {
+    "iam-no-wildcard-actions": ResourceCases(
+        passing=[
+            (iam.ROLE_POLICY, {"policy": doc(READ_TABLE, TRACING, DENY_ALL)}),
+            (iam.ROLE, {"inlinePolicies": [{"name": "read", "policy": doc(READ_TABLE)}]}),
+            (iam.IAM_POLICY, {"policy": doc(allow("logs:CreateLogStream"))}),
+        ],
+        failing=[
+            (iam.ROLE_POLICY, {"policy": doc(allow("*"))}, "allows *"),
+            (iam.IAM_POLICY, {"policy": doc(allow(["dynamodb:GetItem", "s3:*"]))}, "allows s3:*"),
+            (iam.ROLE_POLICY, {"policy": doc({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})}, "NotAction"),
+            (iam.ROLE, {"inlinePolicies": [{"name": "admin", "policy": doc(allow("*"))}]}, "inline policy admin"),
+            (iam.ROLE_POLICY, {"policy": "{not json"}, "not a JSON policy document"),
+        ],
+    ),
+    "iam-wildcard-resource-allowlist": ResourceCases(
+        passing=[
+            (iam.ROLE_POLICY, {"policy": doc(READ_TABLE, TRACING, ENIS)}),
+            (iam.USER_POLICY, {"policy": doc(allow(["cloudwatch:PutMetricData", "logs:CreateLogDelivery"], "*"))}),
+        ],
+        failing=[
+            (iam.ROLE_POLICY, {"policy": doc(allow("dynamodb:GetItem", "*"))}, "grants dynamodb:GetItem on '*'"),
+            (iam.GROUP_POLICY, {"policy": doc(allow(["xray:PutTraceSegments", "kms:Decrypt"], ["*"]))}, "grants kms:Decrypt"),
+            (
+                iam.ROLE_POLICY,
+                {"policy": doc({"Effect": "Allow", "Action": "s3:GetObject", "NotResource": TABLE_ARN})},
+                "NotResource",
+            ),
+        ],
+    ),
+    "iam-no-broad-managed-policies": ResourceCases(
+        passing=[
+            (ATTACHMENT, {"policyArn": MANAGED + "AmazonEKSClusterPolicy"}),
+            (iam.ROLE, {"managedPolicyArns": [MANAGED + "service-role/AmazonRDSEnhancedMonitoringRole"]}),
+        ],
+        failing=[
+            (ATTACHMENT, {"policyArn": MANAGED + "AdministratorAccess"}, "AdministratorAccess"),
+            (iam.ROLE, {"managedPolicyArns": [MANAGED + "AmazonS3FullAccess"]}, "AmazonS3FullAccess"),
+        ],
+    ),
+    "iam-trust-policy-scoped": ResourceCases(
+        passing=[(iam.ROLE, {"assumeRolePolicy": doc(LAMBDA_TRUST)})],
+        failing=[
+            (
+                iam.ROLE,
+                {"assumeRolePolicy": doc({**LAMBDA_TRUST, "Sid": "Anyone", "Principal": "*"})},
+                "statement Anyone lets any principal",
+            ),
+            (iam.ROLE, {"assumeRolePolicy": doc({**LAMBDA_TRUST, "Principal": {"AWS": ["*"]}})}, "any principal"),
+            (iam.ROLE, {"assumeRolePolicy": "[]"}, "not a JSON policy document"),
+        ],
+    ),
+    "rds-iam-authentication": ResourceCases(
+        passing=[(RDS_CLUSTER, {"iamDatabaseAuthenticationEnabled": True})],
+        failing=[(RDS_CLUSTER, {}, "iamDatabaseAuthenticationEnabled")],
+    ),
+}
+
+
+def test_every_rule_has_passing_and_failing_cases() -> None:
+    check_cases(iam.RULES, CASES)
+
+
+@pytest.mark.parametrize(("rule", "item"), passing(iam.RULES, CASES))
+def test_rule_passes(rule: Rule, item: Any) -> None:
+    run_passing(rule, item)
+
+
+@pytest.mark.parametrize(("rule", "item"), failing(iam.RULES, CASES))
+def test_rule_fails(rule: Rule, item: Any) -> None:
+    run_failing(rule, item)

@@ -1,0 +1,139 @@
+"""Logging and tracing rules (policy/observability.py): each passes a minimal compliant input and fails a bad one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from policy import observability
+from policy.core import DISTRIBUTION, EKS_CLUSTER, LAMBDA_FUNCTION, LOG_GROUP, RDS_CLUSTER, RDS_INSTANCE, STATE_MACHINE, Rule
+from tests.policy.cases import (
+    Cases,
+    ResourceCases,
+    StackCases,
+    check_cases,
+    failing,
+    passing,
+    resource,
+    run_failing,
+    run_passing,
+    stack,
+)
+
+BUCKET = "aws:s3/bucket:Bucket"
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+STAGE_V2 = "aws:apigatewayv2/stage:Stage"
+STAGE_V1 = "aws:apigateway/stage:Stage"
+LOG_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:runbook:*"
+ACCESS_LOGS = {"destinationArn": LOG_ARN, "format": "{}"}
+
+VPC = resource(observability.VPC, "vpc")
+DATA = resource(BUCKET, "data", bucket="data")
+LOGS = resource(BUCKET, "logs", bucket="logs")
+CDN = resource(DISTRIBUTION, "cdn")
+SOURCE = resource(observability.LOG_DELIVERY_SOURCE, "cdn-source", depends_on=[CDN], logType="ACCESS_LOGS", name="cdn-logs")
+DELIVERY = resource(observability.LOG_DELIVERY, "cdn-delivery", deliverySourceName="cdn-logs")
+
+
+def flow_log(traffic: str) -> Any:
+    return resource(observability.FLOW_LOG, f"flow-{traffic}", depends_on=[VPC], trafficType=traffic)
+
+
+CASES: Cases = {
+    "log-group-retention": ResourceCases(
+        passing=[(LOG_GROUP, {"retentionInDays": 90.0})],
+        failing=[(LOG_GROUP, {}, "retentionInDays"), (LOG_GROUP, {"retentionInDays": 0.0}, "retentionInDays")],
+    ),
+    "eks-control-plane-logs": ResourceCases(
+        passing=[(EKS_CLUSTER, {"enabledClusterLogTypes": list(observability.EKS_LOG_TYPES)})],
+        failing=[
+            (EKS_CLUSTER, {"enabledClusterLogTypes": ["api", "authenticator"]}, "misses audit, controllerManager, scheduler")
+        ],
+    ),
+    "rds-log-exports": ResourceCases(
+        passing=[
+            (RDS_CLUSTER, {"engine": "aurora-postgresql", "enabledCloudwatchLogsExports": ["postgresql"]}),
+            (RDS_INSTANCE, {"engine": "mysql", "enabledCloudwatchLogsExports": ["audit", "error"]}),
+        ],
+        failing=[
+            (RDS_CLUSTER, {"engine": "aurora-postgresql", "enabledCloudwatchLogsExports": ["upgrade"]}, "include 'postgresql'"),
+            (RDS_INSTANCE, {"engine": "mysql"}, "must not be empty"),
+        ],
+    ),
+    "api-access-logs": ResourceCases(
+        passing=[(STAGE_V2, {"accessLogSettings": ACCESS_LOGS}), (STAGE_V1, {"accessLogSettings": ACCESS_LOGS})],
+        failing=[
+            (STAGE_V2, {"name": "$default"}, "accessLogSettings"),
+            (STAGE_V1, {"accessLogSettings": {"destinationArn": LOG_ARN}}, "format"),
+        ],
+    ),
+    "state-machine-logging": ResourceCases(
+        passing=[
+            (STATE_MACHINE, {"loggingConfiguration": {"level": "ALL", "logDestination": LOG_ARN, "includeExecutionData": True}})
+        ],
+        failing=[
+            (STATE_MACHINE, {"loggingConfiguration": {"level": "ERROR", "logDestination": LOG_ARN}}, "'ERROR'"),
+            (STATE_MACHINE, {"loggingConfiguration": {"level": "ALL"}}, "logDestination"),
+            (STATE_MACHINE, {}, "level is None"),
+        ],
+    ),
+    "lambda-tracing": ResourceCases(
+        passing=[(LAMBDA_FUNCTION, {"tracingConfig": {"mode": "Active"}})],
+        failing=[(LAMBDA_FUNCTION, {"tracingConfig": {"mode": "PassThrough"}}, "'PassThrough'"), (LAMBDA_FUNCTION, {}, "None")],
+    ),
+    "state-machine-tracing": ResourceCases(
+        passing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": True}})],
+        failing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": False}}, "tracingConfiguration.enabled")],
+    ),
+    "vpc-flow-logs": StackCases(
+        passing=[stack(VPC, flow_log("ALL"))],
+        failing=[
+            (stack(VPC), "VPC vpc has no flow log"),
+            (stack(VPC, flow_log("REJECT")), "trafficType ALL"),
+            (stack(VPC, resource(observability.FLOW_LOG, "elsewhere", trafficType="ALL")), "VPC vpc has no flow log"),
+        ],
+    ),
+    "s3-access-logging": StackCases(
+        passing=[stack(DATA, LOGS, resource(LOGGING, "data-logging", bucket="data", targetBucket="logs"))],
+        failing=[
+            (stack(DATA, LOGS), "bucket data writes no server access logs"),
+            (stack(DATA, LOGS, resource(LOGGING, "other-logging", bucket="other", targetBucket="logs")), "bucket data writes no"),
+        ],
+    ),
+    "cloudfront-access-logging": StackCases(
+        passing=[
+            stack(CDN, SOURCE, DELIVERY),
+            stack(resource(DISTRIBUTION, "legacy", loggingConfig={"bucket": "logs.s3.amazonaws.com", "prefix": "cdn/"})),
+        ],
+        failing=[
+            (stack(CDN), "distribution cdn writes no access logs"),
+            (stack(CDN, SOURCE), "distribution cdn writes no access logs"),
+            (
+                stack(
+                    CDN, DELIVERY, resource(observability.LOG_DELIVERY_SOURCE, "other", logType="ACCESS_LOGS", name="cdn-logs")
+                ),
+                "cdn",
+            ),
+        ],
+    ),
+}
+
+
+def test_every_rule_has_passing_and_failing_cases() -> None:
+    check_cases(observability.RULES, CASES)
+
+
+def test_only_tracing_is_advisory() -> None:
+    advisory = {r.name for r in observability.RULES if r.advisory}
+    assert advisory == {"lambda-tracing", "state-machine-tracing"}
+
+
+@pytest.mark.parametrize(("rule", "item"), passing(observability.RULES, CASES))
+def test_rule_passes(rule: Rule, item: Any) -> None:
+    run_passing(rule, item)
+
+
+@pytest.mark.parametrize(("rule", "item"), failing(observability.RULES, CASES))
+def test_rule_fails(rule: Rule, item: Any) -> None:
+    run_failing(rule, item)

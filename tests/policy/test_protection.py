@@ -1,0 +1,120 @@
+"""Deletion-protection, point-in-time-recovery and backup rules (policy/protection.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy import protection
+from policy.core import (
+    DYNAMODB_TABLE,
+    EKS_CLUSTER,
+    ELASTICACHE_GROUP,
+    MEMORYDB_CLUSTER,
+    RDS_CLUSTER,
+    RDS_GLOBAL_CLUSTER,
+    RDS_INSTANCE,
+    S3_VERSIONING,
+    SECRET,
+    Rule,
+)
+from tests.policy.cases import Cases, ResourceCases, check_cases, failing, passing, run_failing, run_passing
+
+BUCKET = "aws:s3/bucket:Bucket"
+VERSIONING, VERSIONING_V2 = S3_VERSIONING
+REPLICA = {"regionName": "eu-west-1"}
+
+CASES: Cases = {
+    "rds-deletion-protection": ResourceCases(
+        passing=[
+            (RDS_CLUSTER, {"deletionProtection": True}),
+            (RDS_GLOBAL_CLUSTER, {"deletionProtection": True}),
+            (RDS_INSTANCE, {"deletionProtection": True}),
+        ],
+        failing=[
+            (RDS_CLUSTER, {}, "deletionProtection"),
+            (RDS_GLOBAL_CLUSTER, {"deletionProtection": False}, "deletionProtection"),
+        ],
+    ),
+    "dynamodb-deletion-protection": ResourceCases(
+        passing=[
+            (DYNAMODB_TABLE, {"deletionProtectionEnabled": True, "replicas": [{**REPLICA, "deletionProtectionEnabled": True}]})
+        ],
+        failing=[
+            (DYNAMODB_TABLE, {"deletionProtectionEnabled": False}, "deletionProtectionEnabled must be true"),
+            (DYNAMODB_TABLE, {"deletionProtectionEnabled": True, "replicas": [REPLICA]}, "replica in eu-west-1"),
+        ],
+    ),
+    "eks-deletion-protection": ResourceCases(
+        passing=[(EKS_CLUSTER, {"deletionProtection": True})],
+        failing=[(EKS_CLUSTER, {"deletionProtection": False}, "deletionProtection")],
+    ),
+    "secret-recovery-window": ResourceCases(
+        passing=[(SECRET, {}), (SECRET, {"recoveryWindowInDays": 30.0})],
+        failing=[(SECRET, {"recoveryWindowInDays": 0.0}, "recoveryWindowInDays is 0")],
+    ),
+    "s3-bucket-no-force-destroy": ResourceCases(
+        passing=[(BUCKET, {"forceDestroy": False})],
+        failing=[(BUCKET, {"forceDestroy": True}, "forceDestroy")],
+    ),
+    "rds-final-snapshot": ResourceCases(
+        passing=[
+            (RDS_CLUSTER, {"skipFinalSnapshot": False, "finalSnapshotIdentifier": "final"}),
+            (RDS_INSTANCE, {"finalSnapshotIdentifier": "f"}),
+        ],
+        failing=[
+            (RDS_CLUSTER, {"skipFinalSnapshot": True, "finalSnapshotIdentifier": "final"}, "skipFinalSnapshot"),
+            (RDS_CLUSTER, {"skipFinalSnapshot": False}, "finalSnapshotIdentifier"),
+        ],
+    ),
+    "dynamodb-pitr": ResourceCases(
+        passing=[
+            (DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": True}, "replicas": [{**REPLICA, "pointInTimeRecovery": True}]})
+        ],
+        failing=[
+            (DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": False}}, "pointInTimeRecovery.enabled"),
+            (DYNAMODB_TABLE, {"pointInTimeRecovery": {"enabled": True}, "replicas": [REPLICA]}, "replica in eu-west-1"),
+        ],
+    ),
+    "rds-backup-retention": ResourceCases(
+        passing=[(RDS_CLUSTER, {"backupRetentionPeriod": 14.0}), (RDS_INSTANCE, {"backupRetentionPeriod": 7.0})],
+        failing=[(RDS_CLUSTER, {}, "backupRetentionPeriod is None"), (RDS_CLUSTER, {"backupRetentionPeriod": 1.0}, "at least 7")],
+    ),
+    "cache-snapshots": ResourceCases(
+        passing=[(MEMORYDB_CLUSTER, {"snapshotRetentionLimit": 7.0}), (ELASTICACHE_GROUP, {"snapshotRetentionLimit": 1.0})],
+        failing=[
+            (MEMORYDB_CLUSTER, {"snapshotRetentionLimit": 0.0}, "snapshotRetentionLimit is 0.0"),
+            (ELASTICACHE_GROUP, {}, "None"),
+        ],
+    ),
+    "s3-versioning-enabled": ResourceCases(
+        passing=[
+            (VERSIONING, {"versioningConfiguration": {"status": "Enabled"}}),
+            (VERSIONING_V2, {"versioningConfiguration": {"status": "Enabled"}}),
+        ],
+        failing=[(VERSIONING, {"versioningConfiguration": {"status": "Suspended"}}, "'Suspended'")],
+    ),
+}
+
+
+def test_every_rule_has_passing_and_failing_cases() -> None:
+    check_cases(protection.RULES, CASES)
+
+
+def test_dev_policy_config_turns_off_exactly_the_deletion_protection_rules() -> None:
+    config = json.loads((Path(protection.__file__).parent / "config" / "dev.json").read_text())
+    assert config == dict.fromkeys(protection.DELETION_PROTECTION, "disabled")
+    assert "dynamodb-pitr" not in config and "rds-backup-retention" not in config
+
+
+@pytest.mark.parametrize(("rule", "item"), passing(protection.RULES, CASES))
+def test_rule_passes(rule: Rule, item: Any) -> None:
+    run_passing(rule, item)
+
+
+@pytest.mark.parametrize(("rule", "item"), failing(protection.RULES, CASES))
+def test_rule_fails(rule: Rule, item: Any) -> None:
+    run_failing(rule, item)
