@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
-from ops.harness import ROOT
+import pytest
+
+from ops import __main__ as cli
+from ops.harness import ROOT, ProgramRun
+from ops.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir
+from tests.conftest import ProgramRunner
 
 
 def _plan(*args: str) -> subprocess.CompletedProcess[str]:
@@ -19,6 +25,7 @@ def test_prod_plan_prints_the_tree_counts_and_outputs() -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     sections = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    sections = sections[: sections.index("Outputs") + 1]  # the report's sections follow (checked at the end)
     assert sections[0] == "Offline plan of stack 'prod' (preview mode under mocks)"
     assert [s.split(" (")[0] for s in sections[1:4]] == ["global", "us-east-1", "eu-west-1"]
     assert sections[-3] == "Resources by type"
@@ -44,6 +51,16 @@ def test_prod_plan_prints_the_tree_counts_and_outputs() -> None:
     assert "masterPassword: us-east-1 [secret], eu-west-1 (absent)" in out, "the secret is never shown"
     assert "  primaryRegion: us-east-1" in out
     assert "vpcId: (known after update)" in out
+    # The report follows the plan: the shipped prod stack is within its budget and passes the policy pack (status 0).
+    tail = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    tail = tail[tail.index("Outputs") + 1 :]
+    assert tail[0] == "Resilience budget (targets: rtoSeconds 900, rpoSeconds 900)"
+    assert tail[1] == "Policy pack" and tail[2].startswith("Architecture diagram (2 region clusters, ") and len(tail) == 3
+    assert "  every budget is within its target" in out
+    assert "policy pack multi-region-guardrails on prod: " in out and "; passed" in out
+    for name in ("architecture.dot", "architecture.svg", "architecture.png", REPORT_NAME):
+        assert f"  written: .build/plan/prod/{name}" in out
+        assert (default_out_dir("prod") / name).stat().st_size > 0
 
 
 def test_dev_plan_in_update_mode_shows_mock_values() -> None:
@@ -74,3 +91,65 @@ def test_set_changes_the_plan_for_this_run_only() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "\nus-west-2 (" in result.stdout
+
+
+def test_over_budget_and_policy_violations_exit_with_their_codes(tmp_path: Path) -> None:
+    """rtoSeconds 60 is below any failover's budget and rpoSeconds 600 below S3's replication time (exit 4); prod
+    without protection breaks mandatory policies (exit 8); both: 12. stderr names the key, the target and the budget."""
+    out = tmp_path / "plan"
+    overrides = ("rtoSeconds=60", "rpoSeconds=600", "protectStatefulResources=false")
+    result = _plan("--stack", "prod", "--out", str(out), *(arg for item in overrides for arg in ("--set", item)))
+    assert result.returncode == cli.EXIT_BUDGET | cli.EXIT_POLICY == 12, result.stderr
+    errors = result.stderr.splitlines()
+    assert "error: rtoSeconds: the planned switchover RTO budget is 734 s, over the target of 60 s" in errors
+    assert "error: rtoSeconds: the unplanned failover RTO budget is 764 s, over the target of 60 s" in errors
+    assert "error: rpoSeconds: the S3 buckets unplanned failover RPO budget is 900 s, over the target of 600 s" in errors
+    assert any(line.startswith("error: policy rds-deletion-protection: ") for line in errors)
+    assert "  OVER: rtoSeconds: the unplanned failover RTO budget is 764 s, over the target of 60 s" in result.stdout
+    assert "FAILED: " in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["architecture.dot", "architecture.png", "architecture.svg", REPORT_NAME]
+    report = (out / REPORT_NAME).read_text()
+    assert "![architecture of prod](architecture.svg)" in report
+    assert "- **over**: rtoSeconds: the planned switchover RTO budget is 734 s, over the target of 60 s" in report
+
+
+@pytest.fixture
+def cached_plan(run_stack: ProgramRunner, monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
+    """``main`` in this process, on the session's cached preview run of prod instead of a fresh one."""
+    run = run_stack("prod", preview=True)
+    monkeypatch.setattr("ops.harness.run_program", lambda *args, **kwargs: run)
+    return run
+
+
+def test_a_missing_graphviz_is_a_warning_unless_the_docs_need_the_picture(
+    cached_plan: ProgramRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.setattr("ops.diagram.shutil.which", lambda _: None)
+    assert cli.main(["plan", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: the diagram was not rendered: Graphviz `dot` was not found on PATH" in captured.err
+    assert "sudo apt-get install graphviz" in captured.err
+    assert "  every budget is within its target" in captured.out, "the budget is still reported"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["architecture.dot", REPORT_NAME]
+    assert "Not rendered: Graphviz `dot` was not found" in (tmp_path / REPORT_NAME).read_text()
+    assert cli.main(["plan", "--out", str(tmp_path), "--docs"]) == cli.EXIT_DIAGRAM
+    assert "error: the diagram was not rendered" in capsys.readouterr().err
+
+
+def test_a_dot_failure_exits_1(cached_plan: ProgramRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr("ops.plan.to_dot", lambda diagram: "digraph { a -> }")
+    assert cli.main(["plan", "--out", str(tmp_path)]) == cli.EXIT_DIAGRAM
+
+
+def test_docs_get_a_copy_of_the_picture(cached_plan: ProgramRun, tmp_path: Path) -> None:
+    report = build_report(cached_plan, tmp_path / "out", docs_dir=tmp_path / "docs")
+    assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == ["architecture.png", "architecture.svg"]
+    assert (tmp_path / "docs" / "architecture.svg").read_bytes() == (tmp_path / "out" / "architecture.svg").read_bytes()
+    assert len(report.files) == 6 and report.render_error is None
+
+
+def test_the_readme_shows_the_prod_diagram() -> None:
+    """``python -m ops plan --stack prod --docs`` wrote the picture the README embeds."""
+    assert "![Architecture of the prod stack](docs/architecture.png)" in (ROOT / "README.md").read_text()
+    for name in ("architecture.png", "architecture.svg"):
+        assert (DOCS_DIR / name).stat().st_size > 10_000
