@@ -21,8 +21,10 @@ source region is gone.
 
 Drain: what "caught up" means
 -----------------------------
-Writers stop within ``fence_settle_seconds`` of the fence (``functions.shared.store``), so the drain first waits that
-long. Then:
+The fence is written in the target's replica; the source's writers read the state in theirs, so the drain first
+waits until the source's replica shows the fence (when the source answers: an unplanned run with the source gone
+cannot stop its writers anyway), then ``fence_settle_seconds`` more (``functions.shared.store``: every container has
+re-read the state and finished the write it had started). Then:
 
 - **DynamoDB**: a marker item ``DRAIN#<run id>`` is written in the source region's replica; the table has caught up
   when a consistent read finds it in the target's. Global tables replicate item by item and do not promise an order
@@ -77,7 +79,15 @@ from functions.runbook.model import (
 )
 from functions.shared.errors import ValidationError
 from functions.shared.schema import ATTR_EXPIRES_AT, ATTR_ID, ATTR_RECORD_TYPE, STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
-from functions.shared.state import AppState, ItemTable, TransitionError, error_code, read_state, transition
+from functions.shared.state import (
+    AppState,
+    ItemTable,
+    StateUnavailableError,
+    TransitionError,
+    error_code,
+    read_state,
+    transition,
+)
 
 Clock = Callable[[], int]
 
@@ -87,6 +97,8 @@ ATTR_RUN_ID = "RunId"
 ATTR_WRITTEN_AT = "WrittenAt"
 DRAIN_MARKER_TTL_SECONDS = 7 * 24 * 3600
 DRAIN_POLL_SECONDS = 5
+# How often the drain looks for the fence in the source region's replica (replication is usually sub-second).
+FENCE_POLL_SECONDS = 1
 # AuroraGlobalDBReplicationLag is normally well under a second; at or below this, after writers stopped, the target
 # cluster holds every committed transaction.
 AURORA_DRAINED_LAG_MS = 1000.0
@@ -270,14 +282,22 @@ def _drain(ctx: StepContext) -> StepResult:
         return StepResult(STEP_DRAIN, True, detail={"state": state.describe(), "action": "none: promoted already"})
     topology, now = ctx.topology, ctx.now_ms()
     fenced_at = state.updated_at
-    settled_at = fenced_at + topology.fence_settle_seconds * 1000
     deadline = fenced_at + topology.drain_timeout_seconds * 1000
-    if now < settled_at:
-        waiting = {"waiting": "for writers to stop after the fence", "settledAt": settled_at}
-        return StepResult(STEP_DRAIN, False, _seconds(settled_at - now), waiting)
+    seen_at, source_answers = _fence_seen_in_source(ctx, now)
+    seen: dict[str, Any] = {"fenceSeenInSourceAt": seen_at}
+    settled_at = (seen_at or fenced_at) + topology.fence_settle_seconds * 1000
+    settling = _settling(seen, settled_at, deadline, now, fence_pending=seen_at is None and source_answers)
+    if settling is not None:
+        return settling
+    if seen_at is None and source_answers and ctx.run.planned:
+        raise StepRefusedError(
+            f"drain: planned switchover out of time ({topology.drain_timeout_seconds} s after the fence): the fence has "
+            f"not replicated to {ctx.source}, whose writers may still be writing. The state stays fenced at epoch "
+            f"{state.epoch}; find out why replication into {ctx.source} stalls before anything else"
+        )
     dynamodb = _dynamodb_drained(ctx, now)
     aurora = _aurora_drained(ctx, settled_at, now)
-    detail: dict[str, Any] = {"dynamodb": dynamodb, "aurora": aurora, "fencedAt": fenced_at, "deadline": deadline}
+    detail: dict[str, Any] = {**seen, "dynamodb": dynamodb, "aurora": aurora, "fencedAt": fenced_at, "deadline": deadline}
     if dynamodb["drained"] and aurora["drained"]:
         return StepResult(STEP_DRAIN, True, detail={**detail, "action": "drained"})
     undrained = [name for name, part in (("dynamodb", dynamodb), ("aurora", aurora)) if not part["drained"]]
@@ -292,6 +312,36 @@ def _drain(ctx: StepContext) -> StepResult:
         detail.update(action="out of time: proceeding", notDrained=undrained)
         return StepResult(STEP_DRAIN, True, detail=detail)
     return StepResult(STEP_DRAIN, False, min(DRAIN_POLL_SECONDS, _seconds(deadline - now)), {**detail, "waiting": undrained})
+
+
+def _settling(seen: dict[str, Any], settled_at: int, deadline: int, now: int, *, fence_pending: bool) -> StepResult | None:
+    """The attempt's answer while the fence is still replicating to the source or its writers settling; else None."""
+    if now >= deadline:
+        return None
+    if fence_pending:
+        waiting = {**seen, "waiting": "for the fence to replicate to the source region, whose writers read it there"}
+        return StepResult(STEP_DRAIN, False, min(FENCE_POLL_SECONDS, _seconds(deadline - now)), waiting)
+    if now < settled_at:
+        waiting = {**seen, "waiting": "for writers to stop after the fence", "settledAt": settled_at}
+        return StepResult(STEP_DRAIN, False, _seconds(min(settled_at, deadline) - now), waiting)
+    return None
+
+
+def _fence_seen_in_source(ctx: StepContext, now: int) -> tuple[int | None, bool]:
+    """When the source region's replica first showed the fence (None: not yet), and whether the source answers.
+
+    The fence is written in the target's replica, and the source's writers read the state in their own: they stop
+    only once the fence has replicated there, so the settle time counts from then. The first sighting is kept in the
+    step's detail in the run record, so later attempts (and a resumed run) count from the same moment.
+    """
+    earlier = ctx.run.step(STEP_DRAIN).detail.get("fenceSeenInSourceAt")
+    if isinstance(earlier, int):
+        return earlier, True
+    try:
+        in_source = read_state(ctx.table(ctx.source))
+    except StateUnavailableError:
+        return None, False
+    return (now if in_source.epoch > ctx.run.start_epoch else None), True
 
 
 def _planned_timeout(ctx: StepContext, state: AppState, dynamodb: Mapping[str, Any], aurora: Mapping[str, Any]) -> str:

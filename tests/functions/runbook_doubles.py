@@ -264,6 +264,9 @@ class World:
     aurora: AuroraGlobalClusterDouble
     gates: dict[str, str]
     routing_states: dict[str, str]
+    # The detail of each run's last attempt per step, as run_step keeps it in the run record (tests that call
+    # attempt() directly hand it back with the next attempt).
+    details: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
 
     def table(self, region: str) -> ItemTable:
         return ItemTable(plain_client("dynamodb", region, self.clients.endpoint), TABLE)
@@ -279,8 +282,19 @@ class World:
     def start(self, failover: FailoverRequest) -> RunRecord:
         return start_run(failover, self.topology, self.clients, now_ms=self.clock)
 
+    def replicate(self) -> None:
+        """Replication has happened: the state record reaches every other region, the drain markers the target."""
+        self.replicate_state()
+        self.replicate_markers()
+
+    def replicate_state(self) -> None:
+        """Copy the state record from the target's table (where the runbook writes it) to the source's, if it answers."""
+        if SOURCE not in self.clients.unreachable_dynamodb:
+            item = self.table(TARGET).client.get_item(TableName=TABLE, Key=state_key(), ConsistentRead=True)["Item"]
+            self.table(SOURCE).client.put_item(TableName=TABLE, Item=item)
+
     def replicate_markers(self) -> None:
-        """Copy the drain markers from every other region's table into the target's (replication has happened)."""
+        """Copy the drain markers from every other region's table into the target's."""
         target = self.table(TARGET)
         for region in self.topology.regions:
             if region == TARGET or region in self.clients.unreachable_dynamodb:

@@ -65,10 +65,10 @@ def test_a_whole_failover_through_the_handler(world: World) -> None:
             if answer["done"]:
                 break
             world.clock.advance(answer["waitSeconds"])
-            world.replicate_markers()
+            world.replicate()
     state = world.state()
     assert (state.status, state.active_region, state.epoch) == (STATUS_ACTIVE, TARGET, START_EPOCH + 3)
-    assert calls == len(STEPS) + 3  # drain: settle + marker; promote: the switchover under way
+    assert calls == len(STEPS) + 4  # drain: the fence reaching the source, settle, marker; promote: the switchover
     assert handle(world, {**event, "step": "activate"}) == {
         "step": "activate",
         "done": True,

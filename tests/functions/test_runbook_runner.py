@@ -75,7 +75,7 @@ def world(aws_endpoint: str) -> World:
 def ready(world: World) -> World:
     """Replication happens while the runner sleeps, Aurora reports a small lag after the fence settles, and a
     switchover shows the new writer at the first describe after it (the step tests cover longer ones)."""
-    world.clock.on_sleep.append(world.replicate_markers)
+    world.clock.on_sleep.append(world.replicate)
     world.aurora.busy_describes = 0
     world.put_aurora_lag(40, world.clock() + 14_000)
     return world
@@ -120,9 +120,9 @@ def test_a_planned_run_ends_active_in_the_target(world: World) -> None:
     run = run_all(world, failover, on_step=lambda step, result: seen.append((step, result.done)))
     assert_finished(world, failover, run)
     assert [step for step, done in seen if done] == list(STEPS)
-    assert run.step(STEP_DRAIN).attempts == 3  # waits for the settle, writes the marker, sees it replicated
-    assert run.step(STEP_DRAIN).duration_ms == 18_000
-    assert world.clock.slept[0] == 13
+    assert run.step(STEP_DRAIN).attempts == 4  # waits for the fence in the source, the settle, the marker
+    assert run.step(STEP_DRAIN).duration_ms == 19_000  # 1 s for the fence to reach the source, 13 s settle, 5 s poll
+    assert world.clock.slept[:2] == [1, 13]
     assert run.step(STEP_ACTIVATE).finished_at == run.finished_at
 
 

@@ -7,6 +7,7 @@ state. The clock is injected: no test waits for real.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -28,6 +29,7 @@ from functions.runbook.model import (
 from functions.runbook.steps import (
     AURORA_NO_DATA_GRACE_SECONDS,
     DRAIN_POLL_SECONDS,
+    FENCE_POLL_SECONDS,
     attempt,
     cluster_identifier,
     progress,
@@ -67,8 +69,14 @@ def run_of(world: World, failover: FailoverRequest | None = None) -> RunRecord:
 
 
 def step(world: World, name: str, run: RunRecord, failover: FailoverRequest | None = None) -> StepResult:
+    """One attempt, given the detail of the run's previous attempt of the step (as run_step keeps it)."""
     failover = failover or request(planned=run.planned)
-    return attempt(name, failover, run, world.topology, world.clients, world.clock)
+    previous = world.details.get((run.run_id, name))
+    if previous is not None:
+        run = replace(run, steps={**run.steps, name: replace(run.step(name), detail=previous)})
+    result = attempt(name, failover, run, world.topology, world.clients, world.clock)
+    world.details[(run.run_id, name)] = result.detail
+    return result
 
 
 def writes_of(world: World, call: Callable[[], Any]) -> tuple[Any, list[Request]]:
@@ -78,9 +86,14 @@ def writes_of(world: World, call: Callable[[], Any]) -> tuple[Any, list[Request]
     return result, [r for r in world.clients.requests[before:] if r.is_write]
 
 
-def fenced(world: World, failover: FailoverRequest | None = None) -> RunRecord:
+def fenced(world: World, failover: FailoverRequest | None = None, *, replicated: bool = True) -> RunRecord:
+    """The fence written; with ``replicated``, it has also reached the other regions' replicas."""
     run = run_of(world, failover)
     assert step(world, STEP_FENCE, run).done
+    if replicated:
+        world.replicate_state()
+        if world.state(SOURCE).epoch > run.start_epoch:  # a drain attempt sees it at once: the settle counts from now
+            assert step(world, STEP_DRAIN, run).detail["fenceSeenInSourceAt"] == world.clock()
     return run
 
 
@@ -211,6 +224,31 @@ def test_drain_waits_for_the_fence_to_settle_without_writing(world: World) -> No
     result, writes = writes_of(world, lambda: step(world, STEP_DRAIN, run))
     assert (result.done, result.wait_seconds) == (False, 8)
     assert writes == [] and world.marker(SOURCE) is None
+
+
+def test_drain_counts_the_settle_from_when_the_fence_reached_the_source(world: World) -> None:
+    """The source's writers read the fence in their own replica: until it is there, they may still write."""
+    run = fenced(world, replicated=False)
+    world.clock.advance(20)
+    waiting, writes = writes_of(world, lambda: step(world, STEP_DRAIN, run))
+    assert (waiting.done, waiting.wait_seconds) == (False, FENCE_POLL_SECONDS)
+    assert "for the fence to replicate to the source region" in waiting.detail["waiting"] and writes == []
+
+    world.replicate_state()
+    seen_at = world.clock()
+    settling = step(world, STEP_DRAIN, run)
+    assert (settling.done, settling.wait_seconds) == (False, SETTLE_MS // 1000)  # not 13 s after the fence: after now
+    assert settling.detail["fenceSeenInSourceAt"] == seen_at
+    world.clock.advance(SETTLE_MS // 1000)
+    assert "dynamodb" in step(world, STEP_DRAIN, run).detail  # settled: now measuring replication
+
+
+def test_a_planned_drain_refuses_when_the_fence_never_reaches_the_source(world: World) -> None:
+    run = fenced(world, replicated=False)
+    world.clock.advance(world.topology.drain_timeout_seconds)
+    with pytest.raises(StepRefusedError, match="the fence has not replicated to us-east-1"):
+        step(world, STEP_DRAIN, run)
+    assert world.marker(SOURCE) is None
 
 
 def test_drain_writes_the_marker_once_and_is_done_when_it_replicated(world: World) -> None:
