@@ -1,6 +1,7 @@
 """Operator CLI. ``python -m ops plan [--stack prod]`` prints the offline plan of a stack; ``status`` and ``failover``
-read and move the deployed stack's active region (ops/status.py, ops/failover.py); ``drill`` runs a regional outage, a
-switchover and a failover on this machine (ops/drill.py)."""
+read and move the deployed stack's active region (ops/status.py, ops/failover.py); ``abort`` lifts a fence a failover
+left behind (ops/abort.py); ``drill`` runs a regional outage, a switchover and a failover on this machine
+(ops/drill.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ PLAN_EXIT_CODES = f"""exit status of plan (the codes add up when several apply, 
 
 def main(argv: list[str] | None = None, context: OpsContext | None = None) -> int:
     """Run one command; ``context`` (AWS clients, clock) is for tests of ``status`` and ``failover``."""
-    from ops import drill, failover, status
+    from ops import abort, drill, failover, status
 
     parser = argparse.ArgumentParser(prog="python -m ops", description="Operate the multi-region stack.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -72,12 +73,12 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
     commands.add_parser("config-reference", help="print the README's config reference table from Pulumi.yaml")
     status.add_parser(commands)
     failover.add_parser(commands)
+    abort.add_parser(commands)
     drill.add_parser(commands)
     args = parser.parse_args(argv)
-    if args.command == "status":
-        return status.run(args, context)
-    if args.command == "failover":
-        return failover.run(args, context)
+    operations = {"status": status.run, "failover": failover.run, "abort": abort.run}
+    if args.command in operations:
+        return operations[args.command](args, context)
     if args.command == "drill":
         return drill.run(args)
     if args.command == "config-reference":

@@ -354,9 +354,9 @@ def _planned_timeout(ctx: StepContext, state: AppState, dynamodb: Mapping[str, A
         why.append(f"Aurora: replication lag {aurora['lagMs']} ms (at most {AURORA_DRAINED_LAG_MS:.0f} ms wanted)")
     return (
         f"drain: planned switchover out of time ({ctx.topology.drain_timeout_seconds} s after the fence): "
-        f"{'; '.join(why)}. The state stays fenced in {source} at epoch {epoch}: nobody writes. Either abort (move the "
-        f"state fenced -> active in {source}, expected epoch {epoch}) and retry later, or abort and start an unplanned "
-        f"failover (planned=false, allowDataLoss=true) under a new run id, which proceeds without a full drain"
+        f"{'; '.join(why)}. The state stays fenced in {source} at epoch {epoch}: nobody writes. Either abort "
+        f"(`python -m ops abort --region {ctx.target} --epoch {epoch}`: fenced -> active in {source}) and retry later, "
+        f"or abort and start an unplanned failover (--unplanned --allow-data-loss), which does not wait for a full drain"
     )
 
 

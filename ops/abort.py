@@ -1,0 +1,94 @@
+"""``python -m ops abort``: give writes back to a fenced region when a failover will not go on.
+
+``python -m ops abort --stack prod --region REGION --epoch N [--topology FILE]``
+
+The runbook's first step fences the active region (``active -> fenced``, the same region). When the run cannot or
+should not go on after that (a planned drain ran out of time, the operator changed their mind), nobody writes until
+the state moves again. This command makes the one transition that undoes a fence, ``fenced -> active`` in the same
+region (``functions.shared.state``), written in ``REGION``'s replica of the global table.
+
+``--epoch`` is the epoch the operator saw (``ops status``): the transition is conditional on it, so an abort never
+races a runbook that moved on meanwhile. Anything past the fence is refused: in ``failover`` the runbook may already
+have moved Aurora's writer, and the way forward is to finish that run (``ops failover`` with the same flags resumes
+it). A state already ``active`` has nothing to abort.
+
+Exit status: 0 the fence was lifted (or the state was already active); 1 refused (stale epoch, a failover under way)
+or AWS could not be read; 2 bad flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from functions.shared.errors import ValidationError
+from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
+from functions.shared.state import ItemTable, StateUnavailableError, TransitionError, read_state, transition
+from ops.failover import requester
+from ops.status import OpsContext, TopologyUnavailableError, default_context, load_topology, stack_ref
+
+
+class AbortRefusedError(Exception):
+    """The state is not one an abort may move (a failover under way), or it moved since the operator looked."""
+
+
+def abort(table: ItemTable, *, region: str, epoch: int, updated_by: str) -> str:
+    """Lift the fence of the state at ``epoch`` in ``table``; returns what happened. Raises AbortRefusedError."""
+    state = read_state(table)
+    if state.status == STATUS_ACTIVE:
+        return f"nothing to abort: the state is {state.describe()}"
+    if state.status == STATUS_FAILOVER:
+        raise AbortRefusedError(
+            f"the state is {state.describe()}: the runbook is past the fence and may have moved Aurora's writer to "
+            f"{state.active_region}; finish the run (run the same `ops failover` command again) instead of aborting"
+        )
+    if state.epoch != epoch:
+        raise AbortRefusedError(
+            f"--epoch {epoch} is stale: the state is {state.describe()}; look again with `ops status` and pass its epoch"
+        )
+    try:
+        lifted = transition(
+            table, expected_epoch=epoch, to_status=STATUS_ACTIVE, active_region=state.active_region, updated_by=updated_by
+        )
+    except TransitionError as error:
+        raise AbortRefusedError(str(error)) from None
+    return f"fence lifted in {region}'s replica: {state.describe()} -> {lifted.describe()}"
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "abort",
+        help=f"lift a fence a failover left behind ({STATUS_FENCED} -> {STATUS_ACTIVE} in the same region)",
+        description=__doc__.split("\n\n")[2] if __doc__ else None,
+        epilog="exit status: 0 lifted (or already active); 1 refused or AWS could not be read; 2 bad flags",
+    )
+    parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
+    parser.add_argument("--region", required=True, help="the region whose replica of the state to write (one that answers)")
+    parser.add_argument("--epoch", required=True, type=int, help="the epoch of the fenced state, as `ops status` shows it")
+    parser.add_argument(
+        "--topology", metavar="FILE", help="the runbook topology JSON (the SSM parameter's value), when SSM cannot be read"
+    )
+
+
+def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:
+    """``python -m ops abort``; exit status in the module docstring."""
+    try:
+        ref = stack_ref(args.stack)
+    except (FileNotFoundError, ValueError) as error:
+        return _error(f"--stack: {error}", 2)
+    if args.region not in ref.regions:
+        return _error(f"--region: got {args.region!r}; allowed: {', '.join(ref.regions)}", 2)
+    ctx = ctx or default_context()
+    try:
+        topology, _ = load_topology(ref, ctx.aws, first=args.region, path=args.topology)
+        table = ItemTable(ctx.runbook.dynamodb(args.region), topology.table_name)
+        print(abort(table, region=args.region, epoch=args.epoch, updated_by=f"ops abort {requester()}"))
+    except (AbortRefusedError, StateUnavailableError, TopologyUnavailableError, ValidationError, OSError) as error:
+        return _error(str(error), 1)
+    return 0
+
+
+def _error(message: str, code: int) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
