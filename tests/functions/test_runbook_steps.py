@@ -313,7 +313,7 @@ def test_a_planned_drain_out_of_time_refuses_and_the_state_stays_fenced(world: W
     message = str(refusal.value)
     assert "planned switchover out of time (300 s after the fence): DynamoDB: the marker has not replicated" in message
     assert "stays fenced in us-east-1 at epoch 5" in message
-    assert "abort" in message and "planned=false, allowDataLoss=true" in message
+    assert "abort" in message and "python -m ops abort --region eu-west-1 --epoch 5" in message
     assert world.state().status == STATUS_FENCED
 
 
