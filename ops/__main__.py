@@ -32,6 +32,24 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
     """Run one command; ``context`` (AWS clients, clock) is for tests of ``status`` and ``failover``."""
     from ops import abort, drill, failover, status
 
+    args = build_parser().parse_args(argv)
+    operations = {"status": status.run, "failover": failover.run, "abort": abort.run}
+    if args.command in operations:
+        return operations[args.command](args, context)
+    if args.command == "drill":
+        return drill.run(args)
+    if args.command == "config-reference":
+        from ops.reference import config_reference
+
+        print(config_reference())
+        return 0
+    return _plan(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and its flags (the docs' examples are checked against it)."""
+    from ops import abort, drill, failover, status
+
     parser = argparse.ArgumentParser(prog="python -m ops", description="Operate the multi-region stack.")
     commands = parser.add_subparsers(dest="command", required=True)
     plan_help = (
@@ -75,18 +93,10 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
     failover.add_parser(commands)
     abort.add_parser(commands)
     drill.add_parser(commands)
-    args = parser.parse_args(argv)
-    operations = {"status": status.run, "failover": failover.run, "abort": abort.run}
-    if args.command in operations:
-        return operations[args.command](args, context)
-    if args.command == "drill":
-        return drill.run(args)
-    if args.command == "config-reference":
-        from ops.reference import config_reference
+    return parser
 
-        print(config_reference())
-        return 0
 
+def _plan(args: argparse.Namespace) -> int:
     import pulumi
 
     from ops.harness import run_program
