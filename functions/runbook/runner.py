@@ -69,7 +69,7 @@ from functions.runbook.model import (
 from functions.shared.errors import ConflictError, RetryableError, ValidationError
 from functions.shared.log import get_logger, now_ms
 from functions.shared.schema import ATTR_ID, ATTR_RECORD_TYPE
-from functions.shared.state import CONDITIONAL_CHECK_FAILED, ItemTable, error_code, read_state
+from functions.shared.state import CONDITIONAL_CHECK_FAILED, AppState, ItemTable, error_code, read_state
 
 logger = get_logger("runbook")
 
@@ -203,17 +203,7 @@ def _start(request: FailoverRequest, topology: Topology, clients: RunbookClients
     table = _table(topology, clients, request.target_region)
     loaded = _load(table, request.run_id)
     if loaded is None:
-        state = read_state(table)
-        run = RunRecord(
-            run_id=request.run_id,
-            target_region=request.target_region,
-            source_region=state.active_region,
-            start_epoch=state.epoch,
-            planned=request.planned,
-            allow_data_loss=request.allow_data_loss,
-            requested_by=request.requested_by,
-            started_at=clock(),
-        )
+        run = _new_run(request, read_state(table), started_at=clock())
         try:
             return run, _save(table, run, 0)
         except RunRecordConflictError:
@@ -224,7 +214,28 @@ def _start(request: FailoverRequest, topology: Topology, clients: RunbookClients
     return loaded
 
 
+def _new_run(request: FailoverRequest, state: AppState, *, started_at: int) -> RunRecord:
+    """The record of a run starting now: from the active region and epoch the state holds."""
+    return RunRecord(
+        run_id=request.run_id,
+        target_region=request.target_region,
+        source_region=state.active_region,
+        start_epoch=state.epoch,
+        planned=request.planned,
+        allow_data_loss=request.allow_data_loss,
+        requested_by=request.requested_by,
+        started_at=started_at,
+    )
+
+
 def _check_same_request(run: RunRecord, request: FailoverRequest) -> None:
+    """A run id names one request: the same target and kind (the record replicates, so a failback can meet it)."""
+    if run.target_region != request.target_region:
+        raise ValidationError(
+            "runId",
+            f"run {run.run_id} exists with target {run.target_region}, the request asks for {request.target_region}; "
+            "allowed: the same request again, or a new run id",
+        )
     if (run.planned, run.allow_data_loss) != (request.planned, request.allow_data_loss):
         raise ValidationError(
             "runId",
@@ -404,14 +415,5 @@ def plan_failover(request: FailoverRequest, topology: Topology, clients: Runbook
         _check_same_request(loaded[0], request)
         run = loaded[0]
     else:
-        state = read_state(table)
-        run = RunRecord(
-            run_id=request.run_id,
-            target_region=request.target_region,
-            source_region=state.active_region,
-            start_epoch=state.epoch,
-            planned=request.planned,
-            allow_data_loss=request.allow_data_loss,
-            requested_by=request.requested_by,
-        )
+        run = _new_run(request, read_state(table), started_at=0)
     return [steps.plan(step, request, run, topology, clients, now_ms=now_ms) for step in STEPS]

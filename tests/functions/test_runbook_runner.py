@@ -292,6 +292,16 @@ def test_a_run_keeps_its_start_and_refuses_another_mode_under_its_id(world: Worl
         run_step(STEP_DRAIN, request(planned=False), world.topology, world.clients, now_ms=world.clock)
 
 
+def test_a_replicated_record_of_the_same_id_for_another_target_is_refused(world: World) -> None:
+    """Run records live in the global table: a failback reusing an id meets the earlier run's replicated record."""
+    world.start(request(target=SOURCE))
+    record = world.table(SOURCE).client.get_item(TableName=TABLE, Key={"Id": {"S": "RUNBOOK#run-1"}})["Item"]
+    world.table(TARGET).client.put_item(TableName=TABLE, Item=record)
+    with pytest.raises(StepRefusedError, match="runId: run run-1 exists with target us-east-1, the request asks for eu-west-1"):
+        run_step(STEP_FENCE, request(), world.topology, world.clients, now_ms=world.clock)
+    assert world.state().epoch == START_EPOCH
+
+
 def test_a_concurrent_runner_makes_the_record_write_retryable(world: World) -> None:
     failover = request()
     run_step(STEP_FENCE, failover, world.topology, world.clients, now_ms=world.clock)
