@@ -13,6 +13,7 @@ from components.config import ConfigError, load_from_pulumi
 from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
 from components.dns import ApiTraffic, ApiTrafficArgs
 from components.edge import Cdn, CdnArgs, cdn_origin_regions, origin_read_statement
+from components.keys import RegionKey, RegionKeyArgs
 from components.observability import Observability, ObservabilityArgs, RegionSignals
 from components.packaging import build_package
 from components.providers import EDGE_REGION, edge_provider, region_provider
@@ -196,6 +197,21 @@ pulumi.export(
 #    reads the primary's bucket, then the next region's; further regions hold replicas but are not origins.
 #    Every data bucket's one policy is attached here, after the distribution it names (TLS only elsewhere).
 cdn_origins = cdn_origin_regions(config.region_names, config.primary.name)
+# The access-log group lives in us-east-1: under that region's key, or a key of its own when us-east-1 is no region.
+cdn_log_key = (
+    regional[EDGE_REGION].key
+    if EDGE_REGION in regional
+    else RegionKey(
+        "edge-kms",
+        RegionKeyArgs(
+            region=EDGE_REGION,
+            alias=f"alias/{config.project}-{config.stack}-edge",
+            deletion_window_days=config.kms_deletion_window_days,
+            protect=config.protect_stateful_resources,
+        ),
+        pulumi.ResourceOptions(provider=edge),
+    )
+)
 cdn = Cdn(
     "cdn",
     CdnArgs(
@@ -205,7 +221,7 @@ cdn = Cdn(
         failover_on_missing=config.edge.cdn_failover_on_missing,
         price_class=config.edge.cdn_price_class,
         log_retention_days=config.flow_log_retention_days,
-        log_key_arn=regional[EDGE_REGION].key.key.arn if EDGE_REGION in regional else None,
+        log_key_arn=cdn_log_key.key.arn,
     ),
     pulumi.ResourceOptions(provider=edge),
 )

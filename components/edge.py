@@ -124,8 +124,8 @@ class CdnArgs:
     failover_on_missing: also fail over on 403 and 404, not only on 5xx.
     price_class: CloudFront price class (which edge locations serve).
     log_retention_days: how long the access logs are kept.
-    log_key_arn: a KMS key of the provider's region (us-east-1) for the access-log group, when the stack has one;
-        otherwise CloudWatch Logs' own encryption.
+    log_key_arn: a KMS key of the provider's region (us-east-1) for the access-log group (that region's key, or one
+        of its own when us-east-1 is not a region of the stack).
     """
 
     hostname: str
@@ -134,7 +134,7 @@ class CdnArgs:
     failover_on_missing: bool
     price_class: str
     log_retention_days: int
-    log_key_arn: pulumi.Input[str] | None = None
+    log_key_arn: pulumi.Input[str]
 
 
 class Cdn(pulumi.ComponentResource):

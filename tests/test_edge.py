@@ -276,8 +276,12 @@ def test_access_logs_are_delivered_to_a_us_east_1_log_group(scenario: tuple[Prog
     assert log_group.inputs["retentionInDays"] == config.flow_log_retention_days
     if "us-east-1" in config.region_names:
         assert log_group.inputs["kmsKeyId"] == run.outputs["regions"]["us-east-1"]["kmsKeyArn"]
-    else:
-        assert "kmsKeyId" not in log_group.inputs
+    else:  # a key of its own in us-east-1, with the regional key policy (CloudWatch Logs of that region may use it)
+        key = next(r for r in run.resources if r.type == "aws:kms/key:Key" and r.name == "edge-kms-key")
+        assert key.region == "us-east-1" and key.inputs["enableKeyRotation"] is True
+        assert log_group.inputs["kmsKeyId"] == mock_arn("kms", "key", key.name)
+        sids = {statement["Sid"] for statement in key.policy()["Statement"]}
+        assert "CloudWatchLogsInThisRegion" in sids
     log_group_arn = mock_arn("cloudwatch", "loggroup", log_group.name)
 
     source = child(distribution(run), LOG_SOURCE)
