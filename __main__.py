@@ -197,8 +197,9 @@ pulumi.export(
 #    reads the primary's bucket, then the next region's; further regions hold replicas but are not origins.
 #    Every data bucket's one policy is attached here, after the distribution it names (TLS only elsewhere).
 cdn_origins = cdn_origin_regions(config.region_names, config.primary.name)
-# The access-log group lives in us-east-1: under that region's key, or a key of its own when us-east-1 is no region.
-cdn_log_key = (
+# What the edge keeps in us-east-1 (CloudFront's access-log group, the health-check alarm topic) is encrypted with that
+# region's key, or with a key of its own when us-east-1 is not a region of the stack.
+edge_key = (
     regional[EDGE_REGION].key
     if EDGE_REGION in regional
     else RegionKey(
@@ -208,6 +209,7 @@ cdn_log_key = (
             alias=f"alias/{config.project}-{config.stack}-edge",
             deletion_window_days=config.kms_deletion_window_days,
             protect=config.protect_stateful_resources,
+            edge_only=True,
         ),
         pulumi.ResourceOptions(provider=edge),
     )
@@ -221,7 +223,7 @@ cdn = Cdn(
         failover_on_missing=config.edge.cdn_failover_on_missing,
         price_class=config.edge.cdn_price_class,
         log_retention_days=config.flow_log_retention_days,
-        log_key_arn=cdn_log_key.key.arn,
+        log_key_arn=edge_key.key.arn,
     ),
     pulumi.ResourceOptions(provider=edge),
 )
@@ -257,6 +259,7 @@ observability = Observability(
         replication_rule_id=replication_rule_id,
         edge_region=EDGE_REGION,
         edge_provider=edge,
+        edge_key_arn=edge_key.key.arn,
         alarm_emails=config.edge.alarm_emails,
     ),
     pulumi.ResourceOptions(provider=providers[home_region]),

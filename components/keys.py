@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.policies import region_key_policy
+from components.policies import edge_key_policy, region_key_policy
 
 
 @dataclass(frozen=True)
@@ -19,12 +19,15 @@ class RegionKeyArgs:
     alias: the alias name, ``alias/<project>-<stack>``, the same in every region.
     deletion_window_days: how long a scheduled deletion can still be cancelled (7..30).
     protect: protect the key and keep it on delete (production).
+    edge_only: the us-east-1 key of a stack with no region there: it encrypts only the edge's log group and alarm
+        topic, so its policy has no CloudFront grant (``edge_key_policy``).
     """
 
     region: str
     alias: str
     deletion_window_days: int
     protect: bool
+    edge_only: bool = False
 
 
 class RegionKey(pulumi.ComponentResource):
@@ -39,7 +42,9 @@ class RegionKey(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
         policy = pulumi.Output.all(partition.partition, identity.account_id).apply(
-            lambda values: json.dumps(region_key_policy(values[0], values[1], args.region))
+            lambda values: json.dumps(
+                (edge_key_policy if args.edge_only else region_key_policy)(values[0], values[1], args.region)
+            )
         )
         self.key = aws.kms.Key(
             f"{name}-key",

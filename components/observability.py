@@ -24,7 +24,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.app import FAILURE_QUEUES, FUNCTIONS, function_name, queue_name
-from components.policies import alarm_topic_key_policy
 
 
 @dataclass(frozen=True)
@@ -97,6 +96,8 @@ class ObservabilityArgs:
     health_check_ids: Route53 health check per region.
     replication_rule_id: the S3 replication rule id towards a destination region.
     edge_region, edge_provider: us-east-1, where health-check metrics live.
+    edge_key_arn: the us-east-1 KMS key for the health-check alarm topic when us-east-1 is not one of the regions
+        (``__main__`` makes one edge key for this topic and CloudFront's access logs).
     alarm_emails: subscribed to every alarm topic.
     """
 
@@ -107,6 +108,7 @@ class ObservabilityArgs:
     replication_rule_id: Callable[[str], str]
     edge_region: str
     edge_provider: pulumi.ProviderResource
+    edge_key_arn: pulumi.Input[str]
     alarm_emails: Sequence[str] = field(default_factory=tuple)
 
 
@@ -126,7 +128,7 @@ class Observability(pulumi.ComponentResource):
         for signals in args.regions:
             self.topics[signals.region] = self._topic(name, signals.region, signals.provider, signals.key_arn)
         if args.edge_region not in self.topics:
-            self.topics[args.edge_region] = self._topic(name, args.edge_region, args.edge_provider, self._edge_key(name))
+            self.topics[args.edge_region] = self._topic(name, args.edge_region, args.edge_provider, args.edge_key_arn)
 
         for source in args.regions:
             for destination in args.regions:
@@ -217,22 +219,6 @@ class Observability(pulumi.ComponentResource):
         self.register_outputs(
             {"topic_arns": {r: t.arn for r, t in self.topics.items()}, "dashboard_name": self.dashboard.dashboard_name}
         )
-
-    def _edge_key(self, name: str) -> pulumi.Output[str]:
-        """A key for the us-east-1 alarm topic when us-east-1 is not one of the stack's regions."""
-        opts = pulumi.InvokeOutputOptions(parent=self, provider=self.args.edge_provider)
-        identity = aws.get_caller_identity_output(opts=opts)
-        partition = aws.get_partition_output(opts=opts)
-        key = aws.kms.Key(
-            f"{name}-edge-key",
-            description=f"{self.args.name_prefix} alarm topic in {self.args.edge_region}",
-            enable_key_rotation=True,
-            policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
-                lambda v: json.dumps(alarm_topic_key_policy(v[0], v[1], self.args.edge_region))
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=self.args.edge_provider),
-        )
-        return key.arn
 
     def _topic(self, name: str, region: str, provider: pulumi.ProviderResource, key_arn: pulumi.Input[str]) -> aws.sns.Topic:
         topic = aws.sns.Topic(

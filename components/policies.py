@@ -35,16 +35,7 @@ def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
         "Version": "2012-10-17",
         "Statement": [
             _account_administration(partition, account_id),
-            {
-                "Sid": "CloudWatchLogsInThisRegion",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                "Resource": "*",
-                "Condition": {
-                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
-                },
-            },
+            _cloudwatch_logs(partition, account_id, region),
             {
                 # The CDN reads the SSE-KMS bucket objects through origin access control. The key exists before the
                 # distribution (which needs the bucket), so naming its exact ARN here would be a cycle: this admits
@@ -62,11 +53,29 @@ def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
     }
 
 
-def alarm_topic_key_policy(partition: str, account_id: str, region: str) -> Policy:
-    """Key policy of a key that only encrypts an alarm topic (us-east-1, when it is not one of the regions)."""
+def edge_key_policy(partition: str, account_id: str, region: str) -> Policy:
+    """Key policy of the us-east-1 key of a stack that has no region there: it encrypts only what the edge keeps in
+    us-east-1 (CloudFront's access-log group and the health-check alarm topic), so no CloudFront decrypt grant."""
     return {
         "Version": "2012-10-17",
-        "Statement": [_account_administration(partition, account_id), _cloudwatch_alarms(partition, account_id, region)],
+        "Statement": [
+            _account_administration(partition, account_id),
+            _cloudwatch_logs(partition, account_id, region),
+            _cloudwatch_alarms(partition, account_id, region),
+        ],
+    }
+
+
+def _cloudwatch_logs(partition: str, account_id: str, region: str) -> dict[str, Any]:
+    return {
+        "Sid": "CloudWatchLogsInThisRegion",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {
+            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
+        },
     }
 
 

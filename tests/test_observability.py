@@ -84,10 +84,10 @@ def test_a_stack_without_us_east_1_gets_an_edge_key_for_its_alarm_topic(run_stac
     run = run_stack(
         "prod", regions=["eu-west-1", "ap-southeast-2"], vpcCidrs=["10.1.0.0/16", "10.2.0.0/16"], primaryRegion="eu-west-1"
     )
-    (key,) = [k for k in run.of_type("aws:kms/key:Key") if k.region == "us-east-1"]
+    (key,) = [k for k in run.of_type("aws:kms/key:Key") if k.region == "us-east-1"]  # one edge key, shared with the CDN logs
     assert key.inputs["enableKeyRotation"] is True
     sids = [s["Sid"] for s in key.policy()["Statement"]]
-    assert sids == ["AccountAdministration", "CloudWatchAlarmsPublishToEncryptedTopic"]
+    assert sids == ["AccountAdministration", "CloudWatchLogsInThisRegion", "CloudWatchAlarmsPublishToEncryptedTopic"]
     (topic,) = [t for t in run.of_type(TOPIC) if t.region == "us-east-1"]
     assert topic.inputs["kmsMasterKeyId"] == f"arn:aws:kms:us-east-1:{ACCOUNT_ID}:key/{key.name}"
 

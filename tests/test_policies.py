@@ -1,6 +1,6 @@
 """Pure policy documents, without Pulumi."""
 
-from components.policies import alarm_topic_key_policy, assume_role_policy, flow_log_delivery_policy, region_key_policy
+from components.policies import assume_role_policy, edge_key_policy, flow_log_delivery_policy, region_key_policy
 
 
 def test_key_policy_keeps_account_administration() -> None:
@@ -54,5 +54,6 @@ def test_cloudwatch_may_publish_to_encrypted_topics_only_for_this_accounts_alarm
         "StringEquals": {"aws:SourceAccount": "123456789012"},
         "ArnLike": {"aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*"},
     }
-    edge = alarm_topic_key_policy("aws", "123456789012", "us-east-1")
-    assert [s["Sid"] for s in edge["Statement"]] == ["AccountAdministration", "CloudWatchAlarmsPublishToEncryptedTopic"]
+    edge = edge_key_policy("aws", "123456789012", "us-east-1")
+    sids = [s["Sid"] for s in edge["Statement"]]
+    assert sids == ["AccountAdministration", "CloudWatchLogsInThisRegion", "CloudWatchAlarmsPublishToEncryptedTopic"]
