@@ -1,9 +1,10 @@
 """The local stand-ins the benchmarks run against, and the helpers to fill them.
 
-The Redis server and the moto server are the ones the tests and the drill start (``ops/local_servers.py``): the one
-import below is the only place bench names where they live. While :func:`local_servers` is open, ``AWS_ENDPOINT_URL``
-and fake credentials point every boto3 client the functions build (``functions.shared.clients.aws_client``) at the
-moto server, so the benchmarks exercise the functions' real client construction; nothing can reach AWS.
+The Redis server and the moto server are the ones the tests and the drill start (``ops/local_servers.py``), and the
+items table is the one they create (``ops/local_tables.py``): those two imports are the only places bench names where
+they live. While :func:`local_servers` is open, ``AWS_ENDPOINT_URL`` and fake credentials point every boto3 client the
+functions build (``functions.shared.clients.aws_client``) at the moto server, so the benchmarks exercise the functions'
+real client construction; nothing can reach AWS.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from functions.shared.schema import (
     ATTR_RECORD_TYPE,
     ATTR_TIMESTAMP,
     ATTR_VERSION,
-    IDEMPOTENCY_INDEX,
-    IDEMPOTENCY_INDEX_ATTRIBUTES,
-    IDEMPOTENCY_INDEX_PROJECTION,
     STATUS_ACTIVE,
 )
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, state_key
 from ops.local_servers import MotoServer, RedisServer
+from ops.local_tables import create_items_table
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
@@ -80,26 +79,7 @@ class Local:
     def table(self, name: str) -> ItemTable:
         """A new, empty items table (the deployed schema) with the state record: active in ``REGION``, epoch 1."""
         client = aws_client("dynamodb", REGION)
-        client.create_table(
-            TableName=name,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": ATTR_ID, "AttributeType": "S"},
-                {"AttributeName": ATTR_IDEMPOTENCY_KEY, "AttributeType": "S"},
-            ],
-            KeySchema=[{"AttributeName": ATTR_ID, "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": IDEMPOTENCY_INDEX,
-                    "KeySchema": [{"AttributeName": ATTR_IDEMPOTENCY_KEY, "KeyType": "HASH"}],
-                    "Projection": {
-                        "ProjectionType": IDEMPOTENCY_INDEX_PROJECTION,
-                        "NonKeyAttributes": list(IDEMPOTENCY_INDEX_ATTRIBUTES),
-                    },
-                }
-            ],
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        create_items_table(client, name)
         client.put_item(TableName=name, Item=AppState(STATUS_ACTIVE, REGION, 1, 0, "bench").to_item())
         return ItemTable(client, name)
 

@@ -64,6 +64,37 @@ FAILED_MESSAGES = AlarmRule(
 )
 
 
+def metric_alarm(
+    resource_name: str,
+    *,
+    name: str,
+    rule: AlarmRule,
+    description: str,
+    dimensions: Mapping[str, pulumi.Input[str]],
+    topic_arn: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """The alarm of ``rule`` on the metric with ``dimensions``, notifying ``topic_arn`` when it fires and when it clears;
+    its description ends with the rule, so the page says what crossed which threshold."""
+    return aws.cloudwatch.MetricAlarm(
+        resource_name,
+        name=name,
+        alarm_description=f"{description} ({rule.metric} {rule.comparison} {rule.threshold:g} {rule.unit_note})",
+        namespace=rule.namespace,
+        metric_name=rule.metric,
+        statistic=rule.statistic,
+        comparison_operator=rule.comparison,
+        threshold=rule.threshold,
+        period=rule.period,
+        evaluation_periods=rule.evaluation_periods,
+        treat_missing_data=rule.treat_missing_data,
+        dimensions=dict(dimensions),
+        alarm_actions=[topic_arn],
+        ok_actions=[topic_arn],
+        opts=opts,
+    )
+
+
 @dataclass(frozen=True)
 class RegionSignals:
     """What one region exposes to the alarms.
@@ -248,21 +279,13 @@ class Observability(pulumi.ComponentResource):
         """An alarm in ``region`` (under its topic, so under its provider) notifying that region's topic."""
         topic = self.topics[region]
         self.alarms.append(
-            aws.cloudwatch.MetricAlarm(
+            metric_alarm(
                 f"{self.component_name}-{suffix}",
                 name=f"{self.args.name_prefix}-{suffix}",
-                alarm_description=f"{description} ({rule.metric} {rule.comparison} {rule.threshold:g} {rule.unit_note})",
-                namespace=rule.namespace,
-                metric_name=rule.metric,
-                statistic=rule.statistic,
-                comparison_operator=rule.comparison,
-                threshold=rule.threshold,
-                period=rule.period,
-                evaluation_periods=rule.evaluation_periods,
-                treat_missing_data=rule.treat_missing_data,
-                dimensions=dict(dimensions),
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
+                rule=rule,
+                description=description,
+                dimensions=dimensions,
+                topic_arn=topic.arn,
                 opts=pulumi.ResourceOptions(parent=topic),
             )
         )

@@ -59,7 +59,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.app import NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS, AppFunction, AppFunctionArgs, log_group_arn, log_group_name
-from components.observability import AlarmRule
+from components.observability import AlarmRule, metric_alarm
 from components.packaging import Package
 from components.runbook_definition import state_machine_definition
 from components.table import regional_table_arn
@@ -473,24 +473,13 @@ class FailoverRunbook(pulumi.ComponentResource):
         )
 
         self.alarms = [
-            aws.cloudwatch.MetricAlarm(
+            metric_alarm(
                 f"{name}-executions-{kind}",
                 name=f"{machine_name}-{kind}-{args.region}",
-                alarm_description=(
-                    f"A failover run in {args.region} {kind.replace('-', ' ')}: an operator decides "
-                    f"({rule.metric} {rule.comparison} {rule.threshold:g} {rule.unit_note})"
-                ),
-                namespace=rule.namespace,
-                metric_name=rule.metric,
-                statistic=rule.statistic,
-                comparison_operator=rule.comparison,
-                threshold=rule.threshold,
-                period=rule.period,
-                evaluation_periods=rule.evaluation_periods,
-                treat_missing_data=rule.treat_missing_data,
+                rule=rule,
+                description=f"A failover run in {args.region} {kind.replace('-', ' ')}: an operator decides",
                 dimensions={"StateMachineArn": self.state_machine.arn},
-                alarm_actions=[args.alarm_topic_arn],
-                ok_actions=[args.alarm_topic_arn],
+                topic_arn=args.alarm_topic_arn,
                 opts=pulumi.ResourceOptions(parent=self.state_machine),
             )
             for kind, rule in ALARMS.items()

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=PLAN_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    plan.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
+    status.add_stack_argument(plan)
     plan.add_argument(
         "--mode",
         choices=("preview", "update"),

@@ -26,7 +26,15 @@ from functions.shared.errors import ValidationError
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
 from functions.shared.state import ItemTable, StateUnavailableError, TransitionError, read_state, transition
 from ops.failover import requester
-from ops.status import OpsContext, TopologyUnavailableError, default_context, load_topology, stack_ref
+from ops.status import (
+    OpsContext,
+    TopologyUnavailableError,
+    add_stack_argument,
+    add_topology_argument,
+    default_context,
+    load_topology,
+    stack_ref,
+)
 
 
 class AbortRefusedError(Exception):
@@ -63,12 +71,10 @@ def add_parser(commands: Any) -> None:
         description=__doc__.split("\n\n")[2] if __doc__ else None,
         epilog="exit status: 0 lifted (or already active); 1 refused or AWS could not be read; 2 bad flags",
     )
-    parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
+    add_stack_argument(parser)
     parser.add_argument("--region", required=True, help="the region whose replica of the state to write (one that answers)")
     parser.add_argument("--epoch", required=True, type=int, help="the epoch of the fenced state, as `ops status` shows it")
-    parser.add_argument(
-        "--topology", metavar="FILE", help="the runbook topology JSON (the SSM parameter's value), when SSM cannot be read"
-    )
+    add_topology_argument(parser)
 
 
 def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:

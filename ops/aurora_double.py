@@ -22,7 +22,9 @@ a member too (``DBClusterNotFoundFault``), so a caller must describe before it a
 
 :meth:`GlobalClusterDouble.client` gives a region's view: while the region is down (:meth:`set_down`) every call
 through it fails at once with botocore's ``EndpointConnectionError``, as a client of an unreachable regional endpoint
-does after its retries. What it does not model: the clusters themselves (instances, endpoints, storage), replication
+does after its retries. Every call is kept in :attr:`GlobalClusterDouble.calls` with its region and parameters (tests
+check what was asked); a parameter the RDS API does not have, or a missing required one, is botocore's
+``ParamValidationError``. What it does not model: the clusters themselves (instances, endpoints, storage), replication
 lag (the drill's data lives in DynamoDB), timings, and ``cancelling``.
 """
 
@@ -30,9 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 AVAILABLE = "available"
 SWITCHING_OVER = "switching-over"
@@ -40,6 +42,24 @@ FAILING_OVER = "failing-over"
 PENDING = "pending"
 CONNECTED = "connected"
 PENDING_RESYNC = "pending-resync"
+
+DESCRIBE = "DescribeGlobalClusters"
+SWITCHOVER = "SwitchoverGlobalCluster"
+FAILOVER = "FailoverGlobalCluster"
+# The parameters of each call in botocore's RDS model: (required, optional).
+_PARAMETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    DESCRIBE: (frozenset(), frozenset({"GlobalClusterIdentifier", "Filters", "MaxRecords", "Marker"})),
+    SWITCHOVER: (frozenset({"GlobalClusterIdentifier", "TargetDbClusterIdentifier"}), frozenset()),
+    FAILOVER: (frozenset({"GlobalClusterIdentifier", "TargetDbClusterIdentifier"}), frozenset({"AllowDataLoss", "Switchover"})),
+}
+
+
+class Call(NamedTuple):
+    """One call through a region's client, with the parameters as the caller gave them."""
+
+    region: str
+    operation: str
+    params: dict[str, Any]
 
 
 @dataclass
@@ -76,8 +96,12 @@ class GlobalClusterDouble:
         self.down: set[str] = set()
         self.resync: set[str] = set()
         self.operation: _Operation | None = None
-        self.calls: list[tuple[str, str]] = []  # (region of the client, operation): what the runbook asked, in order
+        self.calls: list[Call] = []  # what the callers asked, in order
         self.history: list[tuple[str, str, str]] = []  # (operation, from ARN, to ARN) of every finished operation
+
+    def count(self, operation: str) -> int:
+        """How many ``operation`` calls were made (``SwitchoverGlobalCluster``, ...), in every region."""
+        return sum(1 for call in self.calls if call.operation == operation)
 
     @property
     def writer_region(self) -> str:
@@ -100,7 +124,7 @@ class GlobalClusterDouble:
 
     def _describe(self, identifier: str | None) -> dict[str, Any]:
         if identifier is not None and identifier != self.identifier:
-            raise _fault("GlobalClusterNotFoundFault", f"GlobalCluster {identifier} not found.", "DescribeGlobalClusters")
+            raise _fault("GlobalClusterNotFoundFault", f"GlobalCluster {identifier} not found.", DESCRIBE)
         if self.operation is not None and self.operation.describes_left == 0:
             self._finish()
         described = self._shape()
@@ -192,34 +216,35 @@ class RegionalRdsClient:
     def __init__(self, double: GlobalClusterDouble, region: str) -> None:
         self.double, self.region = double, region
 
-    def describe_global_clusters(self, *, GlobalClusterIdentifier: str | None = None, **_: Any) -> dict[str, Any]:  # noqa: N803 - boto3's names
-        self._reachable("DescribeGlobalClusters")
-        return self.double._describe(GlobalClusterIdentifier)
+    def describe_global_clusters(self, **params: Any) -> dict[str, Any]:
+        self._call(DESCRIBE, params)
+        return self.double._describe(params.get("GlobalClusterIdentifier"))
 
-    def switchover_global_cluster(self, *, GlobalClusterIdentifier: str, TargetDbClusterIdentifier: str) -> dict[str, Any]:  # noqa: N803
-        self._reachable("SwitchoverGlobalCluster")
+    def switchover_global_cluster(self, **params: Any) -> dict[str, Any]:
+        self._call(SWITCHOVER, params)
         return self.double._switch(
-            "SwitchoverGlobalCluster", GlobalClusterIdentifier, TargetDbClusterIdentifier, data_loss_allowed=False
+            SWITCHOVER, params["GlobalClusterIdentifier"], params["TargetDbClusterIdentifier"], data_loss_allowed=False
         )
 
-    def failover_global_cluster(
-        self,
-        *,
-        GlobalClusterIdentifier: str,  # noqa: N803
-        TargetDbClusterIdentifier: str,  # noqa: N803
-        AllowDataLoss: bool = False,  # noqa: N803
-        Switchover: bool = False,  # noqa: N803
-    ) -> dict[str, Any]:
-        self._reachable("FailoverGlobalCluster")
+    def failover_global_cluster(self, **params: Any) -> dict[str, Any]:
+        self._call(FAILOVER, params)
         return self.double._switch(
-            "FailoverGlobalCluster",
-            GlobalClusterIdentifier,
-            TargetDbClusterIdentifier,
-            data_loss_allowed=AllowDataLoss and not Switchover,
+            FAILOVER,
+            params["GlobalClusterIdentifier"],
+            params["TargetDbClusterIdentifier"],
+            data_loss_allowed=bool(params.get("AllowDataLoss")) and not params.get("Switchover"),
         )
 
-    def _reachable(self, operation: str) -> None:
-        self.double.calls.append((self.region, operation))
+    def _call(self, operation: str, params: dict[str, Any]) -> None:
+        """Record the call, check its parameter names as botocore does, and fail it when the region is down."""
+        self.double.calls.append(Call(self.region, operation, dict(params)))
+        required, optional = _PARAMETERS[operation]
+        unknown, missing = sorted(set(params) - required - optional), sorted(required - set(params))
+        if unknown or missing:
+            allowed = ", ".join(sorted(required | optional))
+            report = [f"Unknown parameter in input: {name}, must be one of: {allowed}" for name in unknown]
+            report += [f"Missing required parameter in input: {name}" for name in missing]
+            raise ParamValidationError(report="\n".join(report))
         if self.region in self.double.down:
             raise EndpointConnectionError(endpoint_url=f"https://rds.{self.region}.amazonaws.com/")
 

@@ -84,6 +84,9 @@ class History:
     public_attributes: Sequence[str] = field(default=("Id", "Data", "Version", "Timestamp", "LastUpdatedRegion"))
 
 
+EXAMPLES = 10  # keys a failed check names
+
+
 @dataclass(frozen=True)
 class Check:
     """One line of the verdict: what was checked, the number found, whether it holds, and the keys behind it."""
@@ -93,6 +96,11 @@ class Check:
     passed: bool
     summary: str
     examples: tuple[str, ...] = ()
+
+    @classmethod
+    def of_found(cls, name: str, found: Sequence[str], summary: str) -> Check:
+        """A check that holds when nothing was ``found``; the first few found are its examples."""
+        return cls(name, len(found), not found, summary, tuple(found[:EXAMPLES]))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -163,13 +171,11 @@ def _planned(name: str, activation: Activation | None, acks: Sequence[Ack]) -> C
     if activation is None:
         return Check(title, -1, False, f"the {name} did not complete: nothing to check")
     missing = missing_at(activation, acks)
-    return Check(
+    return Check.of_found(
         title,
-        len(missing),
-        not missing,
+        [ack.key for ack in missing],
         f"{len(missing)} of {_count_before(acks, activation)} acknowledged writes missing in {activation.target} "
         "when it was activated",
-        tuple(ack.key for ack in missing[:10]),
     )
 
 
@@ -190,7 +196,7 @@ def _unplanned(name: str, activation: Activation | None, acks: Sequence[Ack], wi
             "a loss the lag does not explain"
         )
     )
-    return Check(title, len(missing), not outside, summary, tuple(ack.key for ack in (outside or missing)[:10]))
+    return Check(title, len(missing), not outside, summary, tuple(ack.key for ack in (outside or missing)[:EXAMPLES]))
 
 
 def _count_before(acks: Sequence[Ack], activation: Activation) -> int:
@@ -202,12 +208,10 @@ def _lost_after_healing(history: History) -> Check:
     lost = sorted(
         {ack.key for ack in first_acks(history.acks).values() for region in tokens if not reflected(tokens[region], ack)}
     )
-    return Check(
+    return Check.of_found(
         "acknowledged writes lost after healing",
-        len(lost),
-        not lost,
+        lost,
         f"{len(lost)} of {len(first_acks(history.acks))} acknowledged writes not reflected in every region",
-        tuple(lost[:10]),
     )
 
 
@@ -232,7 +236,7 @@ def _applied_twice(history: History) -> Check:
             f"; {len(explained)} re-sent events applied again in the new region because their original was in the "
             "data-loss window (expected, counted apart)"
         )
-    return Check("duplicates applied twice", len(twice), not twice, summary, tuple(twice[:10]))
+    return Check.of_found("duplicates applied twice", twice, summary)
 
 
 def _differing(history: History) -> Check:
@@ -243,12 +247,10 @@ def _differing(history: History) -> Check:
         for record_id in ids
         if len({_canonical(history.final_records[region].get(record_id)) for region in regions}) > 1
     ]
-    return Check(
+    return Check.of_found(
         "items that differ between regions after healing",
-        len(differing),
-        not differing,
+        differing,
         f"{len(differing)} of {len(ids)} records differ between {' and '.join(regions)}",
-        tuple(differing[:10]),
     )
 
 
@@ -263,12 +265,10 @@ def _stale_reads(history: History) -> Check:
             expected = {name: record[name] for name in history.public_attributes if name in record} if record else None
             if body != expected:
                 stale.append(f"{region}:{item_id}")
-    return Check(
+    return Check.of_found(
         "reads that disagree with the table after healing",
-        len(stale),
-        not stale,
+        stale,
         f"{len(stale)} of {checked} reads through the regions' APIs (cache first) differ from the table",
-        tuple(stale[:10]),
     )
 
 

@@ -58,6 +58,8 @@ from ops.status import (
     OpsContext,
     StackRef,
     TopologyUnavailableError,
+    add_stack_argument,
+    add_topology_argument,
     default_context,
     default_run_id,
     describe_error,
@@ -397,7 +399,7 @@ def add_parser(commands: Any) -> None:
             "AWS could not be read (run the same command again to resume); 2 bad flags; 130 interrupted"
         ),
     )
-    parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
+    add_stack_argument(parser)
     parser.add_argument("--to", required=True, metavar="REGION", help="the region to move the application to")
     kind = parser.add_mutually_exclusive_group(required=True)
     kind.add_argument("--planned", action="store_true", help="planned switchover: waits for replication, loses nothing")
@@ -411,9 +413,7 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--run-id", metavar="ID", help="the run's id (default: to-<region>-from-epoch-<N>, found from the state)")
     parser.add_argument("--local", action="store_true", help="run the steps in this process instead of Step Functions")
     parser.add_argument("--no-wait", action="store_true", help="start (or redrive) the execution and return")
-    parser.add_argument(
-        "--topology", metavar="FILE", help="the runbook topology JSON (the SSM parameter's value), when SSM cannot be read"
-    )
+    add_topology_argument(parser)
 
 
 def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:

@@ -150,6 +150,18 @@ class StackRef:
         return f"{self.project}-{self.stack}-failover"
 
 
+def add_stack_argument(parser: argparse.ArgumentParser) -> None:
+    """``--stack``: the ``Pulumi.<stack>.yaml`` an ops command reads (:func:`stack_ref`)."""
+    parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
+
+
+def add_topology_argument(parser: argparse.ArgumentParser) -> None:
+    """``--topology FILE``: the topology an ops command uses when SSM cannot be read (:func:`load_topology`'s ``path``)."""
+    parser.add_argument(
+        "--topology", metavar="FILE", help="the runbook topology JSON (the SSM parameter's value), when SSM cannot be read"
+    )
+
+
 def stack_ref(stack: str) -> StackRef:
     """From ``Pulumi.<stack>.yaml`` (raises FileNotFoundError for an unknown stack, ConfigError for a bad one)."""
     from ops.harness import stack_config
@@ -722,11 +734,9 @@ def add_parser(commands: Any) -> None:
         description="Read the stack's failover-relevant state from AWS, region by region.",
         epilog=EXIT_STATUS_HELP,
     )
-    parser.add_argument("--stack", default="prod", help="stack name; reads Pulumi.<stack>.yaml (default: prod)")
+    add_stack_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON instead of the report")
-    parser.add_argument(
-        "--topology", metavar="FILE", help="the runbook topology JSON (the SSM parameter's value), when SSM cannot be read"
-    )
+    add_topology_argument(parser)
 
 
 def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:

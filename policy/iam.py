@@ -61,7 +61,8 @@ WILDCARD_RESOURCE_ACTIONS = frozenset(
         "cloudwatch:GetMetricData",
         "cloudwatch:GetMetricStatistics",
         "cloudwatch:ListMetrics",
-        # Log delivery (vended logs, e.g. Step Functions execution logs to CloudWatch Logs) works on * only.
+        # Log delivery (vended logs, e.g. Step Functions execution logs to CloudWatch Logs) works on * only. The pack
+        # imports nothing of the program: tests/test_runbook.py holds the runbook's logs and xray actions to this list.
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
         "logs:UpdateLogDelivery",

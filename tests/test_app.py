@@ -42,6 +42,22 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+# Every function's role (the application's and the runbook's) traces and, in a VPC, manages its network interfaces,
+# on * (neither has resource-level permissions): (Sid, actions, resources).
+TRACING_AND_VPC_STATEMENTS = [
+    ("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
+    (
+        "VpcNetworkInterfaces",
+        [
+            "ec2:CreateNetworkInterface",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DeleteNetworkInterface",
+            "ec2:AssignPrivateIpAddresses",
+            "ec2:UnassignPrivateIpAddresses",
+        ],
+        ["*"],
+    ),
+]
 SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 HANDLERS = {
     "processor": "functions.processor.handler.handle",
@@ -358,18 +374,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
     }[function]
     common = [
         ("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [logs]),
-        ("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
-        (
-            "VpcNetworkInterfaces",
-            [
-                "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            ["*"],
-        ),
+        *TRACING_AND_VPC_STATEMENTS,
         ("CacheSecret", ["secretsmanager:GetSecretValue"], [secret]),
     ]
     statements = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in own + common]

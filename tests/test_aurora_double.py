@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError, EndpointConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from functions.runbook.clients import is_retryable, is_unreachable
 from ops.aurora_double import GlobalClusterDouble
@@ -58,7 +58,13 @@ def test_a_switchover_takes_a_couple_of_describe_calls(aurora: GlobalClusterDoub
     done = describe(aurora)
     assert (done["Status"], writer(done), "FailoverState" in done) == ("available", ARNS[EU], False)
     assert aurora.writer_region == EU and aurora.history == [("switchover", ARNS[US], ARNS[EU])]
-    assert [call for _, call in aurora.calls] == ["SwitchoverGlobalCluster", *["DescribeGlobalClusters"] * 3]
+    assert [call.operation for call in aurora.calls] == ["SwitchoverGlobalCluster", *["DescribeGlobalClusters"] * 3]
+    assert aurora.calls[0] == (
+        EU,
+        "SwitchoverGlobalCluster",
+        {"GlobalClusterIdentifier": GLOBAL, "TargetDbClusterIdentifier": ARNS[EU]},
+    )
+    assert (aurora.count("DescribeGlobalClusters"), aurora.count("FailoverGlobalCluster")) == (3, 0)
 
 
 def test_an_unplanned_failover_promotes_while_the_primary_is_down(aurora: GlobalClusterDouble) -> None:
@@ -125,3 +131,12 @@ def test_an_instant_switch_and_bad_construction() -> None:
         GlobalClusterDouble(GLOBAL, ARNS, "ap-southeast-2")
     with pytest.raises(ValueError, match="no member cluster in 'ap-southeast-2'"):
         instant.client("ap-southeast-2")
+
+
+def test_parameters_the_rds_api_does_not_have_are_refused_as_botocore_does(aurora: GlobalClusterDouble) -> None:
+    rds = aurora.client(EU)
+    with pytest.raises(ParamValidationError, match="Unknown parameter in input: AllowDataLos, must be one of: AllowDataLoss"):
+        rds.failover_global_cluster(GlobalClusterIdentifier=GLOBAL, TargetDbClusterIdentifier=ARNS[EU], AllowDataLos=True)
+    with pytest.raises(ParamValidationError, match="Missing required parameter in input: TargetDbClusterIdentifier"):
+        rds.switchover_global_cluster(GlobalClusterIdentifier=GLOBAL)
+    assert aurora.writer_region == US and aurora.operation is None

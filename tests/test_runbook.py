@@ -11,6 +11,8 @@ import pytest
 
 from components.packaging import LAMBDA_RUNTIME
 from components.runbook import (
+    LOG_DELIVERY_ACTIONS,
+    STATE_MACHINE_XRAY_ACTIONS,
     TOPOLOGY_MAX_BYTES,
     build_topology,
     execution_timeout_seconds,
@@ -25,7 +27,9 @@ from components.runbook import (
 from components.runbook_definition import step_states
 from functions.runbook.model import STEPS, Topology
 from ops.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
+from policy.iam import WILDCARD_RESOURCE_ACTIONS
 from tests.conftest import THREE_REGIONS, ProgramRunner
+from tests.test_app import TRACING_AND_VPC_STATEMENTS
 from tests.test_runbook_definition import validate_asl
 
 COMPONENT = "multi-region:failover:FailoverRunbook"
@@ -294,18 +298,7 @@ def _expected_function_policy(run: ProgramRun, region: str) -> list[dict[str, An
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{prefix}-runbook:*"],
         ),
-        ("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
-        (
-            "VpcNetworkInterfaces",
-            [
-                "ec2:CreateNetworkInterface",
-                "ec2:DescribeNetworkInterfaces",
-                "ec2:DeleteNetworkInterface",
-                "ec2:AssignPrivateIpAddresses",
-                "ec2:UnassignPrivateIpAddresses",
-            ],
-            ["*"],
-        ),
+        *TRACING_AND_VPC_STATEMENTS,
     ]
     return [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in statements]
 
@@ -339,29 +332,10 @@ def test_the_state_machine_role_may_invoke_only_the_runbook_function(run: Progra
             {
                 "Sid": "LogDelivery",
                 "Effect": "Allow",
-                "Action": [
-                    "logs:CreateLogDelivery",
-                    "logs:GetLogDelivery",
-                    "logs:UpdateLogDelivery",
-                    "logs:DeleteLogDelivery",
-                    "logs:ListLogDeliveries",
-                    "logs:PutResourcePolicy",
-                    "logs:DescribeResourcePolicies",
-                    "logs:DescribeLogGroups",
-                ],
+                "Action": list(LOG_DELIVERY_ACTIONS),
                 "Resource": ["*"],
             },
-            {
-                "Sid": "Tracing",
-                "Effect": "Allow",
-                "Action": [
-                    "xray:PutTraceSegments",
-                    "xray:PutTelemetryRecords",
-                    "xray:GetSamplingRules",
-                    "xray:GetSamplingTargets",
-                ],
-                "Resource": ["*"],
-            },
+            {"Sid": "Tracing", "Effect": "Allow", "Action": list(STATE_MACHINE_XRAY_ACTIONS), "Resource": ["*"]},
         ]
         trust = _named(run, f"{region}-runbook-state-machine-role").policy("assumeRolePolicy")
         assert trust["Statement"] == [
@@ -375,6 +349,14 @@ def test_the_state_machine_role_may_invoke_only_the_runbook_function(run: Progra
                 },
             }
         ]
+
+
+def test_the_state_machine_role_asks_on_star_exactly_what_the_policy_pack_allows_on_star() -> None:
+    """The pack keeps its own list of the actions that have no resource-level permissions (it imports nothing of the
+    program): the log-delivery and tracing actions must be the same there and here, or the pack flags the role."""
+    allowed = {service: {a for a in WILDCARD_RESOURCE_ACTIONS if a.startswith(f"{service}:")} for service in ("logs", "xray")}
+    assert {a.lower() for a in LOG_DELIVERY_ACTIONS} == allowed["logs"]
+    assert {a.lower() for a in STATE_MACHINE_XRAY_ACTIONS} == allowed["xray"]
 
 
 # ---- alarms and outputs ---------------------------------------------------------------------------------------

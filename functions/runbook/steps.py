@@ -188,8 +188,16 @@ def attempt(  # noqa: PLR0917 - the library's contract (ops, the drill and the h
 def plan(
     step: str, request: FailoverRequest, run: RunRecord, topology: Topology, clients: RunbookClients, *, now_ms: Clock
 ) -> str:
-    """What an attempt of ``step`` would do now, as one line (reads only)."""
-    return f"{step}: " + _PLANS[_known(step)](StepContext(request, run, topology, clients, now_ms))
+    """What an attempt of ``step`` would do now, as one line (reads only): what it would refuse, or what it would do
+    given how far along the run's path the state is."""
+    plan_step = _PLANS[_known(step)]
+    ctx = StepContext(request, run, topology, clients, now_ms)
+    state = ctx.state()
+    try:
+        done = _on_path(step, ctx, state, needs=0)
+    except StepRefusedError as refusal:
+        return f"{step}: would refuse: {str(refusal).removeprefix(step + ': ')}"
+    return f"{step}: " + plan_step(ctx, state, done)
 
 
 def _known(step: str) -> str:
@@ -256,21 +264,10 @@ def _fence(ctx: StepContext) -> StepResult:
     return StepResult(STEP_FENCE, True, detail={"state": fenced.describe(), "action": "fenced", "fencedAt": fenced.updated_at})
 
 
-def _plan_fence(ctx: StepContext) -> str:
-    state = ctx.state()
-    done = _refusal_or_progress(STEP_FENCE, ctx, state, needs=0)
-    if isinstance(done, str):
-        return done
+def _plan_fence(ctx: StepContext, state: AppState, done: int) -> str:
     if done >= 1:
         return f"done ({state.describe()})"
     return f"{state.status} in {state.active_region} at epoch {state.epoch} -> fenced (epoch {state.epoch + 1})"
-
-
-def _refusal_or_progress(step: str, ctx: StepContext, state: AppState, *, needs: int) -> int | str:
-    try:
-        return _on_path(step, ctx, state, needs=needs)
-    except StepRefusedError as refusal:
-        return f"would refuse: {str(refusal).removeprefix(step + ': ')}"
 
 
 # ---- drain ----------------------------------------------------------------------------------------------------------
@@ -448,11 +445,7 @@ def _latest_metric(cloudwatch: Any, metric: tuple[str, str, Mapping[str, str]], 
     return None
 
 
-def _plan_drain(ctx: StepContext) -> str:
-    state = ctx.state()
-    done = _refusal_or_progress(STEP_DRAIN, ctx, state, needs=0)
-    if isinstance(done, str):
-        return done
+def _plan_drain(ctx: StepContext, state: AppState, done: int) -> str:
     if done >= 2:
         return f"done ({state.describe()})"
     topology = ctx.topology
@@ -519,11 +512,7 @@ def _aurora_busy(global_cluster: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _plan_promote(ctx: StepContext) -> str:
-    state = ctx.state()
-    done = _refusal_or_progress(STEP_PROMOTE, ctx, state, needs=0)
-    if isinstance(done, str):
-        return done
+def _plan_promote(ctx: StepContext, state: AppState, done: int) -> str:
     line = f"already {state.describe()}" if done >= 2 else f"{_planned_state(ctx, 1)} -> {_planned_state(ctx, 2)}"
     return f"{line}; {_plan_aurora(ctx)}"
 
@@ -611,11 +600,7 @@ def _set_routing_controls(ctx: StepContext, client: Any, endpoint_region: str, *
     return {"trafficControl": ctx.topology.traffic_control, "changed": changes, "open": ctx.target, "endpoint": endpoint_region}
 
 
-def _plan_shift_traffic(ctx: StepContext) -> str:
-    state = ctx.state()
-    done = _refusal_or_progress(STEP_SHIFT_TRAFFIC, ctx, state, needs=0)
-    if isinstance(done, str):
-        return done
+def _plan_shift_traffic(ctx: StepContext, state: AppState, done: int) -> str:
     try:
         if ctx.topology.traffic_control == TRAFFIC_HEALTH_CHECK_GATE:
             changes = _shift_gates(ctx, write=False)["changed"]
@@ -639,11 +624,7 @@ def _activate(ctx: StepContext) -> StepResult:
     return StepResult(STEP_ACTIVATE, True, detail={"state": active.describe(), "action": "activated"})
 
 
-def _plan_activate(ctx: StepContext) -> str:
-    state = ctx.state()
-    done = _refusal_or_progress(STEP_ACTIVATE, ctx, state, needs=0)
-    if isinstance(done, str):
-        return done
+def _plan_activate(ctx: StepContext, state: AppState, done: int) -> str:
     if done == 3:
         return f"done ({state.describe()})"
     return f"{_planned_state(ctx, 2)} -> {_planned_state(ctx, 3)}"
@@ -667,7 +648,8 @@ _ATTEMPTS: Mapping[str, Callable[[StepContext], StepResult]] = {
     STEP_SHIFT_TRAFFIC: _shift_traffic,
     STEP_ACTIVATE: _activate,
 }
-_PLANS: Mapping[str, Callable[[StepContext], str]] = {
+# A step's plan, given the state and how far along the run's path it is (plan() answers a refusal itself).
+_PLANS: Mapping[str, Callable[[StepContext, AppState, int], str]] = {
     STEP_FENCE: _plan_fence,
     STEP_DRAIN: _plan_drain,
     STEP_PROMOTE: _plan_promote,

@@ -5,9 +5,9 @@
 - **Route53 health checks**: moto, with a CALCULATED gate per region (its update_health_check keeps HealthThreshold
   but drops ChildHealthChecks and does not raise HealthCheckVersion: nothing here depends on either).
 - **CloudWatch**: moto; the tests put the lag datapoints the drain reads.
-- **Aurora**: moto implements neither SwitchoverGlobalCluster nor FailoverGlobalCluster, so
-  :class:`AuroraGlobalClusterDouble` is a test double of the three RDS calls the runbook makes. The request shapes are
-  checked against botocore's model separately, with a Stubber on a real RDS client (test_runbook_steps).
+- **Aurora**: moto implements neither SwitchoverGlobalCluster nor FailoverGlobalCluster, so the drill's double of the
+  three RDS calls the runbook makes stands in (:class:`ops.aurora_double.GlobalClusterDouble`, a switchover taking one
+  describe call here). The request shapes are also checked with a Stubber on a real RDS client (test_runbook_steps).
 - **Route53 ARC routing controls**: :class:`RoutingControlDouble` for whole runs; the step tests use a Stubber.
 
 :class:`LocalClients` is the runbook's client factory over all of this. It records every AWS request (service,
@@ -32,6 +32,7 @@ from functions.runbook.runner import start_run
 from functions.runbook.steps import DRAIN_MARKER_PREFIX, cluster_identifier
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable, read_state, state_key
+from ops.aurora_double import GlobalClusterDouble
 from ops.local_servers import free_port
 from tests.functions.conftest import LOCAL_CLIENT_CONFIG, create_items_table
 
@@ -86,62 +87,6 @@ class Clock:
             hook()
 
 
-class AuroraGlobalClusterDouble:
-    """A test double of an Aurora global cluster's RDS API: describe, switchover, failover (moto has neither of the
-    last two). A switchover or failover shows ``switching-over`` / ``failing-over`` for ``busy_describes`` describes,
-    then the target is the writer. A second one while busy raises InvalidGlobalClusterStateFault, as RDS does."""
-
-    def __init__(self, global_cluster_id: str, cluster_arns: Mapping[str, str], writer: str, busy_describes: int = 1) -> None:
-        self.global_cluster_id, self.cluster_arns, self.writer = global_cluster_id, dict(cluster_arns), writer
-        self.busy_describes = busy_describes
-        self.status = "available"
-        self.moving_to: str | None = None
-        self.busy_left = 0
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.fail_after_next_change: BaseException | None = None
-
-    def count(self, operation: str) -> int:
-        return sum(1 for name, _ in self.calls if name == operation)
-
-    def describe_global_clusters(self, **kwargs: Any) -> dict[str, Any]:
-        self.calls.append(("DescribeGlobalClusters", kwargs))
-        assert kwargs == {"GlobalClusterIdentifier": self.global_cluster_id}
-        if self.moving_to is not None:
-            if self.busy_left > 0:
-                self.busy_left -= 1
-            else:
-                self.writer, self.moving_to, self.status = self.moving_to, None, "available"
-        return {"GlobalClusters": [self._describe()]}
-
-    def switchover_global_cluster(self, **kwargs: Any) -> dict[str, Any]:
-        return self._move("SwitchoverGlobalCluster", "switching-over", kwargs)
-
-    def failover_global_cluster(self, **kwargs: Any) -> dict[str, Any]:
-        return self._move("FailoverGlobalCluster", "failing-over", kwargs)
-
-    def _move(self, operation: str, status: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-        self.calls.append((operation, kwargs))
-        assert kwargs["GlobalClusterIdentifier"] == self.global_cluster_id
-        target = kwargs["TargetDbClusterIdentifier"]
-        if self.moving_to is not None:
-            raise client_error("InvalidGlobalClusterStateFault", operation)
-        self.moving_to = next(region for region, arn in self.cluster_arns.items() if arn == target)
-        self.status, self.busy_left = status, self.busy_describes
-        if self.fail_after_next_change is not None:
-            error, self.fail_after_next_change = self.fail_after_next_change, None
-            raise error
-        return {"GlobalCluster": self._describe()}
-
-    def _describe(self) -> dict[str, Any]:
-        return {
-            "GlobalClusterIdentifier": self.global_cluster_id,
-            "Status": self.status,
-            "GlobalClusterMembers": [
-                {"DBClusterArn": arn, "IsWriter": region == self.writer} for region, arn in self.cluster_arns.items()
-            ],
-        }
-
-
 class RoutingControlDouble:
     """A test double of a Route53 ARC cluster endpoint (the data plane's get and update calls); endpoints share one
     ``states`` map, as the endpoints of one cluster do."""
@@ -184,7 +129,7 @@ class LocalClients:
     """The runbook's clients against the moto server and the doubles; records every request (see the module notes)."""
 
     endpoint: str
-    aurora: Any  # the RDS client of every region: the double, or a real client under a Stubber
+    aurora: Any  # the double (a client per region), or one RDS client for every region: a Stubber's, a test's wrapper
     routing: Mapping[str, Any] = field(default_factory=dict)  # endpoint region -> client (a double or a Stubber's)
     unreachable_dynamodb: frozenset[str] = frozenset()
     requests: list[Request] = field(default_factory=list)
@@ -197,7 +142,7 @@ class LocalClients:
 
     def rds(self, region: str) -> Any:
         self.rds_regions.append(region)
-        return self.aurora
+        return self.aurora.client(region) if isinstance(self.aurora, GlobalClusterDouble) else self.aurora
 
     def route53(self) -> Any:
         return self._client("route53", "us-east-1")
@@ -261,7 +206,7 @@ class World:
     topology: Topology
     clients: LocalClients
     clock: Clock
-    aurora: AuroraGlobalClusterDouble
+    aurora: GlobalClusterDouble
     gates: dict[str, str]
     routing_states: dict[str, str]
     # The detail of each run's last attempt per step, as run_step keeps it in the run record (tests that call
@@ -392,7 +337,7 @@ def build_world(
         routing_control_endpoints={region: endpoint_url(region) for region in regions} if routing else {},
         drain_timeout_seconds=drain_timeout_seconds,
     )
-    aurora = AuroraGlobalClusterDouble(GLOBAL_CLUSTER, topology.cluster_arns, writer=SOURCE)
+    aurora = GlobalClusterDouble(GLOBAL_CLUSTER, topology.cluster_arns, SOURCE, describes_per_switch=1)
     endpoints = {region: RoutingControlDouble(routing_states) for region in regions} if routing else {}
     clients = LocalClients(endpoint, aurora, routing=endpoints, unreachable_dynamodb=unreachable_dynamodb)
     return World(topology, clients, Clock(start_ms), aurora, gates, routing_states)

@@ -19,7 +19,7 @@ CONTEXT = SimpleNamespace(aws_request_id="req-1")
 @pytest.fixture
 def world(aws_endpoint: str) -> World:
     world = build_world(aws_endpoint)
-    world.aurora.busy_describes = 0
+    world.aurora.describes_per_switch = 0
     world.put_aurora_lag(40, world.clock() + 14_000)
     return world
 
@@ -83,7 +83,7 @@ def test_a_retryable_failure_raises_the_class_the_state_machine_retries(world: W
     def throttled(**_: Any) -> dict[str, Any]:
         raise client_error("ThrottlingException", "DescribeGlobalClusters")
 
-    world.aurora.describe_global_clusters = throttled  # type: ignore[method-assign] - this test's outage
+    world.clients.aurora = SimpleNamespace(describe_global_clusters=throttled)  # this test's outage
     with pytest.raises(StepRetryableError) as failure:
         handle(world, {"step": "promote", "request": request().to_dict()})
     assert type(failure.value).__name__ == "StepRetryableError"

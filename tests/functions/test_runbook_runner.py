@@ -76,7 +76,7 @@ def ready(world: World) -> World:
     """Replication happens while the runner sleeps, Aurora reports a small lag after the fence settles, and a
     switchover shows the new writer at the first describe after it (the step tests cover longer ones)."""
     world.clock.on_sleep.append(world.replicate)
-    world.aurora.busy_describes = 0
+    world.aurora.describes_per_switch = 0
     world.put_aurora_lag(40, world.clock() + 14_000)
     return world
 
@@ -97,7 +97,7 @@ def assert_finished(world: World, failover: FailoverRequest, run: RunRecord) -> 
     assert (state.status, state.active_region, state.epoch, state.updated_by) == (STATUS_ACTIVE, TARGET, START_EPOCH + 3, BY)
     assert len(world.state_updates()) == 3
     moved = world.aurora.count("SwitchoverGlobalCluster") + world.aurora.count("FailoverGlobalCluster")
-    assert moved == 1 and world.aurora.writer == TARGET
+    assert moved == 1 and world.aurora.writer_region == TARGET
     assert world.aurora.count("SwitchoverGlobalCluster" if failover.planned else "FailoverGlobalCluster") == 1
     if world.topology.traffic_control == TRAFFIC_ROUTING_CONTROL:
         assert world.routing_states == {routing_control_arn(SOURCE): "Off", routing_control_arn(TARGET): "On"}
@@ -130,7 +130,7 @@ def test_an_unplanned_run_ends_active_in_the_target(world: World) -> None:
     failover = request(planned=False)
     run = run_all(world, failover)
     assert_finished(world, failover, run)
-    assert [kwargs["AllowDataLoss"] for name, kwargs in world.aurora.calls if name == "FailoverGlobalCluster"] == [True]
+    assert [call.params["AllowDataLoss"] for call in world.aurora.calls if call.operation == "FailoverGlobalCluster"] == [True]
 
 
 def test_an_unplanned_run_with_the_source_table_unreachable_ends_active_in_the_target(aws_endpoint: str) -> None:
@@ -208,7 +208,7 @@ def test_a_run_crashed_between_a_steps_effect_and_its_bookkeeping_finishes_when_
 
 def test_a_run_crashed_right_after_starting_the_switchover_finishes_without_a_second_one(world: World) -> None:
     failover = request()
-    world.aurora.fail_after_next_change = SimulatedCrashError("the runner died while RDS switched over")
+    world.clients.aurora = CrashAfterSwitchover(world.aurora.client(TARGET))
     with pytest.raises(SimulatedCrashError):
         run_all(world, failover)
     crashed = record(world)
@@ -258,7 +258,7 @@ def test_a_refusal_fails_the_run_and_is_raised(world: World) -> None:
 def test_a_retryable_failure_is_recorded_as_an_attempt_and_raised(world: World) -> None:
     failover = request()
     run_step(STEP_FENCE, failover, world.topology, world.clients, now_ms=world.clock)
-    world.clients.aurora = Throttled(world.aurora, times=1)
+    world.clients.aurora = Throttled(world.aurora.client(TARGET), times=1)
     with pytest.raises(StepRetryableError, match="ThrottlingException"):
         run_step(STEP_PROMOTE, failover, world.topology, world.clients, now_ms=world.clock)
     run = record(world)
@@ -319,34 +319,51 @@ def test_a_concurrent_runner_makes_the_record_write_retryable(world: World) -> N
 
 
 def test_run_failover_retries_a_retryable_failure(world: World) -> None:
-    world.clients.aurora = Throttled(world.aurora, times=2)
+    world.clients.aurora = Throttled(world.aurora.client(TARGET), times=2)
     failover = request()
     assert_finished(world, failover, run_all(world, failover))
     assert world.clock.slept.count(RETRY_DELAYS_SECONDS[0]) >= 1 and RETRY_DELAYS_SECONDS[1] in world.clock.slept
 
 
 def test_run_failover_gives_up_when_the_retries_are_spent(world: World) -> None:
-    world.clients.aurora = Throttled(world.aurora, times=len(RETRY_DELAYS_SECONDS) + 1)
+    world.clients.aurora = Throttled(world.aurora.client(TARGET), times=len(RETRY_DELAYS_SECONDS) + 1)
     with pytest.raises(StepRetryableError):
         run_all(world, request())
     assert record(world).step(STEP_PROMOTE).attempts == len(RETRY_DELAYS_SECONDS) + 1
 
 
 class Throttled:
-    """The Aurora double, throttling the first ``times`` describe calls."""
+    """The Aurora double's client, throttling the first ``times`` describe calls."""
 
-    def __init__(self, aurora: Any, times: int) -> None:
-        self.aurora, self.times = aurora, times
+    def __init__(self, rds: Any, times: int) -> None:
+        self.rds, self.times = rds, times
 
     def describe_global_clusters(self, **kwargs: Any) -> dict[str, Any]:
         if self.times > 0:
             self.times -= 1
             raise client_error("ThrottlingException", "DescribeGlobalClusters")
-        result: dict[str, Any] = self.aurora.describe_global_clusters(**kwargs)
+        result: dict[str, Any] = self.rds.describe_global_clusters(**kwargs)
         return result
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.aurora, name)
+        return getattr(self.rds, name)
+
+
+class CrashAfterSwitchover:
+    """The Aurora double's client, whose first switchover RDS accepts and the runner dies right after asking."""
+
+    def __init__(self, rds: Any) -> None:
+        self.rds, self.crashed = rds, False
+
+    def switchover_global_cluster(self, **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.rds.switchover_global_cluster(**kwargs)
+        if not self.crashed:
+            self.crashed = True
+            raise SimulatedCrashError("the runner died while RDS switched over")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.rds, name)
 
 
 @pytest.mark.parametrize(
@@ -413,7 +430,7 @@ def test_the_dry_run_says_what_each_step_would_do_and_writes_nothing(world: Worl
     )
     assert lines[4] == "activate: failover in eu-west-1 (epoch 6) -> active in eu-west-1 (epoch 7)"
     assert world.clients.writes() == []
-    assert {name for name, _ in world.aurora.calls} == {"DescribeGlobalClusters"}
+    assert {call.operation for call in world.aurora.calls} == {"DescribeGlobalClusters"}
 
 
 def test_the_dry_run_of_an_unplanned_failover_names_the_failover(world: World) -> None:

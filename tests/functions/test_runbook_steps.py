@@ -100,7 +100,7 @@ def fenced(world: World, failover: FailoverRequest | None = None, *, replicated:
 def promoted(world: World, failover: FailoverRequest | None = None) -> RunRecord:
     run = fenced(world, failover)
     world.set_state(STATUS_FAILOVER, TARGET, START_EPOCH + 2, BY)
-    world.aurora.writer = TARGET
+    world.aurora.writer_arn = cluster_arn(TARGET)
     return run
 
 
@@ -368,7 +368,7 @@ def test_drain_is_done_once_promoted(world: World) -> None:
 
 def test_a_planned_promote_switches_over_exactly_once(world: World) -> None:
     run = fenced(world)
-    world.aurora.busy_describes = 2
+    world.aurora.describes_per_switch = 2
     first = step(world, STEP_PROMOTE, run)
     assert not first.done and first.wait_seconds > 0
     assert world.state() == AppState(STATUS_FAILOVER, TARGET, START_EPOCH + 2, world.clock(), BY)
@@ -379,7 +379,7 @@ def test_a_planned_promote_switches_over_exactly_once(world: World) -> None:
     assert done.done and writes == []
     assert done.detail["writer"] == cluster_arn(TARGET)
     assert world.aurora.count("SwitchoverGlobalCluster") == 1 and world.aurora.count("FailoverGlobalCluster") == 0
-    assert [kwargs for name, kwargs in world.aurora.calls if name == "SwitchoverGlobalCluster"] == [
+    assert [call.params for call in world.aurora.calls if call.operation == "SwitchoverGlobalCluster"] == [
         {"GlobalClusterIdentifier": GLOBAL_CLUSTER, "TargetDbClusterIdentifier": cluster_arn(TARGET)}
     ]
     assert set(world.clients.rds_regions) == {TARGET}
@@ -392,7 +392,7 @@ def test_an_unplanned_promote_fails_over_allowing_data_loss(world: World) -> Non
     assert not step(world, STEP_PROMOTE, run, failover).done
     while not step(world, STEP_PROMOTE, run, failover).done:
         pass
-    assert [kwargs for name, kwargs in world.aurora.calls if name == "FailoverGlobalCluster"] == [
+    assert [call.params for call in world.aurora.calls if call.operation == "FailoverGlobalCluster"] == [
         {"GlobalClusterIdentifier": GLOBAL_CLUSTER, "TargetDbClusterIdentifier": cluster_arn(TARGET), "AllowDataLoss": True}
     ]
     assert world.aurora.count("SwitchoverGlobalCluster") == 0
@@ -400,7 +400,11 @@ def test_an_unplanned_promote_fails_over_allowing_data_loss(world: World) -> Non
 
 def test_promote_waits_while_a_switchover_is_under_way(world: World) -> None:
     run = fenced(world)
-    world.aurora.status, world.aurora.moving_to, world.aurora.busy_left = "switching-over", TARGET, 5
+    world.aurora.describes_per_switch = 5  # an operator's switchover, under way
+    world.aurora.client(SOURCE).switchover_global_cluster(
+        GlobalClusterIdentifier=GLOBAL_CLUSTER, TargetDbClusterIdentifier=cluster_arn(TARGET)
+    )
+    world.aurora.calls.clear()
     result = step(world, STEP_PROMOTE, run)
     assert not result.done and "switching-over" in result.detail["aurora"]
     assert world.aurora.count("SwitchoverGlobalCluster") == 0
@@ -408,7 +412,7 @@ def test_promote_waits_while_a_switchover_is_under_way(world: World) -> None:
 
 def test_promote_refuses_a_target_cluster_outside_the_global_cluster(world: World) -> None:
     run = fenced(world)
-    del world.aurora.cluster_arns[TARGET]
+    world.aurora.cluster_arns[TARGET] = "arn:aws:rds:eu-west-1:123456789012:cluster:another-global-cluster"
     with pytest.raises(StepRefusedError, match="is not a member of the global cluster multi-region-test"):
         step(world, STEP_PROMOTE, run)
 
