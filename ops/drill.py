@@ -28,12 +28,13 @@ The timeline is also written as one self-contained HTML page (``--html``; :mod:`
 
 Choices, and what they mean
 ---------------------------
-- **The fence settle.** The runbook writes the fence in the *target* region's replica, so the source's processors
-  see it once it has replicated (at most ``--lag-ms`` plus a tick) and their state cache has expired
-  (``functions.shared.store.STATE_CACHE_SECONDS``, 1 s). The drill's processors are in-process and synchronous: no
-  write is in flight across a tick, so the client retry budget that ``FENCE_SETTLE_SECONDS`` (13 s) adds for real
-  containers does not apply. The drill's ``fence_settle_seconds`` is therefore ``ceil((lag + tick) / 1000 + 1)``
-  (3 s at the default lag): the shortest wait after which no source write can follow the drain's marker.
+- **The fence settle.** The runbook writes the fence in the *target* region's replica, and its drain counts the
+  settle from when the *source* region's replica shows it; from then the source's processors stop within a tick
+  and their state cache (``functions.shared.store.STATE_CACHE_SECONDS``, 1 s). The drill's processors are
+  in-process and synchronous: no write is in flight across a tick, so the client retry budget that
+  ``FENCE_SETTLE_SECONDS`` (13 s) adds for real containers does not apply. The drill's ``fence_settle_seconds`` is
+  therefore ``ceil(tick / 1000 + 1)`` (2 s): the shortest wait after which no source write can follow the drain's
+  marker, whatever the lag.
 - **Waits are simulated.** The runbook's ``sleep`` advances the drill's clock (its Aurora polls are 15 s), so the
   drill covers a few simulated minutes in seconds. Route53's view is refreshed within a simulated second of a change
   (the real checkers take 10-30 s and several failures), and DNS answers are cached 1 s: the drill's write downtime
@@ -132,9 +133,10 @@ class DrillOptions:
             raise ValidationError("lag-ms", f"got {self.lag_ms}; allowed: 0 to 10000")
 
 
-def fence_settle_seconds(lag_ms: int, tick_ms: int = TICK_MS) -> int:
-    """The drill's fence settle: the fence's replication to the source plus the processors' state cache (module notes)."""
-    return math.ceil((lag_ms + tick_ms) / 1000 + STATE_CACHE_SECONDS)
+def fence_settle_seconds(tick_ms: int = TICK_MS) -> int:
+    """The drill's fence settle, counted once the source's replica shows the fence: a tick and the processors' state
+    cache (module notes)."""
+    return math.ceil(tick_ms / 1000 + STATE_CACHE_SECONDS)
 
 
 def replication_window_ms(lag_ms: int, tick_ms: int = TICK_MS) -> int:
@@ -346,7 +348,7 @@ class Scenario:
     def __init__(self, world: World, options: DrillOptions, progress: Callable[[str], None]) -> None:
         self.world, self.options, self.progress = world, options, progress
         self.recorder = Recorder(world)
-        self.settle = fence_settle_seconds(options.lag_ms)
+        self.settle = fence_settle_seconds()
         self.seconds = {**PHASE_SECONDS[options.quick], "switchover": float(self.settle), "failover": float(self.settle)}
         total = sum(self.seconds.values())
         self.shares = {name: int(options.event_count * seconds / total) for name, seconds in self.seconds.items()}
