@@ -32,7 +32,7 @@ Choices, and what they mean
   settle from when the *source* region's replica shows it; from then the source's processors stop within a tick
   and their state cache (``functions.shared.store.STATE_CACHE_SECONDS``, 1 s). The drill's processors are
   in-process and synchronous: no write is in flight across a tick, so the client retry budget that
-  ``FENCE_SETTLE_SECONDS`` (13 s) adds for real containers does not apply. The drill's ``fence_settle_seconds`` is
+  ``FENCE_SETTLE_SECONDS`` (20 s) adds for real containers does not apply. The drill's ``fence_settle_seconds`` is
   therefore ``ceil(tick / 1000 + 1)`` (2 s): the shortest wait after which no source write can follow the drain's
   marker, whatever the lag.
 - **Waits are simulated.** The runbook's ``sleep`` advances the drill's clock (its Aurora polls are 15 s), so the

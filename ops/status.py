@@ -100,7 +100,7 @@ class Boto3Factory:
                 config = Config(
                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
                     read_timeout=READ_TIMEOUT_SECONDS,
-                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                    retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},  # attempts, the first included
                 )
                 self._session = self._session or boto3.session.Session()
                 self._clients[service, region] = self._session.client(service, region_name=region, config=config)

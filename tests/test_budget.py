@@ -168,7 +168,7 @@ def test_the_shipped_stacks_fit_their_targets(stack_run: ProgramRun) -> None:
     runbook += ROUTE53_PROPAGATION_SECONDS + STATE_CACHE_SECONDS + config.routing.dns_ttl_seconds
     detection = config.edge.health_check_interval_seconds * config.edge.health_check_failure_threshold
     assert (planned.total, unplanned.total) == (runbook, runbook + detection)
-    assert {"prod": (734, 764), "dev": (704, 794)}[stack_run.stack] == (planned.total, unplanned.total)
+    assert {"prod": (741, 771), "dev": (711, 801)}[stack_run.stack] == (planned.total, unplanned.total)
     assert store_facts(stack_run) == REPLICATED
 
 
@@ -188,11 +188,11 @@ def test_the_table_and_the_markdown_show_every_term_store_and_overrun() -> None:
     assert text[0] == "Resilience budget (targets: rtoSeconds 900, rpoSeconds 900)"
     assert text[1].split() == ["RTO", "term", "planned", "switchover", "unplanned", "failover", "source"]
     assert text[2].split()[:3] == ["detection", "-", "30"]
-    assert any(line.split()[:4] == ["total", "734", "s", "ok"] for line in text)
+    assert any(line.split()[:4] == ["total", "741", "s", "ok"] for line in text)
     assert any(line.split()[:3] == ["MemoryDB", "no", "RPO"] for line in text)
     assert text[-1] == "  every budget is within its target"
     assert render_budget(over)[-2:] == [f"  OVER: {o.message()}" for o in over.overruns()]
     markdown = budget_markdown(over)
-    assert "| **total** | **734 s OVER** | **764 s OVER** | |" in markdown
+    assert "| **total** | **741 s OVER** | **771 s OVER** | |" in markdown
     assert "| S3 buckets | 0 s ok | 900 s ok |" in "\n".join(markdown)
     assert markdown[-1] == f"- **over**: {over.overruns()[-1].message()}"

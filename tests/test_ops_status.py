@@ -330,11 +330,8 @@ def test_status_reads_every_region_and_exits_0_when_they_agree_and_are_active(
 def test_an_unreachable_region_is_shown_and_exits_1(deployed: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
     deployed.aws.down.add("eu-west-1")
     deployed.aws.stub("rds", "us-east-1").add_response("describe_global_clusters", global_cluster("us-east-1"))
-    started = time.monotonic()
-
     code = status(deployed)
 
-    assert time.monotonic() - started < 5, "a dead region must cost seconds at most"
     out = capsys.readouterr().out
     assert code == 1
     rows = [line for line in out.splitlines() if line.startswith(("  us-east-1 ", "  eu-west-1 "))]
@@ -453,3 +450,12 @@ def test_a_routing_control_is_read_through_the_next_endpoint_when_one_fails() ->
         "An error occurred (EndpointTemporarilyUnavailableException) "
         "when calling the GetRoutingControlState operation: busy"
     ]
+
+
+def test_operator_clients_give_up_on_a_dead_region_within_seconds() -> None:
+    """What bounds a dead region's cost (a timing test would measure the machine, not the code)."""
+    from ops.status import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, READ_TIMEOUT_SECONDS, Boto3Factory
+
+    config = Boto3Factory()("ssm", "eu-west-1").meta.config
+    assert (config.connect_timeout, config.read_timeout) == (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS) == (2.0, 5.0)
+    assert config.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS} and MAX_ATTEMPTS == 2

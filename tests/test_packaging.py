@@ -81,7 +81,7 @@ def test_file_times_and_modes_do_not_reach_the_package(tmp_path: Path) -> None:
     (source / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"bytecode")
     (source / "shared" / "stray.pyc").write_bytes(b"bytecode")
     (source / "tests").mkdir()
-    (source / "tests" / "test_x.py").write_text("assert True\n")
+    (source / "tests" / "test_x.py").write_text("import functions\n")  # a test module the package must leave out
     (source / ".DS_Store").write_bytes(b"finder")
     assert build_package(source_dir=source, out_dir=tmp_path / "out").sha256_b64 == before.sha256_b64
 

@@ -101,16 +101,16 @@ def test_over_budget_and_policy_violations_exit_with_their_codes(tmp_path: Path)
     result = _plan("--stack", "prod", "--out", str(out), *(arg for item in overrides for arg in ("--set", item)))
     assert result.returncode == cli.EXIT_BUDGET | cli.EXIT_POLICY == 12, result.stderr
     errors = result.stderr.splitlines()
-    assert "error: rtoSeconds: the planned switchover RTO budget is 734 s, over the target of 60 s" in errors
-    assert "error: rtoSeconds: the unplanned failover RTO budget is 764 s, over the target of 60 s" in errors
+    assert "error: rtoSeconds: the planned switchover RTO budget is 741 s, over the target of 60 s" in errors
+    assert "error: rtoSeconds: the unplanned failover RTO budget is 771 s, over the target of 60 s" in errors
     assert "error: rpoSeconds: the S3 buckets unplanned failover RPO budget is 900 s, over the target of 600 s" in errors
     assert any(line.startswith("error: policy rds-deletion-protection: ") for line in errors)
-    assert "  OVER: rtoSeconds: the unplanned failover RTO budget is 764 s, over the target of 60 s" in result.stdout
+    assert "  OVER: rtoSeconds: the unplanned failover RTO budget is 771 s, over the target of 60 s" in result.stdout
     assert "FAILED: " in result.stdout
     assert sorted(p.name for p in out.iterdir()) == ["architecture.dot", "architecture.png", "architecture.svg", REPORT_NAME]
     report = (out / REPORT_NAME).read_text()
     assert "![architecture of prod](architecture.svg)" in report
-    assert "- **over**: rtoSeconds: the planned switchover RTO budget is 734 s, over the target of 60 s" in report
+    assert "- **over**: rtoSeconds: the planned switchover RTO budget is 741 s, over the target of 60 s" in report
 
 
 @pytest.fixture

@@ -18,7 +18,13 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_SECONDS = 1.0
 READ_TIMEOUT_SECONDS = 2.0
-MAX_ATTEMPTS = 4  # standard retry mode: exponential backoff with jitter on throttling and 5xx
+# Attempts in all, the first one included (botocore's ``total_max_attempts``; its ``max_attempts`` counts retries).
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx.
+MAX_ATTEMPTS = 4
+# Standard mode waits at most rand(0, 1) * 2**i s before retry i+1 of a throttled call (botocore.retries.standard).
+THROTTLING_BACKOFF_SECONDS = sum(min(2.0**i, 20.0) for i in range(MAX_ATTEMPTS - 1))
+# The longest an AWS call of a function can take, every attempt timing out and every retry backing off in full.
+CALL_BUDGET_SECONDS = MAX_ATTEMPTS * (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS) + THROTTLING_BACKOFF_SECONDS
 CACHE_SOCKET_TIMEOUT_SECONDS = 0.25
 
 
@@ -31,7 +37,7 @@ def aws_client(service: str, region: str) -> Any:
     config = Config(
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
-        retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+        retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
         tcp_keepalive=True,
     )
     return boto3.session.Session().client(service, region_name=region, config=config)

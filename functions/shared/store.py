@@ -68,6 +68,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+from functions.shared.clients import CALL_BUDGET_SECONDS
 from functions.shared.errors import ConflictError, FencedError, RetryableError
 from functions.shared.events import Event, EventData
 from functions.shared.log import get_logger, now_ms
@@ -120,9 +121,9 @@ PENDING = "pending"
 IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 3600
 CONFLICT_TTL_SECONDS = 30 * 24 * 3600
 STATE_CACHE_SECONDS = 1.0
-# A write past the state check lands within the client's retry budget (clients.py: 4 attempts of 1 s connect + 2 s
-# read); the runbook waits this long after fencing.
-FENCE_SETTLE_SECONDS = STATE_CACHE_SECONDS + 4 * (1.0 + 2.0)
+# A write past the state check lands within one call's budget (clients.py: 4 attempts of 1 s connect + 2 s read, and
+# up to 7 s of throttling backoff); the runbook waits this long after the fence reaches the region.
+FENCE_SETTLE_SECONDS = STATE_CACHE_SECONDS + CALL_BUDGET_SECONDS
 # A claim found pending with the item already past the event: wait this long for its owner to settle it.
 SETTLE_WAIT_SECONDS = 1.0
 SETTLE_POLL_SECONDS = 0.02
