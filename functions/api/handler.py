@@ -71,6 +71,7 @@ from functions.shared.schema import (
 )
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
+from functions.shared.store import STATE_CACHE_SECONDS, StateCache, item_from_image
 
 logger = get_logger("api")
 
@@ -80,7 +81,6 @@ ROUTE_HEALTH = "GET /health"
 ROUTE_STATE = "GET /state"
 
 RETRY_AFTER_SECONDS = 5
-STATE_CACHE_SECONDS = 1.0
 HEALTH_SCOPES = ("write", "read")
 
 PUBLIC_ATTRIBUTES = (ATTR_ID, ATTR_DATA, ATTR_VERSION, ATTR_TIMESTAMP, ATTR_LAST_UPDATED_REGION)
@@ -120,7 +120,7 @@ class Api:
     clock: Callable[[], float] = time.monotonic
     state_cache_seconds: float = STATE_CACHE_SECONDS
     health_route: str = ROUTE_HEALTH
-    _state: tuple[float, AppState] | None = field(default=None, repr=False)
+    _write_states: StateCache | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def from_settings(cls, settings: Settings, health_path: str = "/health") -> Api:
@@ -137,13 +137,11 @@ class Api:
         )
 
     def write_state(self) -> AppState:
-        """The state for the fail-fast write check, re-read after ``state_cache_seconds``."""
-        now = self.clock()
-        if self._state is not None and now - self._state[0] < self.state_cache_seconds:
-            return self._state[1]
-        state = read_state(self.table)
-        self._state = (now, state)
-        return state
+        """The state for the fail-fast write check, re-read after ``state_cache_seconds`` (the write path's
+        :class:`~functions.shared.store.StateCache`, built on the first check)."""
+        if self._write_states is None:
+            self._write_states = StateCache(self.table, self.state_cache_seconds, self.clock)
+        return self._write_states.get()
 
 
 _api: Api | None = None
@@ -299,7 +297,7 @@ def read_item(table: ItemTable, item_id: str) -> dict[str, Any] | None:
     attributes = response.get("Item")
     if attributes is None:
         return None
-    return public_item({name: from_dynamodb(value) for name, value in attributes.items()})
+    return public_item(item_from_image(attributes))
 
 
 def public_item(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -309,27 +307,6 @@ def public_item(item: Mapping[str, Any]) -> dict[str, Any]:
         if name in shown:
             shown[name] = int(shown[name])
     return shown
-
-
-def from_dynamodb(value: Mapping[str, Any]) -> Any:
-    """A DynamoDB JSON value as plain JSON (numbers as int when whole, else float)."""
-    (kind, raw), *_ = value.items()
-    if kind == "M":
-        return {key: from_dynamodb(child) for key, child in raw.items()}
-    if kind == "L":
-        return [from_dynamodb(child) for child in raw]
-    if kind == "N":
-        return _number(raw)
-    if kind == "NULL":
-        return None
-    return raw
-
-
-def _number(raw: str) -> int | float:
-    try:
-        return int(raw)
-    except ValueError:
-        return float(raw)
 
 
 # ---- requests and responses ----------------------------------------------------------------------

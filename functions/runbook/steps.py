@@ -541,9 +541,14 @@ def _plan_aurora(ctx: StepContext) -> str:
 def _shift_traffic(ctx: StepContext) -> StepResult:
     state = ctx.state()
     _on_path(STEP_SHIFT_TRAFFIC, ctx, state, needs=2)
+    return StepResult(STEP_SHIFT_TRAFFIC, True, detail=_shift(ctx, write=True))
+
+
+def _shift(ctx: StepContext, *, write: bool) -> dict[str, Any]:
+    """Read the traffic controls and (``write``) set them: the target open, the others closed; what changed."""
     if ctx.topology.traffic_control == TRAFFIC_HEALTH_CHECK_GATE:
-        return StepResult(STEP_SHIFT_TRAFFIC, True, detail=_shift_gates(ctx, write=True))
-    return StepResult(STEP_SHIFT_TRAFFIC, True, detail=_shift_routing_controls(ctx, write=True))
+        return _shift_gates(ctx, write=write)
+    return _shift_routing_controls(ctx, write=write)
 
 
 def _wanted_gates(ctx: StepContext) -> list[tuple[str, int]]:
@@ -602,10 +607,7 @@ def _set_routing_controls(ctx: StepContext, client: Any, endpoint_region: str, *
 
 def _plan_shift_traffic(ctx: StepContext, state: AppState, done: int) -> str:
     try:
-        if ctx.topology.traffic_control == TRAFFIC_HEALTH_CHECK_GATE:
-            changes = _shift_gates(ctx, write=False)["changed"]
-        else:
-            changes = _shift_routing_controls(ctx, write=False)["changed"]
+        changes = _shift(ctx, write=False)["changed"]
     except Exception as error:
         return f"open {ctx.target}, close the others ({ctx.topology.traffic_control}); not readable now ({error!r})"
     if not changes:

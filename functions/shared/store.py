@@ -231,9 +231,11 @@ class StateCache:
 
     def get(self) -> AppState:
         with self._lock:
-            if self._state is None or self.clock() - self._read_at >= self.ttl_seconds:
+            now = self.clock()
+            if self._state is None or now - self._read_at >= self.ttl_seconds:
+                # Aged from before the read: the copy is at most ttl_seconds old however long the read took.
                 self._state = read_state(self.table, consistent=True)
-                self._read_at = self.clock()
+                self._read_at = now
             return self._state
 
     def invalidate(self) -> None:
