@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
@@ -186,6 +186,11 @@ def statements(doc: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
     return blocks(get(doc, "Statement"))
 
 
+def everyone(principal: Any) -> bool:
+    """Whether a statement's ``Principal`` is every principal: ``"*"``, or ``"*"`` among its ``AWS`` principals."""
+    return principal == "*" or "*" in strings(get(principal, "AWS"))
+
+
 def arn_region(arn: Any) -> str | None:
     """The region field of an ARN (``None`` for a global ARN, or when ``arn`` is not an ARN)."""
     if not isinstance(arn, str) or not arn.startswith("arn:"):
@@ -244,16 +249,9 @@ class Stack:
     """The resources of a stack, with the lookups stack rules need."""
 
     resources: tuple[StackResource, ...]
-    _by_urn: dict[str, StackResource] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_by_urn", {r.urn: r for r in self.resources})
 
     def of_type(self, *types: str) -> list[StackResource]:
         return [r for r in self.resources if r.type in types]
-
-    def by_urn(self, urn: str) -> StackResource | None:
-        return self._by_urn.get(urn)
 
     def regions(self) -> list[str]:
         """The stack's regions, in the order their providers appear (the edge provider is not a stack region)."""

@@ -36,10 +36,10 @@ from policy.pack import PACK_NAME, RULES
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 STACK_TYPE = "pulumi:pulumi:Stack"
-LEVELS = ("advisory", "mandatory", "disabled")
 MANDATORY = "mandatory"
 ADVISORY = "advisory"
 DISABLED = "disabled"
+LEVELS = (ADVISORY, MANDATORY, DISABLED)
 # How the engine marks a secret inside props (pulumi_policy.deserialize unwraps it the same way).
 _SECRET_KEY = "4dabf18193072939515e22adb298388d"
 _SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270"

@@ -19,8 +19,8 @@ from policy.core import (
     Props,
     blocks,
     document,
+    everyone,
     flag,
-    get,
     resource_rule,
     statements,
     strings,
@@ -163,8 +163,7 @@ def iam_trust_policy_scoped(resource_type: str, props: Props) -> Messages:
     if raw is not None and parsed is None:
         yield "assumeRolePolicy is not a JSON policy document"
     for statement in statements(parsed):
-        principal = statement.get("Principal")
-        if statement.get("Effect") == "Allow" and (principal == "*" or "*" in strings(get(principal, "AWS"))):
+        if statement.get("Effect") == "Allow" and everyone(statement.get("Principal")):
             yield f"statement {statement.get('Sid') or '(no Sid)'} lets any principal assume the role"
 
 

@@ -65,6 +65,16 @@ def _missing(regions: list[str], covered: set[Any]) -> list[str]:
     return [region for region in regions if region not in covered]
 
 
+def _enabled_rules(props: Props) -> list[Mapping[str, Any]]:
+    """The enabled rules of a bucket replication configuration."""
+    return [rule for rule in blocks(props.get("rules")) if rule.get("status") == "Enabled"]
+
+
+def _bucket_regions(stack: Stack) -> dict[str | None, str | None]:
+    """Each bucket's name, with the region it lives in (where a replication rule's destination bucket is)."""
+    return {bucket_of(b): b.region for b in stack.of_type(*S3_BUCKET)}
+
+
 @stack_rule(
     "dynamodb-replicated-to-every-region",
     "Every DynamoDB table is a global table with a replica in every region of the stack.",
@@ -113,15 +123,14 @@ def aurora_member_in_every_region(stack: Stack) -> Violations:
 def s3_replicated_to_every_region(stack: Stack) -> Violations:
     regions = stack.regions()
     log_buckets = log_target_buckets(stack)
-    bucket_regions = {bucket_of(b): b.region for b in stack.of_type(*S3_BUCKET)}
+    bucket_regions = _bucket_regions(stack)
     for bucket in stack.of_type(*S3_BUCKET):
         if bucket.region not in regions or bucket_of(bucket) in log_buckets:
             continue
         destinations = {
             bucket_regions.get(bucket_name(get(rule, "destination", "bucket")))
             for config in attached(stack, (S3_REPLICATION,), bucket)
-            for rule in blocks(config.props.get("rules"))
-            if rule.get("status") == "Enabled"
+            for rule in _enabled_rules(config.props)
         }
         missing = _missing([r for r in regions if r != bucket.region], destinations)
         if missing:
@@ -267,10 +276,6 @@ def dns_routing_covers_every_region(stack: Stack) -> Violations:
             yield StackViolation(f"latency records of {name} leave out {', '.join(missing)}")
 
 
-def _enabled_rules(props: Props) -> list[Mapping[str, Any]]:
-    return [rule for rule in blocks(props.get("rules")) if rule.get("status") == "Enabled"]
-
-
 @resource_rule(
     "s3-replication-time-control",
     "S3 replication rules use Replication Time Control (15 minutes) with replication metrics.",
@@ -334,8 +339,7 @@ def _kms_arns(value: Any, region: str | None, path: str) -> Iterator[tuple[str, 
             yield from _kms_arns(item, region, f"{path}[{index}]")
 
 
-def _replica_key_regions(stack: Stack, config: StackResource) -> Violations:
-    bucket_regions = {bucket_of(b): b.region for b in stack.of_type(*S3_BUCKET)}
+def _replica_key_regions(config: StackResource, bucket_regions: Mapping[str | None, str | None]) -> Violations:
     for rule in blocks(config.props.get("rules")):
         destination = block(rule.get("destination"))
         key = known(destination, "encryptionConfiguration", "replicaKmsKeyId")
@@ -359,8 +363,9 @@ def kms_key_in_own_region(stack: Stack) -> Violations:
                 yield StackViolation(
                     f"{resource.type} {resource.name}: {path} is a key of {arn_region(arn)}, not of {expected}", resource.urn
                 )
+    bucket_regions = _bucket_regions(stack)
     for config in stack.of_type(S3_REPLICATION):
-        yield from _replica_key_regions(stack, config)
+        yield from _replica_key_regions(config, bucket_regions)
 
 
 RULES = (

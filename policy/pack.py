@@ -27,11 +27,3 @@ RULES: tuple[Rule, ...] = (
 def policies() -> list[Policy]:
     """The pulumi-policy objects of every rule, for ``PolicyPack``."""
     return [rule.policy() for rule in RULES]
-
-
-def rule_named(name: str) -> Rule:
-    """The rule called ``name`` (``KeyError`` naming the known rules when there is none)."""
-    for rule in RULES:
-        if rule.name == name:
-            return rule
-    raise KeyError(f"no rule named {name!r}; rules: {', '.join(r.name for r in RULES)}")

@@ -17,6 +17,7 @@ from policy.core import (
     block,
     blocks,
     document,
+    everyone,
     flag,
     get,
     resource_rule,
@@ -104,10 +105,9 @@ def api_domain_tls_1_2(resource_type: str, props: Props) -> Messages:
 def _denies_insecure_transport(statement: Props) -> bool:
     """A ``Deny`` of every S3 action (or all actions) to everyone when ``aws:SecureTransport`` is false."""
     condition = {str(key).lower(): value for key, value in block(get(statement, "Condition", "Bool")).items()}
-    principal = statement.get("Principal")
     return (
         statement.get("Effect") == "Deny"
-        and (principal == "*" or get(principal, "AWS") == "*")
+        and everyone(statement.get("Principal"))
         and bool({"s3:*", "*"} & set(strings(statement.get("Action"))))
         and str(condition.get("aws:securetransport")).lower() == "false"
     )

@@ -102,6 +102,9 @@ def violations(rule: Rule, item: Any) -> list[str]:
 
 
 def run_passing(rule: Rule, item: Any) -> None:
+    if isinstance(rule, ResourceRule):
+        # A resource of a type the rule does not check would pass without being checked.
+        assert item[0] in rule.resource_types, (rule.name, item[0])
     assert violations(rule, item) == [], rule.name
 
 

@@ -84,6 +84,11 @@ def test_documents_parse_json_objects_only() -> None:
     assert core.statements(core.document('{"Statement": {"Effect": "Allow"}}')) == [{"Effect": "Allow"}]
 
 
+def test_everyone_is_a_star_principal_or_a_star_among_the_aws_principals() -> None:
+    assert core.everyone("*") and core.everyone({"AWS": "*"}) and core.everyone({"AWS": ["arn:aws:iam::1:root", "*"]})
+    assert not core.everyone({"AWS": "arn:aws:iam::1:root"}) and not core.everyone({"Service": "*"}) and not core.everyone(None)
+
+
 def test_arns_give_their_region_and_bucket_name() -> None:
     assert core.arn_region("arn:aws:kms:eu-west-1:123456789012:key/k") == "eu-west-1"
     assert core.arn_region("arn:aws:s3:::bucket") is None and core.arn_region("key-id") is None
@@ -166,4 +171,3 @@ def test_stack_lookups() -> None:
     assert core.attached(stack, (core.S3_PUBLIC_ACCESS_BLOCK,), bucket) == [block]
     assert core.log_target_buckets(stack) == {"logs"}
     assert stack.depends_on(block, bucket) and not stack.depends_on(bucket, block)
-    assert stack.by_urn(bucket.urn) is bucket and stack.by_urn("urn:none") is None

@@ -7,13 +7,12 @@ import ast
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from policy import access, encryption, iam, multiregion, observability, protection, tls
 from policy.core import ResourceRule
-from policy.pack import PACK_NAME, RULES, policies, rule_named
+from policy.pack import PACK_NAME, RULES, policies
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policy"
@@ -61,12 +60,6 @@ def test_policies_wrap_the_same_rules_for_the_engine() -> None:
         expected = ResourceValidationPolicy if isinstance(rule, ResourceRule) else StackValidationPolicy
         assert isinstance(policy, expected)
         assert (policy.description, policy.enforcement_level) == (rule.description, rule.enforcement_level)
-
-
-def test_rule_named_names_the_known_rules_when_it_finds_none() -> None:
-    assert rule_named("dynamodb-pitr").name == "dynamodb-pitr"
-    with pytest.raises(KeyError, match="rules: rds-storage-encrypted, "):
-        rule_named("no-such-rule")
 
 
 def test_the_project_file_declares_a_python_pack_with_its_own_virtualenv() -> None:

@@ -35,6 +35,7 @@ DENY_PLAINTEXT = {
     "Resource": ["arn:aws:s3:::data", "arn:aws:s3:::data/*"],
     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
 }
+DENY_PLAINTEXT_TO_AWS_STAR = {**DENY_PLAINTEXT, "Principal": {"AWS": ["*"]}}
 ALLOW_READ = {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject", "Resource": "*"}
 DATA = resource(BUCKET, "data", bucket="data")
 
@@ -107,7 +108,13 @@ CASES: Cases = {
         ],
     ),
     "s3-bucket-tls-only": StackCases(
-        passing=[stack(DATA, resource(S3_POLICY, "data-policy", bucket="data", policy=doc(DENY_PLAINTEXT, ALLOW_READ)))],
+        passing=[
+            stack(DATA, resource(S3_POLICY, "data-policy", bucket="data", policy=doc(DENY_PLAINTEXT, ALLOW_READ))),
+            stack(
+                DATA,
+                resource(S3_POLICY, "data-policy", bucket="data", policy=doc(DENY_PLAINTEXT_TO_AWS_STAR)),
+            ),
+        ],
         failing=[
             (stack(DATA), "bucket data has no bucket policy denying"),
             (
