@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:
     try:
         topology, _ = load_topology(ref, ctx.aws, first=args.region, path=args.topology)
         table = ItemTable(ctx.runbook.dynamodb(args.region), topology.table_name)
-        print(abort(table, region=args.region, epoch=args.epoch, updated_by=f"ops abort {requester()}"))
+        print(abort(table, region=args.region, epoch=args.epoch, updated_by=requester("ops abort")))
     except (AbortRefusedError, StateUnavailableError, TopologyUnavailableError, ValidationError, OSError) as error:
         return _error(str(error), 1)
     return 0

@@ -50,7 +50,7 @@ from typing import Any
 
 from components.edge import origin_id
 from ops.harness import PROVIDER_TYPE, ProgramRun, Resource
-from ops.parity import compared_regions
+from ops.parity import compared_regions, region_roots
 
 DOT_TIMEOUT_SECONDS = 60
 DIAGRAM_STEM = "architecture"
@@ -198,7 +198,7 @@ def build_diagram(run: ProgramRun) -> Diagram:
     builder = _Builder(run, regions, primary, {r.urn: r for r in run.resources})
     claimed: set[str] = set()
     for region in regions:
-        for root in _regional_roots(run, region):
+        for root in region_roots(run, region):
             claimed.update(r.urn for r in builder.subtree(root))
             _draw_regional(builder, region, root)
     global_roots = [r for r in run.roots() if r.urn not in claimed and r.type != PROVIDER_TYPE]
@@ -216,11 +216,6 @@ def build_diagram(run: ProgramRun) -> Diagram:
 
 
 # ---- regional components -------------------------------------------------------------------------
-
-
-def _regional_roots(run: ProgramRun, region: str) -> list[Resource]:
-    """Top-level resources named ``<region>`` or ``<region>-…`` (the parity rule of ``ops.parity``)."""
-    return [r for r in run.roots() if r.type != PROVIDER_TYPE and (r.name == region or r.name.startswith(f"{region}-"))]
 
 
 def _draw_regional(builder: _Builder, region: str, root: Resource) -> None:

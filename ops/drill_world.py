@@ -79,7 +79,7 @@ from functions.shared.metrics import Metrics
 from functions.shared.schema import ATTR_ID, STATE_ITEM_ID, STATUS_ACTIVE
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
-from functions.shared.store import StateCache, item_from_image
+from functions.shared.store import STATE_CACHE_SECONDS, StateCache, item_from_image
 from functions.stream import handler as stream_handler
 from functions.stream.handler import StreamHandler
 from ops.aurora_double import GlobalClusterDouble
@@ -277,7 +277,7 @@ def build_functions(
             cache(api_metrics, breaker=True),
             api_metrics,
             clock=clock.seconds,
-            state_cache_seconds=api_handler.STATE_CACHE_SECONDS,
+            state_cache_seconds=STATE_CACHE_SECONDS,
         ),
         processor=Processor(
             settings, table, StateCache(table, clock=clock.seconds), cache(processor_metrics), processor_metrics, clock.now_ms

@@ -200,11 +200,12 @@ def execution_arn(machine_arn: str, name: str) -> str:
     return f"{head}:execution:{machine}:{name}"
 
 
-def requester() -> str:
+def requester(command: str = "ops failover") -> str:
+    """Who asks, for the records a command writes: ``command`` and the operator's login when it can be read."""
     try:
-        return f"ops failover ({getpass.getuser()})"
+        return f"{command} ({getpass.getuser()})"
     except (OSError, KeyError):
-        return "ops failover"
+        return command
 
 
 # ---- progress ------------------------------------------------------------------------------------------------------

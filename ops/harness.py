@@ -170,7 +170,10 @@ def raw_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[
 
 def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> StackConfig:
     """The typed config of ``stack`` as the program sees it (raises ``ConfigError`` when invalid)."""
-    config, _ = raw_config(stack, overrides)
+    return _typed_config(raw_config(stack, overrides)[0], stack)
+
+
+def _typed_config(config: Mapping[str, str], stack: str) -> StackConfig:
     prefix = PROJECT + ":"
     return load_config({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack)
 
@@ -445,7 +448,7 @@ def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = 
         order = [str(r) for r in json.loads(config.get(f"{PROJECT}:regions", "[]"))]
     except ValueError:
         order = []
-    typed = stack_config(stack, overrides) if error is None else None
+    typed = _typed_config(config, stack) if error is None else None
     return ProgramRun(
         stack=stack, preview=preview, resources=resources, outputs=outputs, error=error, region_order=order, config=typed
     )

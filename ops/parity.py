@@ -145,17 +145,19 @@ def compared_regions(run: ProgramRun) -> list[str]:
     return regions
 
 
+def region_roots(run: ProgramRun, region: str) -> list[Resource]:
+    """The top-level resources of ``region`` by the rule in the module docstring: named ``<region>`` or
+    ``<region>-…``, providers excepted."""
+    return [
+        root
+        for root in run.roots()
+        if not root.type.startswith("pulumi:providers:") and (root.name == region or root.name.startswith(f"{region}-"))
+    ]
+
+
 def region_resources(run: ProgramRun, region: str) -> list[Resource]:
-    """The resources of ``region`` by the rule in the module docstring: top-level resources named ``<region>``
-    or ``<region>-…`` (providers excepted) and everything under them."""
-    found: list[Resource] = []
-    for root in run.roots():
-        if root.type.startswith("pulumi:providers:"):
-            continue
-        if root.name == region or root.name.startswith(f"{region}-"):
-            found.append(root)
-            found.extend(run.descendants(root))
-    return found
+    """The resources of ``region``: its top-level resources (:func:`region_roots`) and everything under them."""
+    return [resource for root in region_roots(run, region) for resource in (root, *run.descendants(root))]
 
 
 def normalise_name(name: str, region: str, regions: Iterable[str]) -> str:

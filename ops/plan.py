@@ -15,7 +15,7 @@ from typing import Any
 from ops.budget import Budget, budget_markdown, budget_of, render_budget
 from ops.diagram import DIAGRAM_STEM, Diagram, DiagramRenderError, DotNotFoundError, build_diagram, render_dot, to_dot
 from ops.harness import ROOT, UNKNOWN, ProgramRun, Resource
-from ops.parity import compare_regions, compared_regions, region_resources, render_parity
+from ops.parity import compare_regions, compared_regions, region_roots, render_parity
 from policy.evaluate import PolicyReport, evaluate
 
 REPORT_NAME = "report.md"
@@ -57,8 +57,7 @@ def _count(run: ProgramRun, roots: list[Resource]) -> int:
 def _regional_roots(run: ProgramRun, region: str) -> list[Resource]:
     """The region's provider and the top-level resources that belong to it (the parity rule)."""
     providers = [r for r in run.roots() if r.type.startswith("pulumi:providers:") and r.region == region]
-    top = {id(r) for r in region_resources(run, region)}
-    return providers + [r for r in run.roots() if id(r) in top]
+    return providers + region_roots(run, region)
 
 
 def _tree(nodes: list[Resource], indent: str, *, show_region: bool = False) -> list[str]:
