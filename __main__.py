@@ -60,7 +60,7 @@ aurora_global = AuroraGlobal(
     "aurora-global",
     AuroraGlobalArgs(
         aurora=config.aurora,
-        identifier=f"{config.project}-{config.stack}",
+        identifier=config.name_prefix,
         protect=config.protect_stateful_resources,
     ),
     pulumi.ResourceOptions(provider=providers[home_region]),
@@ -136,7 +136,7 @@ for region in config.regions:
         f"{region.name}-app",
         RegionalAppArgs(
             region=region.name,
-            name_prefix=f"{config.project}-{config.stack}",
+            name_prefix=config.name_prefix,
             table_name=table_name(config.project, config.stack),
             stream_arn=table_stream_arn(table, region.name),
             key_arn=stack.key.key.arn,
@@ -181,7 +181,7 @@ api_traffic = ApiTraffic(
         health_check_path=config.edge.health_check_path,
         health_check_interval_seconds=config.edge.health_check_interval_seconds,
         health_check_failure_threshold=config.edge.health_check_failure_threshold,
-        name_prefix=f"{config.project}-{config.stack}",
+        name_prefix=config.name_prefix,
         traffic_control=config.failover.traffic_control,
     ),
     pulumi.ResourceOptions(provider=providers[home_region]),
@@ -206,7 +206,7 @@ edge_key = (
         "edge-kms",
         RegionKeyArgs(
             region=EDGE_REGION,
-            alias=f"alias/{config.project}-{config.stack}-edge",
+            alias=f"alias/{config.name_prefix}-edge",
             deletion_window_days=config.kms_deletion_window_days,
             protect=config.protect_stateful_resources,
             edge_only=True,
@@ -242,7 +242,7 @@ pulumi.export("cdnHostname", cdn.hostname)
 observability = Observability(
     "observability",
     ObservabilityArgs(
-        name_prefix=f"{config.project}-{config.stack}",
+        name_prefix=config.name_prefix,
         regions=[
             RegionSignals(
                 region=name,
@@ -287,7 +287,7 @@ for region in config.regions:
         f"{region.name}-runbook",
         FailoverRunbookArgs(
             region=region.name,
-            name_prefix=f"{config.project}-{config.stack}",
+            name_prefix=config.name_prefix,
             parameter_name=topology_parameter_name(config.project, config.stack),
             topology=topology,
             package=package,

@@ -63,16 +63,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package
+from components.policies import Policy, allow_statement, assume_role_policy
 from components.table import GlobalTable, regional_table_arn
-
-Policy = dict[str, Any]
 
 PROCESSOR = "processor"
 STREAM = "stream"
@@ -275,32 +273,17 @@ class AppResources:
     cache_secret: str
 
 
-def lambda_trust_policy() -> Policy:
-    """Trust policy of a function's execution role: the Lambda service assumes it."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }
-
-
-def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], condition: Policy | None = None) -> Policy:
-    statement: Policy = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
-    if condition:
-        statement["Condition"] = condition
-    return statement
-
-
 def _common_statements(resources: AppResources, log_group: str, *, sends: bool) -> list[Policy]:
     """What every function needs: its logs, tracing, network interfaces, the cache secret and the key through
     SQS and Secrets Manager (``sends``: it also sends to an encrypted queue, which takes a data key)."""
     logs = log_group_arn(resources.partition, resources.region, resources.account_id, log_group)
     key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"]
     return [
-        _statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
-        _statement("Tracing", XRAY_ACTIONS, ["*"]),
-        _statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
-        _statement("CacheSecret", ["secretsmanager:GetSecretValue"], [resources.cache_secret]),
-        _statement(
+        allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
+        allow_statement("Tracing", XRAY_ACTIONS, ["*"]),
+        allow_statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
+        allow_statement("CacheSecret", ["secretsmanager:GetSecretValue"], [resources.cache_secret]),
+        allow_statement(
             "RegionKeyThroughSqsAndSecretsManager",
             key_actions,
             [resources.key],
@@ -323,12 +306,12 @@ def processor_policy(resources: AppResources, log_group: str) -> Policy:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement(
+            allow_statement(
                 "TableItems",
                 ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
                 [table],
             ),
-            _statement(
+            allow_statement(
                 "ConsumeEvents",
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
                 [resources.events_queue],
@@ -344,13 +327,13 @@ def stream_policy(resources: AppResources, log_group: str) -> Policy:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement(
+            allow_statement(
                 "ReadStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], [resources.stream]
             ),
-            _statement("ListTableStreams", ["dynamodb:ListStreams"], [table_streams_arn(resources.table)]),
+            allow_statement("ListTableStreams", ["dynamodb:ListStreams"], [table_streams_arn(resources.table)]),
             # Re-asserting a winner and recording a conflict are conditional puts; nothing else is written.
-            _statement("TableItems", ["dynamodb:PutItem"], [resources.table]),
-            _statement("RecordFailedBatches", ["sqs:SendMessage"], [resources.stream_failure_queue]),
+            allow_statement("TableItems", ["dynamodb:PutItem"], [resources.table]),
+            allow_statement("RecordFailedBatches", ["sqs:SendMessage"], [resources.stream_failure_queue]),
             *_common_statements(resources, log_group, sends=True),
         ],
     }
@@ -361,8 +344,8 @@ def api_policy(resources: AppResources, log_group: str) -> Policy:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("TableItems", ["dynamodb:GetItem"], [resources.table]),
-            _statement("EnqueueEvents", ["sqs:SendMessage"], [resources.events_queue]),
+            allow_statement("TableItems", ["dynamodb:GetItem"], [resources.table]),
+            allow_statement("EnqueueEvents", ["sqs:SendMessage"], [resources.events_queue]),
             *_common_statements(resources, log_group, sends=True),
         ],
     }
@@ -453,7 +436,7 @@ class AppFunction(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"Execution role of {args.function_name}",
-            assume_role_policy=json.dumps(lambda_trust_policy()),
+            assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.role_policy = aws.iam.RolePolicy(

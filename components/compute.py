@@ -23,12 +23,12 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import EksConfig
+from components.policies import assume_role_policy
 
 # Every control-plane log type EKS can ship to CloudWatch Logs.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -51,15 +51,6 @@ def node_ami_type(instance_type: str) -> str:
     """
     family = instance_type.split(".", 1)[0]
     return "AL2023_ARM_64_STANDARD" if _ARM_FAMILY.match(family) else "AL2023_x86_64_STANDARD"
-
-
-def service_trust_policy(service: str) -> dict[str, Any]:
-    """Trust policy letting one AWS service principal assume a role, as the EKS user guide writes it for the
-    cluster role (``eks.amazonaws.com``) and the node role (``ec2.amazonaws.com``)."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    }
 
 
 def managed_policy_arn(partition: str, policy: str) -> str:
@@ -243,7 +234,7 @@ class EksCluster(pulumi.ComponentResource):
         role = aws.iam.Role(
             name,
             description=description,
-            assume_role_policy=json.dumps(service_trust_policy(service)),
+            assume_role_policy=json.dumps(assume_role_policy(service)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         return role, _attach(name, role, policies, partition)

@@ -246,6 +246,11 @@ class StackConfig:
     def region_names(self) -> tuple[str, ...]:
         return tuple(r.name for r in self.regions)
 
+    @property
+    def name_prefix(self) -> str:
+        """``<project>-<stack>``: the prefix of every name the stack gives AWS (functions, queues, clusters, keys)."""
+        return f"{self.project}-{self.stack}"
+
 
 # Declared keys, in the order of Pulumi.yaml, with the Pulumi type each is declared with.
 KEYS: dict[str, str] = {

@@ -28,15 +28,17 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.config import AZ_COUNT, AuroraConfig
+from components.config import AuroraConfig
 from components.passwords import generated_password
 from components.policies import assume_role_policy
+
+T = TypeVar("T")
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
@@ -74,19 +76,17 @@ MEMBER_CLUSTER_IGNORED_FIELDS = (
 )
 
 
-def instance_zones(zones: Sequence[str], count: int) -> list[str]:
-    """The availability zone of each of ``count`` instances: round robin over the first ``AZ_COUNT`` zones (the
-    zones of the private subnets), so that two or more instances never share an AZ while another is free.
+def instance_zones(zones: Sequence[T], count: int) -> list[T]:
+    """The availability zone of each of ``count`` instances: round robin over the zones of the private subnets, so
+    that two or more instances never share an AZ while another is free.
 
     Example:
-        >>> instance_zones(["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"], 4)
+        >>> instance_zones(["us-east-1a", "us-east-1b", "us-east-1c"], 4)
         ['us-east-1a', 'us-east-1b', 'us-east-1c', 'us-east-1a']
     """
-    if len(zones) < AZ_COUNT:
-        raise ValueError(f"the region offers {len(zones)} available AZs ({', '.join(zones)}); {AZ_COUNT} are needed")
     if count < 1:
         raise ValueError(f"a cluster needs at least one instance; got {count}")
-    return [zones[i % AZ_COUNT] for i in range(count)]
+    return [zones[i % len(zones)] for i in range(count)]
 
 
 def final_snapshot_identifier(global_cluster_id: str, region: str) -> str:
@@ -186,7 +186,7 @@ class AuroraRegionalArgs:
     is_primary: whether this region holds the writer at first deploy (see the reconcile notes in the module).
     global_cluster_id: the global cluster to join.
     master_username, master_password: used only by the primary cluster at creation.
-    vpc_id, private_subnet_ids: placement.
+    vpc_id, private_subnet_ids: placement; private_subnet_zones: the subnets' AZs, in order, spreading the instances.
     key_arn: this region's KMS key (storage, Performance Insights).
     client_security_group_ids: the only security groups admitted on 5432.
     protect: deletion protection, final snapshot and Pulumi protection (production).
@@ -203,6 +203,7 @@ class AuroraRegionalArgs:
     master_password: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     private_subnet_ids: list[pulumi.Input[str]]
+    private_subnet_zones: list[pulumi.Input[str]]
     key_arn: pulumi.Input[str]
     client_security_group_ids: list[pulumi.Input[str]]
     protect: bool
@@ -296,9 +297,7 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
             ),
         )
 
-        zones = aws.get_availability_zones_output(state="available", opts=invoke).names.apply(
-            lambda names: instance_zones(names, aurora.instances_per_region)
-        )
+        zones = instance_zones(args.private_subnet_zones, aurora.instances_per_region)
         self.instances = [
             aws.rds.ClusterInstance(
                 f"{name}-instance-{i}",

@@ -52,7 +52,7 @@ class Network(pulumi.ComponentResource):
         net = args.network
         plan = plan_subnets(net.vpc_cidr, net.private_subnet_prefix, net.public_subnet_prefix, AZ_COUNT)
         zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self)).names.apply(
-            _first_zones
+            first_zones
         )
 
         self.vpc = aws.ec2.Vpc(
@@ -180,7 +180,13 @@ class Network(pulumi.ComponentResource):
         )
 
 
-def _first_zones(names: list[str]) -> list[str]:
+def first_zones(names: list[str]) -> list[str]:
+    """The first ``AZ_COUNT`` available zones of the region, one per subnet tier (the Aurora instances follow them).
+
+    Example:
+        >>> first_zones(["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"])
+        ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']
+    """
     if len(names) < AZ_COUNT:
         raise ValueError(f"the region offers {len(names)} available AZs ({', '.join(names)}); {AZ_COUNT} are needed")
     return names[:AZ_COUNT]

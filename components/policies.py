@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 Policy = dict[str, Any]
 
 
-def assume_role_policy(service: str, account_id: str) -> Policy:
-    """Trust policy letting one AWS service assume a role, only on behalf of this account."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-            }
-        ],
-    }
+def assume_role_policy(service: str, account_id: str | None = None, *, source_arn: str | None = None) -> Policy:
+    """Trust policy letting one AWS service assume a role; with ``account_id`` only on behalf of this account, and with
+    ``source_arn`` only for that resource (the confused-deputy conditions, for the services that set them).
+
+    Example:
+        >>> assume_role_policy("lambda.amazonaws.com")["Statement"]
+        [{'Effect': 'Allow', 'Principal': {'Service': 'lambda.amazonaws.com'}, 'Action': 'sts:AssumeRole'}]
+    """
+    statement: Policy = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    condition: Policy = {}
+    if account_id is not None:
+        condition["StringEquals"] = {"aws:SourceAccount": account_id}
+    if source_arn is not None:
+        condition["ArnLike"] = {"aws:SourceArn": source_arn}
+    if condition:
+        statement["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def allow_statement(sid: str, actions: Sequence[str], resources: Sequence[str], condition: Policy | None = None) -> Policy:
+    """One ``Allow`` statement of an identity policy (``Condition`` only when given)."""
+    statement: Policy = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+    if condition:
+        statement["Condition"] = condition
+    return statement
 
 
 def region_key_policy(partition: str, account_id: str, region: str) -> Policy:

@@ -63,14 +63,13 @@ class RegionalStack(pulumi.ComponentResource):
         super().__init__("multi-region:regional:RegionalStack", name, None, opts)
         config, region = args.config, args.region
         protect = config.protect_stateful_resources
-        name_prefix = f"{config.project}-{config.stack}"
         child = pulumi.ResourceOptions(parent=self)
 
         self.key = RegionKey(
             f"{name}-kms",
             RegionKeyArgs(
                 region=region.name,
-                alias=f"alias/{name_prefix}",
+                alias=f"alias/{config.name_prefix}",
                 deletion_window_days=config.kms_deletion_window_days,
                 protect=protect,
             ),
@@ -112,7 +111,7 @@ class RegionalStack(pulumi.ComponentResource):
             f"{name}-eks",
             EksClusterArgs(
                 eks=config.eks,
-                cluster_name=name_prefix,
+                cluster_name=config.name_prefix,
                 region=region.name,
                 private_subnet_ids=private_subnet_ids,
                 key_arn=key_arn,
@@ -133,6 +132,7 @@ class RegionalStack(pulumi.ComponentResource):
                 master_password=args.aurora_global.master_password,
                 vpc_id=vpc_id,
                 private_subnet_ids=private_subnet_ids,
+                private_subnet_zones=[s.availability_zone for s in self.network.private_subnets],
                 key_arn=key_arn,
                 client_security_group_ids=data_clients,
                 protect=protect,
@@ -144,7 +144,7 @@ class RegionalStack(pulumi.ComponentResource):
             f"{name}-memorydb",
             MemoryDbArgs(
                 memorydb=config.memorydb,
-                name_prefix=name_prefix,
+                name_prefix=config.name_prefix,
                 vpc_id=vpc_id,
                 private_subnet_ids=private_subnet_ids,
                 key_arn=key_arn,
@@ -163,7 +163,7 @@ class RegionalStack(pulumi.ComponentResource):
         self.api = RegionalApi(
             f"{name}-api",
             RegionalApiArgs(
-                api_name=name_prefix,
+                api_name=config.name_prefix,
                 domain_name=config.edge.domain_name,
                 zone_id=args.zone_id,
                 key_arn=key_arn,

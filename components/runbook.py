@@ -53,7 +53,6 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -61,12 +60,11 @@ import pulumi_aws as aws
 from components.app import NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS, AppFunction, AppFunctionArgs, log_group_arn, log_group_name
 from components.observability import AlarmRule, metric_alarm
 from components.packaging import Package
+from components.policies import Policy, allow_statement, assume_role_policy
 from components.runbook_definition import state_machine_definition
 from components.table import regional_table_arn
 from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL, Topology
 from functions.shared.store import FENCE_SETTLE_SECONDS
-
-Policy = dict[str, Any]
 
 RUNBOOK = "runbook"
 HANDLER = "functions.runbook.handler.handle"
@@ -260,22 +258,15 @@ def runbook_topology(
 # ---- pure builders: IAM -------------------------------------------------------------------------------
 
 
-def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], condition: Policy | None = None) -> Policy:
-    statement: Policy = {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
-    if condition:
-        statement["Condition"] = condition
-    return statement
-
-
 def runbook_function_policy(topology: Topology, *, partition: str, account_id: str, region: str, log_group: str) -> Policy:
     """The runbook function's inline policy (see the module notes), for the function in ``region``."""
     statements = [
-        _statement(
+        allow_statement(
             "StateAndRunRecordsInEveryRegion",
             TABLE_ACTIONS,
             [regional_table_arn(partition, r, account_id, topology.table_name) for r in topology.regions],
         ),
-        _statement(
+        allow_statement(
             "AuroraGlobalCluster",
             AURORA_ACTIONS,
             [
@@ -286,40 +277,22 @@ def runbook_function_policy(topology: Topology, *, partition: str, account_id: s
     ]
     if topology.traffic_control == TRAFFIC_HEALTH_CHECK_GATE:
         statements.append(
-            _statement(
+            allow_statement(
                 "TrafficGates", GATE_ACTIONS, [health_check_arn(partition, topology.traffic_gates[r]) for r in topology.regions]
             )
         )
     elif topology.traffic_control == TRAFFIC_ROUTING_CONTROL:
         statements.append(
-            _statement("RoutingControls", ROUTING_CONTROL_ACTIONS, [topology.routing_controls[r] for r in topology.regions])
+            allow_statement("RoutingControls", ROUTING_CONTROL_ACTIONS, [topology.routing_controls[r] for r in topology.regions])
         )
     logs = log_group_arn(partition, region, account_id, log_group)
     statements += [
-        _statement("ReplicationMetrics", METRIC_ACTIONS, ["*"]),
-        _statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
-        _statement("Tracing", XRAY_ACTIONS, ["*"]),
-        _statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
+        allow_statement("ReplicationMetrics", METRIC_ACTIONS, ["*"]),
+        allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
+        allow_statement("Tracing", XRAY_ACTIONS, ["*"]),
+        allow_statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
-
-
-def states_trust_policy(partition: str, region: str, account_id: str, machine_name: str) -> Policy:
-    """The state machine's role is assumed by Step Functions, for this state machine of this account only."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "states.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account_id},
-                    "ArnLike": {"aws:SourceArn": state_machine_arn(partition, region, account_id, machine_name)},
-                },
-            }
-        ],
-    }
 
 
 def state_machine_policy(function_arn: str) -> Policy:
@@ -327,9 +300,9 @@ def state_machine_policy(function_arn: str) -> Policy:
     return {
         "Version": "2012-10-17",
         "Statement": [
-            _statement("InvokeRunbookFunction", ["lambda:InvokeFunction"], [function_arn]),
-            _statement("LogDelivery", LOG_DELIVERY_ACTIONS, ["*"]),
-            _statement("Tracing", STATE_MACHINE_XRAY_ACTIONS, ["*"]),
+            allow_statement("InvokeRunbookFunction", ["lambda:InvokeFunction"], [function_arn]),
+            allow_statement("LogDelivery", LOG_DELIVERY_ACTIONS, ["*"]),
+            allow_statement("Tracing", STATE_MACHINE_XRAY_ACTIONS, ["*"]),
         ],
     }
 
@@ -436,7 +409,11 @@ class FailoverRunbook(pulumi.ComponentResource):
             f"{name}-state-machine-role",
             description=f"Execution role of the state machine {machine_name}",
             assume_role_policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
-                lambda v: json.dumps(states_trust_policy(v[0], args.region, v[1], machine_name))
+                lambda v: json.dumps(
+                    assume_role_policy(
+                        "states.amazonaws.com", v[1], source_arn=state_machine_arn(v[0], args.region, v[1], machine_name)
+                    )
+                )
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -40,13 +40,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from functions.runbook.model import STEPS
+from functions.runbook.model import STEPS, StepRetryableError
 
 State = dict[str, Any]
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-STEP_RETRYABLE_ERROR = "StepRetryableError"
-STEP_REFUSED_ERROR = "StepRefusedError"
+# The error name Lambda reports for the exception the function raises: the class name, so a rename follows.
+STEP_RETRYABLE_ERROR = StepRetryableError.__name__
 LAMBDA_SERVICE_ERRORS = (
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

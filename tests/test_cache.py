@@ -19,6 +19,7 @@ from components.cache import (
 )
 from components.passwords import PASSWORD_LENGTH
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+from tests.conftest import ProgramRunner
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
 ACL = "aws:memorydb/acl:Acl"
@@ -147,7 +148,7 @@ def test_replicas_and_snapshots_follow_the_stack_config(stack_run: ProgramRun) -
         assert cluster.inputs["maintenanceWindow"] == "sun:06:00-sun:07:00"
 
 
-def test_sizes_engine_and_data_tiering_come_from_config(run_stack) -> None:  # type: ignore[no-untyped-def]
+def test_sizes_engine_and_data_tiering_come_from_config(run_stack: ProgramRunner) -> None:
     overrides = {
         "memorydbNodeType": "db.r6gd.xlarge",
         "memorydbShards": 2,
@@ -194,7 +195,7 @@ def test_security_group_admits_6379_only_from_the_app_and_eks_groups(stack_run: 
         assert stack_run.one(CLUSTER, region).inputs["securityGroupIds"] == [f"{group.name}-id"]
 
 
-def test_cluster_is_protected_in_prod_only(run_stack) -> None:  # type: ignore[no-untyped-def]
+def test_cluster_is_protected_in_prod_only(run_stack: ProgramRunner) -> None:
     for stack, protected in (("prod", True), ("dev", False)):
         for cluster in run_stack(stack).of_type(CLUSTER):
             assert (cluster.protect, cluster.retain_on_delete) == (protected, protected)
@@ -202,7 +203,7 @@ def test_cluster_is_protected_in_prod_only(run_stack) -> None:  # type: ignore[n
             assert final_snapshot == (f"multi-region-{stack}-final" if protected else None)
 
 
-def test_names_are_unique_per_stack_and_valid(run_stack) -> None:  # type: ignore[no-untyped-def]
+def test_names_are_unique_per_stack_and_valid(run_stack: ProgramRunner) -> None:
     names = {}
     for stack in ("prod", "dev"):
         run = run_stack(stack)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.compute import managed_policy_arn, node_ami_type, service_trust_policy
+from components.compute import managed_policy_arn, node_ami_type
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource
 from tests.conftest import ProgramRunner
 
@@ -29,6 +29,14 @@ def _role(run: ProgramRun, region: str, suffix: str) -> Resource:
     return role
 
 
+def trust_of(service: str) -> dict[str, object]:
+    """The trust policy EKS's user guide writes for its cluster and node roles: one service, no condition."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
+
+
 def _managed_policies(run: ProgramRun, region: str, role: Resource) -> list[str]:
     return sorted(a.inputs["policyArn"] for a in run.of_type(ATTACHMENT, region) if a.inputs["role"] == f"{role.name}-id")
 
@@ -44,14 +52,6 @@ def test_graviton_instances_get_the_arm_ami(instance_type: str) -> None:
 @pytest.mark.parametrize("instance_type", ["m7i.large", "t3.medium", "c5n.xlarge", "m7i-flex.large", "g5.xlarge", "m7a.large"])
 def test_other_instances_get_the_x86_ami(instance_type: str) -> None:
     assert node_ami_type(instance_type) == "AL2023_x86_64_STANDARD"
-
-
-def test_trust_policy_names_one_service_and_only_assume_role() -> None:
-    policy = service_trust_policy("eks.amazonaws.com")
-    assert policy == {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-    }
 
 
 def test_managed_policy_arns_follow_the_partition() -> None:
@@ -154,7 +154,7 @@ def test_cluster_role_trusts_eks_with_only_the_cluster_policy(stack_run: Program
         role = _role(stack_run, region, "cluster-role")
         cluster = stack_run.one(CLUSTER, region)
         assert cluster.inputs["roleArn"] == f"arn:aws:iam:{region}:{ACCOUNT_ID}:role/{role.name}"
-        assert role.policy("assumeRolePolicy") == service_trust_policy("eks.amazonaws.com")
+        assert role.policy("assumeRolePolicy") == trust_of("eks.amazonaws.com")
         assert "managedPolicyArns" not in role.inputs and "inlinePolicies" not in role.inputs
         assert _managed_policies(stack_run, region, role) == ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"]
 
@@ -162,7 +162,7 @@ def test_cluster_role_trusts_eks_with_only_the_cluster_policy(stack_run: Program
 def test_node_role_trusts_ec2_with_only_the_node_policies(stack_run: ProgramRun) -> None:
     for region in stack_run.config.region_names:
         role = _role(stack_run, region, "node-role")
-        assert role.policy("assumeRolePolicy") == service_trust_policy("ec2.amazonaws.com")
+        assert role.policy("assumeRolePolicy") == trust_of("ec2.amazonaws.com")
         assert "managedPolicyArns" not in role.inputs and "inlinePolicies" not in role.inputs
         assert _managed_policies(stack_run, region, role) == [
             "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",

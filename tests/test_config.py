@@ -22,6 +22,7 @@ def test_prod_loads_with_production_settings() -> None:
     assert cfg.protect_stateful_resources is True
     assert cfg.regions[0].network.nat_gateways == "per-az"
     assert cfg.routing.mode == "failover" and cfg.routing.dns_ttl_seconds <= 60
+    assert cfg.name_prefix == "multi-region-prod"
 
 
 def test_dev_is_the_same_shape_smaller_and_unprotected() -> None:

@@ -75,15 +75,13 @@ def _camel(snake: str) -> str:
 
 
 def test_instances_go_round_robin_over_the_three_subnet_zones() -> None:
-    zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"]
+    zones = ["eu-west-1a", "eu-west-1b", "eu-west-1c"]
     assert instance_zones(zones, 1) == ["eu-west-1a"]
     assert instance_zones(zones, 2) == ["eu-west-1a", "eu-west-1b"]
     assert instance_zones(zones, 5) == ["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1a", "eu-west-1b"]
 
 
-def test_instance_zones_refuse_too_few_zones_or_instances() -> None:
-    with pytest.raises(ValueError, match="2 available AZs"):
-        instance_zones(["us-west-1a", "us-west-1b"], 2)
+def test_instance_zones_refuse_a_cluster_without_instances() -> None:
     with pytest.raises(ValueError, match="at least one instance"):
         instance_zones(["a", "b", "c"], 0)
 

@@ -1,6 +1,6 @@
 """Pure policy documents, without Pulumi."""
 
-from components.policies import assume_role_policy, edge_key_policy, flow_log_delivery_policy, region_key_policy
+from components.policies import allow_statement, assume_role_policy, edge_key_policy, flow_log_delivery_policy, region_key_policy
 
 
 def test_key_policy_keeps_account_administration() -> None:
@@ -23,6 +23,33 @@ def test_trust_policy_is_bound_to_the_account() -> None:
     (statement,) = policy["Statement"]
     assert statement["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_trust_policy_without_an_account_names_one_service_and_only_assume_role() -> None:
+    assert assume_role_policy("eks.amazonaws.com") == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+
+
+def test_trust_policy_bound_to_one_source_resource() -> None:
+    arn = "arn:aws:states:eu-west-1:123456789012:stateMachine:m"
+    (statement,) = assume_role_policy("states.amazonaws.com", "123456789012", source_arn=arn)["Statement"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": arn},
+    }
+
+
+def test_allow_statement_carries_a_condition_only_when_given() -> None:
+    assert allow_statement("Read", ("s3:GetObject",), ("arn:aws:s3:::b/*",)) == {
+        "Sid": "Read",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": ["arn:aws:s3:::b/*"],
+    }
+    condition = {"Bool": {"aws:SecureTransport": "true"}}
+    assert allow_statement("Read", ["s3:GetObject"], ["*"], condition)["Condition"] == condition
 
 
 def test_flow_log_delivery_is_scoped_to_one_log_group() -> None:

@@ -56,10 +56,9 @@ def test_moving_the_primary_in_config_replaces_nothing(
     assert {r.urn for r in before.resources} == {r.urn for r in after.resources}, "a resource would be created or deleted"
     unexplained = differences(before, after) - set(IN_PLACE)
     assert not unexplained, f"inputs that would change with no in-place reason: {sorted(unexplained)}"
-    for urn in {r.urn for r in before.resources}:
-        old = next(r for r in before.resources if r.urn == urn)
-        new = next(r for r in after.resources if r.urn == urn)
-        assert old.ignore_changes == new.ignore_changes, urn
+    later = {r.urn: r for r in after.resources}
+    for resource in before.resources:
+        assert resource.ignore_changes == later[resource.urn].ignore_changes, resource.urn
 
 
 def test_the_check_sees_a_change_that_would_replace() -> None:

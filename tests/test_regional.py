@@ -6,7 +6,8 @@ import json
 
 from components.config import AZ_COUNT
 from components.network_plan import plan_subnets
-from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun
+from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, UNKNOWN, ProgramRun
+from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -82,7 +83,7 @@ def test_nat_gateways_by_config_and_private_routes_through_them(stack_run: Progr
         assert public_route.inputs["gatewayId"] == f"{region.name}-net-igw-id"
 
 
-def test_prod_survives_an_az_outage_and_dev_saves_on_nat(run_stack) -> None:  # type: ignore[no-untyped-def]
+def test_prod_survives_an_az_outage_and_dev_saves_on_nat(run_stack: ProgramRunner) -> None:
     assert len(run_stack("prod").of_type("aws:ec2/natGateway:NatGateway", "us-east-1")) == 3
     assert len(run_stack("dev").of_type("aws:ec2/natGateway:NatGateway", "us-east-1")) == 1
     per_az_dev = run_stack("dev", natGateways="per-az")
@@ -149,17 +150,17 @@ def test_kms_key_rotates_with_an_explicit_policy_and_alias(stack_run: ProgramRun
         assert alias.inputs["targetKeyId"] == f"{key.name}-id"
 
 
-def test_keys_are_protected_in_prod_only(run_stack) -> None:  # type: ignore[no-untyped-def]
+def test_keys_are_protected_in_prod_only(run_stack: ProgramRunner) -> None:
     for stack, protected in (("prod", True), ("dev", False)):
         for key in run_stack(stack).of_type("aws:kms/key:Key"):
             assert (key.protect, key.retain_on_delete) == (protected, protected), f"{stack} {key.name}"
 
 
-def test_preview_registers_the_same_resources_as_an_update(preview_run: ProgramRun, run_stack) -> None:  # type: ignore[no-untyped-def]
+def test_preview_registers_the_same_resources_as_an_update(preview_run: ProgramRun, run_stack: ProgramRunner) -> None:
     update = run_stack(preview_run.stack)
     assert sorted((r.type, r.name) for r in preview_run.resources) == sorted((r.type, r.name) for r in update.resources)
     vpc_ids = [region["vpcId"] for region in preview_run.outputs["regions"].values()]
-    assert all(str(v) == "(known after update)" for v in vpc_ids), "preview mode must leave computed outputs unknown"
+    assert vpc_ids == [UNKNOWN] * len(update.region_order), "preview mode must leave computed outputs unknown"
 
 
 def test_outputs_name_every_region(stack_run: ProgramRun) -> None:
@@ -171,13 +172,8 @@ def test_outputs_name_every_region(stack_run: ProgramRun) -> None:
         assert len(values["privateSubnetIds"]) == AZ_COUNT
 
 
-def test_three_regions_with_latency_routing_build_three_regional_stacks(run_stack) -> None:  # type: ignore[no-untyped-def]
-    run = run_stack(
-        "prod",
-        regions=["us-east-1", "eu-west-1", "ap-southeast-2"],
-        vpcCidrs=["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
-        routingMode="latency",
-    )
+def test_three_regions_with_latency_routing_build_three_regional_stacks(run_stack: ProgramRunner) -> None:
+    run = run_stack("prod", **THREE_REGIONS_LATENCY)
     assert run.regions() == ["us-east-1", "eu-west-1", "ap-southeast-2"]
     assert len(run.of_type(VPC)) == 3
     assert run.outputs["routing"]["mode"] == "latency"
