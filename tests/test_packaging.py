@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from components.app import HANDLERS
 from components.packaging import (
@@ -116,23 +117,57 @@ def test_every_handler_the_functions_name_is_in_the_package() -> None:
         assert function == "handle"
 
 
-def test_redis_imports_from_the_package_alone() -> None:
-    """No site-packages, no PYTHONPATH: the synchronous cluster client and its version come from the zip."""
+def _needed_here_not_on_lambda(name: str) -> list[importlib.metadata.Distribution]:
+    """What ``name`` requires on the interpreter running the tests but not on the Lambda runtime the package is for
+    (redis-py needs ``async-timeout`` below Python 3.11.3, e.g. on Debian 12's 3.11.2; Lambda runs 3.12 or newer)."""
+    requires = importlib.metadata.distribution(name).requires or ()
+    here = [r.name for r in map(Requirement, requires) if r.marker is None or r.marker.evaluate({"extra": ""})]
+    on_lambda = requirements_for(requires)
+    return [importlib.metadata.distribution(n) for n in here if n not in on_lambda]
+
+
+def _top_level_modules(distribution: importlib.metadata.Distribution) -> set[str]:
+    return {f.parts[0].removesuffix(".py") for f in distribution.files or () if not f.parts[0].endswith((".dist-info", ".pth"))}
+
+
+def test_redis_imports_from_the_package_alone(tmp_path: Path) -> None:
+    """No site-packages, no PYTHONPATH: the synchronous cluster client and its version come from the zip. What only
+    this interpreter needs (not the Lambda runtime) is copied beside it, after the zip, and nothing else."""
     package = build_package()
+    local_only = _needed_here_not_on_lambda("redis")
+    tops = set().union(*(_top_level_modules(d) for d in local_only))
+    for distribution in local_only:
+        site = Path(str(distribution.locate_file("")))
+        for top in _top_level_modules(distribution):
+            source = site / top if (site / top).is_dir() else site / f"{top}.py"
+            copy = shutil.copytree if source.is_dir() else shutil.copy2
+            copy(source, tmp_path / source.name)
+    allowed = sorted({"redis", "__main__", *tops})
+    after_zip = [str(tmp_path)] if local_only else []
     script = (
-        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "import sys; sys.path.insert(0, sys.argv[1]); sys.path.extend(sys.argv[3:]); "
         "import importlib.metadata, redis, redis.cluster; "
         "assert redis.__file__.startswith(sys.argv[1]), redis.__file__; "
         "outside = sorted(m for m in sys.modules if m.split('.')[0] not in sys.stdlib_module_names "
-        "and m.split('.')[0] not in ('redis', '__main__')); "
+        "and m.split('.')[0] not in sys.argv[2].split(',')); "
         "assert not outside, outside; "
         "print(importlib.metadata.version('redis'))"
     )
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", script, str(package.path)], capture_output=True, text=True, check=False, timeout=60
+        [sys.executable, "-I", "-S", "-c", script, str(package.path), ",".join(allowed), *after_zip],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == importlib.metadata.version("redis")
+
+
+def test_only_what_the_lambda_runtime_needs_is_left_to_the_local_interpreter() -> None:
+    """The exception above is exactly redis-py's ``async-timeout`` below 3.11.3, and none on newer interpreters."""
+    names = [d.metadata["Name"].lower() for d in _needed_here_not_on_lambda("redis")]
+    assert names == (["async-timeout"] if sys.version_info < (3, 11, 3) else [])
 
 
 def test_requirements_are_evaluated_for_the_lambda_runtime() -> None:
