@@ -32,7 +32,7 @@ from functions.shared.schema import table_name
 
 # 1. Typed config: validated before anything is registered; a bad value stops here with every problem listed.
 try:
-    config = load_from_pulumi(pulumi.get_stack())
+    config = load_from_pulumi()
 except ConfigError as error:
     raise pulumi.RunError(str(error)) from None
 
@@ -137,6 +137,7 @@ for region in config.regions:
         RegionalAppArgs(
             region=region.name,
             name_prefix=config.name_prefix,
+            metrics_namespace=config.project,
             table_name=table_name(config.project, config.stack),
             stream_arn=table_stream_arn(table, region.name),
             key_arn=stack.key.key.arn,

@@ -24,7 +24,8 @@ from bench import breaker, cache, coldstart, plan, processor, stampede
 from bench.local import Local, local_servers, quiet_logs
 from bench.measure import Result
 from bench.report import draw, update_document
-from ops.harness import ROOT
+from functions.shared.metrics import NAMESPACE_VARIABLE
+from ops.harness import ROOT, read_project
 
 DOC = ROOT / "docs" / "benchmarks.md"
 IMAGES = ROOT / "docs" / "img"
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(ORDER)}")
     parser.add_argument("--quick", action="store_true", help="fewer iterations (noisier; marked as quick in the report)")
     args = parser.parse_args(argv)
+    # The functions under test emit metrics in the namespace a deployment gives them: the project's name.
+    os.environ.setdefault(NAMESPACE_VARIABLE, read_project().name)
     unknown = [name for name in args.names if name not in ORDER]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(ORDER)}")

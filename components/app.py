@@ -71,6 +71,7 @@ from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package
 from components.policies import Policy, allow_statement, assume_role_policy
 from components.table import GlobalTable, regional_table_arn
+from functions.shared.metrics import NAMESPACE_VARIABLE
 
 PROCESSOR = "processor"
 STREAM = "stream"
@@ -367,6 +368,7 @@ def function_environment(
     cache_user: str,
     cache_secret_arn: pulumi.Input[str],
     app: AppConfig,
+    metrics_namespace: str,
 ) -> dict[str, pulumi.Input[str]]:
     """The environment ``functions.shared.settings.Settings.from_env`` reads (every value a string)."""
     return {
@@ -379,6 +381,7 @@ def function_environment(
         "CACHE_CLUSTER": "true",
         "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
         "MAX_CLOCK_SKEW_MS": str(app.max_clock_skew_seconds * 1000),
+        NAMESPACE_VARIABLE: metrics_namespace,
     }
 
 
@@ -472,6 +475,7 @@ class RegionalAppArgs:
     ----------
     region: the region of the provider in ``opts``.
     name_prefix: ``<project>-<stack>``: function and queue names start with it.
+    metrics_namespace: the CloudWatch namespace of the functions' own metrics (the project's name).
     table_name: the global table; its replica in this region has the same name.
     stream_arn: this region's stream of the table (``table_stream_arn``).
     key_arn: the region's KMS key (queues, secret, log groups).
@@ -486,6 +490,7 @@ class RegionalAppArgs:
 
     region: str
     name_prefix: str
+    metrics_namespace: str
     table_name: str
     stream_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
@@ -604,6 +609,7 @@ class RegionalApp(pulumi.ComponentResource):
             cache_user=args.cache_user,
             cache_secret_arn=self.cache_secret.arn,
             app=app,
+            metrics_namespace=args.metrics_namespace,
         )
         environments: dict[str, dict[str, pulumi.Input[str]]] = {
             PROCESSOR: common,

@@ -9,13 +9,14 @@ Every key is declared, with its type, default and description, in ``Pulumi.yaml`
 name the same keys (a test keeps them, and the README's config reference, in step).
 
 Example:
-    >>> cfg = load_config({"regions": '["us-east-1", "eu-west-1"]', ...}, stack="prod")
+    >>> cfg = load_config({"regions": '["us-east-1", "eu-west-1"]', ...}, stack="prod", project="multi-region")
     >>> cfg.primary.name
     'us-east-1'
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import re
@@ -23,7 +24,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-PROJECT = "multi-region"
+# Namespaces a stack's config may hold besides the project's own: the engine's settings (pulumi:disable-default-providers).
+ENGINE_NAMESPACES = ("pulumi",)
+AWS_CONFIG_NOTE = (
+    "the program's AWS providers are explicit, one per region, and read no aws: config; credentials and profiles come "
+    "from the environment, e.g. AWS_PROFILE"
+)
 
 MIN_REGIONS = 2
 MAX_REGIONS = 6
@@ -468,7 +474,49 @@ def _check_node_counts(r: _Reader, low: int | None, desired: int | None, high: i
         )
 
 
-def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
+def did_you_mean(key: str, prefix: str = "") -> str:
+    """A hint naming the declared key closest to a misspelt one (empty when none is close).
+
+    Example:
+        >>> did_you_mean("auroraEngineVersio")
+        '; did you mean auroraEngineVersion?'
+    """
+    by_lower = {k.lower(): k for k in KEYS}
+    close = difflib.get_close_matches(key.lower(), by_lower, n=1, cutoff=0.6)
+    return f"; did you mean {prefix}{by_lower[close[0]]}?" if close else ""
+
+
+def project_values(
+    config: Mapping[str, str | None], project: str, where: Mapping[str, str] | None = None
+) -> dict[str, str | None]:
+    """The values of the ``<project>:`` keys of a stack's whole config, without the namespace; ``where`` tells where
+    each key was written (a stack file's name and line), for the messages.
+
+    Raises
+    ------
+    ConfigError
+        For each key in another namespace (``myproject:regions`` after a rename, ``aws:region`` for a default
+        provider the program does not use), naming it and the project key it may have meant.
+    """
+    values: dict[str, str | None] = {}
+    problems = []
+    for name, value in config.items():
+        at = f"{where[name]}: " if where and name in where else ""
+        namespace, sep, key = name.partition(":")
+        if sep and namespace == project:
+            values[key] = value
+        elif not sep:
+            hint = did_you_mean(name, project + ":")
+            problems.append(f"{at}{name}: a key without a namespace; the project's keys are {project}:<key>{hint}")
+        elif namespace not in ENGINE_NAMESPACES:
+            why = AWS_CONFIG_NOTE if namespace == "aws" else "the program reads only its own project's keys"
+            problems.append(f"{at}{name}: outside the project's namespace {project!r} ({why}){did_you_mean(key, project + ':')}")
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> StackConfig:
     """Validate raw config values and build the typed ``StackConfig``.
 
     Parameters
@@ -478,6 +526,8 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         a string, arrays as JSON text. Missing keys are errors: ``Pulumi.yaml`` declares a default for each.
     stack:
         The stack name (``prod``, ``dev``, ...), used in names and tags.
+    project:
+        The project name (``name`` in ``Pulumi.yaml``), used in names, tags and the metrics namespace.
 
     Raises
     ------
@@ -580,7 +630,7 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
 
     unknown = sorted(k for k, v in raw.items() if k not in KEYS and v is not None)
     for key in unknown:
-        r.fail(key, raw[key], "declared keys " + ", ".join(KEYS))
+        r.fail(key, raw[key], "declared keys " + ", ".join(KEYS) + did_you_mean(key))
 
     if r.problems:
         raise ConfigError(r.problems)
@@ -600,7 +650,7 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     assert traffic_control is not None and drain_timeout is not None and rto is not None and rpo is not None
 
     return StackConfig(
-        project=PROJECT,
+        project=project,
         stack=stack,
         regions=tuple(
             RegionConfig(
@@ -624,10 +674,10 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     )
 
 
-def load_from_pulumi(stack: str) -> StackConfig:
-    """Read every ``multi-region:*`` key the engine passed in (declared or not) and validate them."""
+def load_from_pulumi() -> StackConfig:
+    """Read every key the engine passed in for this project and stack (declared or not) and validate them."""
+    import pulumi
     from pulumi.runtime.config import CONFIG, get_config_env
 
-    prefix = PROJECT + ":"
-    merged = {**get_config_env(), **CONFIG.get()}
-    return load_config({k[len(prefix) :]: v for k, v in merged.items() if k.startswith(prefix)}, stack)
+    project = pulumi.get_project()
+    return load_config(project_values({**get_config_env(), **CONFIG.get()}, project), pulumi.get_stack(), project)

@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a config key for this plan only (VALUE is YAML: --set 'regions=[us-east-1, us-west-2]')",
+        help="override a config key for this plan only, read by its declared type: text for string, integer and boolean "
+        "keys (--set auroraEngineVersion=16.10), YAML for arrays (--set 'regions=[us-east-1, us-west-2]')",
     )
     plan.add_argument(
         "--out",
@@ -99,12 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _plan(args: argparse.Namespace) -> int:
     import pulumi
 
-    from ops.harness import run_program
+    from ops.harness import parse_setting, read_project, run_program
     from ops.plan import DOCS_DIR, build_report, default_out_dir
 
     try:
-        overrides = dict(_parse_setting(item) for item in args.set)
-        run = run_program(args.stack, preview=args.mode == "preview", overrides=overrides)
+        project = read_project()
+        overrides = dict(parse_setting(item, project) for item in args.set)
+        run = run_program(args.stack, preview=args.mode == "preview", overrides=overrides, project=project)
         report = build_report(run, args.out or default_out_dir(args.stack), docs_dir=DOCS_DIR if args.docs else None)
     except (pulumi.RunError, FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -131,15 +133,6 @@ def _plan_status(report: PlanReport, *, docs: bool) -> int:
         )
         code |= EXIT_POLICY
     return code
-
-
-def _parse_setting(item: str) -> tuple[str, object]:
-    import yaml
-
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
-    return key.removeprefix("multi-region:"), yaml.safe_load(value)
 
 
 if __name__ == "__main__":

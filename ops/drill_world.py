@@ -83,16 +83,19 @@ from functions.shared.store import STATE_CACHE_SECONDS, StateCache, item_from_im
 from functions.stream import handler as stream_handler
 from functions.stream.handler import StreamHandler
 from ops.aurora_double import GlobalClusterDouble
+from ops.harness import read_project
 from ops.local_servers import MotoServer, RedisServer, free_port
 from ops.local_tables import create_items_table
 from ops.replication_double import GlobalTableReplicationDouble
 
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 REGIONS = (PRIMARY, SECONDARY)
-TABLE = "multi-region-drill-items"
-QUEUE = "multi-region-drill-events"
-DEAD_LETTER_QUEUE = "multi-region-drill-events-dlq"
-GLOBAL_CLUSTER = "multi-region-drill"
+# Named as a deployment of this project's "drill" stack would be.
+PROJECT = read_project().name
+GLOBAL_CLUSTER = f"{PROJECT}-drill"
+TABLE = f"{GLOBAL_CLUSTER}-items"
+QUEUE = f"{GLOBAL_CLUSTER}-events"
+DEAD_LETTER_QUEUE = f"{GLOBAL_CLUSTER}-events-dlq"
 ACCOUNT = "000000000000"
 
 MAX_RECEIVE_COUNT = 5  # the stack's default queueMaxReceiveCount (Pulumi.yaml)
@@ -266,9 +269,9 @@ def build_functions(
         guard = cache_breaker(metrics, clock=clock.seconds) if breaker else None
         return ItemCache(redis_client(settings), settings.cache_ttl_seconds, metrics, breaker=guard)
 
-    api_metrics = Metrics("api", stream=sinks["api"])
-    processor_metrics = Metrics("processor", stream=sinks["processor"])
-    stream_metrics = Metrics("stream", stream=sinks["stream"])
+    api_metrics = Metrics("api", PROJECT, stream=sinks["api"])
+    processor_metrics = Metrics("processor", PROJECT, stream=sinks["processor"])
+    stream_metrics = Metrics("stream", PROJECT, stream=sinks["stream"])
     return Functions(
         api=Api(
             settings,

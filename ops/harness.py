@@ -32,10 +32,9 @@ from typing import Any
 
 import yaml
 
-from components.config import StackConfig, load_config
+from components.config import StackConfig, did_you_mean, load_config, project_values
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT = "multi-region"
 ACCOUNT_ID = "123456789012"
 PARTITION = "aws"
 PROVIDER_TYPE = "pulumi:providers:aws"
@@ -130,37 +129,157 @@ class ProgramRun:
 # ---- config, the way the CLI assembles it --------------------------------------------------------
 
 
-def project_defaults() -> dict[str, Any]:
-    """Defaults of every project key declared in ``Pulumi.yaml``."""
-    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
-    return {key: spec["default"] for key, spec in declared.items() if "default" in spec}
+class StackFileError(ValueError):
+    """A project or stack file, or a ``--set`` value, that cannot be read: the message names where and what."""
 
 
-def stack_values(stack: str) -> dict[str, Any]:
-    """The ``multi-region:`` values of ``Pulumi.<stack>.yaml``, without the namespace."""
-    path = ROOT / f"Pulumi.{stack}.yaml"
+class _Secure:
+    """A ``secure:`` value: ciphertext only the Pulumi CLI can decrypt."""
+
+
+SECURE = _Secure()
+
+
+@dataclass(frozen=True)
+class Project:
+    """``Pulumi.yaml`` as the CLI reads it: the project's name and its declared config keys with their defaults."""
+
+    root: Path
+    name: str
+    declared: dict[str, dict[str, Any]]
+    defaults: dict[str, Any]
+
+
+def _compose(text: str, where: str) -> yaml.Node | None:
+    """The YAML node tree of ``text``; malformed YAML raises ``StackFileError`` naming ``where``, line and column."""
+    try:
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as error:
+
+        def at(mark: yaml.Mark | None) -> str:
+            return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+
+        message = f"{where}, {at(error.problem_mark)}: malformed YAML: {error.problem}"
+        if error.context and error.context_mark:
+            message += f" ({error.context.removeprefix('while parsing ')} started at {at(error.context_mark)})"
+        raise StackFileError(message) from None
+    return node
+
+
+def _mapping(node: yaml.Node | None, where: str) -> dict[str, yaml.Node]:
+    if node is None:
+        return {}
+    if not isinstance(node, yaml.MappingNode):
+        raise StackFileError(f"{where}, line {node.start_mark.line + 1}: expected a mapping of keys to values")
+    return {str(key.value): value for key, value in node.value}
+
+
+def _line(node: yaml.Node) -> str:
+    return f"line {node.start_mark.line + 1}"
+
+
+def _typed(node: yaml.Node, spec: Mapping[str, Any], where: str) -> Any:
+    """A value as the CLI hands it to the program, by the type its key declares: a scalar is the text as written
+    (``16.10`` stays ``"16.10"`` for a string key), an array a list of its items, ``secure:`` a placeholder."""
+    kind = spec.get("type", "string")
+    if isinstance(node, yaml.MappingNode) and "secure" in _mapping(node, where):
+        return SECURE
+    if kind == "array":
+        if not isinstance(node, yaml.SequenceNode):
+            raise StackFileError(f"{where}, {_line(node)}: expects a list, e.g. [a, b]; got {_shown(node)}")
+        return [_typed(item, spec.get("items", {}), where) for item in node.value]
+    if kind == "object":
+        return yaml.safe_load(yaml.serialize(node))
+    if not isinstance(node, yaml.ScalarNode):
+        raise StackFileError(f"{where}, {_line(node)}: expects a single {kind} value; got {_shown(node)}")
+    return str(node.value)
+
+
+def _shown(node: yaml.Node) -> str:
+    return (
+        "a list"
+        if isinstance(node, yaml.SequenceNode)
+        else "a mapping"
+        if isinstance(node, yaml.MappingNode)
+        else repr(node.value)
+    )
+
+
+def read_project(root: Path | None = None) -> Project:
+    """Read ``Pulumi.yaml`` under ``root`` (the repository's by default): its ``name`` (never assumed) and every
+    declared key's default."""
+    root = root or ROOT
+    path = root / "Pulumi.yaml"
+    top = _mapping(_compose(path.read_text(), path.name), path.name)
+    if "name" not in top or not isinstance(top["name"], yaml.ScalarNode) or not top["name"].value:
+        raise StackFileError(f"{path.name}: no project name (name: ...)")
+    declared: dict[str, dict[str, Any]] = {}
+    defaults: dict[str, Any] = {}
+    for key, spec_node in _mapping(top.get("config"), path.name).items():
+        spec = _mapping(spec_node, f"{path.name}, config {key}")
+        declared[key] = yaml.safe_load(yaml.serialize(spec_node)) or {}
+        if "default" in spec:
+            defaults[key] = _typed(spec["default"], declared[key], f"{path.name}, config {key}")
+    return Project(root, str(top["name"].value), declared, defaults)
+
+
+def stack_values(stack: str, project: Project | None = None) -> dict[str, Any]:
+    """The project's values in ``Pulumi.<stack>.yaml``, without the namespace, typed by their declared types.
+
+    Raises ``FileNotFoundError`` for an unknown stack, ``StackFileError`` for malformed YAML or a value of the wrong
+    shape, ``ConfigError`` for a key outside the project's namespace (each with the file and line).
+    """
+    project = project or read_project()
+    path = project.root / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+        known = sorted(p.name.split(".")[1] for p in project.root.glob("Pulumi.*.yaml"))
         raise FileNotFoundError(f"no stack file {path.name}; stacks: {', '.join(known)}")
-    values = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
-    prefix = PROJECT + ":"
-    return {k[len(prefix) :]: v for k, v in values.items() if k.startswith(prefix)}
+    top = _mapping(_compose(path.read_text(), path.name), path.name)
+    nodes = _mapping(top.get("config"), path.name)
+    where = {name: f"{path.name}, line {node.start_mark.line + 1}" for name, node in nodes.items()}
+    names = project_values(dict.fromkeys(nodes, ""), project.name, where)  # raises for keys outside the namespace
+    prefix = project.name + ":"
+    return {key: _typed(nodes[prefix + key], project.declared.get(key, {}), f"{path.name}, {prefix}{key}") for key in names}
 
 
-def raw_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[dict[str, str], list[str]]:
+def parse_setting(item: str, project: Project | None = None) -> tuple[str, Any]:
+    """One ``--set KEY=VALUE``: the key with or without the project's namespace; the value read by the key's declared
+    type (a string, integer or boolean key takes the text as given; an array or object key takes YAML)."""
+    project = project or read_project()
+    name, sep, text = item.partition("=")
+    if not sep or not name:
+        raise StackFileError(f"--set takes KEY=VALUE, got {item!r}")
+    if ":" in name and not name.startswith(project.name + ":"):
+        project_values({name: text}, project.name)  # raises, naming the namespace and the nearest key
+    key = name.removeprefix(project.name + ":")
+    if key not in project.declared:
+        raise StackFileError(f"--set {key}: not a key of this project{did_you_mean(key)}")
+    spec = project.declared[key]
+    if spec.get("type", "string") not in ("array", "object"):
+        return key, text
+    node = _compose(text, f"--set {key}")
+    if node is None:
+        raise StackFileError(f"--set {key}: expects a YAML {spec['type']}, e.g. --set '{key}=[a, b]'; got nothing")
+    return key, _typed(node, spec, f"--set {key}")
+
+
+def raw_config(
+    stack: str, overrides: Mapping[str, Any] | None = None, project: Project | None = None
+) -> tuple[dict[str, str], list[str]]:
     """Config as the engine hands it to the program: namespaced keys, every value a string.
 
     ``secure:`` values cannot be decrypted without the CLI; they become placeholders, marked secret.
     An override of ``None`` removes the key.
     """
-    merged: dict[str, Any] = {**project_defaults(), **stack_values(stack), **(overrides or {})}
+    project = project or read_project()
+    merged: dict[str, Any] = {**project.defaults, **stack_values(stack, project), **(overrides or {})}
     config: dict[str, str] = {}
     secrets: list[str] = []
     for key, value in merged.items():
         if value is None:
             continue
-        name = f"{PROJECT}:{key}"
-        if isinstance(value, dict) and "secure" in value:
+        name = f"{project.name}:{key}"
+        if value is SECURE or (isinstance(value, dict) and "secure" in value):
             config[name] = f"mock-secret-{key}"
             secrets.append(name)
         else:
@@ -168,14 +287,14 @@ def raw_config(stack: str, overrides: Mapping[str, Any] | None = None) -> tuple[
     return config, secrets
 
 
-def stack_config(stack: str, overrides: Mapping[str, Any] | None = None) -> StackConfig:
+def stack_config(stack: str, overrides: Mapping[str, Any] | None = None, project: Project | None = None) -> StackConfig:
     """The typed config of ``stack`` as the program sees it (raises ``ConfigError`` when invalid)."""
-    return _typed_config(raw_config(stack, overrides)[0], stack)
+    project = project or read_project()
+    return _typed_config(raw_config(stack, overrides, project)[0], stack, project.name)
 
 
-def _typed_config(config: Mapping[str, str], stack: str) -> StackConfig:
-    prefix = PROJECT + ":"
-    return load_config({k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}, stack)
+def _typed_config(config: Mapping[str, str], stack: str, project: str) -> StackConfig:
+    return load_config(project_values(config, project), stack, project)
 
 
 def _as_config_string(value: Any) -> str:
@@ -395,7 +514,9 @@ def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inpu
 # ---- running the program --------------------------------------------------------------------------
 
 
-def run_program(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+def run_program(
+    stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None, project: Project | None = None
+) -> ProgramRun:
     """Run ``__main__.py`` for ``stack`` under the mocks and return what it registered.
 
     Parameters
@@ -403,18 +524,21 @@ def run_program(stack: str, *, preview: bool, overrides: Mapping[str, Any] | Non
     stack: the stack whose ``Pulumi.<stack>.yaml`` is read.
     preview: ``True`` for preview mode (unknown computed outputs), ``False`` for update mode.
     overrides: config values (keys without namespace) put over the stack file; ``None`` removes a key.
+    project: the project files (``Pulumi.yaml`` and the stack files) to read; the repository's by default.
 
     Raises
     ------
     pulumi.RunError: the program refused to run, e.g. with the config errors (``execute`` returns it instead).
     """
-    run = execute(stack, preview=preview, overrides=overrides)
+    run = execute(stack, preview=preview, overrides=overrides, project=project)
     if run.error is not None:
         raise run.error
     return run
 
 
-def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None) -> ProgramRun:
+def execute(
+    stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None, project: Project | None = None
+) -> ProgramRun:
     """Like ``run_program``, but a program that fails still returns what it registered, with ``error`` set."""
     import pulumi
     from pulumi.runtime import settings
@@ -424,7 +548,8 @@ def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = 
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    config, secrets = raw_config(stack, overrides)
+    project = project or read_project()
+    config, secrets = raw_config(stack, overrides, project)
     mocks_class, monitor_class = _mock_classes()
     error: Exception | None = None
     outputs: dict[str, Any] = {}
@@ -432,7 +557,7 @@ def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = 
         mocks = mocks_class(preview)
         settings.ROOT.set(None)
         set_all_config(config, secrets)
-        pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor_class(mocks))
+        pulumi.runtime.set_mocks(mocks, project=project.name, stack=stack, preview=preview, monitor=monitor_class(mocks))
         settings.SETTINGS.rpc_manager.clear()
         root = settings.get_root_resource()
         try:
@@ -445,10 +570,10 @@ def execute(stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = 
     resources = list(mocks.resources.values())
     _link(resources)
     try:
-        order = [str(r) for r in json.loads(config.get(f"{PROJECT}:regions", "[]"))]
+        order = [str(r) for r in json.loads(config.get(f"{project.name}:regions", "[]"))]
     except ValueError:
         order = []
-    typed = _typed_config(config, stack) if error is None else None
+    typed = _typed_config(config, stack, project.name) if error is None else None
     return ProgramRun(
         stack=stack, preview=preview, resources=resources, outputs=outputs, error=error, region_order=order, config=typed
     )

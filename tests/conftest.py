@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from ops.harness import ProgramRun, run_program
+from functions.shared.metrics import NAMESPACE_VARIABLE
+from ops.harness import ProgramRun, read_project, run_program
 from ops.local_servers import MotoServer, RedisServer
 
 STACKS = ("prod", "dev")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The functions emit metrics in the namespace the deployment sets: the project's name."""
+    os.environ.setdefault(NAMESPACE_VARIABLE, read_project().name)
+
 
 # Config overrides of a third region (the issue's 3-region configs build on it).
 THREE_REGIONS: dict[str, Any] = {

@@ -63,7 +63,7 @@ def scenario(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> tuple[
 
 def config_for(stack: str, overrides: dict[str, Any]) -> StackConfig:
     raw, _ = raw_config(stack, overrides)
-    return load_config({k.split(":", 1)[1]: v for k, v in raw.items()}, stack)
+    return load_config({k.split(":", 1)[1]: v for k, v in raw.items()}, stack, "multi-region")
 
 
 def cdn_component(run: ProgramRun) -> Resource:

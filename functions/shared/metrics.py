@@ -4,7 +4,7 @@ Counters accumulate during an invocation and are written once at its end, so a b
 one log line, not 100.
 
 Example:
-    >>> metrics = Metrics(namespace="multi-region", service="processor")
+    >>> metrics = Metrics(namespace="multi-region", service="processor")   # else POWERTOOLS_METRICS_NAMESPACE
     >>> metrics.add("Duplicates")
     >>> metrics.flush()   # prints {"_aws": {...}, "Duplicates": 1, "service": "processor"}
 """
@@ -12,20 +12,30 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
 from collections import Counter
 from typing import TextIO
 
-NAMESPACE = "multi-region"
+# Set by the deployment (components/app.py) to the project's name; Powertools' Metrics reads the same variable.
+NAMESPACE_VARIABLE = "POWERTOOLS_METRICS_NAMESPACE"
+
+
+def namespace_from_env() -> str:
+    """The CloudWatch namespace the deployment gave the functions."""
+    namespace = os.environ.get(NAMESPACE_VARIABLE, "")
+    if not namespace:
+        raise RuntimeError(f"{NAMESPACE_VARIABLE} is not set; the deployment sets it to the project's name")
+    return namespace
 
 
 class Metrics:
     """Thread-safe counters flushed as one EMF document per call to ``flush``."""
 
-    def __init__(self, service: str, namespace: str = NAMESPACE, stream: TextIO | None = None) -> None:
-        self.service, self.namespace = service, namespace
+    def __init__(self, service: str, namespace: str | None = None, stream: TextIO | None = None) -> None:
+        self.service, self.namespace = service, namespace or namespace_from_env()
         self.stream = stream
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
