@@ -190,6 +190,7 @@ def test_environment_names_this_regions_table_cache_and_secret(stack_run: Progra
                 "CACHE_CLUSTER": "true",
                 "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
                 "MAX_CLOCK_SKEW_MS": str(app.max_clock_skew_seconds * 1000),
+                "POWERTOOLS_METRICS_NAMESPACE": run.config.project,
             }
             api = {
                 **common,

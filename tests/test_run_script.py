@@ -138,7 +138,7 @@ def test_a_half_made_venv_is_rebuilt_not_reused(project: Path, leftover: str) ->
         venv.symlink_to(target)
     result, calls = _run(project)
     assert result.returncode == 0, result.stderr
-    assert "removing .venv, left unfinished by an earlier attempt" in result.stderr
+    assert "removing .venv: no install of this script finished in it" in result.stderr
     assert calls[0] == "python3 -m venv .venv"
     assert venv.is_dir() and not venv.is_symlink()
     assert not (venv / "left-behind").exists()

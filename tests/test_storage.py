@@ -17,7 +17,7 @@ from components.storage import (
     replication_role_policy,
     tls_only_statement,
 )
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, project_defaults, stack_values
+from ops.harness import ACCOUNT_ID, ProgramRun, Resource, read_project, stack_values
 from tests.conftest import ProgramRunner
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -85,7 +85,7 @@ def replication_of(run: ProgramRun, region: str) -> Resource:
 
 
 def noncurrent_days(stack: str) -> int:
-    return int({**project_defaults(), **stack_values(stack)}["s3NoncurrentVersionDays"])
+    return int({**read_project().defaults, **stack_values(stack)}["s3NoncurrentVersionDays"])
 
 
 def all_values(document: Any) -> list[Any]:
