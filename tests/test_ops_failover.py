@@ -583,3 +583,15 @@ def test_a_bad_topology_file_exits_2_naming_the_flag_before_any_aws_call(
     err = capsys.readouterr().err
     assert err.startswith(f"error: --topology: {message.format(path=path)}"), err
     assert err.rstrip().endswith(f"save it before an outage with `pulumi stack output runbookTopology --json > {path}`")
+
+
+class Interrupting(NoAws):
+    """A context whose first AWS call is interrupted (Ctrl-C while SSM is read)."""
+
+    def __call__(self, service: str, region: str) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_before_a_run_starts_says_nothing_changed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert failover(OpsContext(aws=Interrupting(), runbook=NoAws()), "--to", "eu-west-1", "--planned") == 130
+    assert capsys.readouterr().err == "\ninterrupted before a run started: nothing was changed\n"
