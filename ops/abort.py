@@ -13,7 +13,7 @@ have moved Aurora's writer, and the way forward is to finish that run (``ops fai
 it). A state already ``active`` has nothing to abort.
 
 Exit status: 0 the fence was lifted (or the state was already active); 1 refused (stale epoch, a failover under way)
-or AWS could not be read; 2 bad flags.
+or AWS could not be read; 2 bad flags (``--topology FILE`` included); 3 the AWS credentials are missing or refused.
 """
 
 from __future__ import annotations
@@ -27,12 +27,16 @@ from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCE
 from functions.shared.state import ItemTable, StateUnavailableError, TransitionError, read_state, transition
 from ops.failover import requester
 from ops.status import (
+    EXIT_CREDENTIALS,
     OpsContext,
+    TopologyFileError,
     TopologyUnavailableError,
     add_stack_argument,
     add_topology_argument,
+    credentials_problem,
     default_context,
     load_topology,
+    print_credentials_error,
     stack_ref,
 )
 
@@ -69,7 +73,10 @@ def add_parser(commands: Any) -> None:
         "abort",
         help=f"lift a fence a failover left behind ({STATUS_FENCED} -> {STATUS_ACTIVE} in the same region)",
         description=__doc__.split("\n\n")[2] if __doc__ else None,
-        epilog="exit status: 0 lifted (or already active); 1 refused or AWS could not be read; 2 bad flags",
+        epilog=(
+            "exit status: 0 lifted (or already active); 1 refused or AWS could not be read; 2 bad flags; "
+            f"{EXIT_CREDENTIALS} the AWS credentials are missing or refused"
+        ),
     )
     add_stack_argument(parser)
     parser.add_argument("--region", required=True, help="the region whose replica of the state to write (one that answers)")
@@ -90,8 +97,15 @@ def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:
         topology, _ = load_topology(ref, ctx.aws, first=args.region, path=args.topology)
         table = ItemTable(ctx.runbook.dynamodb(args.region), topology.table_name)
         print(abort(table, region=args.region, epoch=args.epoch, updated_by=requester("ops abort")))
-    except (AbortRefusedError, StateUnavailableError, TopologyUnavailableError, ValidationError, OSError) as error:
-        return _error(str(error), 1)
+    except TopologyFileError as error:
+        return _error(str(error), 2)
+    except Exception as error:
+        problem = credentials_problem(error)
+        if problem is not None:
+            return print_credentials_error(problem)
+        if isinstance(error, AbortRefusedError | StateUnavailableError | TopologyUnavailableError | ValidationError):
+            return _error(str(error), 1)
+        raise
     return 0
 
 

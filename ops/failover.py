@@ -9,14 +9,15 @@ What it does, in order:
    and checked again against the deployed topology: an unknown ``--to``, ``--unplanned`` without
    ``--allow-data-loss`` or ``--planned`` with it exit 2 naming the flag and the allowed values.
 2. **The topology** is read from SSM in the target region first (the one that must be alive), then the others
-   (:func:`ops.status.load_topology`), or from ``--topology FILE``.
+   (:func:`ops.status.load_topology`), or from ``--topology FILE``, saved before an outage with
+   ``pulumi stack output runbookTopology --json > FILE``.
 3. **The state** is read from the target region's replica, and it decides **the run id** (:func:`resolve_run_id`):
    ``to-<region>-from-epoch-<N>``, N being the epoch of the ``active`` state the run starts from. While a run is
    under way the state is fenced or failing over and its ``UpdatedBy`` names the run (``runbook <run id>``), so the
    same command finds the same run: that is how running it again resumes it. Once the run has activated the
    target, the same command says so and exits 0.
 4. ``--dry-run`` prints what every step would do now (:func:`functions.runbook.runner.plan_failover`) and writes
-   nothing.
+   nothing; when it predicts that a step would refuse, it exits 1.
 5. By default the state machine ``<project>-<stack>-failover`` in the **target** region runs the steps (it survives
    the source region): the execution is named after the run id, so it is started once; a failed, timed-out or
    aborted one is redriven (it resumes from the step that failed), a running one is followed, a succeeded one is
@@ -26,8 +27,9 @@ What it does, in order:
    operator's credentials: for when Step Functions in the target is impaired, and for rehearsals.
 
 Exit status: 0 the run succeeded (or had already), or the dry run or ``--no-wait`` start went through; 1 the run
-failed or AWS could not be read (re-run the same command to resume); 2 bad flags; 130 interrupted (the execution
-goes on).
+failed, AWS could not be read, or the dry run predicts a refusal; 2 bad flags (``--topology FILE`` included); 3 the
+AWS credentials are missing, incomplete, expired or refused (which ones, and how to provide them); 130 interrupted
+(the execution goes on). The hint to run the same command again to resume is given only when a run is under way.
 """
 
 from __future__ import annotations
@@ -55,15 +57,19 @@ from functions.shared.errors import RetryableError, ValidationError
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, error_code, read_state
 from ops.status import (
+    EXIT_CREDENTIALS,
     OpsContext,
     StackRef,
+    TopologyFileError,
     TopologyUnavailableError,
     add_stack_argument,
     add_topology_argument,
+    credentials_problem,
     default_context,
     default_run_id,
     describe_error,
     load_topology,
+    print_credentials_error,
     run_of_state,
     stack_ref,
 )
@@ -87,7 +93,20 @@ class UsageError(Exception):
 
 
 class FailoverFailedError(Exception):
-    """The run failed or could not be started or followed: exit 1 with the message."""
+    """The run failed or could not be started or followed: exit 1 with the message. ``resumable`` is False when
+    running the same command again cannot resume it (the message then says what to do instead)."""
+
+    def __init__(self, message: str, *, resumable: bool = True) -> None:
+        self.resumable = resumable
+        super().__init__(message)
+
+
+@dataclass
+class Attempt:
+    """What this command got to: whether a run is under way that the same command, run again, resumes (a run record
+    it found, a run it started or followed). Decides the resume hint of an error."""
+
+    run_under_way: bool = False
 
 
 @dataclass(frozen=True)
@@ -259,11 +278,21 @@ def _summary(detail: Mapping[str, Any], limit: int = 200) -> str:
 
 
 def dry_run(request: FailoverRequest, topology: Topology, ref: StackRef, ctx: OpsContext, *, local: bool) -> int:
+    """Each step's plan; FailoverFailedError (exit 1) when a step would refuse, for the run would stop there."""
     from functions.runbook.runner import plan_failover
 
     print(f"Dry run of {request.run_id}: nothing is written.")
-    for line in plan_failover(request, topology, ctx.runbook, now_ms=ctx.now_ms):
+    lines = plan_failover(request, topology, ctx.runbook, now_ms=ctx.now_ms)
+    for line in lines:
         print(f"  {line}")
+    # A step's plan says "would refuse: why" where it would stop (a step's own refusal, or promote's over Aurora).
+    refusing = [step for step, line in zip(STEPS, lines, strict=True) if "would refuse: " in line]
+    if refusing:
+        raise FailoverFailedError(
+            f"the dry run predicts that {' and '.join(refusing)} would refuse (above): a run would stop there; "
+            "nothing was written",
+            resumable=False,
+        )
     if local:
         print("Would run these steps in this process (--local).")
     else:
@@ -271,7 +300,7 @@ def dry_run(request: FailoverRequest, topology: Topology, ref: StackRef, ctx: Op
     return 0
 
 
-def run_local(request: FailoverRequest, topology: Topology, ctx: OpsContext) -> int:
+def run_local(request: FailoverRequest, topology: Topology, ctx: OpsContext, attempt: Attempt) -> int:
     """Every step in this process; progress printed after each attempt (never stopping the run: an exception from
     ``on_step`` would)."""
     from functions.runbook.runner import run_failover
@@ -285,6 +314,7 @@ def run_local(request: FailoverRequest, topology: Topology, ctx: OpsContext) -> 
             progress.waiting(step, result)
 
     print(f"Running {request.run_id} here (--local).", flush=True)
+    attempt.run_under_way = True  # the first step records the run before it acts
     try:
         run = run_failover(request, topology, ctx.runbook, sleep=ctx.sleep, now_ms=ctx.now_ms, on_step=on_step)
     except (StepRefusedError, RetryableError) as error:
@@ -294,7 +324,9 @@ def run_local(request: FailoverRequest, topology: Topology, ctx: OpsContext) -> 
     return _finish(run, request, topology, ctx)
 
 
-def run_state_machine(request: FailoverRequest, topology: Topology, ref: StackRef, ctx: OpsContext, *, wait: bool) -> int:
+def run_state_machine(
+    request: FailoverRequest, topology: Topology, ref: StackRef, ctx: OpsContext, attempt: Attempt, *, wait: bool
+) -> int:
     """Start, redrive or attach to the execution named after the run, in the target region; then follow it."""
     target = request.target_region
     identity = ctx.aws("sts", target).get_caller_identity()
@@ -311,6 +343,7 @@ def run_state_machine(request: FailoverRequest, topology: Topology, ref: StackRe
             if error_code(error) != "ExecutionAlreadyExists":
                 raise
             execution = _describe(sfn, arn)  # started by someone else just now: go on with theirs
+    attempt.run_under_way = True
     if execution is not None:
         started_with = execution_request(execution)
         if started_with is not None:
@@ -325,7 +358,8 @@ def run_state_machine(request: FailoverRequest, topology: Topology, ref: StackRe
             except Exception as error:
                 raise FailoverFailedError(
                     f"execution {arn} ended {status} and cannot be redriven ({describe_error(error)}); "
-                    "run the steps from here with --local (same run, same steps)"
+                    "run the steps from here with --local (same run, same steps)",
+                    resumable=False,
                 ) from None
             redrives = int(execution.get("redriveCount", 0)) + 1
             print(f"Redriving {arn} (it ended {status}; it resumes from the step that failed)", flush=True)
@@ -396,8 +430,9 @@ def add_parser(commands: Any) -> None:
         help="move the application to another region with the failover runbook (Step Functions, or --local)",
         description="Start, resume or rehearse the failover runbook. Running the same command again resumes the same run.",
         epilog=(
-            "exit status: 0 succeeded (or had already; or the dry run, or the start with --no-wait); 1 the run failed or "
-            "AWS could not be read (run the same command again to resume); 2 bad flags; 130 interrupted"
+            "exit status: 0 succeeded (or had already; or the dry run, or the start with --no-wait); 1 the run failed, "
+            "AWS could not be read, or the dry run predicts a refusal; 2 bad flags; "
+            f"{EXIT_CREDENTIALS} the AWS credentials are missing or refused; 130 interrupted"
         ),
     )
     add_stack_argument(parser)
@@ -419,32 +454,47 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:
     """``python -m ops failover``; exit status in the module docstring."""
+    attempt = Attempt()
     try:
-        return _run(args, ctx)
+        return _run(args, ctx, attempt)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except ValidationError as error:
         print(f"error: {FLAGS.get(error.field, error.field)}: {error.message}", file=sys.stderr)
         return 2
-    except (FailoverFailedError, TopologyUnavailableError, StateUnavailableError, StepRefusedError) as error:
-        return _failed(str(error))
-    except Exception as error:
-        if not _is_aws_error(error):
-            raise
-        return _failed(f"AWS refused or did not answer: {describe_error(error)}")
+    except TopologyFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print(
-            "\ninterrupted: a Step Functions execution goes on, a --local run stops where it was; "
-            "run the same command again to follow or resume it",
-            file=sys.stderr,
-        )
+        if not attempt.run_under_way:
+            print("\ninterrupted before a run started: nothing was changed", file=sys.stderr)
+        else:
+            print(
+                "\ninterrupted: a Step Functions execution goes on, a --local run stops where it was; "
+                "run the same command again to follow or resume it",
+                file=sys.stderr,
+            )
         return EXIT_INTERRUPTED
+    except Exception as error:
+        return _failed(error, attempt)
 
 
-def _failed(message: str) -> int:
+def _failed(error: Exception, attempt: Attempt) -> int:
+    """An error told in one line (exit 1, or 3 for credentials), with the resume hint only when a run is under way."""
+    resume = RESUME_HINT if attempt.run_under_way and getattr(error, "resumable", True) else None
+    problem = credentials_problem(error)
+    if problem is not None:
+        return print_credentials_error(problem, resume=resume)
+    if isinstance(error, FailoverFailedError | TopologyUnavailableError | StateUnavailableError | StepRefusedError):
+        message = str(error)
+    elif _is_aws_error(error):
+        message = f"AWS refused or did not answer: {describe_error(error)}"
+    else:
+        raise error
     print(f"error: {message}", file=sys.stderr)
-    print(f"hint: {RESUME_HINT}", file=sys.stderr)
+    if resume:
+        print(f"hint: {resume}", file=sys.stderr)
     return 1
 
 
@@ -455,7 +505,7 @@ def _is_aws_error(error: Exception) -> bool:
     return isinstance(error, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError)
 
 
-def _run(args: argparse.Namespace, ctx: OpsContext | None) -> int:
+def _run(args: argparse.Namespace, ctx: OpsContext | None, attempt: Attempt) -> int:
     try:
         ref = stack_ref(args.stack)
     except (FileNotFoundError, ValueError) as error:
@@ -471,7 +521,7 @@ def _run(args: argparse.Namespace, ctx: OpsContext | None) -> int:
     ctx = ctx or default_context()
     try:
         topology, source = load_topology(ref, ctx.aws, first=args.to, path=args.topology)
-    except (ValidationError, OSError) as error:
+    except ValidationError as error:
         raise FailoverFailedError(f"the runbook topology is unusable: {error}") from None
     check_request(request, topology.regions)
     state = read_state(ItemTable(ctx.runbook.dynamodb(args.to), topology.table_name))
@@ -488,6 +538,7 @@ def _run(args: argparse.Namespace, ctx: OpsContext | None) -> int:
         print(f"Resuming run {request.run_id} ({existing.status}, started from epoch {existing.start_epoch}).", flush=True)
     if args.dry_run:
         return dry_run(request, topology, ref, ctx, local=args.local)
+    attempt.run_under_way = existing is not None or state.status != STATUS_ACTIVE  # fenced or failing over by it
     if args.local:
-        return run_local(request, topology, ctx)
-    return run_state_machine(request, topology, ref, ctx, wait=not args.no_wait)
+        return run_local(request, topology, ctx, attempt)
+    return run_state_machine(request, topology, ref, ctx, attempt, wait=not args.no_wait)

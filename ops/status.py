@@ -12,8 +12,9 @@ Where things are found (no Pulumi backend needed, so this works while a region i
 - the stack config (``Pulumi.<stack>.yaml``) gives the project, the stack and its regions;
 - the runbook topology (:class:`~functions.runbook.model.Topology`) is the SSM parameter
   ``/<project>/<stack>/runbook-topology`` that the program writes in every region: it is read from the first region
-  that answers (the region acted on first, then config order), or from ``--topology FILE`` (the parameter's value,
-  saved ahead of time) when none does;
+  that answers (the region acted on first, then config order), or from ``--topology FILE`` when none does: the
+  program's ``runbookTopology`` output saved ahead of time (``pulumi stack output runbookTopology --json``, or the
+  whole ``pulumi stack output --json``), or the parameter's value;
 - everything else is read with boto3, each call with short timeouts and few retries, all of them at once, and each
   failure reported in place (``unreachable: ...``) instead of stopping the command: a dead region must not hide
   the state of the others.
@@ -29,6 +30,9 @@ Lag: ``AWS/DynamoDB ReplicationLatency`` is published by the sending region with
 dimension, so each ordered pair is read in its source region; ``AWS/RDS AuroraGlobalDBReplicationLag`` is published
 for each secondary cluster in its own region. Both appear only while data moves: "no data" for the last
 :data:`METRIC_WINDOW_MINUTES` minutes means nothing was replicated then, not that replication is broken.
+
+Credentials missing, incomplete, expired or refused are told as such (:func:`credentials_problem`): which ones, and
+how to provide them, exit status :data:`EXIT_CREDENTIALS`; never as a region that did not answer.
 
 Clients come from an :class:`OpsContext`: the runbook's own :class:`~functions.runbook.clients.RunbookClients` for
 what the runbook also reads (DynamoDB, RDS, Route53, CloudWatch, ARC) and a :class:`ClientFactory` for the rest, so
@@ -52,8 +56,8 @@ from functions.runbook.model import STEPS, TRAFFIC_ROUTING_CONTROL, RunRecord, T
 from functions.runbook.steps import run_updated_by
 from functions.shared.errors import ValidationError
 from functions.shared.log import now_ms
-from functions.shared.schema import STATUS_ACTIVE
-from functions.shared.state import AppState, ItemTable, read_state
+from functions.shared.schema import STATUS_ACTIVE, table_name
+from functions.shared.state import AppState, ItemTable, error_code, read_state
 
 if TYPE_CHECKING:
     from functions.runbook.clients import RunbookClients
@@ -70,6 +74,26 @@ ROUTE53_REGION = "us-east-1"
 PROBING_TYPES = frozenset({"HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH", "TCP"})
 # ``ops failover``'s default run id (also the Step Functions execution name): the target and the starting epoch.
 RUN_ID_FORMAT = "to-{region}-from-epoch-{epoch}"
+# The exit status of every ops command that calls AWS when the credentials are missing, incomplete, expired or refused.
+EXIT_CREDENTIALS = 3
+CREDENTIALS_HELP = (
+    "provide credentials for the stack's account: `aws sso login --profile NAME` and `export AWS_PROFILE=NAME`, "
+    "or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN with temporary credentials)"
+)
+# Error codes with which AWS refuses the credentials themselves (not a missing permission).
+REFUSED_CREDENTIAL_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+        "AuthFailure",
+    }
+)
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+PROVIDERS = {"env": "the environment", "shared-credentials-file": "~/.aws/credentials", "config-file": "~/.aws/config"}
 
 
 class ClientFactory(Protocol):
@@ -158,7 +182,10 @@ def add_stack_argument(parser: argparse.ArgumentParser) -> None:
 def add_topology_argument(parser: argparse.ArgumentParser) -> None:
     """``--topology FILE``: the topology an ops command uses when SSM cannot be read (:func:`load_topology`'s ``path``)."""
     parser.add_argument(
-        "--topology", metavar="FILE", help="the runbook topology JSON (the SSM parameter's value), when SSM cannot be read"
+        "--topology",
+        metavar="FILE",
+        help="the runbook topology, saved before an outage with `pulumi stack output runbookTopology --json > FILE`: "
+        "for when SSM cannot be read",
     )
 
 
@@ -174,20 +201,60 @@ class TopologyUnavailableError(RuntimeError):
     """No region answered with the topology parameter, and no ``--topology`` file was given."""
 
 
+class TopologyFileError(ValueError):
+    """``--topology FILE`` cannot be read or does not hold a runbook topology of the stack: a bad flag (exit 2)."""
+
+
+SAVE_TOPOLOGY = "pulumi stack output runbookTopology --json > {path}"
+
+
+def read_topology_file(path: str, ref: StackRef) -> Topology:
+    """The topology saved in ``path``: the program's ``runbookTopology`` output, the whole ``pulumi stack output
+    --json`` (its ``runbookTopology`` is taken), or the SSM parameter's value. TopologyFileError names what is wrong."""
+    save = f"save it before an outage with `{SAVE_TOPOLOGY.format(path=path)}`"
+    try:
+        raw = json.loads(Path(path).read_text())
+    except OSError as error:
+        raise TopologyFileError(f"--topology: cannot read {path}: {error.strerror or error}; {save}") from None
+    except ValueError as error:
+        raise TopologyFileError(f"--topology: {path} is not JSON ({error}); {save}") from None
+    if isinstance(raw, dict) and "runbookTopology" in raw:
+        raw = raw["runbookTopology"]
+    try:
+        if not isinstance(raw, dict):
+            raise ValidationError("runbookTopology", f"got a JSON {type(raw).__name__}; allowed: an object")
+        topology = Topology.from_json(raw)
+    except ValidationError as error:
+        raise TopologyFileError(f"--topology: {path}: {error.field}: {error.message}; {save}") from None
+    except (TypeError, ValueError) as error:
+        raise TopologyFileError(f"--topology: {path} is not a runbook topology ({error}); {save}") from None
+    table = table_name(ref.project, ref.stack)
+    if set(topology.regions) != set(ref.regions) or topology.table_name != table:
+        raise TopologyFileError(
+            f"--topology: {path} holds regions {', '.join(topology.regions)} and table {topology.table_name}, but stack "
+            f"{ref.stack} has regions {', '.join(ref.regions)} and table {table}: is it another stack's? {save}"
+        )
+    return topology
+
+
 def load_topology(
     ref: StackRef, aws: ClientFactory, *, first: str | None = None, path: str | None = None
 ) -> tuple[Topology, str]:
-    """The runbook topology and where it came from: ``path`` when given, else the SSM parameter of the first region
-    that answers, trying ``first`` and then the config's regions in order. A parameter that exists but does not hold
-    a valid topology raises ValidationError (another region would hold the same value)."""
+    """The runbook topology and where it came from: ``path`` when given (:func:`read_topology_file`), else the SSM
+    parameter of the first region that answers, trying ``first`` and then the config's regions in order. A parameter
+    that exists but does not hold a valid topology raises ValidationError (another region would hold the same value);
+    credentials that are missing or refused raise CredentialsError at once (every region would refuse them)."""
     if path is not None:
-        return Topology.from_json(Path(path).read_text()), f"file {path}"
+        return read_topology_file(path, ref), f"file {path}"
     order = ([first] if first else []) + [r for r in ref.regions if r != first]
     failures: list[str] = []
     for region in order:
         try:
             value = aws("ssm", region).get_parameter(Name=ref.topology_parameter)["Parameter"]["Value"]
         except Exception as error:
+            problem = credentials_problem(error)
+            if problem is not None:
+                raise problem from error
             failures.append(f"{region}: {describe_error(error)}")
             continue
         return Topology.from_json(str(value)), f"SSM {ref.topology_parameter} in {region}"
@@ -202,6 +269,77 @@ def describe_error(error: BaseException) -> str:
     """One line for an operator: the error class and its message, without a traceback."""
     text = " ".join(str(error).split())
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class CredentialsError(Exception):
+    """AWS credentials are missing, incomplete, expired or refused (exit :data:`EXIT_CREDENTIALS`). The message says
+    which; :data:`CREDENTIALS_HELP` says how to provide them."""
+
+
+def credentials_problem(error: BaseException) -> CredentialsError | None:
+    """What is wrong with the credentials, when that is why ``error`` (or an error it was raised from) happened."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, CredentialsError):
+            return current
+        message = _credentials_message(current)
+        if message is not None:
+            return CredentialsError(message)
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _credentials_message(error: BaseException) -> str | None:
+    from botocore import exceptions as boto
+
+    code = error_code(error) if isinstance(error, boto.ClientError) else None
+    if code in REFUSED_CREDENTIAL_CODES:
+        return f"AWS refused the credentials, expired or wrong ({describe_error(error)})"
+    if code in ACCESS_DENIED_CODES:
+        return f"the AWS credentials in use are not allowed to do this ({describe_error(error)}); use the operator's role"
+    # botocore's own errors while it looks for credentials, each told in the operator's terms.
+    told: list[tuple[tuple[type[BaseException], ...], Callable[[Any], str]]] = [
+        (
+            (boto.NoCredentialsError,),
+            lambda _: (
+                "no AWS credentials found: none in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), in a "
+                "profile (AWS_PROFILE, or the default profile of ~/.aws/config and ~/.aws/credentials), or from a container "
+                "or instance role"
+            ),
+        ),
+        (
+            (boto.PartialCredentialsError,),
+            lambda e: (
+                f"incomplete AWS credentials in {PROVIDERS.get(e.kwargs.get('provider'), e.kwargs.get('provider'))}: "
+                f"{e.kwargs.get('cred_var')} is missing"
+            ),
+        ),
+        (
+            (boto.ProfileNotFound,),
+            lambda e: (
+                f"the AWS profile {e.kwargs.get('profile')!r} (AWS_PROFILE) is in neither ~/.aws/config nor "
+                "~/.aws/credentials (`aws configure list-profiles` lists those there are)"
+            ),
+        ),
+        (
+            (boto.UnauthorizedSSOTokenError, boto.SSOTokenLoadError, boto.TokenRetrievalError),
+            lambda e: f"the AWS SSO session of the profile has expired or was never started ({describe_error(e)})",
+        ),
+        ((boto.CredentialRetrievalError,), lambda e: f"the AWS credentials could not be obtained ({describe_error(e)})"),
+    ]
+    return next((say(error) for kinds, say in told if isinstance(error, kinds)), None)
+
+
+def print_credentials_error(problem: CredentialsError, *, resume: str | None = None) -> int:
+    """Tell an operator which credentials are wrong and how to provide them; ``resume`` when running the command
+    again resumes what it started. Returns :data:`EXIT_CREDENTIALS`."""
+    import sys
+
+    print(f"error: {problem}", file=sys.stderr)
+    print(f"hint: {CREDENTIALS_HELP}; then {resume or 'run the same command again'}", file=sys.stderr)
+    return EXIT_CREDENTIALS
 
 
 def default_run_id(region: str, epoch: int) -> str:
@@ -381,12 +519,16 @@ def gather_status(ref: StackRef, topology: Topology, topology_source: str, ctx: 
         aurora_job = pool.submit(_aurora, topology, clients)
         states: dict[str, AppState | None] = {}
         state_errors: dict[str, str] = {}
+        refused: list[CredentialsError] = []
         for region, job in state_jobs.items():
             try:
                 states[region] = job.result()
             except Exception as error:
                 states[region] = None
                 state_errors[region] = describe_error(error)
+                refused += [problem] if (problem := credentials_problem(error)) else []
+        if refused and len(refused) == len(regions):
+            raise refused[0]
         traffic = {r: _result(job, {}) for r, job in traffic_jobs.items()}
         dynamodb_lag = [{"from": s, "to": d, **_lag(dynamodb_jobs[(s, d)])} for s, d in pairs]
         aurora = _result(aurora_job, {"globalCluster": topology.global_cluster_id})
@@ -723,7 +865,8 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 EXIT_STATUS_HELP = (
     "exit status: 0 when every region answers, they agree and the state is active; 1 otherwise (a region "
-    "unreachable, the regions disagree, or the state is fenced or failing over); 2 on bad arguments"
+    "unreachable, the regions disagree, or the state is fenced or failing over); 2 on bad arguments; "
+    f"{EXIT_CREDENTIALS} when the AWS credentials are missing or refused"
 )
 
 
@@ -751,9 +894,14 @@ def run(args: argparse.Namespace, ctx: OpsContext | None = None) -> int:
     ctx = ctx or default_context()
     try:
         topology, source = load_topology(ref, ctx.aws, path=args.topology)
-    except (TopologyUnavailableError, ValidationError, OSError) as error:
+        found = gather_status(ref, topology, source, ctx)
+    except TopologyFileError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except CredentialsError as problem:
+        return print_credentials_error(problem)
+    except (TopologyUnavailableError, ValidationError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    found = gather_status(ref, topology, source, ctx)
     print(json.dumps(found.to_dict(), indent=2) if args.json else render_status(found.to_dict()))
     return 0 if found.ok else 1

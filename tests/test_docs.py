@@ -38,3 +38,13 @@ def test_the_runbook_doc_tells_every_step_and_the_reconcile() -> None:
         assert f"**{step}**" in text, f"docs/failover.md does not describe the step {step}"
     for words in ("primaryRegion", "pulumi preview", "no replacement", "pulumi up", "ops abort", "--allow-data-loss"):
         assert words in text
+
+
+def test_the_runbook_doc_tells_how_to_save_the_topology_that_ops_reads() -> None:
+    """The output the program exports is saved before an outage and handed to ``ops`` (tests/test_ops_status.py reads
+    the program's output with the same code)."""
+    text = (ROOT / "docs/failover.md").read_text()
+    assert "pulumi stack output runbookTopology --json --stack prod > topology.json" in text
+    assert 'pulumi.export("runbookTopology"' in (ROOT / "__main__.py").read_text()
+    uses = [command for command in ops_commands("docs/failover.md") if "--topology topology.json" in command]
+    assert uses and all(build_parser().parse_args(shlex.split(command)).topology == "topology.json" for command in uses)

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
 
-from functions.runbook.model import FailoverRequest
+from functions.runbook.model import FailoverRequest, Topology
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState
 from ops.__main__ import main
 from ops.failover import (
+    RESUME_HINT,
     FailoverFailedError,
     Finished,
     UsageError,
@@ -24,10 +26,11 @@ from ops.failover import (
     resolve_run_id,
     state_machine_arn,
 )
-from ops.status import OpsContext, cluster_identifier
+from ops.status import CREDENTIALS_HELP, EXIT_CREDENTIALS, OpsContext, cluster_identifier
 from tests.test_ops_status import (
     ACCOUNT,
     GLOBAL_CLUSTER,
+    PARAMETER,
     REGIONS,
     TABLE,
     Deployment,
@@ -392,3 +395,203 @@ def test_an_unplanned_local_run_with_the_source_region_down(aws_endpoint: str, c
     assert [deployment.threshold(r) for r in REGIONS] == [1, 2]
     out = capsys.readouterr().out
     assert "  drain          done in 13.0 s (2 attempts): source unreachable: not waiting" in out
+
+
+# ---- what the messages promise: credentials, the resume hint, the dry run's verdict, the topology file -------------
+
+RESUME = f"hint: {RESUME_HINT}"
+EXPIRED = "The security token included in the request is expired"
+
+
+@pytest.fixture
+def no_credentials(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """boto3 as an operator's shell without credentials has it: none in the environment, no profile files, no
+    container or instance role (the metadata service is not asked); clients point at the moto server."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
+    return aws_endpoint
+
+
+def saved_topology(deployment: Deployment, path: Path) -> str:
+    """The topology as `pulumi stack output --json` saves it: every output, ``runbookTopology`` among them."""
+    path.write_text(json.dumps({"primaryRegion": "us-east-1", "runbookTopology": json.loads(deployment.topology.to_json())}))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "error: no AWS credentials found: none in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), in a "),
+        ({"AWS_PROFILE": "oncall"}, "error: the AWS profile 'oncall' (AWS_PROFILE) is in neither ~/.aws/config nor ~/"),
+        ({"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}, "error: incomplete AWS credentials in the environment: AWS_SECRET_ACCESS_KEY is"),
+    ],
+)
+def test_missing_credentials_are_named_with_how_to_provide_them(
+    no_credentials: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["failover", "--stack", "prod", "--to", "eu-west-1", "--planned"]) == EXIT_CREDENTIALS
+
+    captured = capsys.readouterr()
+    errors = captured.err.splitlines()
+    assert len(errors) == 2 and errors[0].startswith(message), captured.err
+    assert errors[1] == f"hint: {CREDENTIALS_HELP}; then run the same command again", "nothing to resume: no run started"
+    assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status", "--stack", "prod"],
+        ["status", "--stack", "prod", "--topology", "SAVED"],
+        ["abort", "--stack", "prod", "--region", "eu-west-1", "--epoch", "2"],
+        ["failover", "--stack", "prod", "--to", "eu-west-1", "--planned", "--topology", "SAVED"],
+    ],
+)
+def test_every_ops_command_says_the_credentials_are_missing(
+    no_credentials: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    """Also past SSM: with a saved topology the first call is DynamoDB's, whose error the state reader wraps."""
+    saved = saved_topology(deploy(LocalAws(no_credentials)), tmp_path / "outputs.json") if "SAVED" in command else ""
+    assert main([saved if word == "SAVED" else word for word in command]) == EXIT_CREDENTIALS
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0].startswith("error: no AWS credentials found"), errors
+    assert errors[1].startswith("hint: provide credentials for the stack's account: `aws sso login --profile NAME`")
+
+
+def test_expired_credentials_before_a_run_exit_3_without_the_resume_hint(
+    deployed: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deployed.aws.stubbed.add("ssm")
+    deployed.aws.stub("ssm", "eu-west-1").add_client_error("get_parameter", "ExpiredTokenException", EXPIRED)
+
+    assert failover(deployed.ctx, "--to", "eu-west-1", "--planned") == EXIT_CREDENTIALS
+
+    assert capsys.readouterr().err.splitlines() == [
+        "error: AWS refused the credentials, expired or wrong (ClientError: An error occurred (ExpiredTokenException) "
+        f"when calling the GetParameter operation: {EXPIRED})",
+        f"hint: {CREDENTIALS_HELP}; then run the same command again",
+    ]
+
+
+def test_credentials_expiring_during_a_run_say_how_to_resume_it(deployed: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    """The fence is written, then promote's first call is refused: new credentials and the same command resume it."""
+    deployed.aws.stub("rds", "eu-west-1").add_client_error("describe_global_clusters", "ExpiredToken", EXPIRED)
+
+    assert failover(deployed.ctx, "--to", "eu-west-1", "--planned", "--local") == EXIT_CREDENTIALS
+
+    errors = capsys.readouterr().err.splitlines()
+    assert errors[0].startswith(
+        "error: AWS refused the credentials, expired or wrong (ClientError: An error occurred (ExpiredToken) when calling"
+    )
+    assert errors[1] == f"hint: {CREDENTIALS_HELP}; then {RESUME_HINT}"
+    assert deployed.state("eu-west-1").describe() == "failover in eu-west-1 at epoch 3", "the run is under way"
+
+
+def test_an_error_no_rerun_can_resume_has_no_resume_hint(deployed: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    fenced_by_hand = AppState("fenced", "us-east-1", 2, 0, "ops-oncall").to_item()
+    deployed.aws.dynamodb("eu-west-1").put_item(TableName=TABLE, Item=fenced_by_hand)  # one table: both regions see it
+    assert failover(deployed.ctx, "--to", "eu-west-1", "--planned") == 1
+    err = capsys.readouterr().err
+    assert "not by a runbook run: nobody writes. Decide first" in err
+    assert "hint:" not in err
+
+    for region in REGIONS:
+        deployed.aws("ssm", region).delete_parameter(Name=PARAMETER)
+    assert failover(deployed.ctx, "--to", "eu-west-1", "--planned") == 1
+    err = capsys.readouterr().err
+    assert "pass --topology FILE" in err
+    assert "hint:" not in err
+
+
+def test_a_dry_run_that_predicts_a_refusal_exits_1(deployed: Deployment, capsys: pytest.CaptureFixture[str]) -> None:
+    deployed.aws.stub("rds", "eu-west-1").add_response("describe_global_clusters", {"GlobalClusters": []})
+    before = snapshot(deployed)
+
+    assert failover(deployed.ctx, "--to", "eu-west-1", "--planned", "--dry-run") == 1
+
+    assert snapshot(deployed) == before
+    captured = capsys.readouterr()
+    assert f"; would refuse: no Aurora global cluster {GLOBAL_CLUSTER}\n" in captured.out
+    assert captured.err.splitlines() == [
+        "error: the dry run predicts that promote would refuse (above): a run would stop there; nothing was written"
+    ]
+
+
+def test_a_saved_topology_serves_when_ssm_cannot_be_read(
+    deployed: Deployment, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for region in REGIONS:
+        deployed.aws("ssm", region).delete_parameter(Name=PARAMETER)
+    saved = saved_topology(deployed, tmp_path / "outputs.json")
+    deployed.aws.stub("rds", "eu-west-1").add_response("describe_global_clusters", global_cluster("us-east-1"))
+
+    assert failover(deployed.ctx, "--to", "eu-west-1", "--planned", "--dry-run", "--topology", saved) == 0
+
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].endswith(f"as eu-west-1 sees it (topology from file {saved}).")
+    assert out[-1] == f"Would run them as execution {RUN_ID} of {MACHINE} in eu-west-1."
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read {path}: No such file or directory"),
+        ("Outputs:\n  runbookTopology: ...", "{path} is not JSON (Expecting value: line 1 column 1 (char 0))"),
+        ("[]", "{path}: runbookTopology: got a JSON list; allowed: an object"),
+        ('{"primaryRegion": "us-east-1"}', "{path}: regions: missing from the runbook topology"),
+        ('{"regions": 2, "tableName": "t", "globalClusterId": "g", "clusterArns": {}, "trafficControl": "x"}', "{path} is not"),
+        (
+            Topology(
+                ("us-east-1", "us-west-2"),
+                "t",
+                "g",
+                {"us-east-1": "a", "us-west-2": "b"},
+                "healthCheckGate",
+                {"us-east-1": "g1", "us-west-2": "g2"},
+            ).to_json(),
+            "{path} holds regions us-east-1, us-west-2 and table t, but stack prod has regions us-east-1, eu-west-1 and "
+            "table multi-region-prod-items: is it another stack's?",
+        ),
+    ],
+)
+def test_a_bad_topology_file_exits_2_naming_the_flag_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None, message: str
+) -> None:
+    path = tmp_path / "topology.json"
+    if content is not None:
+        path.write_text(content)
+
+    assert failover(OpsContext(aws=NoAws(), runbook=NoAws()), "--to", "eu-west-1", "--planned", "--topology", str(path)) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --topology: {message.format(path=path)}"), err
+    assert err.rstrip().endswith(f"save it before an outage with `pulumi stack output runbookTopology --json > {path}`")
+
+
+class Interrupting(NoAws):
+    """A context whose first AWS call is interrupted (Ctrl-C while SSM is read)."""
+
+    def __call__(self, service: str, region: str) -> Any:
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_before_a_run_starts_says_nothing_changed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert failover(OpsContext(aws=Interrupting(), runbook=NoAws()), "--to", "eu-west-1", "--planned") == 130
+    assert capsys.readouterr().err == "\ninterrupted before a run started: nothing was changed\n"

@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,15 +27,19 @@ from ops.harness import ROOT
 from ops.local_servers import free_port
 from ops.status import (
     OpsContext,
+    TopologyFileError,
     agreement,
     checkers_healthy,
     cluster_identifier,
     gate_position,
     latest_datapoint,
+    read_topology_file,
     render_status,
     routing_control_state,
+    stack_ref,
     writer_region,
 )
+from tests.conftest import ProgramRunner
 from tests.functions.conftest import create_items_table
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -459,3 +464,28 @@ def test_operator_clients_give_up_on_a_dead_region_within_seconds() -> None:
     config = Boto3Factory()("ssm", "eu-west-1").meta.config
     assert (config.connect_timeout, config.read_timeout) == (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS) == (2.0, 5.0)
     assert config.retries == {"mode": "standard", "total_max_attempts": MAX_ATTEMPTS} and MAX_ATTEMPTS == 2
+
+
+def test_the_programs_runbook_topology_output_is_what_topology_reads(run_stack: ProgramRunner, tmp_path: Path) -> None:
+    """What docs/failover.md says to save before an outage (`pulumi stack output runbookTopology --json`, or every
+    output with `pulumi stack output --json`) is what ``--topology FILE`` reads; a wrong file is a bad flag."""
+    output = run_stack("prod", preview=False).outputs["runbookTopology"]
+    ref = stack_ref("prod")
+    saved = tmp_path / "topology.json"
+    for content in (output, {"primaryRegion": "us-east-1", "runbookTopology": output}):
+        saved.write_text(json.dumps(content))
+        topology = read_topology_file(str(saved), ref)
+        assert topology == Topology.from_json(output)
+        assert topology.regions == REGIONS and topology.table_name == TABLE
+
+    dev = run_stack("dev", preview=False).outputs["runbookTopology"]
+    saved.write_text(json.dumps(dev))
+    with pytest.raises(TopologyFileError, match=r"table multi-region-dev-items, but stack prod has regions us-east-1, eu-west-1"):
+        read_topology_file(str(saved), ref)
+
+
+def test_status_with_a_bad_topology_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    saved = tmp_path / "topology.json"
+    saved.write_text("runbookTopology: {}")
+    assert main(["status", "--stack", "prod", "--topology", str(saved)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: --topology: {saved} is not JSON")

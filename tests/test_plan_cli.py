@@ -1,9 +1,11 @@
-"""`python -m ops plan`: the README's main job, run as a user runs it."""
+"""`python -m ops plan`: the README's main job, run as a user runs it. Every report goes to a temporary directory: the
+suite never touches a user's `.build/plan/<stack>/` (a guard around each test checks it)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +15,36 @@ from ops.harness import ROOT, ProgramRun
 from ops.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir
 from tests.conftest import ProgramRunner
 
+REPORT_FILES = ["architecture.dot", "architecture.png", "architecture.svg", REPORT_NAME]
 
-def _plan(*args: str) -> subprocess.CompletedProcess[str]:
+
+def _snapshot(directory: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``directory`` with its size and modification time (nothing when it does not exist)."""
+    return {str(p.relative_to(directory)): (p.stat().st_size, p.stat().st_mtime_ns) for p in directory.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def users_reports_untouched() -> Iterator[None]:
+    """The reports a user's `./run plan` left in `.build/plan/<stack>/` are the same after each test."""
+    before = {stack: _snapshot(default_out_dir(stack)) for stack in ("prod", "dev")}
+    yield
+    assert {stack: _snapshot(default_out_dir(stack)) for stack in before} == before, "a test wrote into .build/plan/"
+
+
+def _plan(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m ops plan ARGS --out OUT`` in a new process, from the project's root as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "ops", "plan", *args], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "ops", "plan", *args, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
-def test_prod_plan_prints_the_tree_counts_and_outputs() -> None:
-    result = _plan("--stack", "prod")
+def test_prod_plan_prints_the_tree_counts_and_outputs(tmp_path: Path) -> None:
+    result = _plan(tmp_path, "--stack", "prod")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     sections = [line for line in out.splitlines() if line and not line.startswith(" ")]
@@ -58,20 +81,34 @@ def test_prod_plan_prints_the_tree_counts_and_outputs() -> None:
     assert tail[1] == "Policy pack" and tail[2].startswith("Architecture diagram (2 region clusters, ") and len(tail) == 3
     assert "  every budget is within its target" in out
     assert "policy pack multi-region-guardrails on prod: " in out and "; passed" in out
-    for name in ("architecture.dot", "architecture.svg", "architecture.png", REPORT_NAME):
-        assert f"  written: .build/plan/prod/{name}" in out
-        assert (default_out_dir("prod") / name).stat().st_size > 0
+    for name in REPORT_FILES:
+        assert f"  written: {tmp_path / name}" in out
+        assert (tmp_path / name).stat().st_size > 0
 
 
-def test_dev_plan_in_update_mode_shows_mock_values() -> None:
-    result = _plan("--stack", "dev", "--mode", "update")
+def test_the_report_goes_to_build_plan_stack_by_default(
+    cached_plan: ProgramRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Without --out, under the project's `.build/plan/<stack>/` (here a stand-in project root: the user's report is
+    not overwritten)."""
+    monkeypatch.setattr("ops.plan.ROOT", tmp_path)
+    assert default_out_dir("prod") == tmp_path / ".build" / "plan" / "prod"
+    assert cli.main(["plan", "--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    written = [line.removeprefix("  written: ") for line in out.splitlines() if line.startswith("  written: ")]
+    assert sorted(written) == [f".build/plan/prod/{name}" for name in REPORT_FILES]
+    assert sorted(p.name for p in (tmp_path / ".build" / "plan" / "prod").iterdir()) == REPORT_FILES
+
+
+def test_dev_plan_in_update_mode_shows_mock_values(tmp_path: Path) -> None:
+    result = _plan(tmp_path, "--stack", "dev", "--mode", "update")
     assert result.returncode == 0, result.stderr
     assert "vpcId: us-east-1-net-vpc-id" in result.stdout
     assert "[protected]" not in result.stdout
 
 
-def test_invalid_config_exits_non_zero_with_the_error_and_no_traceback() -> None:
-    result = _plan("--set", "natGateways=two", "--set", "dnsTtlSeconds=300")
+def test_invalid_config_exits_non_zero_with_the_error_and_no_traceback(tmp_path: Path) -> None:
+    result = _plan(tmp_path, "--set", "natGateways=two", "--set", "dnsTtlSeconds=300")
     assert result.returncode == 2
     assert result.stdout == ""
     assert "natGateways: got 'two'; allowed: one of single, per-az" in result.stderr
@@ -79,15 +116,19 @@ def test_invalid_config_exits_non_zero_with_the_error_and_no_traceback() -> None
     assert "Traceback" not in result.stderr
 
 
-def test_unknown_stack_names_the_stacks_there_are() -> None:
-    result = _plan("--stack", "staging")
+def test_unknown_stack_names_the_stacks_there_are(tmp_path: Path) -> None:
+    result = _plan(tmp_path, "--stack", "staging")
     assert result.returncode == 2
     assert "no stack file Pulumi.staging.yaml; stacks: dev, prod" in result.stderr
 
 
-def test_set_changes_the_plan_for_this_run_only() -> None:
+def test_set_changes_the_plan_for_this_run_only(tmp_path: Path) -> None:
     result = _plan(
-        "--set", "regions=[us-east-1, eu-west-1, us-west-2]", "--set", "vpcCidrs=[10.1.0.0/16, 10.2.0.0/16, 10.3.0.0/16]"
+        tmp_path,
+        "--set",
+        "regions=[us-east-1, eu-west-1, us-west-2]",
+        "--set",
+        "vpcCidrs=[10.1.0.0/16, 10.2.0.0/16, 10.3.0.0/16]",
     )
     assert result.returncode == 0, result.stderr
     assert "\nus-west-2 (" in result.stdout
@@ -98,7 +139,7 @@ def test_over_budget_and_policy_violations_exit_with_their_codes(tmp_path: Path)
     without protection breaks mandatory policies (exit 8); both: 12. stderr names the key, the target and the budget."""
     out = tmp_path / "plan"
     overrides = ("rtoSeconds=60", "rpoSeconds=600", "protectStatefulResources=false")
-    result = _plan("--stack", "prod", "--out", str(out), *(arg for item in overrides for arg in ("--set", item)))
+    result = _plan(out, "--stack", "prod", *(arg for item in overrides for arg in ("--set", item)))
     assert result.returncode == cli.EXIT_BUDGET | cli.EXIT_POLICY == 12, result.stderr
     errors = result.stderr.splitlines()
     assert "error: rtoSeconds: the planned switchover RTO budget is 741 s, over the target of 60 s" in errors
@@ -107,7 +148,7 @@ def test_over_budget_and_policy_violations_exit_with_their_codes(tmp_path: Path)
     assert any(line.startswith("error: policy rds-deletion-protection: ") for line in errors)
     assert "  OVER: rtoSeconds: the unplanned failover RTO budget is 771 s, over the target of 60 s" in result.stdout
     assert "FAILED: " in result.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["architecture.dot", "architecture.png", "architecture.svg", REPORT_NAME]
+    assert sorted(p.name for p in out.iterdir()) == REPORT_FILES
     report = (out / REPORT_NAME).read_text()
     assert "![architecture of prod](architecture.svg)" in report
     assert "- **over**: rtoSeconds: the planned switchover RTO budget is 741 s, over the target of 60 s" in report

@@ -63,7 +63,7 @@ def test_workflows_preview_on_pull_requests_and_deploy_behind_approval() -> None
     deploy = yaml.safe_load((ROOT / ".github/workflows/deploy.yml").read_text())
     assert "pull_request" in preview[True]  # YAML 1.1 reads the key `on` as True
     assert deploy[True]["push"]["branches"] == ["main"]
-    assert preview["permissions"]["id-token"] == "write"
+    assert preview["jobs"]["preview"]["permissions"]["id-token"] == "write"  # granted to the job that uses it alone
 
     def pulumi_step(workflow: dict, job: str) -> dict:  # type: ignore[type-arg]
         return next(s for s in workflow["jobs"][job]["steps"] if str(s.get("uses", "")).startswith("pulumi/actions"))
