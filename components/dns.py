@@ -265,7 +265,6 @@ class ApiTraffic(pulumi.ComponentResource):
                     tags={
                         "Name": f"{args.name_prefix}-api-{region}",
                         "region": region,
-                        "role": "primary" if region == args.primary else "secondary",
                     },
                     opts=pulumi.ResourceOptions(parent=self),
                 )
@@ -338,7 +337,6 @@ class ApiTraffic(pulumi.ComponentResource):
                 tags={
                     "Name": f"{args.name_prefix}-gate-{region}",
                     "region": region,
-                    "role": "primary" if region == args.primary else "secondary",
                     "trafficControl": args.traffic_control,
                 },
                 # healthCheckGate: the runbook opens and closes the gate; a deploy must never reopen a closed one.

@@ -132,7 +132,7 @@ class RegionalStack(pulumi.ComponentResource):
                 master_password=args.aurora_global.master_password,
                 vpc_id=vpc_id,
                 private_subnet_ids=private_subnet_ids,
-                private_subnet_zones=[s.availability_zone for s in self.network.private_subnets],
+                private_subnet_zones=list(self.network.zone_names),
                 key_arn=key_arn,
                 client_security_group_ids=data_clients,
                 protect=protect,

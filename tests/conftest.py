@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from ops.harness import ProgramRun, run_program
+from components.config import AZ_COUNT
+from components.network_plan import Zone, choose_zones
+from ops.harness import ProgramRun, mock_zones, run_program
 from ops.local_servers import MotoServer, RedisServer
 
 STACKS = ("prod", "dev")
@@ -32,6 +34,11 @@ def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRu
     if key not in _runs:
         _runs[key] = run_program(stack, preview=preview, overrides=overrides)
     return _runs[key]
+
+
+def chosen_zones(region: str) -> list[Zone]:
+    """The zones the network should choose from what the mocks harness offers in ``region``."""
+    return choose_zones(*mock_zones(region), AZ_COUNT)
 
 
 @pytest.fixture(scope="session")

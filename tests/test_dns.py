@@ -200,8 +200,7 @@ def test_one_https_health_check_per_region_on_its_execute_api_host(case: Case) -
         assert check.inputs["enableSni"] is True
         assert check.inputs["measureLatency"] is True
         assert "regions" not in check.inputs  # every Route53 checker region
-        role = "primary" if region == config.primary.name else "secondary"
-        assert check.inputs["tags"] == {"Name": f"multi-region-{config.stack}-api-{region}", "region": region, "role": role}
+        assert check.inputs["tags"] == {"Name": f"multi-region-{config.stack}-api-{region}", "region": region}
 
 
 def test_health_check_settings_follow_the_stack(run_stack: ProgramRunner) -> None:
