@@ -189,9 +189,10 @@ class RoutingConfig:
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    """DNS, health checks, CloudFront and alarm delivery (the global layer)."""
+    """DNS, health checks, CloudFront and alarm delivery (the global layer). ``domain_name`` is ``None`` for a stack
+    without a domain (it serves on the API's and CloudFront's own endpoints)."""
 
-    domain_name: str
+    domain_name: str | None
     create_hosted_zone: bool
     health_check_path: str
     health_check_interval_seconds: int
@@ -547,8 +548,13 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
     replicas = r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS)
     snapshots = r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS)
     noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
-    domain = r.pattern("domainName", DOMAIN_NAME, "a lower-case DNS name you control, e.g. app.example.com")
+    domain = r.string("domainName")
+    if domain and not DOMAIN_NAME.match(domain):
+        r.fail("domainName", domain, "a lower-case DNS name you control, e.g. app.example.com, or empty for no domain")
+        domain = None
     create_zone = r.boolean("createHostedZone")
+    if create_zone and domain == "":
+        r.fail("createHostedZone", True, "false while domainName is empty: a hosted zone needs a domain")
     health_path = r.pattern("healthCheckPath", HEALTH_CHECK_PATH, "an absolute URL path such as /health")
     interval = r.integer("healthCheckIntervalSeconds", choices=HEALTH_CHECK_INTERVALS)
     failures = r.integer("healthCheckFailureThreshold", HEALTH_CHECK_FAILURES)
@@ -639,7 +645,9 @@ def load_config(raw: Mapping[str, str | None], stack: str) -> StackConfig:
         memorydb=MemoryDbConfig(memorydb_engine, memorydb_version, memorydb_type, shards, replicas, snapshots),
         noncurrent_version_days=noncurrent_days,
         app=AppConfig(function_timeout, processor_concurrency, api_concurrency, max_receive, function_retention, skew, cache_ttl),
-        edge=EdgeConfig(domain, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)),
+        edge=EdgeConfig(
+            domain or None, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)
+        ),
         failover=FailoverConfig(traffic_control, drain_timeout, rto, rpo),
     )
 

@@ -21,6 +21,9 @@ THREE_REGIONS: dict[str, Any] = {
     "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
 }
 THREE_REGIONS_LATENCY: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latency"}
+# The committed dev stack has no domain; what a domain adds is tested on prod (a looked-up zone) and on dev with this
+# (a zone the stack creates).
+DEV_DOMAIN: dict[str, Any] = {"domainName": "dev.app.example.com", "createHostedZone": True}
 
 _runs: dict[str, ProgramRun] = {}
 
