@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.config import StackConfig
+from components.config import AZ_COUNT, StackConfig
 from components.network_plan import REFUSED_ZONE_IDS, Zone, choose_zones
 
 AURORA_ENGINE = "aurora-postgresql"
@@ -148,10 +148,16 @@ def _regions_enabled(clients: ClientFactory, config: StackConfig) -> tuple[bool,
     return True, ", ".join(f"{name} ({status})" for name, status in statuses.items()), ""
 
 
-def _zones(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
-    answer = clients("ec2", region).describe_availability_zones(
+def _offered_zones(clients: ClientFactory, region: str) -> list[dict[str, Any]]:
+    """The region's available zones, as the program's getAvailabilityZones(state=available) sees them."""
+    zones: list[dict[str, Any]] = clients("ec2", region).describe_availability_zones(
         Filters=[{"Name": "state", "Values": ["available"]}, {"Name": "zone-type", "Values": ["availability-zone"]}]
     )["AvailabilityZones"]
+    return zones
+
+
+def _zones(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+    answer = _offered_zones(clients, region)
     try:
         chosen = chosen_zones(answer)
     except ValueError as error:
@@ -163,8 +169,6 @@ def _zones(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bo
 
 def chosen_zones(answer: list[dict[str, Any]]) -> list[Zone]:
     """The zones the network will use, from DescribeAvailabilityZones (the program's own choice, by zone ID)."""
-    from components.config import AZ_COUNT
-
     return choose_zones([z["ZoneName"] for z in answer], [z["ZoneId"] for z in answer], AZ_COUNT)
 
 
@@ -273,7 +277,12 @@ def _lambda_concurrency(clients: ClientFactory, config: StackConfig, region: str
 def _network_quotas(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
     ec2 = clients("ec2", region)
     quotas = clients("service-quotas", region)
-    nat_count = 3 if config.regions[0].network.nat_gateways == "per-az" else 1
+    network = next(r.network for r in config.regions if r.name == region)
+    nat_count = AZ_COUNT if network.nat_gateways == "per-az" else 1
+    try:
+        nat_zones = [zone.zone_id for zone in chosen_zones(_offered_zones(clients, region))[:nat_count]]
+    except ValueError:
+        nat_zones = []  # the zones check reports it
 
     def quota(spec: tuple[str, str, str]) -> int:
         return int(quotas.get_service_quota(ServiceCode=spec[0], QuotaCode=spec[1])["Quota"]["Value"])
@@ -286,7 +295,8 @@ def _network_quotas(clients: ClientFactory, config: StackConfig, region: str) ->
     subnet_ids = sorted({g["SubnetId"] for g in gateways})
     subnets = ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
     zone_of = {s["SubnetId"]: s["AvailabilityZoneId"] for s in subnets}
-    per_zone = max([sum(1 for g in gateways if zone_of.get(g["SubnetId"]) == z) for z in set(zone_of.values())] or [0])
+    # The fullest of the zones the stack puts a NAT gateway in.
+    per_zone = max([sum(1 for g in gateways if zone_of.get(g["SubnetId"]) == z) for z in nat_zones] or [0])
     needs = [
         (VPC_QUOTA[2], vpcs, 1, quota(VPC_QUOTA)),
         ("Elastic IP addresses", addresses, nat_count, eip_quota),

@@ -247,6 +247,19 @@ def test_elastic_ips_at_their_quota_fail(account: Account) -> None:
     assert problem["network quotas us-east-1"].detail == "Elastic IP addresses: 5 used + 1 new > 5"
 
 
+def test_nat_gateways_at_their_quota_in_a_zone_the_stack_uses_fail(account: Account) -> None:
+    ec2 = account.client("ec2", "us-east-1")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    # use1-az1 (us-east-1b in moto's account) is the first zone the stack takes.
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.200.0/24", AvailabilityZoneId="use1-az1")["Subnet"]["SubnetId"]
+    for _ in range(5):  # moto's quota of NAT gateways per zone; private ones need no Elastic IP
+        ec2.create_nat_gateway(SubnetId=subnet, ConnectivityType="private")
+    account.answer(DEV)
+    problem = failed(run_checks(DEV, account.clients, published({})))
+    assert list(problem) == ["network quotas us-east-1"]
+    assert problem["network quotas us-east-1"].detail == "NAT gateways per Availability Zone: 5 used + 1 new > 5"
+
+
 def test_a_zone_that_does_not_exist_fails_unless_the_stack_creates_it(account: Account) -> None:
     looked_up = stack_config("dev", {"domainName": "app.example.com", "createHostedZone": False})
     account.answer(looked_up)
