@@ -33,6 +33,10 @@ NAT_QUOTA = ("vpc", "L-FE5A380F", "NAT gateways per Availability Zone")
 # Region opt-in statuses (Account API GetRegionOptStatus) under which a region can be used.
 ENABLED_REGION_STATUSES = ("ENABLED", "ENABLED_BY_DEFAULT")
 EKS_SUPPORTED_STATUSES = ("STANDARD_SUPPORT", "EXTENDED_SUPPORT")
+# MemoryDB has no API listing the node types a region offers; its reserved-node offerings list them for these families
+# only ("MemoryDB offers reserved nodes for the memory optimized R7g, R6g, and R6gd nodes", MemoryDB developer guide,
+# reserved nodes). Other families (db.t4g) are reported as not checkable rather than failed.
+MEMORYDB_OFFERED_FAMILIES = ("r6g", "r7g", "r6gd")
 
 ClientFactory = Callable[[str, str], Any]
 NameServerLookup = Callable[[str], set[str]]
@@ -226,6 +230,9 @@ def _memorydb(clients: ClientFactory, config: StackConfig, region: str) -> tuple
             "set memorydbEngine and memorydbEngineVersion to an engine version offered there "
             f"(aws memorydb describe-engine-versions --engine {memorydb.engine} --region {region})",
         )
+    found = f"{memorydb.engine} {memorydb.engine_version} on {memorydb.node_type}"
+    if memorydb.node_type.split(".")[1] not in MEMORYDB_OFFERED_FAMILIES:
+        return True, f"{found} (the node type is not listed by any MemoryDB API: not checked)", ""
     offerings = client.describe_reserved_nodes_offerings(NodeType=memorydb.node_type)["ReservedNodesOfferings"]
     if not offerings:
         return (
@@ -233,7 +240,7 @@ def _memorydb(clients: ClientFactory, config: StackConfig, region: str) -> tuple
             f"node type {memorydb.node_type} is not offered in {region}",
             "set memorydbNodeType to a node type offered there (aws memorydb describe-reserved-nodes-offerings)",
         )
-    return True, f"{memorydb.engine} {memorydb.engine_version} on {memorydb.node_type}", ""
+    return True, found, ""
 
 
 def _eks_version(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
