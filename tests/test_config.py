@@ -134,6 +134,12 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         {"memorydbEngine": "redis", "memorydbEngineVersion": "7.2"},
         ["memorydbEngineVersion: got '7.2'", "a redis version: 6.2, 7.0, 7.1", "set memorydbEngine to valkey"],
     ),
+    (
+        "a zone to create without a domain",
+        {"domainName": "", "createHostedZone": True},
+        ["createHostedZone: got True", "false while domainName is empty"],
+    ),
+    ("domain with capitals", {"domainName": "App.Example.com"}, ["domainName: got 'App.Example.com'", "or empty for no domain"]),
     ("unknown MemoryDB engine", {"memorydbEngine": "memcached"}, ["memorydbEngine: got 'memcached'", "one of valkey, redis"]),
     ("undeclared key", {"regoins": ["us-east-1"]}, ["regoins: got", "declared keys regions, primaryRegion"]),
 ]
