@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from components.config import AZ_COUNT, StackConfig
 from components.network_plan import REFUSED_ZONE_IDS, Zone, choose_zones
@@ -117,8 +117,10 @@ def _guard(name: str, check: Callable[[], tuple[bool, str, str]]) -> Check:
         message = error.response.get("Error", {}).get("Message", str(error))
         operation = error.operation_name
         return Check(name, False, f"{operation} failed: {code}: {message}", _client_error_fix(code, operation))
-    except BotoCoreError as error:
+    except NoCredentialsError as error:
         return Check(name, False, str(error), "configure AWS credentials (aws configure, AWS_PROFILE or SSO) and retry")
+    except BotoCoreError as error:
+        return Check(name, False, str(error), "check that this machine reaches AWS (proxy, VPN) and retry")
     return Check(name, passed, detail, fix)
 
 

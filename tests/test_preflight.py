@@ -160,6 +160,22 @@ def test_expired_credentials_stop_at_the_first_check_with_the_fix(account: Accou
     ]
 
 
+def test_no_credentials_at_all_fail_with_how_to_configure_them(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    # No file, and no instance metadata lookup (which would leave this machine).
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    checks = run_checks(DEV, AwsClients(endpoint_url=aws_endpoint), published({}))
+    assert [c.lines() for c in checks] == [
+        [
+            "FAIL  credentials: Unable to locate credentials",
+            "      fix: configure AWS credentials (aws configure, AWS_PROFILE or SSO) and retry",
+        ]
+    ]
+
+
 def test_an_invalid_stack_is_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
     assert preflight.run(argparse.Namespace(stack="nope")) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err
