@@ -22,6 +22,9 @@ from ops.parity import compare_regions, compared_regions, region_roots, render_p
 from policy.evaluate import PolicyReport, evaluate
 
 REPORT_NAME = "report.md"
+MEMORYDB = "aws:memorydb/cluster:Cluster"
+SUBNET = "aws:ec2/subnet:Subnet"
+FUNCTION = "aws:lambda/function:Function"
 DOCS_DIR = ROOT / "docs"
 
 
@@ -49,11 +52,38 @@ def render_plan(run: ProgramRun) -> str:
     lines.append(f"  {'total':<{width}}  {sum(counts.values())}")
     lines += ["", *render_parity(compare_regions(run))]
     if run.config is not None:
-        lines += ["", *render_domain(run.config)]
+        lines += ["", *render_placement(run), "", *render_domain(run.config)]
     lines += ["", *render_cost(cost_of(run))]
     lines += ["", "Outputs"]
     lines += _outputs(run.outputs, "  ")
     return "\n".join(lines)
+
+
+def render_placement(run: ProgramRun) -> list[str]:
+    """Engine versions, zones and reservations as the resources carry them: what a first deploy asks AWS for."""
+    lines = ["Engines, zones and reservations"]
+    for cluster in run.of_type("aws:rds/globalCluster:GlobalCluster"):
+        inputs = cluster.inputs
+        ignored = "ignored after creation" if "engineVersion" in cluster.ignore_changes else "enforced"
+        lines.append(
+            f"  Aurora {inputs.get('engine')} {inputs.get('engineVersion')} (engine version {ignored}; "
+            f"lifecycle {inputs.get('engineLifecycleSupport', 'provider default')})"
+        )
+    for region in run.regions():
+        caches = [f"{c.inputs.get('engine')} {c.inputs.get('engineVersion')}" for c in run.of_type(MEMORYDB, region)]
+        subnets = sorted(
+            (s for s in run.of_type(SUBNET, region) if s.inputs.get("tags", {}).get("tier") == "private"), key=lambda s: s.name
+        )
+        zones = ", ".join(str(s.inputs.get("availabilityZoneId", UNKNOWN)) for s in subnets)
+        reserved = sorted(
+            f"{f.inputs.get('name')}={int(f.inputs['reservedConcurrentExecutions'])}"
+            for f in run.of_type(FUNCTION, region)
+            if int(f.inputs.get("reservedConcurrentExecutions", -1)) >= 0
+        )
+        lines.append(
+            f"  {region}: MemoryDB {', '.join(caches)}; zones {zones}; reserved concurrency {', '.join(reserved) or 'none'}"
+        )
+    return lines
 
 
 def render_domain(config: StackConfig) -> list[str]:
