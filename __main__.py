@@ -42,17 +42,23 @@ providers = {region.name: region_provider(config, region) for region in config.r
 # 2b. What AWS keeps only in us-east-1 (CloudFront certificates, health-check metrics) goes through this one.
 edge = edge_provider(config, providers)
 
-# 2c. The public hosted zone of the domain (Route53 is global): certificates and records are validated in it.
+# 2c. The public hosted zone of the domain (Route53 is global): certificates and records are validated in it. A stack
+#     without a domain has none, and serves on the API's and CloudFront's own endpoints.
 home_region = config.regions[0].name
-zone = HostedZone(
-    "dns",
-    HostedZoneArgs(
-        domain_name=config.edge.domain_name,
-        create=config.edge.create_hosted_zone,
-        protect=config.protect_stateful_resources,
-    ),
-    pulumi.ResourceOptions(provider=providers[home_region]),
+domain = config.edge.domain_name
+zone = (
+    HostedZone(
+        "dns",
+        HostedZoneArgs(domain_name=domain, create=config.edge.create_hosted_zone, protect=config.protect_stateful_resources),
+        pulumi.ResourceOptions(provider=providers[home_region]),
+    )
+    if domain
+    else None
 )
+zone_id = zone.zone_id if zone else None
+if zone and config.edge.create_hosted_zone:
+    # Delegate the domain to these from its parent zone while `pulumi up` waits for the certificates (README).
+    pulumi.export("hostedZoneNameServers", zone.name_servers)
 
 # 3. The Aurora global cluster. It lives under the provider of the first region in `regions`, not of the
 #    primary, so that moving the primary after a switchover never moves (and so replaces) it.
@@ -76,7 +82,7 @@ for region in sorted(config.regions, key=lambda r: not r.is_primary):
             config=config,
             region=region,
             aurora_global=aurora_global,
-            zone_id=zone.zone_id,
+            zone_id=zone_id,
             aurora_join_after=[] if region.is_primary else regional[config.primary.name].database.members,
         ),
         pulumi.ResourceOptions(provider=providers[region.name]),
@@ -174,8 +180,8 @@ pulumi.export(
 api_traffic = ApiTraffic(
     "api-traffic",
     ApiTrafficArgs(
-        hostname=api_hostname(config.edge.domain_name),
-        zone_id=zone.zone_id,
+        hostname=api_hostname(domain) if domain else None,
+        zone_id=zone_id,
         apis={name: stack.api for name, stack in regional.items()},
         primary=config.primary.name,
         routing=config.routing,
@@ -218,8 +224,8 @@ edge_key = (
 cdn = Cdn(
     "cdn",
     CdnArgs(
-        hostname=f"cdn.{config.edge.domain_name}",
-        zone_id=zone.zone_id,
+        hostname=f"cdn.{domain}" if domain else None,
+        zone_id=zone_id,
         origins=[regional[name].bucket for name in cdn_origins],
         failover_on_missing=config.edge.cdn_failover_on_missing,
         price_class=config.edge.cdn_price_class,

@@ -102,23 +102,26 @@ class RegionalApiArgs:
     """Parameters
     ----------
     api_name: the API's name, ``<project>-<stack>``, the same in every region (API names are regional).
-    domain_name: the stack's domain; the API answers as ``api.<domain_name>``.
-    zone_id: the public hosted zone of ``domain_name``, where the certificate's validation record goes.
+    domain_name: the stack's domain; the API answers as ``api.<domain_name>``. ``None``: no custom domain (no
+        certificate either); clients use the API's own ``execute-api`` endpoint.
+    zone_id: the public hosted zone of ``domain_name``, where the certificate's validation record goes (``None``
+        without a domain).
     key_arn: the region's KMS key, which encrypts the access-log group.
     health_check_path: the path of the health endpoint, for ``health_url``.
     protect: production: keep the shared validation record when this region's stack is removed.
     """
 
     api_name: str
-    domain_name: str
-    zone_id: pulumi.Input[str]
+    domain_name: str | None
+    zone_id: pulumi.Input[str] | None
     key_arn: pulumi.Input[str]
     health_check_path: str
     protect: bool
 
 
 class RegionalApi(pulumi.ComponentResource):
-    """An HTTP API with its ``$default`` stage and the custom domain ``api.<domain>`` in one region.
+    """An HTTP API with its ``$default`` stage and, when the stack has a domain, the custom domain ``api.<domain>``
+    in one region (``custom_domain_target`` is then where the API records point; ``None`` without a domain).
 
     Example:
         >>> RegionalApi("us-east-1-api", RegionalApiArgs("multi-region-prod", "app.example.com", zone.zone_id,
@@ -128,25 +131,20 @@ class RegionalApi(pulumi.ComponentResource):
     api: aws.apigatewayv2.Api
     stage: aws.apigatewayv2.Stage
     access_logs: aws.cloudwatch.LogGroup
-    certificate: aws.acm.Certificate
-    certificate_validation: aws.acm.CertificateValidation
-    custom_domain: aws.apigatewayv2.DomainName
-    mapping: aws.apigatewayv2.ApiMapping
-    hostname: str
+    hostname: str | None
     api_endpoint_host: pulumi.Output[str]
-    custom_domain_target: pulumi.Output[str]
-    custom_domain_zone_id: pulumi.Output[str]
+    custom_domain_target: pulumi.Output[str] | None
     health_url: pulumi.Output[str]
 
     def __init__(self, name: str, args: RegionalApiArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:api:RegionalApi", name, None, opts)
-        self.hostname = api_hostname(args.domain_name)
+        self.hostname = api_hostname(args.domain_name) if args.domain_name else None
 
         self.api = aws.apigatewayv2.Api(
             f"{name}-api",
             name=args.api_name,
             protocol_type="HTTP",
-            description=f"{args.api_name}: the regional API behind {self.hostname}",
+            description=f"{args.api_name}: the regional API" + (f" behind {self.hostname}" if self.hostname else ""),
             # The Route53 health checks probe this endpoint (see the module docstring).
             disable_execute_api_endpoint=False,
             opts=pulumi.ResourceOptions(parent=self),
@@ -169,62 +167,65 @@ class RegionalApi(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self.api),
         )
 
-        self.certificate = aws.acm.Certificate(
-            f"{name}-cert",
-            domain_name=self.hostname,
-            validation_method="DNS",
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        validation = self.certificate.domain_validation_options.apply(lambda options: options[0])
-        validation_record = aws.route53.Record(
-            f"{name}-cert-validation",
-            zone_id=args.zone_id,
-            name=validation.apply(lambda o: _required(o.resource_record_name, "validation record name")),
-            type=validation.apply(lambda o: _required(o.resource_record_type, "validation record type")),
-            records=[validation.apply(lambda o: _required(o.resource_record_value, "validation record value"))],
-            ttl=VALIDATION_RECORD_TTL,
-            # Every region's certificate asks for this same record (see the module docstring).
-            allow_overwrite=True,
-            opts=pulumi.ResourceOptions(parent=self.certificate, retain_on_delete=args.protect),
-        )
-        self.certificate_validation = aws.acm.CertificateValidation(
-            f"{name}-cert-issued",
-            certificate_arn=self.certificate.arn,
-            validation_record_fqdns=[validation_record.fqdn],
-            opts=pulumi.ResourceOptions(parent=self.certificate),
-        )
-
-        self.custom_domain = aws.apigatewayv2.DomainName(
-            f"{name}-domain",
-            domain_name=self.hostname,
-            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
-                # The validated ARN, so the domain waits for the certificate to be issued.
-                certificate_arn=self.certificate_validation.certificate_arn,
-                endpoint_type="REGIONAL",
-                security_policy=TLS_POLICY,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.mapping = aws.apigatewayv2.ApiMapping(
-            f"{name}-mapping",
-            api_id=self.api.id,
-            domain_name=self.custom_domain.domain_name,
-            stage=self.stage.name,
-            opts=pulumi.ResourceOptions(parent=self.custom_domain),
-        )
-
         self.api_endpoint_host = self.api.api_endpoint.apply(execute_api_host)
-        configuration = self.custom_domain.domain_name_configuration
-        self.custom_domain_target = configuration.apply(lambda c: _required(c.target_domain_name, "target domain name"))
-        self.custom_domain_zone_id = configuration.apply(lambda c: _required(c.hosted_zone_id, "hosted zone id"))
         self.health_url = self.api_endpoint_host.apply(lambda host: health_url(host, args.health_check_path))
+        self.custom_domain_target = (
+            self._custom_domain(name, self.hostname, args.zone_id, args.protect) if self.hostname and args.zone_id else None
+        )
         self.register_outputs(
             {
                 "hostname": self.hostname,
                 "api_id": self.api.id,
                 "api_endpoint_host": self.api_endpoint_host,
                 "custom_domain_target": self.custom_domain_target,
-                "custom_domain_zone_id": self.custom_domain_zone_id,
                 "health_url": self.health_url,
             }
         )
+
+    def _custom_domain(self, name: str, hostname: str, zone_id: pulumi.Input[str], protect: bool) -> pulumi.Output[str]:
+        """``api.<domain>`` on this API: a DNS-validated certificate, the custom domain and its mapping to the stage.
+        Returns the custom domain's target name (what the API records point at)."""
+        certificate = aws.acm.Certificate(
+            f"{name}-cert",
+            domain_name=hostname,
+            validation_method="DNS",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        validation = certificate.domain_validation_options.apply(lambda options: options[0])
+        validation_record = aws.route53.Record(
+            f"{name}-cert-validation",
+            zone_id=zone_id,
+            name=validation.apply(lambda o: _required(o.resource_record_name, "validation record name")),
+            type=validation.apply(lambda o: _required(o.resource_record_type, "validation record type")),
+            records=[validation.apply(lambda o: _required(o.resource_record_value, "validation record value"))],
+            ttl=VALIDATION_RECORD_TTL,
+            # Every region's certificate asks for this same record (see the module docstring).
+            allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=certificate, retain_on_delete=protect),
+        )
+        certificate_validation = aws.acm.CertificateValidation(
+            f"{name}-cert-issued",
+            certificate_arn=certificate.arn,
+            validation_record_fqdns=[validation_record.fqdn],
+            opts=pulumi.ResourceOptions(parent=certificate),
+        )
+
+        custom_domain = aws.apigatewayv2.DomainName(
+            f"{name}-domain",
+            domain_name=hostname,
+            domain_name_configuration=aws.apigatewayv2.DomainNameDomainNameConfigurationArgs(
+                # The validated ARN, so the domain waits for the certificate to be issued.
+                certificate_arn=certificate_validation.certificate_arn,
+                endpoint_type="REGIONAL",
+                security_policy=TLS_POLICY,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.apigatewayv2.ApiMapping(
+            f"{name}-mapping",
+            api_id=self.api.id,
+            domain_name=custom_domain.domain_name,
+            stage=self.stage.name,
+            opts=pulumi.ResourceOptions(parent=custom_domain),
+        )
+        return custom_domain.domain_name_configuration.apply(lambda c: _required(c.target_domain_name, "target domain name"))

@@ -1,4 +1,4 @@
-"""MemoryDB (Redis OSS) in one region: TLS, KMS, an ACL with a real user, replicas across AZs.
+"""MemoryDB (Valkey or Redis OSS, by config) in one region: TLS, KMS, an ACL with a real user, replicas across AZs.
 
 What a region's cache is made of, and why:
 
@@ -30,7 +30,6 @@ from components.config import MemoryDbConfig
 from components.passwords import generated_password
 
 REDIS_PORT = 6379
-ENGINE = "redis"
 
 # MemoryDB names (cluster, ACL, user): lowercase letters, digits and single hyphens, starting with a letter,
 # not ending with a hyphen, at most 40 characters. The provider rejects anything else at plan time.
@@ -194,7 +193,7 @@ class MemoryDbCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             name=self.cluster_name,
             description=f"{self.cluster_name} cache and application state",
-            engine=ENGINE,
+            engine=memorydb.engine,
             engine_version=memorydb.engine_version,
             node_type=memorydb.node_type,
             data_tiering=needs_data_tiering(memorydb.node_type),

@@ -82,13 +82,17 @@ NODE_COUNT = (1, 100)
 # Aurora global databases run on memory-optimized classes only; burstable (db.t*) classes are refused.
 AURORA_INSTANCE_CLASS = re.compile(r"^db\.(r5|r6g|r6i|r7g|r7i|r8g|x2g)\.(large|[0-9]*xlarge)$")
 AURORA_ENGINE_VERSION = re.compile(r"^1[4-7]\.[0-9]+$")
+# Whether a version exists and supports global databases in a region is AWS's to say (`ops preflight` asks
+# describe_db_engine_versions); this pattern only catches typos.
 AURORA_INSTANCES = (1, 15)
 BACKUP_RETENTION_DAYS = (7, 35)
 MEMORYDB_NODE_TYPE = re.compile(r"^db\.(t4g\.(small|medium)|(r6g|r7g|r6gd|m7g)\.(large|[0-9]*xlarge))$")
 MEMORYDB_SHARDS = (1, 20)
 MEMORYDB_REPLICAS = (1, 5)
 MEMORYDB_SNAPSHOT_DAYS = (1, 35)
-MEMORYDB_ENGINE_VERSIONS = ("7.1", "7.2")
+# MemoryDB's two engines and the versions each has (MemoryDB developer guide, "Engine versions"): Redis OSS stops at
+# 7.1; 7.2 (Valkey 7.2.6) and 7.3 (multi-Region clusters) are Valkey only.
+MEMORYDB_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {"valkey": ("7.2", "7.3"), "redis": ("6.2", "7.0", "7.1")}
 EC2_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$")
 NONCURRENT_VERSION_DAYS = (1, 3650)
 DOMAIN_NAME = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -157,8 +161,9 @@ class AuroraConfig:
 
 @dataclass(frozen=True)
 class MemoryDbConfig:
-    """MemoryDB (Redis OSS) cluster of every region."""
+    """MemoryDB cluster of every region: ``engine`` is ``valkey`` or ``redis`` (Redis OSS)."""
 
+    engine: str
     engine_version: str
     node_type: str
     shards: int
@@ -190,9 +195,10 @@ class RoutingConfig:
 
 @dataclass(frozen=True)
 class EdgeConfig:
-    """DNS, health checks, CloudFront and alarm delivery (the global layer)."""
+    """DNS, health checks, CloudFront and alarm delivery (the global layer). ``domain_name`` is ``None`` for a stack
+    without a domain (it serves on the API's and CloudFront's own endpoints)."""
 
-    domain_name: str
+    domain_name: str | None
     create_hosted_zone: bool
     health_check_path: str
     health_check_interval_seconds: int
@@ -282,6 +288,7 @@ KEYS: dict[str, str] = {
     "auroraInstanceClass": "string",
     "auroraInstancesPerRegion": "integer",
     "auroraBackupRetentionDays": "integer",
+    "memorydbEngine": "string",
     "memorydbEngineVersion": "string",
     "memorydbNodeType": "string",
     "memorydbShards": "integer",
@@ -465,6 +472,18 @@ def _check_public_cidrs(r: _Reader, cidrs: list[str] | None) -> tuple[str, ...] 
     return tuple(cidrs)
 
 
+def _check_memorydb_version(r: _Reader, engine: str | None, version: str | None) -> str | None:
+    """A version of the chosen engine; a version of the other engine names the engine that has it."""
+    if engine is None or version is None:
+        return None
+    if version in MEMORYDB_ENGINE_VERSIONS[engine]:
+        return version
+    owner = [name for name, versions in MEMORYDB_ENGINE_VERSIONS.items() if version in versions]
+    hint = f" ({version} is a {owner[0]} version: set memorydbEngine to {owner[0]})" if owner else ""
+    r.fail("memorydbEngineVersion", version, f"a {engine} version: " + ", ".join(MEMORYDB_ENGINE_VERSIONS[engine]) + hint)
+    return None
+
+
 def _check_node_counts(r: _Reader, low: int | None, desired: int | None, high: int | None) -> None:
     if low is not None and desired is not None and high is not None and not low <= desired <= high:
         r.fail(
@@ -568,7 +587,8 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     )
     aurora_instances = r.integer("auroraInstancesPerRegion", AURORA_INSTANCES)
     backups = r.integer("auroraBackupRetentionDays", BACKUP_RETENTION_DAYS)
-    memorydb_version = r.string("memorydbEngineVersion", MEMORYDB_ENGINE_VERSIONS)
+    memorydb_engine = r.string("memorydbEngine", tuple(MEMORYDB_ENGINE_VERSIONS))
+    memorydb_version = _check_memorydb_version(r, memorydb_engine, r.string("memorydbEngineVersion"))
     memorydb_type = r.pattern(
         "memorydbNodeType",
         MEMORYDB_NODE_TYPE,
@@ -578,8 +598,13 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     replicas = r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS)
     snapshots = r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS)
     noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
-    domain = r.pattern("domainName", DOMAIN_NAME, "a lower-case DNS name you control, e.g. app.example.com")
+    domain = r.string("domainName")
+    if domain and not DOMAIN_NAME.match(domain):
+        r.fail("domainName", domain, "a lower-case DNS name you control, e.g. app.example.com, or empty for no domain")
+        domain = None
     create_zone = r.boolean("createHostedZone")
+    if create_zone and domain == "":
+        r.fail("createHostedZone", True, "false while domainName is empty: a hosted zone needs a domain")
     health_path = r.pattern("healthCheckPath", HEALTH_CHECK_PATH, "an absolute URL path such as /health")
     interval = r.integer("healthCheckIntervalSeconds", choices=HEALTH_CHECK_INTERVALS)
     failures = r.integer("healthCheckFailureThreshold", HEALTH_CHECK_FAILURES)
@@ -641,7 +666,8 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     assert eks_version is not None and node_type is not None and public_cidrs is not None
     assert node_min is not None and node_desired is not None and node_max is not None
     assert aurora_version is not None and aurora_class is not None and aurora_instances is not None and backups is not None
-    assert memorydb_version is not None and memorydb_type is not None and shards is not None and replicas is not None
+    assert memorydb_engine is not None and memorydb_version is not None and memorydb_type is not None
+    assert shards is not None and replicas is not None
     assert snapshots is not None and noncurrent_days is not None
     assert domain is not None and create_zone is not None and health_path is not None and interval is not None
     assert failures is not None and failover_on_missing is not None and price_class is not None and emails is not None
@@ -666,10 +692,12 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
         protect_stateful_resources=protect,
         eks=EksConfig(eks_version, node_type, node_min, node_desired, node_max, public_cidrs),
         aurora=AuroraConfig(aurora_version, aurora_class, aurora_instances, backups),
-        memorydb=MemoryDbConfig(memorydb_version, memorydb_type, shards, replicas, snapshots),
+        memorydb=MemoryDbConfig(memorydb_engine, memorydb_version, memorydb_type, shards, replicas, snapshots),
         noncurrent_version_days=noncurrent_days,
         app=AppConfig(function_timeout, processor_concurrency, api_concurrency, max_receive, function_retention, skew, cache_ttl),
-        edge=EdgeConfig(domain, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)),
+        edge=EdgeConfig(
+            domain or None, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)
+        ),
         failover=FailoverConfig(traffic_control, drain_timeout, rto, rpo),
     )
 

@@ -183,8 +183,9 @@ def endpoint_map(endpoints: Sequence[aws.route53recoverycontrol.outputs.ClusterC
 class ApiTrafficArgs:
     """Parameters
     ----------
-    hostname: the API's public name, ``api.<domain>``.
-    zone_id: the public hosted zone the records go in.
+    hostname: the API's public name, ``api.<domain>``; ``None`` for a stack without a domain: the health checks and
+        gates are made (the runbook and the alarms use them) but no record, so nothing moves clients between regions.
+    zone_id: the public hosted zone the records go in (``None`` without a domain).
     apis: each region's ``RegionalApi``, in the order of ``regions`` in config.
     primary: the primary region (PRIMARY in failover routing).
     routing: the routing mode, DNS TTL and whether health checks are on (config validation makes failover
@@ -196,8 +197,8 @@ class ApiTrafficArgs:
     traffic_control: ``healthCheckGate`` or ``routingControl``: what the gates are made of (module notes).
     """
 
-    hostname: str
-    zone_id: pulumi.Input[str]
+    hostname: str | None
+    zone_id: pulumi.Input[str] | None
     apis: Mapping[str, RegionalApi]
     primary: str
     routing: RoutingConfig
@@ -222,7 +223,7 @@ class ApiTraffic(pulumi.ComponentResource):
         ...            pulumi.ResourceOptions(provider=providers[home_region]))
     """
 
-    api_hostname: str
+    api_hostname: str | None
     traffic_control: str
     health_checks: dict[str, aws.route53.HealthCheck]
     health_check_ids: dict[str, pulumi.Output[str]]
@@ -246,7 +247,7 @@ class ApiTraffic(pulumi.ComponentResource):
             raise ValueError(f"traffic control {args.traffic_control!r}; allowed: {', '.join(TRAFFIC_CONTROLS)}")
         if args.traffic_control == TRAFFIC_HEALTH_CHECK_GATE and not args.routing.health_checks_enabled:
             raise ValueError("a healthCheckGate gate needs the region's health check: enable health checks or use routingControl")
-        specs = plan_records(args.hostname, list(args.apis), args.primary, args.routing.mode)
+        specs = plan_records(args.hostname, list(args.apis), args.primary, args.routing.mode) if args.hostname else ()
 
         self.health_checks = {}
         if args.routing.health_checks_enabled:
@@ -265,7 +266,6 @@ class ApiTraffic(pulumi.ComponentResource):
                     tags={
                         "Name": f"{args.name_prefix}-api-{region}",
                         "region": region,
-                        "role": "primary" if region == args.primary else "secondary",
                     },
                     opts=pulumi.ResourceOptions(parent=self),
                 )
@@ -338,7 +338,6 @@ class ApiTraffic(pulumi.ComponentResource):
                 tags={
                     "Name": f"{args.name_prefix}-gate-{region}",
                     "region": region,
-                    "role": "primary" if region == args.primary else "secondary",
                     "trafficControl": args.traffic_control,
                 },
                 # healthCheckGate: the runbook opens and closes the gate; a deploy must never reopen a closed one.
@@ -351,28 +350,34 @@ class ApiTraffic(pulumi.ComponentResource):
     ) -> aws.route53.Record:
         failover = [aws.route53.RecordFailoverRoutingPolicyArgs(type=spec.failover)] if spec.failover else None
         latency = [aws.route53.RecordLatencyRoutingPolicyArgs(region=spec.latency_region)] if spec.latency_region else None
+        zone_id = args.zone_id
+        if zone_id is None:
+            raise ValueError(f"record {spec.key}: the API records need the domain's hosted zone")
         if spec.alias_to is not None:
             return aws.route53.Record(
                 f"{name}-{spec.key}",
-                zone_id=args.zone_id,
+                zone_id=zone_id,
                 name=spec.hostname,
                 type="CNAME",
                 set_identifier=spec.set_identifier,
                 failover_routing_policies=failover,
                 latency_routing_policies=latency,
-                aliases=[aws.route53.RecordAliasArgs(name=spec.alias_to, zone_id=args.zone_id, evaluate_target_health=True)],
+                aliases=[aws.route53.RecordAliasArgs(name=spec.alias_to, zone_id=zone_id, evaluate_target_health=True)],
                 opts=pulumi.ResourceOptions(parent=self, depends_on=targets),
             )
         if spec.target_region is None:
             raise ValueError(f"record {spec.key} has neither a target region nor an alias target")
         gate = self.gates[spec.target_region]
+        target = args.apis[spec.target_region].custom_domain_target
+        if target is None:
+            raise ValueError(f"record {spec.key}: the {spec.target_region} API has no custom domain to point at")
         return aws.route53.Record(
             f"{name}-{spec.key}",
-            zone_id=args.zone_id,
+            zone_id=zone_id,
             name=spec.hostname,
             type="CNAME",
             ttl=args.routing.dns_ttl_seconds,
-            records=[args.apis[spec.target_region].custom_domain_target],
+            records=[target],
             set_identifier=spec.set_identifier,
             health_check_id=gate.id,
             failover_routing_policies=failover,

@@ -118,8 +118,10 @@ def access_log_delivery_policy(partition: str, account_id: str, region: str, log
 class CdnArgs:
     """Parameters
     ----------
-    hostname: the name viewers use, ``cdn.<domain>``; the certificate and the alias records are for it.
-    zone_id: the public hosted zone of the domain (certificate validation and alias records go there).
+    hostname: the name viewers use, ``cdn.<domain>``; the certificate and the alias records are for it. ``None`` for a
+        stack without a domain: viewers use the distribution's own ``*.cloudfront.net`` name and certificate.
+    zone_id: the public hosted zone of the domain (certificate validation and alias records go there; ``None``
+        without a domain).
     origins: the two origin buckets in failover order (see ``cdn_origin_regions``).
     failover_on_missing: also fail over on 403 and 404, not only on 5xx.
     price_class: CloudFront price class (which edge locations serve).
@@ -128,8 +130,8 @@ class CdnArgs:
         of its own when us-east-1 is not a region of the stack).
     """
 
-    hostname: str
-    zone_id: pulumi.Input[str]
+    hostname: str | None
+    zone_id: pulumi.Input[str] | None
     origins: Sequence[RegionalBucket]
     failover_on_missing: bool
     price_class: str
@@ -155,9 +157,8 @@ class Cdn(pulumi.ComponentResource):
     distribution: aws.cloudfront.Distribution
     distribution_arn: pulumi.Output[str]
     domain_name: pulumi.Output[str]
-    hostname: str
+    hostname: str | None
     origin_access_control: aws.cloudfront.OriginAccessControl
-    certificate: aws.acm.Certificate
     log_group: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -177,7 +178,7 @@ class Cdn(pulumi.ComponentResource):
             signing_protocol="sigv4",
             opts=child,
         )
-        certificate_arn = self._certificate(name, args)
+        certificate_arn = self._certificate(name, args.hostname, args.zone_id) if args.hostname and args.zone_id else None
 
         primary, secondary = args.origins
         self.distribution = aws.cloudfront.Distribution(
@@ -185,7 +186,7 @@ class Cdn(pulumi.ComponentResource):
             # CloudFront takes at most 128 characters here, so no hostname (up to 253).
             comment=f"{prefix}: {primary.region} bucket, failing over to {secondary.region}",
             enabled=True,
-            aliases=[args.hostname],
+            aliases=[args.hostname] if args.hostname else [],
             origins=[
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id=origin_id(bucket.region),
@@ -226,14 +227,17 @@ class Cdn(pulumi.ComponentResource):
                 acm_certificate_arn=certificate_arn,
                 ssl_support_method="sni-only",
                 minimum_protocol_version=MINIMUM_TLS_POLICY,
-            ),
+            )
+            if certificate_arn is not None
+            # Only CloudFront's own name: its certificate, whose TLS policy AWS fixes (a domain brings TLS 1.2+).
+            else aws.cloudfront.DistributionViewerCertificateArgs(cloudfront_default_certificate=True),
             opts=child,
         )
         self.distribution_arn = self.distribution.arn
         self.domain_name = self.distribution.domain_name
 
         in_distribution = pulumi.ResourceOptions(parent=self.distribution)
-        for record_type in ("A", "AAAA"):
+        for record_type in ("A", "AAAA") if args.hostname and args.zone_id else ():
             aws.route53.Record(
                 f"{name}-alias-{record_type.lower()}",
                 zone_id=args.zone_id,
@@ -262,21 +266,21 @@ class Cdn(pulumi.ComponentResource):
             }
         )
 
-    def _certificate(self, name: str, args: CdnArgs) -> pulumi.Output[str]:
+    def _certificate(self, name: str, hostname: str, zone_id: pulumi.Input[str]) -> pulumi.Output[str]:
         """A DNS-validated certificate for the hostname (in us-east-1, through the inherited provider); returns its
         ARN once ACM has issued it, so the distribution waits for a usable certificate."""
-        self.certificate = aws.acm.Certificate(
+        certificate = aws.acm.Certificate(
             f"{name}-certificate",
-            domain_name=args.hostname,
+            domain_name=hostname,
             validation_method="DNS",
             opts=pulumi.ResourceOptions(parent=self),
         )
-        in_certificate = pulumi.ResourceOptions(parent=self.certificate)
+        in_certificate = pulumi.ResourceOptions(parent=certificate)
         # One name on the certificate, so one validation record.
-        option = self.certificate.domain_validation_options.apply(lambda options: options[0])
+        option = certificate.domain_validation_options.apply(lambda options: options[0])
         record = aws.route53.Record(
             f"{name}-certificate-validation-record",
-            zone_id=args.zone_id,
+            zone_id=zone_id,
             name=option.apply(lambda o: o.resource_record_name or ""),
             type=option.apply(lambda o: o.resource_record_type or ""),
             records=[option.apply(lambda o: o.resource_record_value or "")],
@@ -287,7 +291,7 @@ class Cdn(pulumi.ComponentResource):
         )
         validation = aws.acm.CertificateValidation(
             f"{name}-certificate-validation",
-            certificate_arn=self.certificate.arn,
+            certificate_arn=certificate.arn,
             validation_record_fqdns=[record.fqdn],
             opts=in_certificate,
         )

@@ -1,15 +1,16 @@
-"""A region's network: VPC over three AZs, private and public subnets, NAT, gateway endpoints, flow logs."""
+"""A region's network: VPC over three AZs (chosen by zone ID), private and public subnets, NAT, gateway endpoints, flow logs."""
 
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import AZ_COUNT, NetworkConfig
-from components.network_plan import plan_subnets
+from components.network_plan import choose_zones, plan_subnets
 from components.policies import assume_role_policy, flow_log_delivery_policy
 
 # Services reached through gateway endpoints: free, and they keep S3 and DynamoDB traffic off the NAT.
@@ -51,9 +52,12 @@ class Network(pulumi.ComponentResource):
         super().__init__("multi-region:network:Network", name, None, opts)
         net = args.network
         plan = plan_subnets(net.vpc_cidr, net.private_subnet_prefix, net.public_subnet_prefix, AZ_COUNT)
-        zones = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self)).names.apply(
-            first_zones
-        )
+        offered = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        chosen = pulumi.Output.all(offered.names, offered.zone_ids).apply(lambda v: choose_zones(v[0], v[1], AZ_COUNT))
+        zones = [chosen.apply(operator.itemgetter(i)) for i in range(AZ_COUNT)]
+        zone_ids = [zone.apply(lambda z: z.zone_id) for zone in zones]
+        # The zone names of this account, in subnet order (the Aurora instances are placed by name).
+        self.zone_names: list[pulumi.Output[str]] = [zone.apply(lambda z: z.name) for zone in zones]
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -67,10 +71,10 @@ class Network(pulumi.ComponentResource):
         aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=in_vpc)
 
         self.public_subnets = [
-            self._subnet(f"{name}-public-{i}", cidr, zones[i], public=True) for i, cidr in enumerate(plan.public)
+            self._subnet(f"{name}-public-{i}", cidr, zone_ids[i], public=True) for i, cidr in enumerate(plan.public)
         ]
         self.private_subnets = [
-            self._subnet(f"{name}-private-{i}", cidr, zones[i], public=False) for i, cidr in enumerate(plan.private)
+            self._subnet(f"{name}-private-{i}", cidr, zone_ids[i], public=False) for i, cidr in enumerate(plan.private)
         ]
 
         internet_gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=in_vpc)
@@ -117,12 +121,13 @@ class Network(pulumi.ComponentResource):
             }
         )
 
-    def _subnet(self, name: str, cidr: str, zone: pulumi.Output[str], *, public: bool) -> aws.ec2.Subnet:
+    def _subnet(self, name: str, cidr: str, zone_id: pulumi.Output[str], *, public: bool) -> aws.ec2.Subnet:
         return aws.ec2.Subnet(
             name,
             vpc_id=self.vpc.id,
             cidr_block=cidr,
-            availability_zone=zone,
+            # By zone ID: the same physical zone in every account (names are shuffled per account).
+            availability_zone_id=zone_id,
             # Public subnets hold NAT gateways and load balancers, which get their own addresses;
             # nothing launched there is given a public IP by default.
             map_public_ip_on_launch=False,
@@ -178,15 +183,3 @@ class Network(pulumi.ComponentResource):
             iam_role_arn=role.arn,
             opts=in_vpc,
         )
-
-
-def first_zones(names: list[str]) -> list[str]:
-    """The first ``AZ_COUNT`` available zones of the region, one per subnet tier (the Aurora instances follow them).
-
-    Example:
-        >>> first_zones(["eu-west-1a", "eu-west-1b", "eu-west-1c", "eu-west-1d"])
-        ['eu-west-1a', 'eu-west-1b', 'eu-west-1c']
-    """
-    if len(names) < AZ_COUNT:
-        raise ValueError(f"the region offers {len(names)} available AZs ({', '.join(names)}); {AZ_COUNT} are needed")
-    return names[:AZ_COUNT]

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -67,3 +68,46 @@ def plan_subnets(vpc_cidr: str, private_prefix: int, public_prefix: int, az_coun
 
 def _bits_for(count: int) -> int:
     return max(1, (count - 1).bit_length())
+
+
+# Availability-zone IDs that a service the region's network carries refuses. Zone names map to different physical
+# zones in every account; zone IDs do not, so zones are chosen (and refused) by ID. EKS answers a cluster with a subnet
+# in use1-az3 with UnsupportedAvailabilityZoneException (the EKS API reference lists the exception; the zone is the one
+# AWS names for us-east-1). `ops preflight` checks the chosen IDs against the account before a deploy.
+REFUSED_ZONE_IDS: dict[str, str] = {"use1-az3": "EKS (UnsupportedAvailabilityZoneException)"}
+
+
+@dataclass(frozen=True)
+class Zone:
+    """An availability zone: its account-specific ``name`` and its physical ``zone_id``."""
+
+    name: str
+    zone_id: str
+
+
+def choose_zones(names: Sequence[str], zone_ids: Sequence[str], count: int) -> list[Zone]:
+    """The ``count`` zones the subnets use: the lowest zone IDs the region offers, skipping ``REFUSED_ZONE_IDS``, so
+    that every account gets the same physical zones.
+
+    Example:
+        >>> zones = choose_zones(["us-east-1a", "us-east-1b", "us-east-1c", "us-east-1d"],
+        ...                      ["use1-az3", "use1-az1", "use1-az2", "use1-az4"], 3)
+        >>> [(z.name, z.zone_id) for z in zones]
+        [('us-east-1b', 'use1-az1'), ('us-east-1c', 'use1-az2'), ('us-east-1d', 'use1-az4')]
+    """
+    if len(names) != len(zone_ids):
+        raise ValueError(f"{len(names)} zone names but {len(zone_ids)} zone IDs")
+    offered = sorted((Zone(name, zone_id) for name, zone_id in zip(names, zone_ids, strict=True)), key=_zone_number)
+    usable = [zone for zone in offered if zone.zone_id not in REFUSED_ZONE_IDS]
+    if len(usable) < count:
+        refused = [f"{z.zone_id} ({REFUSED_ZONE_IDS[z.zone_id]})" for z in offered if z.zone_id in REFUSED_ZONE_IDS]
+        raise ValueError(
+            f"the region offers {len(usable)} usable AZs ({', '.join(z.zone_id for z in usable)}); {count} are needed"
+            + (f"; refused: {', '.join(refused)}" if refused else "")
+        )
+    return usable[:count]
+
+
+def _zone_number(zone: Zone) -> tuple[str, int, str]:
+    prefix, _, number = zone.zone_id.rpartition("-az")
+    return (prefix, int(number), zone.zone_id) if number.isdigit() else (zone.zone_id, 0, zone.zone_id)

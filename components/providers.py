@@ -8,8 +8,10 @@ from components.config import RegionConfig, StackConfig
 
 
 def default_tags(config: StackConfig, region: RegionConfig) -> dict[str, str]:
-    """Tags on every resource of ``region``: who owns it and what part it plays."""
-    return {"project": config.project, "stack": config.stack, "region": region.name, "role": region.role}
+    """Tags on every resource of ``region``: who owns it and where it is. Nothing here names the primary: a tag that
+    moves with it would make the reconcile after a failover re-tag every resource of two regions mid-incident (the
+    primary is in the stack's outputs and the runbook's state instead)."""
+    return {"project": config.project, "stack": config.stack, "region": region.name}
 
 
 EDGE_REGION = "us-east-1"
@@ -20,6 +22,7 @@ def edge_provider(config: StackConfig, providers: dict[str, aws.Provider]) -> aw
     Route53 health checks. The stack's own us-east-1 provider when it has one, else a dedicated one."""
     if EDGE_REGION in providers:
         return providers[EDGE_REGION]
+    # "role: edge" never changes (the policy pack tells the edge provider from the stack's regions by it).
     tags = {"project": config.project, "stack": config.stack, "region": EDGE_REGION, "role": "edge"}
     return aws.Provider(f"aws-{EDGE_REGION}-edge", region=EDGE_REGION, default_tags=aws.ProviderDefaultTagsArgs(tags=tags))
 

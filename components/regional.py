@@ -26,7 +26,7 @@ class RegionalStackArgs:
     region: this region's part of it. The provider passed in ``opts`` must be for the same region.
     aurora_global: the global database every region's Aurora cluster joins.
     zone_id: the public hosted zone of ``config.edge.domain_name``, where the regional API's certificate is
-        validated.
+        validated (``None`` for a stack without a domain).
     aurora_join_after: for a secondary region, the primary region's ``database.members``, which its Aurora
         cluster waits for (AWS adds a secondary only once the primary cluster has an instance).
     """
@@ -34,7 +34,7 @@ class RegionalStackArgs:
     config: StackConfig
     region: RegionConfig
     aurora_global: AuroraGlobal
-    zone_id: pulumi.Input[str]
+    zone_id: pulumi.Input[str] | None
     aurora_join_after: Sequence[pulumi.Resource] = ()
 
 
@@ -132,7 +132,7 @@ class RegionalStack(pulumi.ComponentResource):
                 master_password=args.aurora_global.master_password,
                 vpc_id=vpc_id,
                 private_subnet_ids=private_subnet_ids,
-                private_subnet_zones=[s.availability_zone for s in self.network.private_subnets],
+                private_subnet_zones=list(self.network.zone_names),
                 key_arn=key_arn,
                 client_security_group_ids=data_clients,
                 protect=protect,

@@ -1,7 +1,7 @@
-"""Operator CLI. ``python -m ops plan [--stack prod]`` prints the offline plan of a stack; ``status`` and ``failover``
-read and move the deployed stack's active region (ops/status.py, ops/failover.py); ``abort`` lifts a fence a failover
-left behind (ops/abort.py); ``drill`` runs a regional outage, a switchover and a failover on this machine
-(ops/drill.py)."""
+"""Operator CLI. ``python -m ops plan [--stack prod]`` prints the offline plan of a stack; ``preflight`` checks the AWS
+account before the first deploy (ops/preflight.py); ``status`` and ``failover`` read and move the deployed stack's
+active region (ops/status.py, ops/failover.py); ``abort`` lifts a fence a failover left behind (ops/abort.py); ``drill``
+runs a regional outage, a switchover and a failover on this machine (ops/drill.py)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,10 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
         return operations[args.command](args, context)
     if args.command == "drill":
         return drill.run(args)
+    if args.command == "preflight":
+        from ops import preflight
+
+        return preflight.run(args)
     if args.command == "config-reference":
         from ops.reference import config_reference
 
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its flags (the docs' examples are checked against it)."""
-    from ops import abort, drill, failover, status
+    from ops import abort, drill, failover, preflight, status
 
     parser = argparse.ArgumentParser(prog="python -m ops", description="Operate the multi-region stack.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also copy the diagram to docs/architecture.svg and docs/architecture.png (the README's picture)",
     )
     commands.add_parser("config-reference", help="print the README's config reference table from Pulumi.yaml")
+    preflight.add_parser(commands)
     status.add_parser(commands)
     failover.add_parser(commands)
     abort.add_parser(commands)

@@ -347,7 +347,7 @@ def _draw_global(builder: _Builder, root: Resource) -> None:
 
 def _zone(builder: _Builder, root: Resource, members: list[Resource]) -> None:
     zone = _first(members, T_ZONE)
-    domain = builder.run.config.edge.domain_name if builder.run.config else root.name
+    domain = (builder.run.config.edge.domain_name if builder.run.config else None) or root.name
     builder.add(
         Node(f"global/{root.name}", _lines("Route 53 zone", domain, "created" if zone else "looked up"), None, "dns"), members
     )

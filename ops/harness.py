@@ -375,8 +375,8 @@ def _mock_classes() -> tuple[type, type]:
             if token == "aws:index/getRegion:getRegion":
                 return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com", "id": region}
             if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-                names = [f"{region}{suffix}" for suffix in "abcd"]
-                return {"names": names, "zoneIds": [f"{region[:3]}{region[-1]}-az{i + 1}" for i in range(4)], "id": region}
+                names, zone_ids = mock_zones(region)
+                return {"names": names, "zoneIds": zone_ids, "id": region}
             raise UnansweredCallError(f"the mocks harness has no answer for data source {token}; add one in ops/harness.py")
 
     class RecordingMonitor(MockMonitor):
@@ -436,6 +436,19 @@ def _assets_as_data(value: Any) -> Any:
 
 def _urn_type(urn: str) -> str:
     return urn.split("::")[2].rsplit("$", maxsplit=1)[-1]
+
+
+# us-east-1 as an account sees it: six zones whose names do not follow their IDs, and use1-az3 (which EKS refuses)
+# behind the first name. Other regions: four zones, names in ID order, IDs as AWS spells them (euw1-az1, apse2-az1).
+_MOCK_ZONE_IDS = {"us-east-1": ("use1-az3", "use1-az6", "use1-az1", "use1-az2", "use1-az4", "use1-az5")}
+
+
+def mock_zones(region: str) -> tuple[list[str], list[str]]:
+    """The availability zones the mocks answer for ``region``: names and zone IDs, in the same order."""
+    area, direction, number = region.split("-")
+    short = {"northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw"}.get(direction, direction[0])
+    zone_ids = list(_MOCK_ZONE_IDS.get(region, [f"{area}{short}{number}-az{i + 1}" for i in range(4)]))
+    return [f"{region}{suffix}" for suffix in "abcdef"[: len(zone_ids)]], zone_ids
 
 
 def _fake_arn(type_: str, name: str, region: str) -> str:

@@ -1,6 +1,7 @@
 """The offline plan: what ``pulumi up`` would create, drawn from a mocks-harness run (no AWS, no CLI).
 
-``render_plan`` is the resource tree, counts, parity and outputs; ``build_report`` adds the resilience budget
+``render_plan`` is the resource tree, counts, parity, the domain, the cost per day (``ops.cost``) and outputs;
+``build_report`` adds the resilience budget
 (``ops.budget``), the policy pack's verdict (``policy.evaluate``) and the architecture diagram (``ops.diagram``), and
 writes ``architecture.dot``, ``.svg``, ``.png`` and ``report.md`` into an output directory.
 """
@@ -12,13 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.config import StackConfig
 from ops.budget import Budget, budget_markdown, budget_of, render_budget
+from ops.cost import cost_of, render_cost
 from ops.diagram import DIAGRAM_STEM, Diagram, DiagramRenderError, DotNotFoundError, build_diagram, render_dot, to_dot
 from ops.harness import ROOT, UNKNOWN, ProgramRun, Resource
 from ops.parity import compare_regions, compared_regions, region_roots, render_parity
 from policy.evaluate import PolicyReport, evaluate
 
 REPORT_NAME = "report.md"
+MEMORYDB = "aws:memorydb/cluster:Cluster"
+SUBNET = "aws:ec2/subnet:Subnet"
+FUNCTION = "aws:lambda/function:Function"
 DOCS_DIR = ROOT / "docs"
 
 
@@ -45,9 +51,65 @@ def render_plan(run: ProgramRun) -> str:
         lines.append(f"  {type_:<{width}}  {count}")
     lines.append(f"  {'total':<{width}}  {sum(counts.values())}")
     lines += ["", *render_parity(compare_regions(run))]
+    if run.config is not None:
+        lines += ["", *render_placement(run), "", *render_domain(run.config)]
+    lines += ["", *render_cost(cost_of(run))]
     lines += ["", "Outputs"]
     lines += _outputs(run.outputs, "  ")
     return "\n".join(lines)
+
+
+def render_placement(run: ProgramRun) -> list[str]:
+    """Engine versions, zones and reservations as the resources carry them: what a first deploy asks AWS for."""
+    lines = ["Engines, zones and reservations"]
+    for cluster in run.of_type("aws:rds/globalCluster:GlobalCluster"):
+        inputs = cluster.inputs
+        ignored = "ignored after creation" if "engineVersion" in cluster.ignore_changes else "enforced"
+        lines.append(
+            f"  Aurora {inputs.get('engine')} {inputs.get('engineVersion')} (engine version {ignored}; "
+            f"lifecycle {inputs.get('engineLifecycleSupport', 'provider default')})"
+        )
+    for region in run.regions():
+        caches = [f"{c.inputs.get('engine')} {c.inputs.get('engineVersion')}" for c in run.of_type(MEMORYDB, region)]
+        subnets = sorted(
+            (s for s in run.of_type(SUBNET, region) if s.inputs.get("tags", {}).get("tier") == "private"), key=lambda s: s.name
+        )
+        zones = ", ".join(str(s.inputs.get("availabilityZoneId", UNKNOWN)) for s in subnets)
+        reserved = sorted(
+            f"{f.inputs.get('name')}={int(f.inputs['reservedConcurrentExecutions'])}"
+            for f in run.of_type(FUNCTION, region)
+            if int(f.inputs.get("reservedConcurrentExecutions", -1)) >= 0
+        )
+        lines.append(
+            f"  {region}: MemoryDB {', '.join(caches)}; zones {zones}; reserved concurrency {', '.join(reserved) or 'none'}"
+        )
+    return lines
+
+
+def render_domain(config: StackConfig) -> list[str]:
+    """What the stack's clients connect to, and, for a stack without a domain, what a domain would add."""
+    domain = config.edge.domain_name
+    if domain is None:
+        return [
+            "Domain: none (domainName is empty)",
+            "  clients use each region's API endpoint (output regionalEndpoints) and the CDN's *.cloudfront.net name",
+            "  (output cdnDomain). Route53 still health-checks every region's endpoint, and the failover runbook still",
+            "  fences, drains, promotes Aurora and closes or opens the traffic gates, but no DNS name follows the",
+            "  primary: after a failover, clients must switch to the new region's endpoint themselves.",
+            "  A domain (domainName, with createHostedZone or an existing public zone) would add:",
+            f"  - api.<domain> {config.routing.mode} records on the gates, so clients follow the runbook by DNS;",
+            "  - a custom domain and ACM certificate per region (TLS 1.2) for the API;",
+            "  - cdn.<domain> on an ACM certificate with TLS 1.2 or newer (CloudFront's own name also accepts TLS 1.0).",
+        ]
+    zone = (
+        "a hosted zone the stack creates: delegate it to the output hostedZoneNameServers"
+        if config.edge.create_hosted_zone
+        else "the existing public hosted zone of that name"
+    )
+    return [
+        f"Domain: {domain}, in {zone}",
+        f"  api.{domain}: {config.routing.mode} records on the traffic gates; cdn.{domain}: the CDN (TLS 1.2 or newer)",
+    ]
 
 
 def _count(run: ProgramRun, roots: list[Resource]) -> int:

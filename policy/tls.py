@@ -50,13 +50,15 @@ def cache_tls_in_transit(resource_type: str, props: Props) -> Messages:
 
 @resource_rule(
     "cloudfront-tls-1-2",
-    "CloudFront viewers connect with TLS 1.2 or newer, on a certificate of our own.",
+    "CloudFront viewers connect with TLS 1.2 or newer, on a certificate of our own whenever the distribution serves a "
+    "name of our own (a stack without a domain has only CloudFront's own name, whose policy AWS fixes).",
     DISTRIBUTION,
 )
 def cloudfront_tls_1_2(resource_type: str, props: Props) -> Messages:
     certificate = block(props.get("viewerCertificate"))
     if flag(certificate.get("cloudfrontDefaultCertificate")) is True:
-        yield "the default *.cloudfront.net certificate allows TLSv1: use an ACM certificate (us-east-1)"
+        if props.get("aliases"):
+            yield "the default *.cloudfront.net certificate allows TLSv1: use an ACM certificate (us-east-1) for the aliases"
         return
     version = certificate.get("minimumProtocolVersion")
     if not isinstance(version, str) or not version.startswith(CLOUDFRONT_TLS_PREFIXES):

@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 
+from components.config import AZ_COUNT
+from components.network_plan import Zone, choose_zones
 from functions.shared.metrics import NAMESPACE_VARIABLE
-from ops.harness import ProgramRun, read_project, run_program
+from ops.harness import ProgramRun, mock_zones, read_project, run_program
 from ops.local_servers import MotoServer, RedisServer
 
 STACKS = ("prod", "dev")
@@ -27,6 +29,9 @@ THREE_REGIONS: dict[str, Any] = {
     "vpcCidrs": ["10.10.0.0/16", "10.20.0.0/16", "10.30.0.0/16"],
 }
 THREE_REGIONS_LATENCY: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latency"}
+# The committed dev stack has no domain; what a domain adds is tested on prod (a looked-up zone) and on dev with this
+# (a zone the stack creates).
+DEV_DOMAIN: dict[str, Any] = {"domainName": "dev.app.example.com", "createHostedZone": True}
 
 _runs: dict[str, ProgramRun] = {}
 
@@ -40,6 +45,11 @@ def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRu
     if key not in _runs:
         _runs[key] = run_program(stack, preview=preview, overrides=overrides)
     return _runs[key]
+
+
+def chosen_zones(region: str) -> list[Zone]:
+    """The zones the network should choose from what the mocks harness offers in ``region``."""
+    return choose_zones(*mock_zones(region), AZ_COUNT)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from components.api import (
 )
 from components.config import StackConfig
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource, stack_config
-from tests.conftest import THREE_REGIONS, ProgramRunner
+from tests.conftest import DEV_DOMAIN, THREE_REGIONS, ProgramRunner
 
 API = "aws:apigatewayv2/api:Api"
 STAGE = "aws:apigatewayv2/stage:Stage"
@@ -32,7 +32,7 @@ REGIONAL_STACK = "multi-region:regional:RegionalStack"
 
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "prod": ("prod", {}),
-    "dev": ("dev", {}),
+    "dev": ("dev", DEV_DOMAIN),
     "prod-3-latency": ("prod", {**THREE_REGIONS, "routingMode": "latency"}),
 }
 
@@ -49,6 +49,7 @@ def case(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> tuple[Prog
 
 def zone_id_of(config: StackConfig) -> str:
     """The zone id the mocks give the stack's zone: created (a Zone resource) or looked up (getZone)."""
+    assert config.edge.domain_name is not None
     if config.edge.create_hosted_zone:
         return "dns-zone-zone-id"
     return "ZMOCK" + config.edge.domain_name.replace(".", "").upper()
@@ -175,8 +176,8 @@ def test_certificate_per_region_for_the_api_hostname_validated_in_the_zone(case:
 
 
 def test_shared_validation_record_is_kept_on_delete_in_prod_only(run_stack: ProgramRunner) -> None:
-    for stack, kept in (("prod", True), ("dev", False)):
-        run = run_stack(stack)
+    for stack, overrides, kept in (("prod", {}, True), ("dev", DEV_DOMAIN, False)):
+        run = run_stack(stack, **overrides)
         for region in run.regions():
             record = part(run, RECORD, region)
             assert record.retain_on_delete is kept
@@ -222,6 +223,16 @@ def test_outputs_name_the_api_and_each_regions_endpoint_and_health_url(case: tup
 
 
 def test_preview_registers_the_api_of_every_region(preview_run: ProgramRun) -> None:
+    with_domain = preview_run.config is not None and preview_run.config.edge.domain_name is not None
     for region in preview_run.regions():
-        for type_ in (API, STAGE, LOG_GROUP, CERT, RECORD, CERT_VALIDATION, DOMAIN, MAPPING):
+        for type_ in (API, STAGE, LOG_GROUP, *((CERT, RECORD, CERT_VALIDATION, DOMAIN, MAPPING) if with_domain else ())):
             assert part(preview_run, type_, region).region == region
+
+
+def test_without_a_domain_the_api_answers_on_its_own_endpoint_only(run_stack: ProgramRunner) -> None:
+    run = run_stack("dev")
+    for region in run.regions():
+        component = run.one(REGIONAL_API, region)
+        assert {r.type for r in run.descendants(component)} == {API, STAGE, LOG_GROUP}
+        assert part(run, API, region).inputs["disableExecuteApiEndpoint"] is False
+        assert run.outputs["regionalEndpoints"][region]["healthUrl"].endswith(".amazonaws.com/health")

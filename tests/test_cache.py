@@ -111,8 +111,8 @@ def test_cluster_uses_tls_the_regions_key_and_its_own_acl(stack_run: ProgramRun)
         assert cluster.inputs["kmsKeyArn"] == f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key.name}"
         assert cluster.inputs["aclName"] == acl.inputs["name"] == f"multi-region-{stack_run.stack}-app"
         assert cluster.inputs["aclName"] != "open-access"
-        assert cluster.inputs["engine"] == "redis"
-        assert cluster.inputs["engineVersion"] == cfg.memorydb.engine_version
+        # The committed stacks run Valkey (Redis OSS has no 7.2 or later).
+        assert (cluster.inputs["engine"], cluster.inputs["engineVersion"]) == ("valkey", "7.3")
         assert cluster.inputs["port"] == REDIS_PORT
         assert cluster.inputs["autoMinorVersionUpgrade"] is True
 
@@ -154,7 +154,8 @@ def test_sizes_engine_and_data_tiering_come_from_config(run_stack: ProgramRunner
         "memorydbShards": 2,
         "memorydbReplicasPerShard": 3,
         "memorydbSnapshotRetentionDays": 14,
-        "memorydbEngineVersion": "7.2",
+        "memorydbEngine": "redis",
+        "memorydbEngineVersion": "7.1",
     }
     run = run_stack("dev", **overrides)
     for region in run.config.region_names:
@@ -163,7 +164,7 @@ def test_sizes_engine_and_data_tiering_come_from_config(run_stack: ProgramRunner
         assert cluster.inputs["dataTiering"] is True
         assert (cluster.inputs["numShards"], cluster.inputs["numReplicasPerShard"]) == (2, 3)
         assert cluster.inputs["snapshotRetentionLimit"] == 14
-        assert cluster.inputs["engineVersion"] == "7.2"
+        assert (cluster.inputs["engine"], cluster.inputs["engineVersion"]) == ("redis", "7.1")
 
 
 def test_subnet_group_is_exactly_the_regions_private_subnets(stack_run: ProgramRun) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import KNOWN_REGIONS, ConfigError, StackConfig
-from ops.harness import execute, stack_config
+from ops.harness import execute, read_project, stack_config
 
 
 def _load(stack: str, **overrides: Any) -> StackConfig:
@@ -33,6 +33,19 @@ def test_dev_is_the_same_shape_smaller_and_unprotected() -> None:
     assert dev.eks.node_desired < prod.eks.node_desired
     assert dev.aurora.instances_per_region < prod.aurora.instances_per_region
     assert dev.flow_log_retention_days < prod.flow_log_retention_days
+
+
+def test_defaults_deploy_in_a_new_account() -> None:
+    """What a stack gets without setting a key: a Valkey cache, an Aurora version AWS still offers for new global
+    clusters, and no reserved Lambda concurrency (new accounts' quotas leave none to reserve); prod reserves on purpose."""
+    cfg = _load("dev")
+    assert (cfg.memorydb.engine, cfg.memorydb.engine_version) == ("valkey", "7.3")
+    assert cfg.aurora.engine_version == "16.8"
+    assert (cfg.app.processor_reserved_concurrency, cfg.app.api_reserved_concurrency) == (-1, -1)
+    defaults = read_project().defaults
+    assert int(defaults["processorReservedConcurrency"]) == int(defaults["apiReservedConcurrency"]) == -1
+    prod = _load("prod").app
+    assert (prod.processor_reserved_concurrency, prod.api_reserved_concurrency) == (20, 50)
 
 
 def test_six_regions_are_accepted() -> None:
@@ -117,6 +130,18 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     ("backups too short", {"auroraBackupRetentionDays": 1}, ["auroraBackupRetentionDays: got 1", "from 7 to 35"]),
     ("no MemoryDB replica", {"memorydbReplicasPerShard": 0}, ["memorydbReplicasPerShard: got 0", "from 1 to 5"]),
+    (
+        "a Valkey version on Redis OSS",
+        {"memorydbEngine": "redis", "memorydbEngineVersion": "7.2"},
+        ["memorydbEngineVersion: got '7.2'", "a redis version: 6.2, 7.0, 7.1", "set memorydbEngine to valkey"],
+    ),
+    (
+        "a zone to create without a domain",
+        {"domainName": "", "createHostedZone": True},
+        ["createHostedZone: got True", "false while domainName is empty"],
+    ),
+    ("domain with capitals", {"domainName": "App.Example.com"}, ["domainName: got 'App.Example.com'", "or empty for no domain"]),
+    ("unknown MemoryDB engine", {"memorydbEngine": "memcached"}, ["memorydbEngine: got 'memcached'", "one of valkey, redis"]),
     ("undeclared key", {"regoins": ["us-east-1"]}, ["regoins: got", "declared keys regions, primaryRegion"]),
 ]
 

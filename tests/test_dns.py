@@ -10,7 +10,7 @@ import pytest
 from components.config import MAX_TTL_WITH_HEALTH_CHECKS, StackConfig
 from components.dns import GATE_CLOSED, GATE_OPEN, RecordSpec, endpoint_map, gate_name, plan_records, standby_hostname
 from ops.harness import ProgramRun, Resource, stack_config
-from tests.conftest import THREE_REGIONS, ProgramRunner
+from tests.conftest import DEV_DOMAIN, THREE_REGIONS, ProgramRunner
 from tests.test_api import zone_id_of
 
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -21,13 +21,13 @@ REGIONAL_API = "multi-region:api:RegionalApi"
 
 FAILOVER_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "prod": ("prod", {}),
-    "dev": ("dev", {}),
+    "dev": ("dev", DEV_DOMAIN),
     "prod-3-failover": ("prod", {**THREE_REGIONS, "routingMode": "failover"}),
-    "dev-3-failover-eu-primary": ("dev", {**THREE_REGIONS, "primaryRegion": "eu-west-1"}),
+    "dev-3-failover-eu-primary": ("dev", {**THREE_REGIONS, **DEV_DOMAIN, "primaryRegion": "eu-west-1"}),
 }
 LATENCY_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "prod-3-latency": ("prod", {**THREE_REGIONS, "routingMode": "latency"}),
-    "dev-latency": ("dev", {"routingMode": "latency"}),
+    "dev-latency": ("dev", {**DEV_DOMAIN, "routingMode": "latency"}),
 }
 CASES = {**FAILOVER_CASES, **LATENCY_CASES}
 
@@ -200,12 +200,11 @@ def test_one_https_health_check_per_region_on_its_execute_api_host(case: Case) -
         assert check.inputs["enableSni"] is True
         assert check.inputs["measureLatency"] is True
         assert "regions" not in check.inputs  # every Route53 checker region
-        role = "primary" if region == config.primary.name else "secondary"
-        assert check.inputs["tags"] == {"Name": f"multi-region-{config.stack}-api-{region}", "region": region, "role": role}
+        assert check.inputs["tags"] == {"Name": f"multi-region-{config.stack}-api-{region}", "region": region}
 
 
 def test_health_check_settings_follow_the_stack(run_stack: ProgramRunner) -> None:
-    prod, dev = run_stack("prod"), run_stack("dev")
+    prod, dev = run_stack("prod"), run_stack("dev", **DEV_DOMAIN)
     assert {c.inputs["requestInterval"] for c in endpoint_checks(prod)} == {10}
     assert {c.inputs["requestInterval"] for c in endpoint_checks(dev)} == {30}
     assert {r.inputs["ttl"] for r in api_records(prod)} == {60}
@@ -411,7 +410,7 @@ def test_preview_registers_checks_and_records(run_stack: ProgramRunner, preview_
     assert sorted(c.name for c in preview_run.of_type(HEALTH_CHECK)) == sorted(c.name for c in update.of_type(HEALTH_CHECK))
     assert sorted(r.name for r in api_records(preview_run)) == sorted(r.name for r in api_records(update))
     assert len(endpoint_checks(preview_run)) == len(gates(preview_run)) == len(preview_run.regions())
-    assert len(api_records(preview_run)) == 2
+    assert len(api_records(preview_run)) == (2 if preview_run.config and preview_run.config.edge.domain_name else 0)
 
 
 def test_preview_registers_a_three_region_failover(run_stack: ProgramRunner) -> None:
@@ -420,3 +419,24 @@ def test_preview_registers_a_three_region_failover(run_stack: ProgramRunner) -> 
     assert sorted(r.name for r in api_records(preview)) == sorted(r.name for r in api_records(update))
     assert len(api_records(preview)) == 5
     assert len(endpoint_checks(preview)) == len(gates(preview)) == 3
+
+
+def test_without_a_domain_the_regions_are_checked_and_gated_but_no_record_moves_clients(run_stack: ProgramRunner) -> None:
+    """Dev has no domain: each region's health endpoint is still probed on its regional endpoint, and its gate still
+    exists for the runbook and the alarms, but there is no api.<domain> record for them to steer."""
+    run = run_stack("dev")
+    assert run.config is not None and run.config.edge.domain_name is None
+    checks = endpoint_checks(run)
+    assert sorted(c.inputs["fqdn"] for c in checks) == sorted(execute_api_host(run, r) for r in run.config.region_names)
+    assert len(gates(run)) == len(run.config.region_names)
+    assert api_records(run) == []
+    assert not run.of_type(RECORD) and not run.of_type("aws:acm/certificate:Certificate") and not run.of_type(DOMAIN)
+    assert not run.of_type("aws:route53/zone:Zone")
+    assert run.outputs["apiHostname"] is None
+    assert "hostedZoneNameServers" not in run.outputs
+
+
+def test_a_created_zone_exports_its_name_servers_to_delegate_to(run_stack: ProgramRunner) -> None:
+    run = run_stack("dev", **DEV_DOMAIN)
+    assert run.outputs["hostedZoneNameServers"] == ["ns-1.dns-zone.example"]
+    assert "hostedZoneNameServers" not in run_stack("prod").outputs  # a looked-up zone is delegated already

@@ -19,7 +19,7 @@ from components.edge import (
     origin_read_statement,
 )
 from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, Resource, raw_config
-from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
+from tests.conftest import DEV_DOMAIN, THREE_REGIONS_LATENCY, ProgramRunner
 
 CDN = "multi-region:edge:Cdn"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
@@ -44,10 +44,10 @@ WITHOUT_US_EAST_1 = {
 # Scenario: stack, config overrides, the origin regions in failover order.
 SCENARIOS: dict[str, tuple[str, dict[str, Any], tuple[str, str]]] = {
     "prod": ("prod", {}, ("us-east-1", "eu-west-1")),
-    "dev": ("dev", {}, ("us-east-1", "eu-west-1")),
+    "dev": ("dev", DEV_DOMAIN, ("us-east-1", "eu-west-1")),
     "prod-3-regions-latency": ("prod", THREE_REGIONS_LATENCY, ("us-east-1", "eu-west-1")),
     "prod-primary-eu-west-1": ("prod", {"primaryRegion": "eu-west-1"}, ("eu-west-1", "us-east-1")),
-    "dev-without-us-east-1": ("dev", WITHOUT_US_EAST_1, ("eu-central-1", "eu-west-1")),
+    "dev-without-us-east-1": ("dev", {**WITHOUT_US_EAST_1, **DEV_DOMAIN}, ("eu-central-1", "eu-west-1")),
 }
 
 
@@ -92,6 +92,7 @@ def distribution_arn(run: ProgramRun) -> str:
 
 def zone_id(run: ProgramRun, config: StackConfig) -> str:
     """The hosted zone's ID as the mocks give it: created (dev) or looked up (prod)."""
+    assert config.edge.domain_name is not None
     if config.edge.create_hosted_zone:
         return "dns-zone-zone-id"
     return "ZMOCK" + config.edge.domain_name.replace(".", "").upper()
@@ -264,6 +265,17 @@ def test_outputs_name_the_distribution_and_the_hostname(scenario: tuple[ProgramR
     assert run.outputs["cdnHostname"] == f"cdn.{config.edge.domain_name}"
 
 
+def test_without_a_domain_viewers_use_cloudfronts_own_name_and_certificate(run_stack: ProgramRunner) -> None:
+    run = run_stack("dev")
+    assert run.config is not None and run.config.edge.domain_name is None
+    dist = distribution(run)
+    assert dist.inputs["aliases"] == []
+    assert dist.inputs["viewerCertificate"] == {"cloudfrontDefaultCertificate": True}
+    assert not [r for r in run.descendants(cdn_component(run)) if r.type in (CERTIFICATE, CERTIFICATE_VALIDATION, RECORD)]
+    assert run.outputs["cdnDomain"] == f"{dist.name}-id.cloudfront.net"
+    assert run.outputs["cdnHostname"] is None
+
+
 # ---- access logs ----------------------------------------------------------------------------------
 
 
@@ -361,12 +373,16 @@ def test_preview_registers_the_cdn_and_every_bucket_policy(preview_run: ProgramR
     inside = list(preview_run.descendants(component))
     assert {r.region for r in inside} == {"us-east-1"}
     counts = {type_: len([r for r in inside if r.type == type_]) for type_ in {r.type for r in inside}}
+    # A domain adds the certificate, its validation record and the A and AAAA aliases (dev has none).
+    domain = (
+        {CERTIFICATE: 1, CERTIFICATE_VALIDATION: 1, RECORD: 3}
+        if preview_run.config and preview_run.config.edge.domain_name
+        else {}
+    )
     assert counts == {
         DISTRIBUTION: 1,
         OAC: 1,
-        CERTIFICATE: 1,
-        CERTIFICATE_VALIDATION: 1,
-        RECORD: 3,
+        **domain,
         LOG_GROUP: 1,
         LOG_POLICY: 1,
         LOG_SOURCE: 1,

@@ -12,7 +12,7 @@ import pytest
 
 from ops import __main__ as cli
 from ops.harness import ROOT, ProgramRun
-from ops.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir
+from ops.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir, render_placement
 from tests.conftest import ProgramRunner
 
 REPORT_FILES = ["architecture.dot", "architecture.png", "architecture.svg", REPORT_NAME]
@@ -51,13 +51,16 @@ def test_prod_plan_prints_the_tree_counts_and_outputs(tmp_path: Path) -> None:
     sections = sections[: sections.index("Outputs") + 1]  # the report's sections follow (checked at the end)
     assert sections[0] == "Offline plan of stack 'prod' (preview mode under mocks)"
     assert [s.split(" (")[0] for s in sections[1:4]] == ["global", "us-east-1", "eu-west-1"]
-    assert sections[-3] == "Resources by type"
+    assert sections[-6] == "Resources by type"
     global_part = out.split("\nus-east-1 (", 1)[0]
     for component in ("aurora-global [us-east-1]", "items [us-east-1]", "cdn [us-east-1]", "api-traffic [us-east-1]"):
         assert component in global_part, f"{component} is not listed as global"
     assert "us-east-1-net" not in global_part
-    assert sections[-2].startswith("Cross-region parity: 2 regions (us-east-1, eu-west-1), ")
-    assert sections[-2].endswith(" resources each, no differences")
+    assert sections[-5].startswith("Cross-region parity: 2 regions (us-east-1, eu-west-1), ")
+    assert sections[-5].endswith(" resources each, no differences")
+    assert sections[-4] == "Engines, zones and reservations"
+    assert sections[-3] == "Domain: app.example.com, in the existing public hosted zone of that name"
+    assert sections[-2].startswith("Cost per day before traffic (on-demand list prices of us-east-1 as of ")
     assert sections[-1] == "Outputs"
     assert "    multi-region:network:Network  us-east-1-net" in out, "regional children are indented under their stack"
     assert "      aws:ec2/vpc:Vpc  us-east-1-net-vpc" in out
@@ -105,6 +108,28 @@ def test_dev_plan_in_update_mode_shows_mock_values(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "vpcId: us-east-1-net-vpc-id" in result.stdout
     assert "[protected]" not in result.stdout
+    # The committed dev stack has no domain, and the plan says what one would add.
+    assert "\nDomain: none (domainName is empty)\n" in result.stdout
+    assert "A domain (domainName, with createHostedZone or an existing public zone) would add:" in result.stdout
+    assert "api.<domain> failover records on the gates" in result.stdout
+
+
+def test_the_plan_shows_the_defaults_a_first_deploy_asks_for(run_stack: ProgramRunner) -> None:
+    aurora = (
+        "  Aurora aurora-postgresql 16.8 (engine version ignored after creation; "
+        "lifecycle open-source-rds-extended-support-disabled)"
+    )
+    assert render_placement(run_stack("dev")) == [
+        "Engines, zones and reservations",
+        aurora,
+        "  us-east-1: MemoryDB valkey 7.3; zones use1-az1, use1-az2, use1-az4; reserved concurrency none",
+        "  eu-west-1: MemoryDB valkey 7.3; zones euw1-az1, euw1-az2, euw1-az3; reserved concurrency none",
+    ]
+    prod = render_placement(run_stack("prod"))
+    assert prod[1] == aurora
+    assert prod[2].endswith(
+        "reserved concurrency multi-region-prod-api=50, multi-region-prod-processor=20, multi-region-prod-stream=20"
+    )
 
 
 def test_invalid_config_exits_non_zero_with_the_error_and_no_traceback(tmp_path: Path) -> None:

@@ -15,8 +15,6 @@ from tests.conftest import THREE_REGIONS, ProgramRunner
 
 # (resource type, input) that may differ when the primary moves, and why it is an in-place update.
 IN_PLACE: dict[tuple[str, str], str] = {
-    ("pulumi:providers:aws", "defaultTags"): "the role tag (primary/secondary) moves; tags update in place",
-    ("aws:route53/healthCheck:HealthCheck", "tags"): "the role tag of each region's checks",
     ("aws:route53/record:Record", "healthCheckId"): "records are named by role; PRIMARY now carries the new primary's check",
     ("aws:route53/record:Record", "records"): "PRIMARY now answers with the new primary's API; a record set updates in place",
     ("aws:route53/record:Record", "aliases"): "the same, for alias records",

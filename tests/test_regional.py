@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from components.config import AZ_COUNT
-from components.network_plan import plan_subnets
+from components.network_plan import REFUSED_ZONE_IDS, plan_subnets
 from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, UNKNOWN, ProgramRun
-from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
+from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner, chosen_zones
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -20,8 +20,8 @@ def test_one_provider_per_region_with_default_tags(stack_run: ProgramRun) -> Non
     for provider in providers:
         region = provider.inputs["region"]
         tags = json.loads(provider.inputs["defaultTags"])["tags"]
-        role = "primary" if region == cfg.primary.name else "secondary"
-        assert tags == {"project": "multi-region", "stack": stack_run.stack, "region": region, "role": role}
+        # Nothing that moves with the primary: a failover's reconcile must not re-tag two regions.
+        assert tags == {"project": "multi-region", "stack": stack_run.stack, "region": region}
 
 
 def test_every_resource_reaches_its_regions_provider_through_its_parents(stack_run: ProgramRun) -> None:
@@ -61,7 +61,10 @@ def test_vpc_and_subnets_follow_the_cidr_plan_over_three_zones(stack_run: Progra
         assert [s.inputs["cidrBlock"] for s in private] == list(plan.private)
         assert [s.inputs["cidrBlock"] for s in public] == list(plan.public)
         for tier in (private, public):
-            assert [s.inputs["availabilityZone"] for s in tier] == [f"{region.name}{z}" for z in "abc"]
+            # By zone ID, lowest first, never one a service refuses (us-east-1's mock offers use1-az3 under its first name).
+            assert [s.inputs["availabilityZoneId"] for s in tier] == [z.zone_id for z in chosen_zones(region.name)]
+            assert all("availabilityZone" not in s.inputs for s in tier)
+            assert not set(REFUSED_ZONE_IDS) & {s.inputs["availabilityZoneId"] for s in tier}
         assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
 
 

@@ -113,14 +113,14 @@ def _topology_text(run: ProgramRun, region: str) -> str:
 
 
 def _gate_ids(run: ProgramRun) -> dict[str, str]:
-    """Region -> the gate its records are tied to."""
-    gates: dict[str, str] = {}
+    """Region -> its traffic gate: the calculated check its records are tied to (a stack without a domain has the
+    gates and no record)."""
+    gates = {c.inputs["tags"]["region"]: f"{c.name}-id" for c in run.of_type(HEALTH_CHECK) if c.inputs["type"] == "CALCULATED"}
     checks = {f"{c.name}-id": c for c in run.of_type(HEALTH_CHECK)}
     for record in run.of_type(RECORD):
         check = checks.get(str(record.inputs.get("healthCheckId")))
         if check is not None:
-            assert check.inputs["type"] == "CALCULATED"
-            gates[check.inputs["tags"]["region"]] = f"{check.name}-id"
+            assert gates[check.inputs["tags"]["region"]] == f"{check.name}-id"
     return gates
 
 

@@ -106,7 +106,8 @@ def test_every_rule_has_passing_and_failing_cases() -> None:
 
 def test_dev_policy_config_turns_off_exactly_the_deletion_protection_rules() -> None:
     config = json.loads((Path(protection.__file__).parent / "config" / "dev.json").read_text())
-    assert config == dict.fromkeys(protection.DELETION_PROTECTION, "disabled")
+    # Besides deletion protection, only the DNS routing rule, which a stack without a domain (dev) cannot meet.
+    assert config == {**dict.fromkeys(protection.DELETION_PROTECTION, "disabled"), "dns-routing-covers-every-region": "disabled"}
     assert "dynamodb-pitr" not in config and "rds-backup-retention" not in config
 
 

@@ -54,9 +54,17 @@ CASES: Cases = {
         failing=[(MEMORYDB_CLUSTER, {"tlsEnabled": False}, "tlsEnabled"), (ELASTICACHE_GROUP, {}, "transitEncryptionEnabled")],
     ),
     "cloudfront-tls-1-2": ResourceCases(
-        passing=[(DISTRIBUTION, {"viewerCertificate": CERTIFICATE})],
+        passing=[
+            (DISTRIBUTION, {"viewerCertificate": CERTIFICATE}),
+            # No name of our own (a stack without a domain): only CloudFront's, on its certificate.
+            (DISTRIBUTION, {"aliases": [], "viewerCertificate": {"cloudfrontDefaultCertificate": True}}),
+        ],
         failing=[
-            (DISTRIBUTION, {"viewerCertificate": {"cloudfrontDefaultCertificate": True}}, "default *.cloudfront.net certificate"),
+            (
+                DISTRIBUTION,
+                {"aliases": ["cdn.app.example.com"], "viewerCertificate": {"cloudfrontDefaultCertificate": True}},
+                "default *.cloudfront.net certificate",
+            ),
             (
                 DISTRIBUTION,
                 {"viewerCertificate": {**CERTIFICATE, "minimumProtocolVersion": "TLSv1_2016"}},
