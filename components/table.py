@@ -187,6 +187,7 @@ class GlobalTable(pulumi.ComponentResource):
     table_arn: pulumi.Output[str]
     stream_arn: pulumi.Output[str]
     replica_regions: tuple[str, ...]
+    key_arns: Mapping[str, pulumi.Input[str]]
     state_item: aws.dynamodb.TableItem
 
     def __init__(self, name: str, args: GlobalTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -199,6 +200,8 @@ class GlobalTable(pulumi.ComponentResource):
             )
         super().__init__("multi-region:data:GlobalTable", name, None, opts)
         self.replica_regions = tuple(region for region in args.key_arns if region != args.home_region)
+        # The key encrypting the table (home) or its replica in each region: every caller of the table needs it.
+        self.key_arns = dict(args.key_arns)
 
         # No ignore_changes: the provider compares replicas as a set (order is irrelevant), the replica set follows
         # `regions`, not the primary, and nothing else here is changed by AWS or by a failover.

@@ -1,10 +1,11 @@
 """Least-privilege IAM: no wildcard actions, ``Resource: "*"`` only for the actions AWS grants on ``*`` alone, no
 broad AWS-managed policies, no role anyone may assume, database access through IAM rather than passwords.
 
-What the program grants on ``*`` (``components/app.py``): X-Ray trace writes and the VPC network-interface actions
-Lambda performs with a function's role. A Step Functions state machine that logs to CloudWatch Logs needs the
-log-delivery actions on ``*`` as well, and CloudWatch metric reads and writes have no resource-level
-permissions. Those, and only those, are ``WILDCARD_RESOURCE_ACTIONS``; anything else names its resources.
+What the program grants on ``*`` (``components/app.py``): X-Ray trace writes, the VPC network-interface actions Lambda
+performs with a function's role and the stream poller's ``dynamodb:ListStreams``. A Step Functions state machine that
+logs to CloudWatch Logs needs the log-delivery actions on ``*`` as well, and CloudWatch metric reads and writes have
+no resource-level permissions. Those, and only those, are ``WILDCARD_RESOURCE_ACTIONS``; anything else names its
+resources.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ WILDCARD_RESOURCE_ACTIONS = frozenset(
         "ec2:DescribeSubnets",
         "ec2:DescribeSecurityGroups",
         "ec2:DescribeVpcs",
+        # Lambda's DynamoDB stream poller lists the table's streams: ListStreams has no resource-level permissions.
+        "dynamodb:ListStreams",
         # CloudWatch metrics: no resource-level permissions.
         "cloudwatch:PutMetricData",
         "cloudwatch:GetMetricData",
@@ -120,7 +123,7 @@ def iam_no_wildcard_actions(resource_type: str, props: Props) -> Messages:
 @resource_rule(
     "iam-wildcard-resource-allowlist",
     "IAM permission policies grant Resource '*' only for actions that have no resource-level permissions "
-    "(X-Ray writes, Lambda VPC network interfaces, CloudWatch metrics, log delivery).",
+    "(X-Ray writes, Lambda VPC network interfaces, DynamoDB ListStreams, CloudWatch metrics, log delivery).",
     *DOCUMENT_TYPES,
 )
 def iam_wildcard_resource_allowlist(resource_type: str, props: Props) -> Messages:
