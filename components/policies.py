@@ -121,14 +121,17 @@ def edge_key_policy(partition: str, account_id: str, region: str) -> Policy:
 
 
 def _cloudwatch_logs(partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """The cryptographic actions only: every request must carry a log group of this account as its encryption context,
+    which a ``Describe*`` request never carries (so granting it here could never take effect). The context is a
+    string (``StringLike``; ``ArnLike`` compares it the same way but is typed for ARN keys)."""
     return {
         "Sid": "CloudWatchLogsInThisRegion",
         "Effect": "Allow",
         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
         "Resource": "*",
         "Condition": {
-            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
+            "StringLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
         },
     }
 

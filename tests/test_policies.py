@@ -21,7 +21,11 @@ def test_key_policy_lets_only_this_regions_logs_use_the_key_for_this_account() -
     policy = region_key_policy("aws", "123456789012", "eu-west-1")
     logs = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchLogsInThisRegion")
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
-    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+    assert (
+        logs["Condition"]["StringLike"]["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+    )
+    # A Describe* request carries no encryption context: under this condition it could never be allowed.
+    assert logs["Action"] == ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
     assert "kms:*" not in logs["Action"]
 
 
