@@ -47,7 +47,10 @@ the table or replica (kms:CreateGrant, Encrypt, Decrypt, ReEncrypt*, GenerateDat
 DynamoDB in any region, as replication calls across regions); the replication service-linked role
 ``AWSServiceRoleForDynamoDBReplication`` then works through those grants. The region keys' policies delegate to IAM
 (the account-root statement), so the deployer's IAM permissions suffice and no key policy statement is needed for the
-table or its replicas. Disabling a replica's key removes that replica from the global table after 20 hours.
+table or its replicas. Those grants serve only DynamoDB's own work: every read or write of an item is authorised
+against the caller, so each role that calls the table needs the key of the replica it calls through DynamoDB of that
+region (``key_arns``; ``components.policies.dynamodb_key_statements``). Disabling a replica's key removes that replica
+from the global table after 20 hours.
 
 Example:
     >>> GlobalTable("items", GlobalTableArgs(table_name("multi-region", "prod"), "us-east-1",
