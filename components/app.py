@@ -46,12 +46,15 @@ IAM
 ---
 Each function has its own role with one inline policy (``function_policy``), naming only this region's resources:
 the table (the replica of the global table in this region is a table of the same name there) and its idempotency
-index, the stream, the queues, the key (only through SQS and Secrets Manager of this region: DynamoDB uses the key
-through its own grants) and the cache secret; its own log group. ``*`` only for X-Ray writes and the VPC network
-interface actions Lambda performs with the role, which AWS grants on ``*`` alone. No managed policy
-(``AWSLambdaVPCAccessExecutionRole`` grants logs on every log group). ``dynamodb:ListStreams`` is granted on the
-table's streams (``table/<name>/stream/*``), as the DynamoDB developer guide's policy for a stream-triggered
-function does.
+index, the stream, the queues, the cache secret, its own log group, and the region's key: through SQS and Secrets
+Manager of this region for the queues and the secret, and through DynamoDB of this region for the table's replica
+here, which is encrypted with it (``table_key``). DynamoDB's own grants on the key serve only the table's creation
+and replication; every read or write a function makes is authorised against the function's role, so a reader needs
+``kms:Decrypt`` and a writer also ``kms:Encrypt`` and the data-key actions (``dynamodb_key_statements``; the
+stream handler's stream reads decrypt with the same key). ``*`` only where IAM has no resource for an action: X-Ray
+writes, the VPC network interface actions Lambda performs with the role, and ``dynamodb:ListStreams`` (Lambda's
+stream poller lists the table's streams; IAM authorises it on ``*`` alone). No managed policy
+(``AWSLambdaVPCAccessExecutionRole`` grants logs on every log group).
 
 Example:
     >>> RegionalApp("us-east-1-app", RegionalAppArgs(region="us-east-1", name_prefix="multi-region-prod", ...),
@@ -69,7 +72,7 @@ import pulumi_aws as aws
 
 from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package
-from components.policies import Policy, allow_statement, assume_role_policy
+from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
 from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
 
@@ -156,11 +159,6 @@ def log_group_name(function_name: str) -> str:
 def log_group_arn(partition: str, region: str, account_id: str, name: str) -> str:
     """A log group's ARN, as IAM names it (log streams are ``<arn>:log-stream:<name>``, so ``<arn>:*``)."""
     return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
-
-
-def table_streams_arn(table_arn: str) -> str:
-    """Every stream the table has had (the stream's label changes if streams are turned off and on)."""
-    return f"{table_arn}/stream/*"
 
 
 # ---- pure builders: settings ---------------------------------------------------------------------
@@ -259,7 +257,8 @@ def table_stream_arn(table: GlobalTable, region: str) -> pulumi.Output[str]:
 class AppResources:
     """The ARNs of one region's application resources, what the role policies name.
 
-    ``table`` is this region's table (the home table or the replica); ``stream`` its current stream.
+    ``table`` is this region's table (the home table or the replica) and ``table_key`` the key encrypting it;
+    ``stream`` its current stream; ``key`` the region's key, encrypting the queues and the cache secret.
     """
 
     partition: str
@@ -271,7 +270,13 @@ class AppResources:
     dead_letter_queue: str
     stream_failure_queue: str
     key: str
+    table_key: str
     cache_secret: str
+
+
+def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Policy]:
+    """The table's key through DynamoDB of this region: decrypt to read, and encrypt to write."""
+    return dynamodb_key_statements("TableKeyThroughDynamoDB", {resources.region: resources.table_key}, writes=writes)
 
 
 def _common_statements(resources: AppResources, log_group: str, *, sends: bool) -> list[Policy]:
@@ -317,6 +322,7 @@ def processor_policy(resources: AppResources, log_group: str) -> Policy:
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
                 [resources.events_queue],
             ),
+            *_table_key_statements(resources, writes=True),
             *_common_statements(resources, log_group, sends=False),
         ],
     }
@@ -331,10 +337,11 @@ def stream_policy(resources: AppResources, log_group: str) -> Policy:
             allow_statement(
                 "ReadStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], [resources.stream]
             ),
-            allow_statement("ListTableStreams", ["dynamodb:ListStreams"], [table_streams_arn(resources.table)]),
+            allow_statement("ListStreams", ["dynamodb:ListStreams"], ["*"]),
             # Re-asserting a winner and recording a conflict are conditional puts; nothing else is written.
             allow_statement("TableItems", ["dynamodb:PutItem"], [resources.table]),
             allow_statement("RecordFailedBatches", ["sqs:SendMessage"], [resources.stream_failure_queue]),
+            *_table_key_statements(resources, writes=True),
             *_common_statements(resources, log_group, sends=True),
         ],
     }
@@ -347,6 +354,7 @@ def api_policy(resources: AppResources, log_group: str) -> Policy:
         "Statement": [
             allow_statement("TableItems", ["dynamodb:GetItem"], [resources.table]),
             allow_statement("EnqueueEvents", ["sqs:SendMessage"], [resources.events_queue]),
+            *_table_key_statements(resources, writes=False),
             *_common_statements(resources, log_group, sends=True),
         ],
     }
@@ -479,6 +487,7 @@ class RegionalAppArgs:
     table_name: the global table; its replica in this region has the same name.
     stream_arn: this region's stream of the table (``table_stream_arn``).
     key_arn: the region's KMS key (queues, secret, log groups).
+    table_key_arn: the key encrypting the table's replica in this region (``GlobalTable.key_arns``).
     private_subnet_ids, security_group_id: the region's private subnets and application security group.
     cache_endpoint, cache_port, cache_user, cache_password: the region's MemoryDB configuration endpoint and ACL user.
     api: the region's HTTP API (``RegionalApi.api``), which gets the routes.
@@ -494,6 +503,7 @@ class RegionalAppArgs:
     table_name: str
     stream_arn: pulumi.Input[str]
     key_arn: pulumi.Input[str]
+    table_key_arn: pulumi.Input[str]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     cache_endpoint: pulumi.Input[str]
@@ -588,6 +598,7 @@ class RegionalApp(pulumi.ComponentResource):
             dead_letter_queue=self.dead_letter_queue.arn,
             stream_failure_queue=self.stream_failure_queue.arn,
             key=args.key_arn,
+            table_key=args.table_key_arn,
             cache_secret=self.cache_secret.arn,
         ).apply(
             lambda v: AppResources(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 Policy = dict[str, Any]
+
+# What a caller of DynamoDB needs on the customer managed key of a table it reads or writes: DynamoDB decrypts the
+# table key with the caller's permissions on every read, and a write also encrypts and generates data keys (the set
+# AWS's own key policy for DynamoDB grants its callers, less ReEncrypt*, CreateGrant and DescribeKey, which only
+# creating a table or a replica or changing its key takes: the deployer's job). ``GenerateDataKey*`` is named form by
+# form, the symmetric ones (the key pairs are for asymmetric keys, which DynamoDB never uses), so no function role
+# carries a wildcard action. Streams are encrypted with the table's key, so their readers decrypt too.
+DYNAMODB_READ_KEY_ACTIONS = ("kms:Decrypt",)
+DYNAMODB_WRITE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
 
 
 def assume_role_policy(service: str, account_id: str | None = None, *, source_arn: str | None = None) -> Policy:
@@ -33,6 +42,38 @@ def allow_statement(sid: str, actions: Sequence[str], resources: Sequence[str], 
     if condition:
         statement["Condition"] = condition
     return statement
+
+
+def dynamodb_key_statements(sid: str, keys: Mapping[str, str], *, writes: bool) -> list[Policy]:
+    """Use of each region's table key through DynamoDB of that region only (``kms:ViaService``): one statement per
+    region, so a key is never usable through another region's DynamoDB. ``keys``: key ARN by region; ``writes``:
+    the caller also writes (``DYNAMODB_WRITE_KEY_ACTIONS``), else it only reads.
+
+    Example:
+        >>> (s,) = dynamodb_key_statements("TableKey", {"eu-west-1": "arn:aws:kms:eu-west-1:1:key/k"}, writes=False)
+        >>> s["Sid"], s["Action"], s["Condition"]
+        ('TableKeyEuWest1', ['kms:Decrypt'], {'StringEquals': {'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com'}})
+    """
+    actions = DYNAMODB_WRITE_KEY_ACTIONS if writes else DYNAMODB_READ_KEY_ACTIONS
+    return [
+        allow_statement(
+            f"{sid}{region_sid(region)}",
+            actions,
+            [key],
+            {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        )
+        for region, key in keys.items()
+    ]
+
+
+def region_sid(region: str) -> str:
+    """A region's name as a statement id may carry it (letters and digits only).
+
+    Example:
+        >>> region_sid("ap-southeast-2")
+        'ApSoutheast2'
+    """
+    return "".join(part.capitalize() for part in region.split("-"))
 
 
 def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
@@ -80,14 +121,17 @@ def edge_key_policy(partition: str, account_id: str, region: str) -> Policy:
 
 
 def _cloudwatch_logs(partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """The cryptographic actions only: every request must carry a log group of this account as its encryption context,
+    which a ``Describe*`` request never carries (so granting it here could never take effect). The context is a
+    string (``StringLike``; ``ArnLike`` compares it the same way but is typed for ARN keys)."""
     return {
         "Sid": "CloudWatchLogsInThisRegion",
         "Effect": "Allow",
         "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
         "Resource": "*",
         "Condition": {
-            "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
+            "StringLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account_id}:log-group:*"}
         },
     }
 
@@ -119,14 +163,13 @@ def _cloudwatch_alarms(partition: str, account_id: str, region: str) -> dict[str
 
 
 def flow_log_delivery_policy(log_group_arn: str) -> Policy:
-    """What the VPC flow-logs service needs to write into one log group, and nothing more."""
+    """What the VPC flow-logs service needs to write into one log group, and nothing more. ``DescribeLogGroups``
+    (in AWS's policy for the flow-logs role) lists the account's groups: IAM authorises it on ``*`` alone."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"],
-                "Resource": [log_group_arn, f"{log_group_arn}:*"],
-            }
+            allow_statement("DescribeOwnLogGroup", ["logs:DescribeLogStreams"], [log_group_arn]),
+            allow_statement("WriteOwnLogGroup", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{log_group_arn}:*"]),
+            allow_statement("ListLogGroups", ["logs:DescribeLogGroups"], ["*"]),
         ],
     }

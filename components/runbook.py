@@ -29,7 +29,9 @@ IAM
 ---
 The function's role (``runbook_function_policy``) is derived from the topology itself, so it names exactly what the
 runbook may touch: ``GetItem``/``PutItem``/``UpdateItem`` on the table in *every* region (the fence and the run
-record go to the target's replica, the drain marker to the source's); ``DescribeGlobalClusters`` and the switchover
+record go to the target's replica, the drain marker to the source's), with each region's table key through DynamoDB
+of that region only (``kms:ViaService``): the replicas are encrypted with their regions' keys and every read or write
+the runbook makes is authorised against its role; ``DescribeGlobalClusters`` and the switchover
 and failover of the global cluster, on the global cluster and every member cluster (AWS authorises those calls on
 both); with ``healthCheckGate``, ``GetHealthCheck``/``UpdateHealthCheck`` on the gates only; with
 ``routingControl``, reading and setting the routing controls only. ``*`` only where AWS offers no resource: reading
@@ -38,9 +40,11 @@ replication-lag metrics through them), X-Ray writes and the VPC network-interfac
 role.
 
 The state machine's role (``state_machine_policy``) may invoke the runbook function and nothing else, write traces,
-and use the CloudWatch Logs delivery API, which AWS authorises on ``*`` only (the Step Functions developer guide,
-"IAM policies for logging to CloudWatch Logs", grants exactly these actions on ``*``). Its trust policy admits Step
-Functions for this state machine of this account only (``aws:SourceAccount``, ``aws:SourceArn``).
+and use the CloudWatch Logs delivery API, which AWS authorises on ``*`` only (the Step Functions developer guide, "IAM
+policies for logging to CloudWatch Logs", grants exactly these actions on ``*``). Its log group is encrypted by
+CloudWatch Logs with the key's own grant to that service (``components.policies.region_key_policy``), not by the role.
+Its trust policy admits Step Functions for this state machine of this account only (``aws:SourceAccount``,
+``aws:SourceArn``).
 
 Example:
     >>> FailoverRunbook("us-east-1-runbook", FailoverRunbookArgs(region="us-east-1", name_prefix="multi-region-prod",
@@ -60,7 +64,7 @@ import pulumi_aws as aws
 from components.app import NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS, AppFunction, AppFunctionArgs, log_group_arn, log_group_name
 from components.observability import AlarmRule, metric_alarm
 from components.packaging import Package
-from components.policies import Policy, allow_statement, assume_role_policy
+from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
 from components.runbook_definition import state_machine_definition
 from components.table import regional_table_arn
 from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL, Topology
@@ -258,14 +262,28 @@ def runbook_topology(
 # ---- pure builders: IAM -------------------------------------------------------------------------------
 
 
-def runbook_function_policy(topology: Topology, *, partition: str, account_id: str, region: str, log_group: str) -> Policy:
-    """The runbook function's inline policy (see the module notes), for the function in ``region``."""
+def runbook_function_policy(
+    topology: Topology, *, partition: str, account_id: str, region: str, log_group: str, table_keys: Mapping[str, str]
+) -> Policy:
+    """The runbook function's inline policy (see the module notes), for the function in ``region``; ``table_keys``: the
+    key encrypting the table in each region of the topology.
+
+    Raises
+    ------
+    ValueError
+        A region of the topology has no table key.
+    """
+    missing = [r for r in topology.regions if r not in table_keys]
+    if missing:
+        raise ValueError(f"no table key for {', '.join(missing)}; table keys for: {', '.join(table_keys) or 'no region'}")
     statements = [
         allow_statement(
             "StateAndRunRecordsInEveryRegion",
             TABLE_ACTIONS,
             [regional_table_arn(partition, r, account_id, topology.table_name) for r in topology.regions],
         ),
+        # The fence, the run record and the drain marker are conditional writes: each region's key, to read and write.
+        *dynamodb_key_statements("TableKeyThroughDynamoDB", {r: table_keys[r] for r in topology.regions}, writes=True),
         allow_statement(
             "AuroraGlobalCluster",
             AURORA_ACTIONS,
@@ -320,6 +338,8 @@ class FailoverRunbookArgs:
     topology: the topology JSON (``runbook_topology``), the same in every region.
     package: the application's built Lambda package.
     key_arn: the region's KMS key (both log groups).
+    table_key_arns: the key encrypting the table in each region (``GlobalTable.key_arns``): the runbook reads and
+        writes every region's replica.
     private_subnet_ids, security_group_id: the region's private subnets and application security group.
     log_retention_days: of both log groups (``functionLogRetentionDays``).
     execution_timeout_seconds: the bound of one execution (``execution_timeout_seconds``).
@@ -332,6 +352,7 @@ class FailoverRunbookArgs:
     topology: pulumi.Input[str]
     package: Package
     key_arn: pulumi.Input[str]
+    table_key_arns: Mapping[str, pulumi.Input[str]]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
     log_retention_days: int
@@ -369,14 +390,20 @@ class FailoverRunbook(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        policy = pulumi.Output.all(partition.partition, identity.account_id, args.topology).apply(
+        policy = pulumi.Output.all(
+            partition=partition.partition,
+            account_id=identity.account_id,
+            topology=args.topology,
+            table_keys=dict(args.table_key_arns),
+        ).apply(
             lambda v: json.dumps(
                 runbook_function_policy(
-                    Topology.from_json(v[2]),
-                    partition=v[0],
-                    account_id=v[1],
+                    Topology.from_json(v["topology"]),
+                    partition=v["partition"],
+                    account_id=v["account_id"],
                     region=args.region,
                     log_group=log_group_name(function_name),
+                    table_keys=v["table_keys"],
                 )
             )
         )

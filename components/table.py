@@ -47,7 +47,10 @@ the table or replica (kms:CreateGrant, Encrypt, Decrypt, ReEncrypt*, GenerateDat
 DynamoDB in any region, as replication calls across regions); the replication service-linked role
 ``AWSServiceRoleForDynamoDBReplication`` then works through those grants. The region keys' policies delegate to IAM
 (the account-root statement), so the deployer's IAM permissions suffice and no key policy statement is needed for the
-table or its replicas. Disabling a replica's key removes that replica from the global table after 20 hours.
+table or its replicas. Those grants serve only DynamoDB's own work: every read or write of an item is authorised
+against the caller, so each role that calls the table needs the key of the replica it calls through DynamoDB of that
+region (``key_arns``; ``components.policies.dynamodb_key_statements``). Disabling a replica's key removes that replica
+from the global table after 20 hours.
 
 Example:
     >>> GlobalTable("items", GlobalTableArgs(table_name("multi-region", "prod"), "us-east-1",
@@ -187,6 +190,7 @@ class GlobalTable(pulumi.ComponentResource):
     table_arn: pulumi.Output[str]
     stream_arn: pulumi.Output[str]
     replica_regions: tuple[str, ...]
+    key_arns: Mapping[str, pulumi.Input[str]]
     state_item: aws.dynamodb.TableItem
 
     def __init__(self, name: str, args: GlobalTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -199,6 +203,8 @@ class GlobalTable(pulumi.ComponentResource):
             )
         super().__init__("multi-region:data:GlobalTable", name, None, opts)
         self.replica_regions = tuple(region for region in args.key_arns if region != args.home_region)
+        # The key encrypting the table (home) or its replica in each region: every caller of the table needs it.
+        self.key_arns = dict(args.key_arns)
 
         # No ignore_changes: the provider compares replicas as a set (order is irrelevant), the replica set follows
         # `regions`, not the primary, and nothing else here is changed by AWS or by a failover.

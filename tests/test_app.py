@@ -26,6 +26,7 @@ from components.app import (
     visibility_timeout_seconds,
 )
 from components.packaging import LAMBDA_RUNTIME, runtime_python_version
+from components.policies import region_sid
 from ops.harness import ACCOUNT_ID, ProgramRun, Resource
 from ops.parity import compare_regions
 from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
@@ -42,6 +43,7 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
+TABLE_WRITER_KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
 # Every function's role (the application's and the runbook's) traces and, in a VPC, manages its network interfaces,
 # on * (neither has resource-level permissions): (Sid, actions, resources).
 TRACING_AND_VPC_STATEMENTS = [
@@ -364,7 +366,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
         ],
         "stream": [
             ("ReadStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], ["STREAM"]),
-            ("ListTableStreams", ["dynamodb:ListStreams"], [f"{table}/stream/*"]),
+            ("ListStreams", ["dynamodb:ListStreams"], ["*"]),
             ("TableItems", ["dynamodb:PutItem"], [table]),
             ("RecordFailedBatches", ["sqs:SendMessage"], [failures]),
         ],
@@ -378,7 +380,17 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
         *TRACING_AND_VPC_STATEMENTS,
         ("CacheSecret", ["secretsmanager:GetSecretValue"], [secret]),
     ]
-    statements = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in own + common]
+    statements = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in own]
+    statements.append(
+        {
+            "Sid": f"TableKeyThroughDynamoDB{region_sid(region)}",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"] if function == "api" else TABLE_WRITER_KEY_ACTIONS,
+            "Resource": [_key_arn(region)],
+            "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
+        }
+    )
+    statements += [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in common]
     statements.append(
         {
             "Sid": "RegionKeyThroughSqsAndSecretsManager",
@@ -423,7 +435,7 @@ def test_no_role_names_another_region_or_a_wildcard_on_a_data_service(stack_run:
                     assert not [a for a in statement["Action"] if "*" in a], statement
                     if "*" in statement["Resource"]:
                         assert statement["Resource"] == ["*"]
-                        assert set(statement["Action"]) <= set(XRAY_ACTIONS) | set(NETWORK_INTERFACE_ACTIONS), statement
+                        assert set(statement["Action"]) <= {*XRAY_ACTIONS, *NETWORK_INTERFACE_ACTIONS, "dynamodb:ListStreams"}
                         continue
                     for arn in statement["Resource"]:
                         assert arn.split(":")[3] == region, f"{function} in {region}: {arn}"
@@ -541,7 +553,7 @@ def test_a_replicas_stream_is_found_by_region_or_refused() -> None:
         replica_stream_arn(replicas, "ap-southeast-2")  # type: ignore[arg-type]
 
 
-def test_policies_grant_wildcards_only_for_tracing_and_network_interfaces() -> None:
+def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_streams() -> None:
     resources = AppResources(
         partition="aws",
         region="eu-west-1",
@@ -552,12 +564,14 @@ def test_policies_grant_wildcards_only_for_tracing_and_network_interfaces() -> N
         dead_letter_queue="arn:aws:sqs:eu-west-1:111122223333:q-dlq",
         stream_failure_queue="arn:aws:sqs:eu-west-1:111122223333:q-failures",
         key="arn:aws:kms:eu-west-1:111122223333:key/k",
+        table_key="arn:aws:kms:eu-west-1:111122223333:key/k",
         cache_secret="arn:aws:secretsmanager:eu-west-1:111122223333:secret:s",
     )
     for function in FUNCTIONS:
         statements = function_policy(function, resources, f"/aws/lambda/p-{function}")["Statement"]
         starred = [s for s in statements if s["Resource"] == ["*"]]
-        assert [s["Sid"] for s in starred] == ["Tracing", "VpcNetworkInterfaces"]
+        listing = ["ListStreams"] if function == "stream" else []
+        assert [s["Sid"] for s in starred] == [*listing, "Tracing", "VpcNetworkInterfaces"]
         named = {arn for s in statements if s not in starred for arn in s["Resource"]}
         assert all(":eu-west-1:111122223333:" in arn for arn in named), named
         assert resources.dead_letter_queue not in named, "no function touches the DLQ: SQS redrives to it"

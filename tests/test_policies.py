@@ -1,6 +1,13 @@
 """Pure policy documents, without Pulumi."""
 
-from components.policies import allow_statement, assume_role_policy, edge_key_policy, flow_log_delivery_policy, region_key_policy
+from components.policies import (
+    allow_statement,
+    assume_role_policy,
+    dynamodb_key_statements,
+    edge_key_policy,
+    flow_log_delivery_policy,
+    region_key_policy,
+)
 
 
 def test_key_policy_keeps_account_administration() -> None:
@@ -14,7 +21,11 @@ def test_key_policy_lets_only_this_regions_logs_use_the_key_for_this_account() -
     policy = region_key_policy("aws", "123456789012", "eu-west-1")
     logs = next(s for s in policy["Statement"] if s["Sid"] == "CloudWatchLogsInThisRegion")
     assert logs["Principal"] == {"Service": "logs.eu-west-1.amazonaws.com"}
-    assert logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+    assert (
+        logs["Condition"]["StringLike"]["kms:EncryptionContext:aws:logs:arn"] == "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+    )
+    # A Describe* request carries no encryption context: under this condition it could never be allowed.
+    assert logs["Action"] == ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
     assert "kms:*" not in logs["Action"]
 
 
@@ -52,11 +63,25 @@ def test_allow_statement_carries_a_condition_only_when_given() -> None:
     assert allow_statement("Read", ["s3:GetObject"], ["*"], condition)["Condition"] == condition
 
 
-def test_flow_log_delivery_is_scoped_to_one_log_group() -> None:
+def test_flow_log_delivery_is_scoped_to_one_log_group_and_lists_groups_on_star_only() -> None:
     arn = "arn:aws:logs:us-east-1:123456789012:log-group:flow"
-    (statement,) = flow_log_delivery_policy(arn)["Statement"]
-    assert statement["Resource"] == [arn, f"{arn}:*"]
-    assert all(action.startswith("logs:") for action in statement["Action"])
+    describe, write, listing = flow_log_delivery_policy(arn)["Statement"]
+    assert (describe["Action"], describe["Resource"]) == (["logs:DescribeLogStreams"], [arn])
+    assert (write["Action"], write["Resource"]) == (["logs:CreateLogStream", "logs:PutLogEvents"], [f"{arn}:*"])
+    # DescribeLogGroups has no resource type in IAM: scoped to an ARN it would never take effect.
+    assert (listing["Action"], listing["Resource"]) == (["logs:DescribeLogGroups"], ["*"])
+
+
+def test_dynamodb_key_statements_bind_each_key_to_dynamodb_of_its_own_region() -> None:
+    keys = {"us-east-1": "arn:aws:kms:us-east-1:1:key/a", "eu-west-1": "arn:aws:kms:eu-west-1:1:key/b"}
+    east, west = dynamodb_key_statements("TableKey", keys, writes=True)
+    assert east["Sid"] == "TableKeyUsEast1" and east["Resource"] == [keys["us-east-1"]]
+    assert east["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+    assert west["Resource"] == [keys["eu-west-1"]]
+    assert west["Condition"] == {"StringEquals": {"kms:ViaService": "dynamodb.eu-west-1.amazonaws.com"}}
+    assert east["Action"] == ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
+    (reader,) = dynamodb_key_statements("TableKey", {"us-east-1": keys["us-east-1"]}, writes=False)
+    assert reader["Action"] == ["kms:Decrypt"]
 
 
 def test_key_policy_lets_only_this_accounts_cloudfront_distributions_decrypt() -> None:

@@ -130,8 +130,10 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group(stack_run: Pr
         delivery = next(
             p for p in stack_run.of_type("aws:iam/rolePolicy:RolePolicy", region) if p.name.endswith("flow-logs-delivery")
         )
-        (statement,) = delivery.policy()["Statement"]
-        assert statement["Resource"] == [flow.inputs["logDestination"], flow.inputs["logDestination"] + ":*"]
+        group_arn = flow.inputs["logDestination"]
+        resources = {s["Sid"]: s["Resource"] for s in delivery.policy()["Statement"]}
+        # Its own group and streams; listing groups is authorised on "*" only.
+        assert resources == {"DescribeOwnLogGroup": [group_arn], "WriteOwnLogGroup": [f"{group_arn}:*"], "ListLogGroups": ["*"]}
 
 
 def test_kms_key_rotates_with_an_explicit_policy_and_alias(stack_run: ProgramRun) -> None:

