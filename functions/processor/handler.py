@@ -24,6 +24,7 @@ a conflict record), ``Conflicts`` (payload conflicts), ``VersionConflicts``, ``V
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ class Processor:
     cache: InvalidatesCache | None
     metrics: Metrics = field(default_factory=lambda: Metrics(service="processor"))
     clock_ms: Callable[[], int] = now_ms
+    sleep: Callable[[float], None] = time.sleep
 
 
 _processor: Processor | None = None
@@ -137,6 +139,7 @@ def process_record(record: Mapping[str, Any], processor: Processor, deadline_ms:
             state=processor.state,
             cache=processor.cache,
             clock_ms=processor.clock_ms,
+            sleep=processor.sleep,
             deadline_ms=deadline_ms,
         )
     except Exception as error:

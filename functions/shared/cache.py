@@ -93,8 +93,9 @@ LOCK_POLL_SECONDS = 0.02
 BREAKER_FAILURE_THRESHOLD = 3
 BREAKER_OPEN_SECONDS = 10.0
 
-# Delete the lock only if it still holds our token (it may have expired and been taken by another loader).
-_RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Compare and delete: a lock only if it still holds our token (it may have expired and been taken by another loader);
+# a value found unusable only if it is still there (a writer may have replaced it since).
+_DELETE_IF_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 # Put if not older (see "Entries and versions"). ARGV: the entry's token, the entry, its TTL in seconds, "1" when the
 # entry holds an item. A value that is not an entry (another type: pcall; not JSON; no token) is replaced. An item copy
 # replaces a negative entry of the same token: an item written without a token still beats "no such item".
@@ -275,27 +276,33 @@ class ItemCache:
         return outcome == _OK
 
     def _read(self, item_id: str) -> tuple[str, _Copy | None]:
-        """The cache's state and the copy under the item's key (None: nothing usable there)."""
+        """The cache's state and the copy under the item's key (None: nothing usable there). A value that is no entry
+        of this item is discarded (if it is still there), so that the fill that follows can take its place."""
         outcome, value = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
         if outcome != _OK or value is None:
             return outcome, None
-        copy = self._usable(item_id, value)
-        if copy is None:
+        entry = self._parse(item_id, value)
+        if entry is _UNUSABLE:
             self.metrics.add("CacheUnusable")
-        return outcome, copy
+            self._guarded("discard", item_id, lambda client: client.eval(_DELETE_IF_SCRIPT, 1, item_key(item_id), value))
+            return outcome, None
+        return outcome, entry if isinstance(entry, _Copy) else None
 
-    def _usable(self, item_id: str, value: object) -> _Copy | None:
+    def _parse(self, item_id: str, value: object) -> _Copy | object | None:
+        """A usable copy, None for an invalidation marker, or ``_UNUSABLE``."""
         try:
             entry = json.loads(value) if isinstance(value, str | bytes) else None
         except ValueError:
-            return None
-        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str) or "item" not in entry:
-            return None  # not an entry, or an invalidation marker
+            return _UNUSABLE
+        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+            return _UNUSABLE
+        if "item" not in entry:
+            return None if entry.get("invalidated") is True else _UNUSABLE
         item = entry["item"]
         if item is None:
             return _Copy(None)
         if not isinstance(item, dict) or item.get("Id") != item_id or not self.accept(item):
-            return None
+            return _UNUSABLE
         return _Copy(item)
 
     def _served(self, copy: _Copy) -> tuple[Item | None, str]:
@@ -363,7 +370,7 @@ class ItemCache:
         return item, {_OK: "db", _SKIPPED: "db-cache-skipped", _FAILED: "db-cache-error"}[cache_state]
 
     def _release(self, item_id: str, token: str) -> None:
-        self._guarded("unlock", item_id, lambda client: client.eval(_RELEASE_SCRIPT, 1, lock_key(item_id), token))
+        self._guarded("unlock", item_id, lambda client: client.eval(_DELETE_IF_SCRIPT, 1, lock_key(item_id), token))
 
     def _wait_for_fill(self, item_id: str) -> tuple[str, _Copy | None]:
         """Poll the item key while another container loads it: the cache's state and the copy, None if none came."""
@@ -424,6 +431,9 @@ class ItemCache:
 def _answered(error: BaseException) -> bool:
     """Redis answered the command with an error about the value (``WRONGTYPE``): the server works."""
     return str(error).startswith("WRONGTYPE")
+
+
+_UNUSABLE = object()
 
 
 class _Copy:

@@ -171,13 +171,14 @@ def _decode(body: object) -> Mapping[str, Any]:
         except UnicodeDecodeError:
             raise ValidationError("body", "must be UTF-8 text") from None
     if isinstance(body, str):
+        text = body
         try:
-            body = json.loads(body, parse_constant=_refuse_constant)
+            body = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as error:
             raise ValidationError("body", f"must be a JSON object ({error})") from None
         except RecursionError:
             # Nested deeper than the parser goes (about a thousand levels): only ``data`` may nest at all.
-            field = "data" if body.lstrip().startswith("{") else "body"
+            field = "data" if text.lstrip().startswith("{") else "body"
             raise ValidationError(field, f"must be nested at most {MAX_DATA_DEPTH} levels deep") from None
     if not isinstance(body, Mapping):
         raise ValidationError("body", f"must be a JSON object, got {_type_name(body)}")

@@ -449,6 +449,8 @@ def _wait_for_settle(writer: _Writer, claim: Mapping[str, Any], sleep: Callable[
     """A pending claim of another delivery, and the item already past this event: its owner either applied it (and a
     later event followed) or found it stale; only the owner knows, so wait for it to settle. None: the claim was
     abandoned (its owner died), and this delivery decides."""
+    if writer.clock_ms() >= owner_deadline(claim):
+        return None
     waited = 0.0
     while waited < SETTLE_WAIT_SECONDS:
         sleep(SETTLE_POLL_SECONDS)

@@ -19,8 +19,8 @@ from functions.shared.events import Event, order_token
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
 from functions.shared.state import AppState, ItemTable, transition
 from functions.shared.store import (
-    CLAIM_OWNER_WINDOW_MS,
     APPLIED,
+    CLAIM_OWNER_WINDOW_MS,
     DUPLICATE,
     PENDING,
     STALE,
