@@ -73,6 +73,9 @@ class LazyRedis:
     @property
     def client(self) -> Any:
         """The built client (built now if it was not): raises what building raises, e.g. the cache is unreachable."""
+        client = self._client
+        if client is not None:  # built: no lock on the hot path
+            return client
         with self._lock:
             if self._client is None:
                 self._client = self._build()

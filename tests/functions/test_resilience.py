@@ -270,22 +270,22 @@ def _body(data: str, **extra: str) -> str:
     return f'{{"id":"item-1","data":{data},"timestamp":{BASE_MS},"idempotencyKey":"k-1"{fields}}}'
 
 
-UNUSABLE = [
-    (_body('"\\ud800"'), "data"),
-    (_body('{"\\udc00":1}'), "data"),
-    (_body('{"list":["ok","\\ud83d"]}'), "data"),
-    (_body(DEEP), "data"),
-    (_body(VERY_DEEP), "data"),
-    (_body('{"n":1e400}'), "data"),
-    (_body('{"n":1e-200}'), "data"),
-    (_body('{"n":' + "9" * 39 + "}"), "data"),
-    (_body('{"n":1}', expectedVersion="9" * 40), "expectedVersion"),
-    (_body('{"n":1}', timestamp="9" * 20), "timestamp"),
-]
+UNUSABLE = {
+    "lone surrogate": (_body('"\\ud800"'), "data"),
+    "lone surrogate in a key": (_body('{"\\udc00":1}'), "data"),
+    "lone surrogate in a list": (_body('{"list":["ok","\\ud83d"]}'), "data"),
+    "40 levels": (_body(DEEP), "data"),
+    "5000 levels": (_body(VERY_DEEP), "data"),
+    "infinite": (_body('{"n":1e400}'), "data"),
+    "below 1e-130": (_body('{"n":1e-200}'), "data"),
+    "39 digits": (_body('{"n":' + "9" * 39 + "}"), "data"),
+    "expectedVersion of 40 digits": (_body('{"n":1}', expectedVersion="9" * 40), "expectedVersion"),
+    "timestamp of 20 digits": (_body('{"n":1}', timestamp="9" * 20), "timestamp"),
+}
 
 
 @pytest.mark.parametrize("endpoint", ["single"], indirect=True)
-@pytest.mark.parametrize(("body", "field"), UNUSABLE)
+@pytest.mark.parametrize(("body", "field"), UNUSABLE.values(), ids=UNUSABLE.keys())
 def test_unusable_input_is_a_validation_error_naming_the_field(region: Region, body: str, field: str) -> None:
     status, answer, _ = region.request("POST /events", body=body)
     assert (status, answer["error"], answer["field"]) == (400, "validation", field)
