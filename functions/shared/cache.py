@@ -21,7 +21,7 @@ counts as a success for the circuit breaker, not as a failure.
 
 The read (``ItemCache.get``)
 ----------------------------
-1. Read the item's key. A hit is served. A *negative entry* (JSON ``null``, kept ``NEGATIVE_TTL_SECONDS``) says
+1. Read the item's key. A hit is served. A *negative entry* (kept ``NEGATIVE_TTL_SECONDS``) says
    the item did not exist a moment ago: served as "not found" without a database read, so a client polling for a
    missing id costs the table nothing.
 2. On a miss, load once per key:

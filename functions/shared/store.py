@@ -63,8 +63,10 @@ written under a newer epoch refuses a write from a container that still holds an
 
 The cache
 ---------
-After a write commits, the item's cache entry is invalidated (not overwritten): an invalidation cannot put an older
-copy back when two writes of one item finish out of order, which a ``store`` of each writer's copy could.
+After a write commits, the item's cache entry is invalidated at the event's order token (not overwritten): the marker
+it leaves refuses any fill of an older copy (``functions.shared.cache``), and two writes of one item finishing out of
+order cannot put the older back. An invalidation that fails here is not retried here: the stream handler sees the same
+write and retries its record until its invalidation happened.
 """
 
 from __future__ import annotations
