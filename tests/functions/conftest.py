@@ -113,15 +113,21 @@ def redis_cluster() -> Iterator[RedisClusterServers]:
     cluster.stop()
 
 
-@pytest.fixture
-def world(aws_endpoint: str, redis_cluster: RedisClusterServers, redis_server: RedisServer) -> Iterator[World]:
-    """The fault matrix's two regions, on clean caches: the primary on the Redis Cluster, the secondary on one server."""
+@pytest.fixture(params=["cluster primary"])
+def world(
+    request: pytest.FixtureRequest, aws_endpoint: str, redis_cluster: RedisClusterServers, redis_server: RedisServer
+) -> Iterator[World]:
+    """The fault matrix's two regions on clean caches: the primary on the Redis Cluster (the deployed mode) and the
+    secondary on one server, or (``single primary``, asked with ``indirect``) the other way round. Each cache is behind
+    a proxy; a cluster client goes through it only to discover the cluster, so the faults that must reach a client
+    after that (a cache dying or hanging mid-batch) take the primary on the single server."""
     from tests.functions.matrix import World
     from tests.functions.world import CacheEndpoint, flushed
 
     cluster = CacheEndpoint(redis_cluster.host, redis_cluster.port, cluster=True)
     single = CacheEndpoint(redis_server.host, redis_server.port, cluster=False)
+    primary, secondary = (cluster, single) if request.param == "cluster primary" else (single, cluster)
     with flushed(cluster), flushed(single):
-        built = World(aws_endpoint, cluster, single)
+        built = World(aws_endpoint, primary, secondary)
         yield built
         built.close()

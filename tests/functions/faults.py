@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing, suppress
 from typing import Any
 
@@ -96,6 +97,8 @@ class DynamoFaults:
 
     def __init__(self, client: Any, kind: str = THROTTLE, at: int = 0) -> None:
         self.kind, self.at, self.calls = kind, at, 0
+        # Called with each call's number before it is made (another fault can start there).
+        self.before: Callable[[int], None] | None = None
         self.operations: Counter[str] = Counter()
         self._lock = threading.Lock()
         client.meta.events.register("before-call.dynamodb.*", self._before_call)
@@ -104,7 +107,9 @@ class DynamoFaults:
         with self._lock:
             self.calls += 1
             self.operations[model.name] += 1
-            hit = self.calls == self.at
+            hit, number = self.calls == self.at, self.calls
+        if self.before is not None:
+            self.before(number)
         if not hit:
             return None
         if self.kind == KILL:

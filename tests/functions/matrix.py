@@ -176,3 +176,12 @@ def check(world: World) -> None:
             cached = region.cached(item_id)
             if cached is not None and "item" in cached:
                 assert cached["token"] == item["OrderToken"]
+
+
+def processor_cell(world: World, kind: str, at: int) -> None:
+    """One processor cell: ``kind`` at the processor's ``at``-th DynamoDB call, then every invariant."""
+    faults = world.primary.faults["processor"]
+    faults.kind, faults.at = kind, at
+    world.run()
+    world.finish()
+    check(world)

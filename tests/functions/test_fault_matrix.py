@@ -1,12 +1,13 @@
-"""The fault matrix, processor cells: throttling, a 500 and a killed container at each DynamoDB call of the write path
-(the scenario and the invariants checked after every cell: ``tests/functions/matrix.py``)."""
+"""The fault matrix, processor cells: throttling and a 500 at each DynamoDB call of the write path (a killed container:
+``test_fault_matrix_kill.py``; the scenario and the invariants checked after every cell: ``tests/functions/matrix.py``).
+"""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.functions.faults import KILL, SERVER_ERROR, THROTTLE
-from tests.functions.matrix import STREAM_CALLS, WRITE_PATH_CALLS, World, check
+from tests.functions.faults import SERVER_ERROR, THROTTLE
+from tests.functions.matrix import STREAM_CALLS, WRITE_PATH_CALLS, World, check, processor_cell
 
 
 def test_without_faults_the_scenario_makes_every_write_path_call_the_matrix_injects_into(world: World) -> None:
@@ -18,10 +19,6 @@ def test_without_faults_the_scenario_makes_every_write_path_call_the_matrix_inje
 
 
 @pytest.mark.parametrize("at", range(1, WRITE_PATH_CALLS + 1))
-@pytest.mark.parametrize("kind", [THROTTLE, SERVER_ERROR, KILL])
-def test_processor_dynamodb_fault_at_each_call(world: World, kind: str, at: int) -> None:
-    faults = world.primary.faults["processor"]
-    faults.kind, faults.at = kind, at
-    world.run()
-    world.finish()
-    check(world)
+@pytest.mark.parametrize("kind", [THROTTLE, SERVER_ERROR])
+def test_processor_dynamodb_error_at_each_call(world: World, kind: str, at: int) -> None:
+    processor_cell(world, kind, at)

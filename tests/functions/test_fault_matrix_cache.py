@@ -61,17 +61,12 @@ def _hung_at_start(world: World) -> None:
 
 def _dying_mid_batch(world: World) -> None:
     """The caches go down while the processor is in the middle of its batch (before its sixth DynamoDB call)."""
-    faults = world.primary.faults["processor"]
-    original = faults._before_call
 
-    def dying(model: Any, **kwargs: Any) -> Any:
-        if faults.calls == 5:
+    def die(number: int) -> None:
+        if number == 6:
             world.set_caches(DOWN)
-        return original(model, **kwargs)
 
-    faults._before_call = dying  # type: ignore[method-assign]
-    world.primary.processor.table.client.meta.events.unregister("before-call.dynamodb.*", original)
-    world.primary.processor.table.client.meta.events.register("before-call.dynamodb.*", dying)
+    world.primary.faults["processor"].before = die
 
 
 def _hung_mid_batch(world: World) -> None:
@@ -81,7 +76,17 @@ def _hung_mid_batch(world: World) -> None:
     world.set_caches(HUNG)
 
 
-@pytest.mark.parametrize("cache_fault", [_down_at_start, _hung_at_start, _dying_mid_batch, _hung_mid_batch])
+@pytest.mark.parametrize(
+    ("world", "cache_fault"),
+    [
+        ("cluster primary", _down_at_start),
+        ("single primary", _down_at_start),
+        ("cluster primary", _hung_at_start),
+        ("single primary", _dying_mid_batch),
+        ("single primary", _hung_mid_batch),
+    ],
+    indirect=["world"],
+)
 def test_cache_faults_in_every_function(world: World, cache_fault: Any) -> None:
     cache_fault(world)
     world.run()
