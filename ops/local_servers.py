@@ -1,8 +1,11 @@
-"""Real local servers: a Redis server (Debian's redis-server) and the moto server (an AWS API emulator).
+"""Real local servers: a Redis server (Debian's redis-server), a Redis Cluster of three of them, and the moto server (an
+AWS API emulator).
 
 The function tests and the local drill (``python -m ops drill``) run the real function code against them. Each listens
 on 127.0.0.1 on a free port, is started by its user (a test session, the drill), and is stopped by its PID. A Redis
-server can be stopped and started again on the same port, for the outage tests and the drill's regional outage.
+server can be stopped and started again on the same port, for the outage tests and the drill's regional outage. The
+cluster is what the deployed functions talk to (MemoryDB speaks only the cluster protocol): three masters sharing the
+16384 slots, joined by ``redis-cli --cluster create``.
 """
 
 from __future__ import annotations
@@ -79,6 +82,8 @@ class RedisServer:
     host: str = "127.0.0.1"
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="redis-test-")))
     pid: int | None = None
+    # Further redis-server options, e.g. ("--cluster-enabled", "yes").
+    options: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -109,6 +114,7 @@ class RedisServer:
                 str(self.workdir),
                 "--logfile",
                 str(self.workdir / "redis.log"),
+                *self.options,
             ],
             check=True,
         )
@@ -125,6 +131,64 @@ class RedisServer:
         if self.pid is not None:
             _kill(self.pid)
             self.pid = None
+
+
+CLUSTER_SLOTS = 16384
+
+
+@dataclass
+class RedisClusterServers:
+    """A Redis Cluster on 127.0.0.1: ``size`` masters (no replicas) sharing every slot.
+
+    Each node also listens on a cluster bus port of its own (``cluster-port``, a free port, not port + 10000, which may
+    be taken). ``start`` returns once every node reports ``cluster_state:ok``.
+    """
+
+    size: int = 3
+    host: str = "127.0.0.1"
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        """The first node's port: the seed a cluster client starts from (it discovers the others)."""
+        return self.nodes[0].port
+
+    def start(self) -> RedisClusterServers:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            raise RuntimeError("redis-cli is not installed; `./run test` installs it (apt-get install redis-server)")
+        self.nodes = [RedisServer(host=self.host, options=_cluster_options(free_port())).start() for _ in range(self.size)]
+        addresses = [f"{node.host}:{node.port}" for node in self.nodes]
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(lambda: all(_cluster_ok(node) for node in self.nodes), "the Redis Cluster")
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def _cluster_options(bus_port: int) -> tuple[str, ...]:
+    return (
+        "--cluster-enabled",
+        "yes",
+        "--cluster-port",
+        str(bus_port),
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-node-timeout",
+        "2000",
+    )
+
+
+def _cluster_ok(node: RedisServer) -> bool:
+    with closing(socket.create_connection((node.host, node.port), timeout=0.5)) as sock:
+        sock.sendall(b"CLUSTER INFO\r\n")
+        return b"cluster_state:ok" in sock.recv(4096)
 
 
 @dataclass

@@ -66,6 +66,7 @@ from functions.shared.schema import (
     ATTR_DATA,
     ATTR_ID,
     ATTR_LAST_UPDATED_REGION,
+    ATTR_ORDER_TOKEN,
     ATTR_TIMESTAMP,
     ATTR_VERSION,
 )
@@ -125,7 +126,13 @@ class Api:
     @classmethod
     def from_settings(cls, settings: Settings, health_path: str = "/health") -> Api:
         metrics = Metrics("api")
-        cache = ItemCache(redis_client(settings), settings.cache_ttl_seconds, metrics, breaker=cache_breaker(metrics))
+        cache = ItemCache(
+            redis_client(settings),
+            settings.cache_ttl_seconds,
+            metrics,
+            breaker=cache_breaker(metrics),
+            accept=servable_item,
+        )
         return cls(
             settings=settings,
             table=ItemTable(aws_client("dynamodb", settings.region), settings.table_name),
@@ -285,8 +292,9 @@ def state(api: Api) -> Response:
 
 
 def read_item(table: ItemTable, item_id: str) -> dict[str, Any] | None:
-    """The item's public attributes (one strongly consistent GetItem), or None when there is no such item."""
-    names = {f"#a{index}": name for index, name in enumerate(PUBLIC_ATTRIBUTES)}
+    """The item's public attributes and its order token (the cache's version of the copy; one strongly consistent
+    GetItem), or None when there is no such item."""
+    names = {f"#a{index}": name for index, name in enumerate((*PUBLIC_ATTRIBUTES, ATTR_ORDER_TOKEN))}
     response = table.client.get_item(
         TableName=table.name,
         Key={ATTR_ID: {"S": item_id}},
@@ -297,7 +305,25 @@ def read_item(table: ItemTable, item_id: str) -> dict[str, Any] | None:
     attributes = response.get("Item")
     if attributes is None:
         return None
-    return public_item(item_from_image(attributes))
+    item = item_from_image(attributes)
+    return {**public_item(item), **({ATTR_ORDER_TOKEN: item[ATTR_ORDER_TOKEN]} if ATTR_ORDER_TOKEN in item else {})}
+
+
+def servable_item(item: Mapping[str, Any]) -> bool:
+    """Whether a cached copy can be shown (:func:`public_item` of it is an item's body); a copy that cannot is a miss."""
+    if not isinstance(item.get(ATTR_DATA), dict | str):
+        return False
+    if not isinstance(item.get(ATTR_LAST_UPDATED_REGION, ""), str):
+        return False
+    return all(_whole_number(item.get(name)) for name in WHOLE_NUMBER_ATTRIBUTES if name in item)
+
+
+def _whole_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and value.isascii() and value.isdigit()
 
 
 def public_item(item: Mapping[str, Any]) -> dict[str, Any]:

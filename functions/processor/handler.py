@@ -24,6 +24,7 @@ a conflict record), ``Conflicts`` (payload conflicts), ``VersionConflicts``, ``V
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ class Processor:
     cache: InvalidatesCache | None
     metrics: Metrics = field(default_factory=lambda: Metrics(service="processor"))
     clock_ms: Callable[[], int] = now_ms
+    sleep: Callable[[float], None] = time.sleep
 
 
 _processor: Processor | None = None
@@ -78,13 +80,15 @@ _processor_lock = threading.Lock()
 
 def build_processor(settings: Settings) -> Processor:
     """The container's processor: a DynamoDB client with timeouts and retries, the state cache, the item cache."""
-    from functions.shared.cache import ItemCache
+    from functions.shared.cache import ItemCache, cache_breaker
     from functions.shared.clients import aws_client, redis_client
 
     metrics = Metrics(service="processor")
     table = ItemTable(aws_client("dynamodb", settings.region), settings.table_name)
     redis = redis_client(settings)
-    cache = ItemCache(redis, settings.cache_ttl_seconds, metrics) if redis is not None else None
+    cache = None
+    if redis is not None:
+        cache = ItemCache(redis, settings.cache_ttl_seconds, metrics, breaker=cache_breaker(metrics))
     return Processor(settings, table, StateCache(table), cache, metrics)
 
 
@@ -101,18 +105,24 @@ def handle(event: Mapping[str, Any], context: Any, processor: Processor | None =
     processor = processor or current_processor()
     with request_context(str(getattr(context, "aws_request_id", ""))):
         try:
-            failed = process_batch(event.get("Records", []), processor)
+            failed = process_batch(event.get("Records", []), processor, invocation_deadline(context, processor.clock_ms))
         finally:
             processor.metrics.flush()
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
-def process_batch(records: Sequence[Mapping[str, Any]], processor: Processor) -> list[str]:
+def invocation_deadline(context: Any, clock_ms: Callable[[], int]) -> int | None:
+    """When this invocation ends (epoch ms), from the Lambda context; None when the context does not say."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return clock_ms() + int(remaining()) if callable(remaining) else None
+
+
+def process_batch(records: Sequence[Mapping[str, Any]], processor: Processor, deadline_ms: int | None = None) -> list[str]:
     """Process every record; the message ids of those that failed, in order."""
-    return [str(record.get("messageId", "")) for record in records if process_record(record, processor) is None]
+    return [str(record.get("messageId", "")) for record in records if process_record(record, processor, deadline_ms) is None]
 
 
-def process_record(record: Mapping[str, Any], processor: Processor) -> Outcome | None:
+def process_record(record: Mapping[str, Any], processor: Processor, deadline_ms: int | None = None) -> Outcome | None:
     """Parse and apply one SQS record: its outcome, or None when it failed (it is logged and counted)."""
     metrics = processor.metrics
     fields: dict[str, Any] = {
@@ -129,6 +139,8 @@ def process_record(record: Mapping[str, Any], processor: Processor) -> Outcome |
             state=processor.state,
             cache=processor.cache,
             clock_ms=processor.clock_ms,
+            sleep=processor.sleep,
+            deadline_ms=deadline_ms,
         )
     except Exception as error:
         _failed(metrics, error, fields)

@@ -1,12 +1,27 @@
 """The region's item cache over Redis (MemoryDB): one key per item, written only after the database commit.
 
-Writers (the processor, the stream handler) use ``store`` and ``invalidate``; the API reads with ``get``, a
-cache-aside read. A cache that cannot be reached never fails the caller: the database is the source of truth, the
-failure is logged and counted, and the TTL bounds how long a missed invalidation can leave a stale copy.
+Writers (the processor, the stream handler) use ``invalidate``; the API reads with ``get``, a cache-aside read. A
+cache that cannot be reached never fails the caller: the database is the source of truth, the failure is logged and
+counted, and ``invalidate`` answers False so that the stream handler retries the change (an invalidation that did not
+happen is never forgotten).
+
+Entries and versions
+--------------------
+An item's key holds JSON: a copy ``{"token": <order token>, "item": <item>}`` (``"item": null`` is a *negative
+entry*: the item did not exist) or an invalidation marker ``{"token": <order token>, "invalidated": true}`` left by a
+writer after its commit. The token is the item's ``OrderToken`` (its place in last-writer-wins; ``""`` for an item
+without one and for a missing item). Every write to a key is one Lua script, ``put if not older``: it leaves the key
+alone when it holds a later token, or the same token as a copy, and writes otherwise. So a fill never puts back a copy
+older than a write that was already invalidated (the read that loaded before the write and fills after both
+invalidations ran is refused), an invalidation never drops a newer copy, and two fills of one version keep the first.
+
+Whatever else is under a key (not JSON, JSON that is not an entry of this item, a value of another Redis type) is a
+miss: the read loads from the table and its fill replaces the value. A wrong-type reply proves Redis answered, so it
+counts as a success for the circuit breaker, not as a failure.
 
 The read (``ItemCache.get``)
 ----------------------------
-1. Read the item's key. A hit is served. A *negative entry* (JSON ``null``, kept ``NEGATIVE_TTL_SECONDS``) says
+1. Read the item's key. A hit is served. A *negative entry* (kept ``NEGATIVE_TTL_SECONDS``) says
    the item did not exist a moment ago: served as "not found" without a database read, so a client polling for a
    missing id costs the table nothing.
 2. On a miss, load once per key:
@@ -23,9 +38,7 @@ The read (``ItemCache.get``)
    A miss costs a GET, the lock, a second GET, the table read, the fill and the release: five cache calls, so
    that however many readers miss a key at once, in however many containers, the table is read once.
 
-   The loaded item is filled with ``SET NX`` and TTL plus jitter, so a fill never overwrites a copy a writer
-   stored meanwhile. (The window that remains: a writer's *invalidation* landing between this read's load and its
-   fill leaves the older copy cached until its TTL or the next write's invalidation.)
+   The loaded item is filled (``put if not older``) with TTL plus jitter.
 3. Every cache call goes through the circuit breaker (``functions.shared.breaker``). When Redis fails (a
    connection refused, a socket timeout: ``functions.shared.clients`` keeps those short), the read is served from
    the database; after ``failure_threshold`` failures in a row the breaker opens and reads skip the cache without
@@ -36,16 +49,17 @@ Where a read was served from is returned with it: ``cache``, ``negative-cache``,
 ``shared`` (another thread of this container looked it up meanwhile), ``cache-wait`` (another container loaded and filled
 it while this one waited), ``db-cache-skipped`` (breaker open), ``db-cache-error`` (the cache failed on this call).
 
-Metrics: ``CacheHits``, ``CacheMisses``, ``NegativeHits``, ``CacheErrors``, ``CacheSkipped``, ``CacheLoads`` (database
-reads made by the cache), ``CacheInvalidations``, ``BreakerOpen`` and ``BreakerClosed`` (state changes).
+Metrics: ``CacheHits``, ``CacheMisses``, ``NegativeHits``, ``CacheUnusable`` (a value that was not a usable entry),
+``CacheErrors``, ``CacheSkipped``, ``CacheLoads`` (database reads made by the cache), ``CacheInvalidations``,
+``BreakerOpen`` and ``BreakerClosed`` (state changes).
 
 Example:
     >>> metrics = Metrics("api")
     >>> cache = ItemCache(redis_client, ttl_seconds=300, metrics=metrics, breaker=cache_breaker(metrics))
-    >>> cache.store("item-1", {"Id": "item-1", "Version": 3})
+    >>> cache.store("item-1", {"Id": "item-1", "Version": 3, "OrderToken": "0001#k#h"})
     >>> cache.get("item-1", load=lambda: table_read("item-1"))
-    ({'Id': 'item-1', 'Version': 3}, 'cache')
-    >>> cache.invalidate("item-1")
+    ({'Id': 'item-1', 'Version': 3, 'OrderToken': '0001#k#h'}, 'cache')
+    >>> cache.invalidate("item-1", order_token="0002#k2#h2")
 """
 
 from __future__ import annotations
@@ -61,6 +75,7 @@ from typing import Any, Protocol
 from functions.shared.breaker import CLOSED, OPEN, CircuitBreaker
 from functions.shared.log import get_logger
 from functions.shared.metrics import Metrics
+from functions.shared.schema import ATTR_ORDER_TOKEN
 
 logger = get_logger("cache")
 
@@ -70,7 +85,6 @@ JITTER_FRACTION = 0.1
 # Long enough to spare the table a client polling for a missing id, short enough that an item created meanwhile
 # is seen soon even if its write's cache update was lost.
 NEGATIVE_TTL_SECONDS = 5
-NEGATIVE_ENTRY = "null"
 # The cross-container load lock: it outlives a normal load (a GetItem with its retries) and expires on its own
 # when the holder dies; waiters give up polling well before a client would notice.
 LOCK_TTL_MS = 3000
@@ -79,8 +93,26 @@ LOCK_POLL_SECONDS = 0.02
 BREAKER_FAILURE_THRESHOLD = 3
 BREAKER_OPEN_SECONDS = 10.0
 
-# Delete the lock only if it still holds our token (it may have expired and been taken by another loader).
-_RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Compare and delete: a lock only if it still holds our token (it may have expired and been taken by another loader);
+# a value found unusable only if it is still there (a writer may have replaced it since).
+_DELETE_IF_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
+# Put if not older (see "Entries and versions"). ARGV: the entry's token, the entry, its TTL in seconds, "1" when the
+# entry holds an item. A value that is not an entry (another type: pcall; not JSON; no token) is replaced. An item copy
+# replaces a negative entry of the same token: an item written without a token still beats "no such item".
+_PUT_SCRIPT = """
+local current = redis.pcall('GET', KEYS[1])
+if type(current) == 'string' then
+  local ok, entry = pcall(cjson.decode, current)
+  if ok and type(entry) == 'table' and type(entry.token) == 'string' then
+    if entry.token > ARGV[1] then return 0 end
+    if entry.token == ARGV[1] and entry.item ~= nil and not (entry.item == cjson.null and ARGV[4] == '1') then
+      return 0
+    end
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
 
 Item = dict[str, Any]
 Loader = Callable[[], Item | None]
@@ -111,6 +143,24 @@ def item_key(item_id: str) -> str:
 def lock_key(item_id: str) -> str:
     """The load lock of an item: same hash tag, so it lives on the item key's cluster slot."""
     return f"{LOCK_PREFIX}{item_key(item_id)}"
+
+
+def copy_entry(item: Item | None) -> str:
+    """The cached copy of ``item`` (None: a negative entry), versioned by its order token."""
+    token = _token(item) if item is not None else ""
+    return json.dumps({"token": token, "item": item}, default=str, separators=(",", ":"))
+
+
+def _token(item: Item) -> str:
+    return str(item.get(ATTR_ORDER_TOKEN) or "")
+
+
+def invalidation_marker(order_token: str) -> str:
+    """What a writer leaves under the key after committing ``order_token``: a miss that refuses older fills."""
+    return json.dumps({"token": order_token, "invalidated": True}, separators=(",", ":"))
+
+
+NEGATIVE_ENTRY = copy_entry(None)
 
 
 def ttl_with_jitter(ttl_seconds: int, rng: random.Random | None = None) -> int:
@@ -161,11 +211,12 @@ class ItemCache:
     client: a redis-py client, or None when the region has no cache (every read then goes to the loader).
     ttl_seconds: TTL of a cached item; jitter of up to 10 % is added.
     metrics: where the counters go.
-    breaker: guards every cache call of ``get`` (None: no breaker). ``store`` and ``invalidate`` always try:
-        writers must not skip an invalidation because reads saw the cache fail.
+    breaker: guards every cache call (None: no breaker). An invalidation the open breaker skips answers False, as
+        a failed one does, so the writer retries it.
     negative_ttl_seconds: how long "no such item" is cached.
     lock_wait_seconds: how long a loader waits for another container's load before loading itself.
     sleep: how waiting for another container's load sleeps (tests may pass their own).
+    accept: whether a cached item is one the caller can serve (a copy it cannot is a miss, and gets repaired).
     """
 
     def __init__(
@@ -178,34 +229,29 @@ class ItemCache:
         negative_ttl_seconds: int = NEGATIVE_TTL_SECONDS,
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        accept: Callable[[Item], bool] = lambda _item: True,
     ) -> None:
         self.client, self.ttl_seconds, self.metrics = client, ttl_seconds, metrics
         self.breaker = breaker
         self.negative_ttl_seconds = negative_ttl_seconds
         self.lock_wait_seconds = lock_wait_seconds
         self.sleep = sleep
+        self.accept = accept
         self._flights: dict[str, _Flight] = {}
         self._flights_lock = threading.Lock()
 
-    def store(self, item_id: str, item: dict[str, Any]) -> bool:
-        """Cache ``item`` (after the database committed it). False when the cache could not take it."""
-        if self.client is None:
-            return False
-        try:
-            self.client.set(item_key(item_id), json.dumps(item, default=str), ex=ttl_with_jitter(self.ttl_seconds))
-        except Exception as error:
-            self._failed("store", item_id, error)
-            return False
-        return True
+    def store(self, item_id: str, item: Item) -> bool:
+        """Cache a committed ``item`` (put if not older). False when the cache could not be asked."""
+        outcome, _ = self._put(item_id, copy_entry(item), token=_token(item), ttl=self._item_ttl(), holds_item=True)
+        return outcome == _OK
 
-    def invalidate(self, item_id: str) -> bool:
-        """Drop the cached copy of ``item_id``. False when the cache could not be reached."""
-        if self.client is None:
-            return False
-        try:
-            self.client.delete(item_key(item_id))
-        except Exception as error:
-            self._failed("invalidate", item_id, error)
+    def invalidate(self, item_id: str, order_token: str = "") -> bool:
+        """Mark ``item_id`` as written at ``order_token`` (after the commit): copies older than it are gone and no
+        fill can put one back. False when the cache could not be asked (the caller must retry the invalidation)."""
+        outcome, _ = self._put(
+            item_id, invalidation_marker(order_token), token=order_token, ttl=self.ttl_seconds, holds_item=False
+        )
+        if outcome != _OK:
             return False
         self.metrics.add("CacheInvalidations")
         return True
@@ -217,8 +263,8 @@ class ItemCache:
         container, and its exceptions reach the caller (and every follower waiting on that load). Followers get
         the leader's item object itself: callers must not modify it.
         """
-        outcome, cached = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
-        if outcome == _OK and cached is not None:
+        outcome, cached = self._read(item_id)
+        if cached is not None:
             return self._served(cached)
         if outcome == _OK:
             self.metrics.add("CacheMisses")
@@ -229,13 +275,42 @@ class ItemCache:
         outcome, _ = self._guarded("ping", "", lambda client: client.ping())
         return outcome == _OK
 
-    def _served(self, cached: str) -> tuple[Item | None, str]:
-        if cached == NEGATIVE_ENTRY:
+    def _read(self, item_id: str) -> tuple[str, _Copy | None]:
+        """The cache's state and the copy under the item's key (None: nothing usable there). A value that is no entry
+        of this item is discarded (if it is still there), so that the fill that follows can take its place."""
+        outcome, value = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
+        if outcome != _OK or value is None:
+            return outcome, None
+        entry = self._parse(item_id, value)
+        if entry is _UNUSABLE:
+            self.metrics.add("CacheUnusable")
+            self._guarded("discard", item_id, lambda client: client.eval(_DELETE_IF_SCRIPT, 1, item_key(item_id), value))
+            return outcome, None
+        return outcome, entry if isinstance(entry, _Copy) else None
+
+    def _parse(self, item_id: str, value: object) -> _Copy | object | None:
+        """A usable copy, None for an invalidation marker, or ``_UNUSABLE``."""
+        try:
+            entry = json.loads(value) if isinstance(value, str | bytes) else None
+        except ValueError:
+            return _UNUSABLE
+        if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
+            return _UNUSABLE
+        if "item" not in entry:
+            return None if entry.get("invalidated") is True else _UNUSABLE
+        item = entry["item"]
+        if item is None:
+            return _Copy(None)
+        if not isinstance(item, dict) or item.get("Id") != item_id or not self.accept(item):
+            return _UNUSABLE
+        return _Copy(item)
+
+    def _served(self, copy: _Copy) -> tuple[Item | None, str]:
+        if copy.item is None:
             self.metrics.add("NegativeHits")
             return None, "negative-cache"
         self.metrics.add("CacheHits")
-        item: Item = json.loads(cached)
-        return item, "cache"
+        return copy.item, "cache"
 
     def _load_once(self, item_id: str, load: Loader, cache_state: str) -> tuple[Item | None, str]:
         with self._flights_lock:
@@ -276,8 +351,8 @@ class ItemCache:
             return item, "cache-wait" if source == "cache" else source
         # Read again under the lock: whoever held it before (another container, or this container's previous
         # leader for the key) filled the key before releasing it.
-        cache_state, cached = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
-        if cache_state == _OK and cached is not None:
+        cache_state, cached = self._read(item_id)
+        if cached is not None:
             self._release(item_id, token)
             return self._served(cached)
         return self._load(item_id, load, cache_state, token)
@@ -295,25 +370,34 @@ class ItemCache:
         return item, {_OK: "db", _SKIPPED: "db-cache-skipped", _FAILED: "db-cache-error"}[cache_state]
 
     def _release(self, item_id: str, token: str) -> None:
-        self._guarded("unlock", item_id, lambda client: client.eval(_RELEASE_SCRIPT, 1, lock_key(item_id), token))
+        self._guarded("unlock", item_id, lambda client: client.eval(_DELETE_IF_SCRIPT, 1, lock_key(item_id), token))
 
-    def _wait_for_fill(self, item_id: str) -> tuple[str, str | None]:
-        """Poll the item key while another container loads it: the cache's state and the value, None if none came."""
+    def _wait_for_fill(self, item_id: str) -> tuple[str, _Copy | None]:
+        """Poll the item key while another container loads it: the cache's state and the copy, None if none came."""
         deadline = time.monotonic() + self.lock_wait_seconds
         while time.monotonic() < deadline:
             self.sleep(LOCK_POLL_SECONDS)
-            outcome, cached = self._guarded("get", item_id, lambda client: client.get(item_key(item_id)))
+            outcome, cached = self._read(item_id)
             if outcome != _OK or cached is not None:
                 return outcome, cached
         return _OK, None
 
     def _fill(self, item_id: str, item: Item | None) -> None:
-        # NX: a copy a writer stored since our load is newer than what we loaded; never overwrite it.
         if item is None:
-            value, ttl = NEGATIVE_ENTRY, self.negative_ttl_seconds
+            self._put(item_id, NEGATIVE_ENTRY, token="", ttl=self.negative_ttl_seconds, holds_item=False, operation="fill")
         else:
-            value, ttl = json.dumps(item, default=str), ttl_with_jitter(self.ttl_seconds)
-        self._guarded("fill", item_id, lambda client: client.set(item_key(item_id), value, ex=ttl, nx=True))
+            self._put(item_id, copy_entry(item), token=_token(item), ttl=self._item_ttl(), holds_item=True, operation="fill")
+
+    def _item_ttl(self) -> int:
+        return ttl_with_jitter(self.ttl_seconds)
+
+    def _put(
+        self, item_id: str, entry: str, *, token: str, ttl: int, holds_item: bool, operation: str = "put"
+    ) -> tuple[str, Any]:
+        flag = "1" if holds_item else "0"
+        return self._guarded(
+            operation, item_id, lambda client: client.eval(_PUT_SCRIPT, 1, item_key(item_id), token, entry, str(ttl), flag)
+        )
 
     def _guarded(self, operation: str, item_id: str, call: Callable[[Any], Any]) -> tuple[str, Any]:
         """One cache call through the breaker: (ok, its result), (skipped, None) or (failed, None)."""
@@ -325,6 +409,12 @@ class ItemCache:
         try:
             result = call(self.client)
         except Exception as error:
+            if _answered(error):
+                # Redis is up and said the value is unusable (another type): a miss for this key, not an outage.
+                if self.breaker is not None:
+                    self.breaker.record_success()
+                self.metrics.add("CacheUnusable")
+                return _OK, None
             if self.breaker is not None:
                 self.breaker.record_failure()
             self._failed(operation, item_id, error)
@@ -333,6 +423,23 @@ class ItemCache:
             self.breaker.record_success()
         return _OK, result
 
-    def _failed(self, operation: str, item_id: str, error: Exception) -> None:
+    def _failed(self, operation: str, item_id: str, error: BaseException) -> None:
         self.metrics.add("CacheErrors")
         logger.warning("cache unavailable", extra={"fields": {"operation": operation, "id": item_id, "error": repr(error)}})
+
+
+def _answered(error: BaseException) -> bool:
+    """Redis answered the command with an error about the value (``WRONGTYPE``): the server works."""
+    return str(error).startswith("WRONGTYPE")
+
+
+_UNUSABLE = object()
+
+
+class _Copy:
+    """A usable copy read from the cache: the item, or None for a negative entry."""
+
+    __slots__ = ("item",)
+
+    def __init__(self, item: Item | None) -> None:
+        self.item = item

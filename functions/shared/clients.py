@@ -3,12 +3,19 @@
 boto3 is in the Lambda runtime and imported on first use, not at import time, so a function that does
 not call AWS on its cold path does not pay for it. ``AWS_ENDPOINT_URL`` (honoured by boto3 itself) points
 every client at a local emulator in tests.
+
+The Redis client is built on its first command, not when the container starts (:class:`LazyRedis`): redis-py's cluster
+client connects in its constructor, and so does reading the cache password, so a container built while the cache (or
+Secrets Manager) is unreachable would otherwise fail every invocation, reads from DynamoDB and writes included. A build
+that fails is the failure of that one cache call; the next call builds again.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from functions.shared.settings import Settings
@@ -51,14 +58,68 @@ def cache_password(settings: Settings) -> str:
     return str(json.loads(secret["SecretString"])["password"])
 
 
-def redis_client(settings: Settings) -> redis.Redis | redis.RedisCluster | None:
+class LazyRedis:
+    """A redis-py client built on its first command (see the module docstring), then shared by every thread.
+
+    It answers the commands the cache uses (``get``, ``set``, ``delete``, ``eval``, ``ping``) and, for tools and tests,
+    every other attribute of the built client.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The built client (built now if it was not): raises what building raises, e.g. the cache is unreachable."""
+        client = self._client
+        if client is not None:  # built: no lock on the hot path
+            return client
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def get(self, name: str) -> Any:
+        return self.client.get(name)
+
+    def set(self, name: str, value: str, ex: int | None = None, px: int | None = None, nx: bool = False) -> Any:
+        return self.client.set(name, value, ex=ex, px=px, nx=nx)
+
+    def delete(self, *names: str) -> Any:
+        return self.client.delete(*names)
+
+    def eval(self, script: str, numkeys: int, *keys_and_args: str) -> Any:
+        return self.client.eval(script, numkeys, *keys_and_args)
+
+    def ping(self) -> Any:
+        return self.client.ping()
+
+    def close(self) -> None:
+        """Close the built client's connections (nothing to do if it was never built)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def redis_client(settings: Settings) -> LazyRedis | None:
     """A Redis client for the region's cache with TLS and ACL auth, or None when no cache is configured.
 
     Timeouts are short: the cache is an optimisation, and the circuit breaker (``functions.shared.cache``)
-    decides what to do when it is slow or down.
+    decides what to do when it is slow or down. Nothing is connected (or read from Secrets Manager) until the first
+    command.
     """
     if not settings.cache_host:
         return None
+    return LazyRedis(functools.partial(_build_redis, settings))
+
+
+def _build_redis(settings: Settings) -> redis.Redis | redis.RedisCluster:
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry

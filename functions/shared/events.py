@@ -150,7 +150,9 @@ def parse_event(body: object, *, now_ms: int, max_skew_ms: int) -> Event:
     document = _decode(body)
     for name in document:
         if name not in FIELDS:
-            raise ValidationError(str(name), f"unknown field; allowed: {', '.join(FIELDS)}")
+            # The name as it came, but printable: a lone surrogate in it is shown as its escape.
+            shown = str(name).encode("utf-8", "backslashreplace").decode("utf-8")
+            raise ValidationError(shown, f"unknown field; allowed: {', '.join(FIELDS)}")
     for name in REQUIRED_FIELDS:
         if name not in document:
             raise ValidationError(name, "is required")
@@ -169,10 +171,15 @@ def _decode(body: object) -> Mapping[str, Any]:
         except UnicodeDecodeError:
             raise ValidationError("body", "must be UTF-8 text") from None
     if isinstance(body, str):
+        text = body
         try:
-            body = json.loads(body, parse_constant=_refuse_constant)
+            body = json.loads(text, parse_constant=_refuse_constant)
         except ValueError as error:
             raise ValidationError("body", f"must be a JSON object ({error})") from None
+        except RecursionError:
+            # Nested deeper than the parser goes (about a thousand levels): only ``data`` may nest at all.
+            field = "data" if text.lstrip().startswith("{") else "body"
+            raise ValidationError(field, f"must be nested at most {MAX_DATA_DEPTH} levels deep") from None
     if not isinstance(body, Mapping):
         raise ValidationError("body", f"must be a JSON object, got {_type_name(body)}")
     return body
@@ -186,6 +193,7 @@ def _data(value: object) -> EventData:
     if isinstance(value, str):
         if not value:
             raise ValidationError("data", "must not be an empty string")
+        _check_text(value)
         encoded = value
     elif isinstance(value, Mapping):
         _check_json_value(value, depth=1)
@@ -207,6 +215,7 @@ def _check_json_value(value: object, depth: int) -> None:
         for key, child in value.items():
             if not isinstance(key, str) or not key:
                 raise ValidationError("data", "object keys must be non-empty strings")
+            _check_text(key)
             _check_json_value(child, depth + 1)
     elif isinstance(value, list):
         for child in value:
@@ -223,8 +232,18 @@ def _check_json_value(value: object, depth: int) -> None:
             raise ValidationError(
                 "data", f"numbers must be 0 or of magnitude {MIN_NUMBER_MAGNITUDE:g} to below {MAX_NUMBER_MAGNITUDE:g}"
             )
-    elif value is not None and not isinstance(value, str):
+    elif isinstance(value, str):
+        _check_text(value)
+    elif value is not None:
         raise ValidationError("data", f"must be plain JSON, found {_type_name(value)}")
+
+
+def _check_text(value: str) -> None:
+    """Strings must be Unicode that UTF-8 can carry: JSON's ``\\ud800`` escapes can produce lone surrogates."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("data", "strings must be valid Unicode (a lone surrogate such as \\ud800 is not)") from None
 
 
 def _timestamp(value: object, *, now_ms: int, max_skew_ms: int) -> int:
@@ -248,6 +267,8 @@ def _expected_version(value: object) -> int | None:
         raise ValidationError("expectedVersion", f"must be an integer, got {_type_name(value)}")
     if value < 0:
         raise ValidationError("expectedVersion", f"must not be negative, got {value}")
+    if value >= 10**MAX_NUMBER_DIGITS:
+        raise ValidationError("expectedVersion", f"must have at most {MAX_NUMBER_DIGITS} digits (a DynamoDB number)")
     return value
 
 

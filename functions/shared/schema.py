@@ -16,6 +16,8 @@ ATTR_IDEMPOTENCY_KEY = "IdempotencyKey"
 ATTR_PAYLOAD_HASH = "PayloadHash"
 ATTR_RECORD_TYPE = "RecordType"
 ATTR_EXPIRES_AT = "ExpiresAt"
+# The item's place in last-writer-wins (functions.shared.events.order_token); also the version of a cached copy.
+ATTR_ORDER_TOKEN = "OrderToken"
 
 IDEMPOTENCY_INDEX = "IdempotencyKeyIndex"
 IDEMPOTENCY_INDEX_PROJECTION = "INCLUDE"

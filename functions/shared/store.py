@@ -26,11 +26,19 @@ How an event is applied: claim, apply, settle
    A write refused for its version or its epoch releases its claim (nothing of it remains). One case needs the
    claim's owner: an attempt that found the claim pending and then a later event in the item cannot tell whether the
    owner applied the event before that later one or found it stale; it waits for the owner to settle
-   (``SETTLE_WAIT_SECONDS``), and else raises :class:`RetryableError` so the message comes back later (a claim
-   pending for longer than any invocation, ``ABANDONED_CLAIM_MS``, has no owner left: that attempt settles it as
-   stale).
+   (``SETTLE_WAIT_SECONDS``), and else raises :class:`RetryableError` so the message comes back later. Every claim
+   carries its owner's deadline (``OwnerDeadline``): the claim, the apply, the conflict record and the settle each
+   take at most one call's budget (``CLAIM_OWNER_WINDOW_MS``), and never longer than the owner's invocation has left.
+   A claim past its deadline has no owner left: the attempt that finds it settles it as stale. The queue redelivers
+   after six function timeouts, so the next delivery already finds the deadline passed.
 3. **Settle** the claim with the outcome (a conditional put of the whole claim, only while it is pending), so the
-   next repeat is answered in step 1.
+   next repeat is answered in step 1. A stale event's conflict record is written before the settle, so a failure in
+   between leaves the claim pending and the next delivery records it again (one record, whatever the repeats).
+
+Transient errors never cost an event: when the apply fails (a throttle, a 5xx, a timeout after the client's own
+retries), the owner releases its claim before the message goes back to the queue, so the next delivery starts afresh;
+when the settle fails after the apply committed, the event is applied and acknowledged (the claim stays pending
+until a repeat settles it). Whatever failure leaves a claim pending, its deadline settles it on the next delivery.
 
 Exactly one state change per event follows from the conditional writes alone: two deliveries of one event can both
 reach step 2, and only one ``UpdateItem`` can move the item to the event's order token. A ``TransactWriteItems`` of
@@ -55,8 +63,10 @@ written under a newer epoch refuses a write from a container that still holds an
 
 The cache
 ---------
-After a write commits, the item's cache entry is invalidated (not overwritten): an invalidation cannot put an older
-copy back when two writes of one item finish out of order, which a ``store`` of each writer's copy could.
+After a write commits, the item's cache entry is invalidated at the event's order token (not overwritten): the marker
+it leaves refuses any fill of an older copy (``functions.shared.cache``), and two writes of one item finishing out of
+order cannot put the older back. An invalidation that fails here is not retried here: the stream handler sees the same
+write and retries its record until its invalidation happened.
 """
 
 from __future__ import annotations
@@ -78,6 +88,7 @@ from functions.shared.schema import (
     ATTR_ID,
     ATTR_IDEMPOTENCY_KEY,
     ATTR_LAST_UPDATED_REGION,
+    ATTR_ORDER_TOKEN,
     ATTR_PAYLOAD_HASH,
     ATTR_RECORD_TYPE,
     ATTR_TIMESTAMP,
@@ -96,12 +107,12 @@ RECORD_TYPE_ITEM = "item"
 RECORD_TYPE_IDEMPOTENCY = "idempotency"
 RECORD_TYPE_CONFLICT = "conflict"
 
-ATTR_ORDER_TOKEN = "OrderToken"
 ATTR_WRITE_EPOCH = "WriteEpoch"
 ATTR_ITEM_ID = "ItemId"
 ATTR_OUTCOME = "Outcome"
 ATTR_WINNER_ORDER_TOKEN = "WinnerOrderToken"
 ATTR_CLAIMED_AT = "ClaimedAt"
+ATTR_OWNER_DEADLINE = "OwnerDeadline"
 ATTR_LOSER_ORDER_TOKEN = "LoserOrderToken"
 ATTR_LOSER_IDEMPOTENCY_KEY = "LoserIdempotencyKey"
 ATTR_LOSER_REGION = "LoserRegion"
@@ -127,8 +138,10 @@ FENCE_SETTLE_SECONDS = STATE_CACHE_SECONDS + CALL_BUDGET_SECONDS
 # A claim found pending with the item already past the event: wait this long for its owner to settle it.
 SETTLE_WAIT_SECONDS = 1.0
 SETTLE_POLL_SECONDS = 0.02
-# A pending claim older than this has no live owner (longer than any invocation of the processor).
-ABANDONED_CLAIM_MS = 15 * 60 * 1000
+# How long the owner of a claim can still act on it: the claim, the apply, the conflict record and the settle, each
+# within one call's budget (76 s with clients.py's budget; the queue redelivers after 6 function timeouts, 180 s by
+# default). A pending claim past it has no live owner.
+CLAIM_OWNER_WINDOW_MS = int(4 * CALL_BUDGET_SECONDS * 1000)
 
 _RETRYABLE_CODES = frozenset(
     {
@@ -171,7 +184,7 @@ class VersionConflictError(ConflictError):
 class InvalidatesCache(Protocol):
     """What the write path needs of the region's cache (``functions.shared.cache.ItemCache``)."""
 
-    def invalidate(self, item_id: str) -> bool: ...
+    def invalidate(self, item_id: str, order_token: str = "") -> bool: ...
 
 
 class StateSource(Protocol):
@@ -326,8 +339,12 @@ def apply_event(
     cache: InvalidatesCache | None = None,
     clock_ms: Callable[[], int] = now_ms,
     sleep: Callable[[float], None] = time.sleep,
+    deadline_ms: int | None = None,
 ) -> Outcome:
     """Apply ``event`` in ``region`` exactly once, last-writer-wins (see the module notes).
+
+    ``deadline_ms`` is when the caller's invocation ends (epoch ms, e.g. from the Lambda context), if it knows: a
+    claim made here is abandoned from then on at the latest.
 
     Raises
     ------
@@ -342,17 +359,29 @@ def apply_event(
     current = state.get()
     if not current.may_write(region):
         raise FencedError(region, current.status, current.active_region, current.epoch)
-    writer = _Writer(table, event, region, current.epoch, clock_ms)
+    writer = _Writer(table, event, region, current.epoch, clock_ms, deadline_ms=deadline_ms)
     claim = writer.claim()
     if claim is not None:
         settled = _settled_outcome(event, claim, region)
         if settled is not None:
             return settled
-    applied_version, holder = writer.apply()
+    try:
+        applied_version, holder = writer.apply()
+    except Exception:
+        if claim is None:
+            writer.release_quietly()
+        raise
     if applied_version is not None:
-        writer.settle(APPLIED, version=applied_version)
+        try:
+            writer.settle(APPLIED, version=applied_version)
+        except RetryableError as error:
+            logger.warning(
+                "applied, claim left pending",
+                extra={"fields": {"id": event.id, "idempotency_key": event.idempotency_key, "error": str(error)}},
+            )
         if cache is not None:
-            cache.invalidate(event.id)
+            # A failed invalidation is retried by the stream handler, which sees this write too.
+            cache.invalidate(event.id, event.order_token)
         return Outcome.of(APPLIED, event, region, version=applied_version)
     return _refused(writer, holder, claim=claim, state=state, sleep=sleep)
 
@@ -404,8 +433,8 @@ def _refused(
             settled = _wait_for_settle(writer, claim, sleep)
             if settled is not None:
                 return settled
-        writer.settle(STALE, winner=held_token)
         writer.record_conflict(held_token)
+        writer.settle(STALE, winner=held_token)
         return Outcome.of(STALE, event, region, winner_order_token=held_token)
     held_epoch = _n(holder, ATTR_WRITE_EPOCH)
     if held_epoch is not None and held_epoch > writer.epoch:
@@ -422,6 +451,8 @@ def _wait_for_settle(writer: _Writer, claim: Mapping[str, Any], sleep: Callable[
     """A pending claim of another delivery, and the item already past this event: its owner either applied it (and a
     later event followed) or found it stale; only the owner knows, so wait for it to settle. None: the claim was
     abandoned (its owner died), and this delivery decides."""
+    if writer.clock_ms() >= owner_deadline(claim):
+        return None
     waited = 0.0
     while waited < SETTLE_WAIT_SECONDS:
         sleep(SETTLE_POLL_SECONDS)
@@ -432,23 +463,41 @@ def _wait_for_settle(writer: _Writer, claim: Mapping[str, Any], sleep: Callable[
         settled = _settled_outcome(writer.event, record, writer.region)
         if settled is not None:
             return settled
-    claimed_at = _n(claim, ATTR_CLAIMED_AT) or 0
-    if writer.clock_ms() - claimed_at >= ABANDONED_CLAIM_MS:
+    if writer.clock_ms() >= owner_deadline(claim):
         return None
     raise RetryableError(f"event {writer.event.idempotency_key!r} is being processed by another delivery; retry later")
+
+
+def owner_deadline(claim: Mapping[str, Any]) -> int:
+    """When the owner of a pending claim can no longer act on it (epoch ms)."""
+    deadline = _n(claim, ATTR_OWNER_DEADLINE)
+    return deadline if deadline is not None else (_n(claim, ATTR_CLAIMED_AT) or 0) + CLAIM_OWNER_WINDOW_MS
 
 
 class _Writer:
     """The requests of one event's write (each one conditional, each one counted)."""
 
-    def __init__(self, table: ItemTable, event: Event, region: str, epoch: int, clock_ms: Callable[[], int]) -> None:
+    def __init__(
+        self,
+        table: ItemTable,
+        event: Event,
+        region: str,
+        epoch: int,
+        clock_ms: Callable[[], int],
+        *,
+        deadline_ms: int | None = None,
+    ) -> None:
         self.table, self.event, self.region, self.epoch, self.clock_ms = table, event, region, epoch, clock_ms
+        self.deadline_ms = deadline_ms
         self.claim_key = {ATTR_ID: {"S": idempotency_record_id(event.idempotency_key)}}
         self.claim_record: Mapping[str, Any] = {}
 
     def claim(self) -> Mapping[str, Any] | None:
         """Create the pending claim. None: created (this delivery owns it); else the existing claim."""
         now = self.clock_ms()
+        deadline = now + CLAIM_OWNER_WINDOW_MS
+        if self.deadline_ms is not None:
+            deadline = min(deadline, self.deadline_ms)
         record = {
             **self.claim_key,
             ATTR_RECORD_TYPE: {"S": RECORD_TYPE_IDEMPOTENCY},
@@ -458,6 +507,7 @@ class _Writer:
             ATTR_OUTCOME: {"S": PENDING},
             ATTR_LAST_UPDATED_REGION: {"S": self.region},
             ATTR_CLAIMED_AT: {"N": str(now)},
+            ATTR_OWNER_DEADLINE: {"N": str(deadline)},
             ATTR_EXPIRES_AT: {"N": str(now // 1000 + IDEMPOTENCY_TTL_SECONDS)},
         }
         existing = _conditional(
@@ -550,6 +600,16 @@ class _Writer:
             ExpressionAttributeNames={"#outcome": ATTR_OUTCOME, "#hash": ATTR_PAYLOAD_HASH},
             ExpressionAttributeValues={":pending": {"S": PENDING}, ":hash": {"S": self.event.payload_hash}},
         )
+
+    def release_quietly(self) -> None:
+        """Release after a failed apply, and leave the claim to its deadline if even that fails."""
+        try:
+            self.release()
+        except Exception as error:
+            logger.warning(
+                "claim left pending",
+                extra={"fields": {"idempotency_key": self.event.idempotency_key, "error": repr(error)}},
+            )
 
     def read_claim(self) -> Mapping[str, Any] | None:
         response = _call(self.table.client.get_item, TableName=self.table.name, Key=self.claim_key, ConsistentRead=True)

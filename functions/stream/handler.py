@@ -11,7 +11,9 @@ last-writer-wins (ARCHITECTURE §3, event processor 2). For every changed item, 
    everywhere and it wins there too; repeated and concurrent re-assertions write the same winner and never overwrite
    a newer event;
 2. records the loser (:func:`functions.shared.store.record_conflict`, one record per loser however many regions see it);
-3. invalidates this region's cache entry for the item, so a replicated write is never hidden by a cached older copy.
+3. invalidates this region's cache entry for the item at the new image's order token, so a replicated write is never
+   hidden by a cached older copy (and no slower read can fill one back: ``functions.shared.cache``). An invalidation
+   that did not happen (the cache down or its breaker open) fails the record, which is retried until it does.
 
 It re-asserts in every region whatever the application state: it restores the winner, it never decides a new one.
 The table's own records (state, idempotency, conflict) are skipped.
@@ -28,12 +30,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.shared.errors import RetryableError
 from functions.shared.log import get_logger, now_ms, request_context
 from functions.shared.metrics import Metrics
-from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPDATED_REGION
+from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPDATED_REGION, ATTR_ORDER_TOKEN
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from functions.shared.store import ATTR_ORDER_TOKEN, InvalidatesCache, is_item_id, reassert_winner, record_conflict
+from functions.shared.store import InvalidatesCache, is_item_id, reassert_winner, record_conflict
 
 logger = get_logger("stream")
 
@@ -54,13 +57,15 @@ _handler_lock = threading.Lock()
 
 
 def build_handler(settings: Settings) -> StreamHandler:
-    from functions.shared.cache import ItemCache
+    from functions.shared.cache import ItemCache, cache_breaker
     from functions.shared.clients import aws_client, redis_client
 
     metrics = Metrics(service="stream")
     table = ItemTable(aws_client("dynamodb", settings.region), settings.table_name)
     redis = redis_client(settings)
-    cache = ItemCache(redis, settings.cache_ttl_seconds, metrics) if redis is not None else None
+    cache = None
+    if redis is not None:
+        cache = ItemCache(redis, settings.cache_ttl_seconds, metrics, breaker=cache_breaker(metrics))
     return StreamHandler(settings.region, table, cache, metrics)
 
 
@@ -111,8 +116,8 @@ def process_record(record: Mapping[str, Any], handler: StreamHandler) -> None:
     winner, loser = _token(old), _token(new)
     if winner is not None and new and (loser is None or loser < winner):
         _repair(handler, item_id, old, new, winner=winner, loser=loser)
-    if handler.cache is not None:
-        handler.cache.invalidate(item_id)
+    if handler.cache is not None and not handler.cache.invalidate(item_id, _written_at(old, new)):
+        raise RetryableError(f"the cache entry of {item_id!r} could not be invalidated; the record is retried")
 
 
 def _repair(
@@ -145,6 +150,14 @@ def _repair(
         "replication kept the loser",
         extra={"fields": {"id": item_id, "winner": winner, "loser": loser, "reasserted": reasserted}},
     )
+
+
+def _written_at(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The order token the cache is invalidated at: the new image's; for a removed item, just above the old image's
+    (``~`` sorts above every character of a token), so the copy of the removed item goes too."""
+    if new:
+        return _token(new) or ""
+    return (_token(old) or "") + "~"
 
 
 def _token(image: Mapping[str, Any]) -> str | None:

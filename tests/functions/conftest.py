@@ -1,4 +1,5 @@
-"""Fixtures of the function tests: DynamoDB clients and tables on the moto server, and a serial moto server."""
+"""Fixtures of the function tests: DynamoDB clients and tables on the moto server, a serial moto server, and a real
+Redis Cluster (what the deployed functions talk to), started once per session."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -15,8 +16,11 @@ from botocore.config import Config
 
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable
-from ops.local_servers import MotoServer, wait_for
+from ops.local_servers import MotoServer, RedisClusterServers, RedisServer, wait_for
 from tests.functions.test_cache import create_table
+
+if TYPE_CHECKING:
+    from tests.functions.matrix import World
 
 WRITE_REGION = "us-east-1"
 WRITE_TABLE = "multi-region-test-items"
@@ -99,3 +103,31 @@ def serial_endpoint(serial_moto_server: SerialMotoServer, monkeypatch: pytest.Mo
 def serial_dynamodb_factory(serial_endpoint: str) -> DynamoDBFactory:
     """Low-level DynamoDB clients of the (clean) serial moto server: for tests of concurrent conditional writes."""
     return lambda region: local_client("dynamodb", region, serial_endpoint)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """Three Redis masters joined into one cluster on free loopback ports (``cluster-enabled yes``)."""
+    cluster = RedisClusterServers().start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(params=["cluster primary"])
+def world(
+    request: pytest.FixtureRequest, aws_endpoint: str, redis_cluster: RedisClusterServers, redis_server: RedisServer
+) -> Iterator[World]:
+    """The fault matrix's two regions on clean caches: the primary on the Redis Cluster (the deployed mode) and the
+    secondary on one server, or (``single primary``, asked with ``indirect``) the other way round. Each cache is behind
+    a proxy; a cluster client goes through it only to discover the cluster, so the faults that must reach a client
+    after that (a cache dying or hanging mid-batch) take the primary on the single server."""
+    from tests.functions.matrix import World
+    from tests.functions.world import CacheEndpoint, flushed
+
+    cluster = CacheEndpoint(redis_cluster.host, redis_cluster.port, cluster=True)
+    single = CacheEndpoint(redis_server.host, redis_server.port, cluster=False)
+    primary, secondary = (cluster, single) if request.param == "cluster primary" else (single, cluster)
+    with flushed(cluster), flushed(single):
+        built = World(aws_endpoint, primary, secondary)
+        yield built
+        built.close()

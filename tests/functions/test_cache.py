@@ -24,6 +24,7 @@ from functions.shared.cache import (
     NEGATIVE_TTL_SECONDS,
     ItemCache,
     cache_breaker,
+    copy_entry,
     item_key,
     lock_key,
     ttl_with_jitter,
@@ -265,7 +266,7 @@ def test_a_loader_waits_for_another_containers_load_instead_of_reading_the_table
     def sleep(seconds: float) -> None:
         polls.append(seconds)
         if len(polls) == 3:  # the other container's load lands while this one polls
-            cache_client.set(item_key(item_id), '{"Id": "item-00", "Version": 1}', ex=TTL)
+            cache_client.set(item_key(item_id), copy_entry({"Id": "item-00", "Version": 1}), ex=TTL)
 
     get_items = CallCounter(table.client, "dynamodb", "GetItem")
     cache, _ = new_cache(cache_client, sleep=sleep, lock_wait_seconds=30.0)
@@ -297,7 +298,7 @@ def test_a_loader_that_takes_the_lock_after_another_fill_reads_the_fill_instead_
 
         def set(self, name: str, value: str, **options: Any) -> Any:
             if name == lock_key(item_id):
-                cache_client.set(item_key(item_id), '{"Id": "item-00", "Version": 1}', ex=TTL)
+                cache_client.set(item_key(item_id), copy_entry({"Id": "item-00", "Version": 1}), ex=TTL)
             return cache_client.set(name, value, **options)
 
     get_items = CallCounter(table.client, "dynamodb", "GetItem")

@@ -58,7 +58,7 @@ class RecordingCache:
     def __init__(self) -> None:
         self.invalidated: Counter[str] = Counter()
 
-    def invalidate(self, item_id: str) -> bool:
+    def invalidate(self, item_id: str, order_token: str = "") -> bool:
         self.invalidated[item_id] += 1
         return True
 

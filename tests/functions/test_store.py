@@ -19,8 +19,8 @@ from functions.shared.events import Event, order_token
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
 from functions.shared.state import AppState, ItemTable, transition
 from functions.shared.store import (
-    ABANDONED_CLAIM_MS,
     APPLIED,
+    CLAIM_OWNER_WINDOW_MS,
     DUPLICATE,
     PENDING,
     STALE,
@@ -296,7 +296,7 @@ def test_an_abandoned_claim_behind_a_later_event_is_settled_as_stale(write_table
     ev = event(key="k-old")
     _Writer(write_table, ev, WRITE_REGION, 1, lambda: NOW).claim()
     apply(write_table, event(key="k-new", timestamp=NOW + 10))
-    outcome = apply(write_table, ev, sleep=lambda _: None, clock_ms=lambda: NOW + ABANDONED_CLAIM_MS)
+    outcome = apply(write_table, ev, sleep=lambda _: None, clock_ms=lambda: NOW + CLAIM_OWNER_WINDOW_MS)
     assert outcome.kind == STALE
     assert get(write_table, conflict_record_id("item-1", ev.order_token)) is not None
 
@@ -311,7 +311,7 @@ class CommitCheckingCache:
         self.table = table
         self.seen: list[tuple[str, int | None]] = []
 
-    def invalidate(self, item_id: str) -> bool:
+    def invalidate(self, item_id: str, order_token: str = "") -> bool:
         item = get(self.table, item_id)
         self.seen.append((item_id, item["Version"] if item else None))
         return True

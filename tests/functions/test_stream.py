@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis
 
-from functions.shared.cache import ItemCache, item_key
+from functions.shared.cache import ItemCache, invalidation_marker, item_key
 from functions.shared.clients import aws_client
 from functions.shared.events import Event
 from functions.shared.metrics import Metrics
@@ -31,7 +31,7 @@ class RecordingCache:
     def __init__(self) -> None:
         self.invalidated: Counter[str] = Counter()
 
-    def invalidate(self, item_id: str) -> bool:
+    def invalidate(self, item_id: str, order_token: str = "") -> bool:
         self.invalidated[item_id] += 1
         return True
 
@@ -195,10 +195,10 @@ def test_the_tables_own_records_are_skipped(write_table: ItemTable, stream_handl
 
 def test_the_first_failed_record_is_reported_and_the_rest_left_for_the_retry(write_table: ItemTable) -> None:
     class FailingOnItem2(RecordingCache):
-        def invalidate(self, item_id: str) -> bool:
+        def invalidate(self, item_id: str, order_token: str = "") -> bool:
             if item_id == "item-2":
                 raise RuntimeError("boom")
-            return super().invalidate(item_id)
+            return super().invalidate(item_id, order_token)
 
     cache = FailingOnItem2()
     failing = StreamHandler(WRITE_REGION, write_table, cache, Metrics("stream", stream=io.StringIO()))
@@ -219,7 +219,7 @@ def test_a_replicated_change_removes_the_cached_copy_from_redis(write_table: Ite
     handle(
         {"Records": [stream_record(image(LOSER, 2, WRITE_REGION), image(WINNER, 3, OTHER_REGION))]}, None, handler=stream_handler
     )
-    assert client.get(item_key("item-1")) is None
+    assert client.get(item_key("item-1")) == invalidation_marker(WINNER.order_token)  # a miss that refuses older fills
     client.close()
 
 
