@@ -49,7 +49,12 @@ domain = config.edge.domain_name
 zone = (
     HostedZone(
         "dns",
-        HostedZoneArgs(domain_name=domain, create=config.edge.create_hosted_zone, protect=config.protect_stateful_resources),
+        HostedZoneArgs(
+            domain_name=domain,
+            create=config.edge.create_hosted_zone,
+            protect=config.protect_stateful_resources,
+            name_prefix=config.name_prefix,
+        ),
         pulumi.ResourceOptions(provider=providers[home_region]),
     )
     if domain

@@ -368,6 +368,15 @@ def function_policy(function: str, resources: AppResources, log_group: str) -> P
     return POLICIES[function](resources, log_group)
 
 
+def reserved_concurrency(app: AppConfig) -> dict[str, int]:
+    """Each function's reserved concurrency (-1: none); the stream handler shares the processor's setting."""
+    return {
+        PROCESSOR: app.processor_reserved_concurrency,
+        STREAM: app.processor_reserved_concurrency,
+        API: app.api_reserved_concurrency,
+    }
+
+
 def function_environment(
     *,
     table_name: str,
@@ -607,12 +616,7 @@ class RegionalApp(pulumi.ComponentResource):
                 **v,
             )
         )
-        # The stream handler shares the processor's reservation (processorReservedConcurrency).
-        reserved = {
-            PROCESSOR: app.processor_reserved_concurrency,
-            STREAM: app.processor_reserved_concurrency,
-            API: app.api_reserved_concurrency,
-        }
+        reserved = reserved_concurrency(app)
         common = function_environment(
             table_name=args.table_name,
             cache_host=args.cache_endpoint,

@@ -72,9 +72,12 @@ def _bits_for(count: int) -> int:
 
 # Availability-zone IDs that a service the region's network carries refuses. Zone names map to different physical
 # zones in every account; zone IDs do not, so zones are chosen (and refused) by ID. EKS answers a cluster with a subnet
-# in use1-az3 with UnsupportedAvailabilityZoneException (the EKS API reference lists the exception; the zone is the one
-# AWS names for us-east-1). `ops preflight` checks the chosen IDs against the account before a deploy.
-REFUSED_ZONE_IDS: dict[str, str] = {"use1-az3": "EKS (UnsupportedAvailabilityZoneException)"}
+# in these with UnsupportedAvailabilityZoneException (the EKS API reference lists the exception; the EKS user guide's
+# networking requirements name these zones of us-east-1, us-west-1 and ca-central-1). `ops preflight` checks the
+# chosen IDs against the account before a deploy.
+REFUSED_ZONE_IDS: dict[str, str] = dict.fromkeys(
+    ("use1-az3", "usw1-az2", "cac1-az3"), "EKS (UnsupportedAvailabilityZoneException)"
+)
 
 
 @dataclass(frozen=True)

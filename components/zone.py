@@ -21,11 +21,18 @@ class HostedZoneArgs:
     create: create a public zone for it (then delegate to its name servers from the parent zone), or look up
         the existing public zone of exactly that name.
     protect: keep a created zone (production): deleting it breaks every record and delegation.
+    name_prefix: ``<project>-<stack>``, named in a created zone's comment.
     """
 
     domain_name: str
     create: bool
     protect: bool
+    name_prefix: str
+
+
+def zone_comment(domain_name: str, name_prefix: str) -> str:
+    """The comment of a zone the stack creates: how ``ops preflight`` tells it from a zone made by hand."""
+    return f"{domain_name}: managed by the {name_prefix} stack"
 
 
 class HostedZone(pulumi.ComponentResource):
@@ -40,7 +47,7 @@ class HostedZone(pulumi.ComponentResource):
             zone = aws.route53.Zone(
                 f"{name}-zone",
                 name=args.domain_name,
-                comment=f"{args.domain_name}: managed by the multi-region stack",
+                comment=zone_comment(args.domain_name, args.name_prefix),
                 opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
             )
             self.zone_id, self.name_servers = zone.zone_id, zone.name_servers

@@ -241,7 +241,13 @@ def stack_values(stack: str, project: Project | None = None) -> dict[str, Any]:
     where = {name: f"{path.name}, line {node.start_mark.line + 1}" for name, node in nodes.items()}
     names = project_values(dict.fromkeys(nodes, ""), project.name, where)  # raises for keys outside the namespace
     prefix = project.name + ":"
-    return {key: _typed(nodes[prefix + key], project.declared.get(key, {}), f"{path.name}, {prefix}{key}") for key in names}
+    # An undeclared key keeps its YAML shape: load_config then names it and the nearest declared key.
+    return {
+        key: _typed(nodes[prefix + key], project.declared[key], f"{path.name}, {prefix}{key}")
+        if key in project.declared
+        else yaml.safe_load(yaml.serialize(nodes[prefix + key]))
+        for key in names
+    }
 
 
 def parse_setting(item: str, project: Project | None = None) -> tuple[str, Any]:

@@ -19,8 +19,10 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from components.app import reserved_concurrency
 from components.config import AZ_COUNT, StackConfig
 from components.network_plan import REFUSED_ZONE_IDS, Zone, choose_zones
+from components.zone import zone_comment
 
 AURORA_ENGINE = "aurora-postgresql"
 # Lambda keeps this much of a region's concurrency unreserved: "You can reserve up to the Unreserved account concurrency
@@ -261,11 +263,7 @@ def _eks_version(clients: ClientFactory, config: StackConfig, region: str) -> tu
 def reservations(config: StackConfig) -> int:
     """Concurrency the stack reserves in each region: the processor and the stream handler share
     processorReservedConcurrency each, the API apiReservedConcurrency; -1 reserves nothing."""
-    app = config.app
-    return sum(
-        max(value, 0)
-        for value in (app.processor_reserved_concurrency, app.processor_reserved_concurrency, app.api_reserved_concurrency)
-    )
+    return sum(max(value, 0) for value in reserved_concurrency(config.app).values())
 
 
 def _lambda_concurrency(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
@@ -354,6 +352,14 @@ def _hosted_zone(clients: ClientFactory, config: StackConfig, name_servers: Name
             f"no public hosted zone named {domain} in this account",
             f"create it, or set createHostedZone to true, or remove domainName (pulumi config rm {config.project}:domainName)",
         )
+    ours = zone.get("Config", {}).get("Comment") == zone_comment(domain, config.name_prefix)
+    if config.edge.create_hosted_zone and not ours:
+        return (
+            False,
+            f"a public hosted zone named {domain} already exists ({zone['Id']}), and createHostedZone would make a second "
+            "one with other name servers, which nothing delegates to",
+            f"use the existing zone: pulumi config set {config.project}:createHostedZone false",
+        )
     assigned = {_host(ns) for ns in route53.get_hosted_zone(Id=zone["Id"])["DelegationSet"]["NameServers"]}
     answered = name_servers(domain)
     if answered != assigned:
@@ -421,12 +427,11 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, clients: ClientFactory | None = None, name_servers: NameServerLookup | None = None) -> int:
     """``python -m ops preflight``; ``clients`` and ``name_servers`` are for tests (the moto server, a fixed answer)."""
-    from components.config import ConfigError
     from ops.harness import stack_config
 
     try:
         config = stack_config(args.stack)
-    except (FileNotFoundError, ConfigError) as error:
+    except (FileNotFoundError, ValueError) as error:  # ConfigError and StackFileError are ValueErrors
         print(f"error: --stack {args.stack}: {error}", file=sys.stderr)
         return 2
     checks = run_checks(config, clients or AwsClients(), name_servers or public_name_servers)

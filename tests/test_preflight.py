@@ -12,6 +12,7 @@ import pytest
 from botocore.stub import Stubber
 
 from components.config import StackConfig
+from components.zone import zone_comment
 from ops import preflight
 from ops.harness import stack_config
 from ops.preflight import AwsClients, Check, run_checks
@@ -318,6 +319,25 @@ def test_a_zone_nobody_delegates_to_fails_and_a_delegated_one_passes(account: Ac
 
     account.answer(config)
     check = verdicts(run_checks(config, account.clients, published({"app.example.com": servers})))["hosted zone"]
+    assert check.passed, check.lines()
+
+
+def test_a_zone_made_by_hand_fails_when_the_stack_would_create_a_second_one(account: Account) -> None:
+    """Route53 allows two zones of one name: a created one would have name servers nobody delegates to."""
+    created = stack_config("dev", {"domainName": "app.example.com", "createHostedZone": True})
+    route53 = account.client("route53", "us-east-1")
+    zone = route53.create_hosted_zone(Name="app.example.com", CallerReference="by-hand")
+    servers = {ns.rstrip(".").lower() for ns in zone["DelegationSet"]["NameServers"]}
+    account.answer(created)
+    problem = failed(run_checks(created, account.clients, published({"app.example.com": servers})))
+    assert list(problem) == ["hosted zone"]
+    assert problem["hosted zone"].detail.startswith("a public hosted zone named app.example.com already exists")
+    assert problem["hosted zone"].fix == "use the existing zone: pulumi config set multi-region:createHostedZone false"
+
+    # The stack's own zone (after its first deploy) is recognised by its comment and passes once delegated.
+    route53.update_hosted_zone_comment(Id=zone["HostedZone"]["Id"], Comment=zone_comment("app.example.com", created.name_prefix))
+    account.answer(created)
+    check = verdicts(run_checks(created, account.clients, published({"app.example.com": servers})))["hosted zone"]
     assert check.passed, check.lines()
 
 

@@ -206,3 +206,11 @@ def test_the_program_reads_only_its_projects_keys_and_refuses_others() -> None:
     with pytest.raises(ConfigError) as caught:
         project_values({**config, "aws:region": "us-east-1", "myplatform:regions": "[]"}, "multi-region")
     assert [p.split(":")[0] + ":" + p.split(":")[1] for p in caught.value.problems] == ["aws:region", "myplatform:regions"]
+
+
+def test_a_misspelt_key_holding_a_list_is_named_with_the_nearest_key(tmp_path: Path) -> None:
+    project = read_project(_project(tmp_path, f"config:\n  {PROJECT.name}:region: [us-east-1, eu-west-1]\n"))
+    run = ops.harness.execute("try", preview=False, project=project)
+    assert run.error is not None
+    assert "region: got '[\"us-east-1\", \"eu-west-1\"]'" in str(run.error)
+    assert str(run.error).endswith("did you mean regions?")
