@@ -212,5 +212,5 @@ def test_a_misspelt_key_holding_a_list_is_named_with_the_nearest_key(tmp_path: P
     project = read_project(_project(tmp_path, f"config:\n  {PROJECT.name}:region: [us-east-1, eu-west-1]\n"))
     run = ops.harness.execute("try", preview=False, project=project)
     assert run.error is not None
-    assert "region: got '[\"us-east-1\", \"eu-west-1\"]'" in str(run.error)
+    assert 'region: got \'["us-east-1", "eu-west-1"]\'' in str(run.error)
     assert str(run.error).endswith("did you mean regions?")

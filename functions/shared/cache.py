@@ -292,7 +292,7 @@ class ItemCache:
         """A usable copy, None for an invalidation marker, or ``_UNUSABLE``."""
         try:
             entry = json.loads(value) if isinstance(value, str | bytes) else None
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
             return _UNUSABLE
         if not isinstance(entry, dict) or not isinstance(entry.get("token"), str):
             return _UNUSABLE
@@ -429,8 +429,9 @@ class ItemCache:
 
 
 def _answered(error: BaseException) -> bool:
-    """Redis answered the command with an error about the value (``WRONGTYPE``): the server works."""
-    return str(error).startswith("WRONGTYPE")
+    """Redis answered, and what it said is about the value, not the server: another type (``WRONGTYPE``), or bytes
+    that are not UTF-8 (the client decodes replies as text)."""
+    return isinstance(error, UnicodeDecodeError) or str(error).startswith("WRONGTYPE")
 
 
 _UNUSABLE = object()

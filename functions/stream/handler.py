@@ -89,7 +89,10 @@ def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None
 
 
 def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) -> str | None:
-    """Process the records in order; the sequence number of the first that failed, or None."""
+    """Process every record in order; the sequence number of the first that failed, or None. Records after a failed
+    one are processed too (their repairs must not wait for the cache to come back), and again on the retry, which
+    Lambda starts at the reported one: every step is idempotent."""
+    first_failed: str | None = None
     for record in records:
         change = record.get("dynamodb", {})
         try:
@@ -101,8 +104,8 @@ def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) 
                 "stream record failed",
                 extra={"fields": {"sequence_number": sequence_number, "event_id": record.get("eventID"), "error": repr(error)}},
             )
-            return sequence_number
-    return None
+            first_failed = first_failed or sequence_number
+    return first_failed
 
 
 def process_record(record: Mapping[str, Any], handler: StreamHandler) -> None:

@@ -179,9 +179,27 @@ def _a_list(client: Any, key: str) -> None:
     client.rpush(key, "a", "b")
 
 
+def _nested_deeper_than_the_parser_goes(client: Any, key: str) -> None:
+    client.set(key, "[" * 100_000 + "]" * 100_000)
+
+
+def _not_utf8(client: Any, key: str) -> None:
+    client.set(key, b"\xff\xfe{\x80")
+
+
 @pytest.mark.parametrize(
     "plant",
-    [_not_json, _not_an_item, _an_item_of_the_old_format, _another_items_copy, _a_copy_that_cannot_be_shown, _a_hash, _a_list],
+    [
+        _not_json,
+        _not_an_item,
+        _an_item_of_the_old_format,
+        _another_items_copy,
+        _a_copy_that_cannot_be_shown,
+        _a_hash,
+        _a_list,
+        _nested_deeper_than_the_parser_goes,
+        _not_utf8,
+    ],
 )
 def test_an_unusable_cache_value_is_a_miss_that_is_repaired_and_never_opens_the_breaker(region: Region, plant: Any) -> None:
     region.admin.put_item(

@@ -193,7 +193,10 @@ def test_the_tables_own_records_are_skipped(write_table: ItemTable, stream_handl
     assert stream_handler.metrics.stream.getvalue() == ""  # nothing counted, nothing flushed
 
 
-def test_the_first_failed_record_is_reported_and_the_rest_left_for_the_retry(write_table: ItemTable) -> None:
+def test_the_first_failed_record_is_reported_and_the_rest_still_processed(write_table: ItemTable) -> None:
+    """A record after a failed one is processed too: its repair must not wait for the cache (Lambda retries from the
+    reported record, and every step is idempotent)."""
+
     class FailingOnItem2(RecordingCache):
         def invalidate(self, item_id: str, order_token: str = "") -> bool:
             if item_id == "item-2":
@@ -208,7 +211,7 @@ def test_the_first_failed_record_is_reported_and_the_rest_left_for_the_retry(wri
         stream_record(None, image(LOSER, 1, WRITE_REGION), sequence="3", key="item-3"),
     ]
     assert handle({"Records": records}, None, handler=failing) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
-    assert cache.invalidated == Counter({"item-1": 1})
+    assert cache.invalidated == Counter({"item-1": 1, "item-3": 1})
 
 
 def test_a_replicated_change_removes_the_cached_copy_from_redis(write_table: ItemTable, redis_server: RedisServer) -> None:
@@ -247,3 +250,20 @@ def test_the_handler_is_built_once_per_container_from_its_environment(
     item = get(write_table, "item-1")
     assert item is not None
     assert item["IdempotencyKey"] == "k-winner"
+
+
+def test_a_cache_outage_never_holds_back_the_repair_of_a_later_record(write_table: ItemTable) -> None:
+    """The cache refuses every invalidation; the loser that replication kept on a later record is still repaired."""
+
+    class Down(RecordingCache):
+        def invalidate(self, item_id: str, order_token: str = "") -> bool:
+            return False
+
+    write_table.client.put_item(TableName=write_table.name, Item=image(LOSER, 2, OTHER_REGION))
+    handler = StreamHandler(WRITE_REGION, write_table, Down(), Metrics("stream", stream=io.StringIO()))
+    records = [
+        stream_record(None, image(LOSER, 1, WRITE_REGION), sequence="1", key="item-0"),
+        stream_record(image(WINNER, 1, WRITE_REGION), image(LOSER, 2, OTHER_REGION), sequence="2"),
+    ]
+    assert handle({"Records": records}, None, handler=handler) == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    assert get(write_table, "item-1")["Timestamp"] == WINNER.timestamp
