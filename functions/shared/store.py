@@ -372,13 +372,9 @@ def apply_event(
             writer.release_quietly()
         raise
     if applied_version is not None:
-        try:
-            writer.settle(APPLIED, version=applied_version)
-        except RetryableError as error:
-            logger.warning(
-                "applied, claim left pending",
-                extra={"fields": {"id": event.id, "idempotency_key": event.idempotency_key, "error": str(error)}},
-            )
+        # A settle that fails is retried with the event: the redelivery finds the item at this event's token and
+        # settles the claim as applied, so a later repeat still answers "duplicate" (the token refuses a second apply).
+        writer.settle(APPLIED, version=applied_version)
         if cache is not None:
             # A failed invalidation is retried by the stream handler, which sees this write too.
             cache.invalidate(event.id, event.order_token)
