@@ -87,9 +87,6 @@ class LazyRedis:
     def set(self, name: str, value: str, ex: int | None = None, px: int | None = None, nx: bool = False) -> Any:
         return self.client.set(name, value, ex=ex, px=px, nx=nx)
 
-    def delete(self, *names: str) -> Any:
-        return self.client.delete(*names)
-
     def eval(self, script: str, numkeys: int, *keys_and_args: str) -> Any:
         return self.client.eval(script, numkeys, *keys_and_args)
 
