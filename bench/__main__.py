@@ -25,7 +25,7 @@ from bench.local import Local, local_servers, quiet_logs
 from bench.measure import Result
 from bench.report import draw, update_document
 from functions.shared.metrics import NAMESPACE_VARIABLE
-from ops.harness import ROOT, read_project
+from planning.harness import ROOT, read_project
 
 DOC = ROOT / "docs" / "benchmarks.md"
 IMAGES = ROOT / "docs" / "img"

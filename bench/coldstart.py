@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench.measure import BARS, Figure, Plot, Result, Table, median, to_ms
 from components.packaging import build_package
-from ops.harness import ROOT
+from planning.harness import ROOT
 
 NAME = "coldstart"
 HANDLER_MODULES = (

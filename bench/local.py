@@ -1,7 +1,7 @@
 """The local stand-ins the benchmarks run against, and the helpers to fill them.
 
-The Redis server and the moto server are the ones the tests and the drill start (``ops/local_servers.py``), and the
-items table is the one they create (``ops/local_tables.py``): those two imports are the only places bench names where
+The Redis server and the moto server are the ones the tests and the drill start (``simulation/local_servers.py``), and the
+items table is the one they create (``simulation/local_tables.py``): those two imports are the only places bench names where
 they live. While :func:`local_servers` is open, ``AWS_ENDPOINT_URL`` and fake credentials point every boto3 client the
 functions build (``functions.shared.clients.aws_client``) at the moto server, so the benchmarks exercise the functions'
 real client construction; nothing can reach AWS.
@@ -32,8 +32,8 @@ from functions.shared.schema import (
 )
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, state_key
-from ops.local_servers import MotoServer, RedisServer
-from ops.local_tables import create_items_table
+from simulation.local_servers import MotoServer, RedisServer
+from simulation.local_tables import create_items_table
 
 REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}

@@ -2,7 +2,7 @@
 
 Each plan runs in a fresh interpreter (``python -c`` :data:`PROBE`), so no run profits from modules another one
 imported: it imports the harness and Pulumi, runs the whole program of the prod stack under the mocks harness in
-preview mode (``ops.harness.run_program``, what ``./run plan`` does) with the regions and VPC CIDRs overridden,
+preview mode (``planning.harness.run_program``, what ``./run plan`` does) with the regions and VPC CIDRs overridden,
 renders the plan, and runs the program once more (*again*: its modules loaded by then and the first run's objects
 collected and frozen out of the garbage collector's way, so that run shows how the program's own work grows). The
 probe reports each step's CPU and wall seconds and the resource counts as one JSON line. CPU time
@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from bench.measure import BARS, Figure, Plot, Result, Table
-from ops.harness import ROOT
+from planning.harness import ROOT
 
 NAME = "plan"
 STACK = "prod"
@@ -34,8 +34,8 @@ PROBE = """
 import gc, json, sys, time
 marks = [(time.perf_counter(), time.process_time())]
 import pulumi, pulumi_aws
-from ops.harness import run_program
-from ops.plan import render_plan
+from planning.harness import run_program
+from planning.plan import render_plan
 marks.append((time.perf_counter(), time.process_time()))
 run = run_program(sys.argv[1], preview=True, overrides=json.loads(sys.argv[2]))
 marks.append((time.perf_counter(), time.process_time()))

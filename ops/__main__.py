@@ -1,7 +1,7 @@
 """Operator CLI. ``python -m ops plan [--stack prod]`` prints the offline plan of a stack; ``preflight`` checks the AWS
 account before the first deploy (ops/preflight.py); ``status`` and ``failover`` read and move the deployed stack's
 active region (ops/status.py, ops/failover.py); ``abort`` lifts a fence a failover left behind (ops/abort.py); ``drill``
-runs a regional outage, a switchover and a failover on this machine (ops/drill.py)."""
+runs a regional outage, a switchover and a failover on this machine (simulation/drill.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ops.plan import PlanReport
     from ops.status import OpsContext
+    from planning.plan import PlanReport
 
 EXIT_DIAGRAM = 1
 EXIT_INVALID = 2
@@ -30,7 +30,8 @@ PLAN_EXIT_CODES = f"""exit status of plan (the codes add up when several apply, 
 
 def main(argv: list[str] | None = None, context: OpsContext | None = None) -> int:
     """Run one command; ``context`` (AWS clients, clock) is for tests of ``status`` and ``failover``."""
-    from ops import abort, drill, failover, status
+    from ops import abort, failover, status
+    from simulation import drill
 
     args = build_parser().parse_args(argv)
     operations = {"status": status.run, "failover": failover.run, "abort": abort.run}
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
 
         return preflight.run(args)
     if args.command == "config-reference":
-        from ops.reference import config_reference
+        from planning.reference import config_reference
 
         print(config_reference())
         return 0
@@ -52,7 +53,8 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its flags (the docs' examples are checked against it)."""
-    from ops import abort, drill, failover, preflight, status
+    from ops import abort, failover, preflight, status
+    from simulation import drill
 
     parser = argparse.ArgumentParser(prog="python -m ops", description="Operate the multi-region stack.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _plan(args: argparse.Namespace) -> int:
     import pulumi
 
-    from ops.harness import parse_setting, read_project, run_program
-    from ops.plan import DOCS_DIR, build_report, default_out_dir
+    from planning.harness import parse_setting, read_project, run_program
+    from planning.plan import DOCS_DIR, build_report, default_out_dir
 
     try:
         project = read_project()

@@ -427,7 +427,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace, clients: ClientFactory | None = None, name_servers: NameServerLookup | None = None) -> int:
     """``python -m ops preflight``; ``clients`` and ``name_servers`` are for tests (the moto server, a fixed answer)."""
-    from ops.harness import stack_config
+    from planning.harness import stack_config
 
     try:
         config = stack_config(args.stack)

@@ -191,7 +191,7 @@ def add_topology_argument(parser: argparse.ArgumentParser) -> None:
 
 def stack_ref(stack: str) -> StackRef:
     """From ``Pulumi.<stack>.yaml`` (raises FileNotFoundError for an unknown stack, ConfigError for a bad one)."""
-    from ops.harness import stack_config
+    from planning.harness import stack_config
 
     config = stack_config(stack)
     return StackRef(config.project, config.stack, config.region_names)

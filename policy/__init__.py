@@ -8,5 +8,5 @@ paths). ``core`` holds the rule model and the adapters to pulumi-policy; ``pack`
 
 The rule modules import only the standard library and pulumi-policy: the Pulumi CLI runs the pack in a
 virtualenv of its own, built from ``policy/requirements.txt``, without the program's packages. ``evaluate`` is the
-exception: it runs in the project's environment, over ``ops.harness`` runs, and the pack never imports it.
+exception: it runs in the project's environment, over ``planning.harness`` runs, and the pack never imports it.
 """

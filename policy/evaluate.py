@@ -29,8 +29,8 @@ from typing import Any, NamedTuple
 from pulumi.output import Unknown
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from ops.harness import ProgramRun, Resource
-from ops.harness import Unknown as HarnessUnknown
+from planning.harness import ProgramRun, Resource
+from planning.harness import Unknown as HarnessUnknown
 from policy.core import ResourceRule, StackResource, resource_region
 from policy.pack import PACK_NAME, RULES
 

@@ -16,8 +16,8 @@ from components.api import (
     health_url,
 )
 from components.config import StackConfig
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, stack_config
-from tests.conftest import DEV_DOMAIN, THREE_REGIONS, ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource, stack_config
+from tests.support.program import DEV_DOMAIN, THREE_REGIONS, ProgramRunner
 
 API = "aws:apigatewayv2/api:Api"
 STAGE = "aws:apigatewayv2/stage:Stage"
@@ -56,7 +56,7 @@ def zone_id_of(config: StackConfig) -> str:
 
 
 def fake_arn(service: str, kind: str, region: str, name: str) -> str:
-    """The ARN the mocks give a resource (as ``ops.harness`` builds it)."""
+    """The ARN the mocks give a resource (as ``planning.harness`` builds it)."""
     return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{kind}/{name}"
 
 

@@ -27,9 +27,9 @@ from components.app import (
 )
 from components.packaging import LAMBDA_RUNTIME, runtime_python_version
 from components.policies import region_sid
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource
-from ops.parity import compare_regions
-from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource
+from planning.parity import compare_regions
+from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner
 
 FUNCTION = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
@@ -111,7 +111,7 @@ def _function(run: ProgramRun, region: str, function: str) -> Resource:
 
 
 def _mock_arn(resource: Resource) -> str:
-    """The ARN the mocks give a resource (ops/harness.py ``_fake_arn``)."""
+    """The ARN the mocks give a resource (planning/harness.py ``_fake_arn``)."""
     service = resource.type.split(":")[1].split("/")[0]
     kind = resource.type.rsplit(":", 1)[-1].lower()
     return f"arn:aws:{service}:{resource.region}:{ACCOUNT_ID}:{kind}/{resource.name}"

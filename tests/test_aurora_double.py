@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ParamValidationError
 
 from functions.runbook.clients import is_retryable, is_unreachable
-from ops.aurora_double import GlobalClusterDouble
+from simulation.aurora_double import GlobalClusterDouble
 
 US, EU = "us-east-1", "eu-west-1"
 ARNS = {US: "arn:aws:rds:us-east-1:000000000000:cluster:app-us", EU: "arn:aws:rds:eu-west-1:000000000000:cluster:app-eu"}

@@ -1,4 +1,4 @@
-"""The reader of the Lambda code's AWS calls (tests/aws_calls.py), on the real handlers and on small cases."""
+"""The reader of the Lambda code's AWS calls (tests/support/aws_calls.py), on the real handlers and on small cases."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import ast
 
 import pytest
 
-from tests import aws_calls
-from tests.aws_calls import AmbiguousOperationError, AwsCall, handler_calls
+from tests.support import aws_calls
+from tests.support.aws_calls import AmbiguousOperationError, AwsCall, handler_calls
 
 
 def _actions(entry: str) -> list[str]:

@@ -29,7 +29,7 @@ from bench.measure import (
 )
 from bench.plan import REGION_COUNTS, REGIONS, overrides
 from bench.report import render_section, render_table, split_sections, summary_rows, update_document
-from ops.harness import stack_config
+from planning.harness import stack_config
 
 ORDER = ("cache", "plan")
 HEADER = "# Benchmarks\n\nintro"

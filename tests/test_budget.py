@@ -8,7 +8,7 @@ import math
 import pytest
 
 from functions.shared.store import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
-from ops.budget import (
+from planning.budget import (
     AURORA_PROMOTION_SECONDS,
     AURORA_REPLICATION_LAG_SECONDS,
     DYNAMODB_REPLICATION_SECONDS,
@@ -28,8 +28,8 @@ from ops.budget import (
     store_facts,
     store_rpos,
 )
-from ops.harness import ProgramRun
-from tests.conftest import THREE_REGIONS, ProgramRunner
+from planning.harness import ProgramRun
+from tests.support.program import THREE_REGIONS, ProgramRunner
 
 PROD_TRAFFIC = TrafficSettings(
     health_checks_enabled=True,

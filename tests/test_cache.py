@@ -18,8 +18,8 @@ from components.cache import (
     needs_data_tiering,
 )
 from components.passwords import PASSWORD_LENGTH
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
-from tests.conftest import ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+from tests.support.program import ProgramRunner
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
 ACL = "aws:memorydb/acl:Acl"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from components.compute import managed_policy_arn, node_ami_type
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource
-from tests.conftest import ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource
+from tests.support.program import ProgramRunner
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import KNOWN_REGIONS, ConfigError, StackConfig
-from ops.harness import execute, read_project, stack_config
+from planning.harness import execute, read_project, stack_config
 
 
 def _load(stack: str, **overrides: Any) -> StackConfig:

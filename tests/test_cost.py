@@ -1,4 +1,4 @@
-"""The plan's cost per day: the billable resources of a run priced from ops/prices.yaml."""
+"""The plan's cost per day: the billable resources of a run priced from planning/prices.yaml."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ops.cost import DAYS_PER_MONTH, CostLine, cost_of, load_prices, render_cost
-from tests.conftest import ProgramRunner
+from planning.cost import DAYS_PER_MONTH, CostLine, cost_of, load_prices, render_cost
+from tests.support.program import ProgramRunner
 
 PRICES = load_prices()
 
@@ -51,20 +51,23 @@ def test_a_size_missing_from_the_list_is_named_not_guessed(run_stack: ProgramRun
     assert cost.unpriced == ["EKS node c7g.large"]
     text = "\n".join(render_cost(cost))
     assert "EKS node c7g.large" in text and "no price" in text
-    assert "not in the price list (add them to ops/prices.yaml): EKS node c7g.large" in text
+    assert "not in the price list (add them to planning/prices.yaml): EKS node c7g.large" in text
 
 
 def test_the_table_ends_with_the_total_and_what_it_leaves_out(run_stack: ProgramRunner) -> None:
     cost = cost_of(run_stack("prod"), PRICES)
     text = render_cost(cost)
-    assert text[0] == f"Cost per day before traffic (on-demand list prices of us-east-1 as of {PRICES['as_of']}, ops/prices.yaml)"
+    assert (
+        text[0]
+        == f"Cost per day before traffic (on-demand list prices of us-east-1 as of {PRICES['as_of']}, planning/prices.yaml)"
+    )
     assert text[-2].split() == ["total", f"{cost.total:.2f}"]
     assert text[-1].startswith("  not counted (billed by usage): Lambda, DynamoDB")
     assert cost.total == pytest.approx(sum(line.count * (line.per_day or 0) for line in cost.lines))
 
 
 def test_the_readme_lists_each_committed_stacks_cost_per_day(run_stack: ProgramRunner) -> None:
-    from ops.harness import ROOT
+    from planning.harness import ROOT
 
     readme = (ROOT / "README.md").read_text()
     for stack in ("dev", "prod"):

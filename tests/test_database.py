@@ -23,8 +23,8 @@ from components.database import (
     master_secret_document,
 )
 from components.passwords import PASSWORD_LENGTH
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
-from tests.conftest import THREE_REGIONS, ProgramRunner, chosen_zones
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+from tests.support.program import THREE_REGIONS, ProgramRunner, chosen_zones
 
 GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 CLUSTER = "aws:rds/cluster:Cluster"

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from ops.diagram import (
+from planning.diagram import (
     INSTALL_HINT,
     Diagram,
     DiagramRenderError,
@@ -22,8 +22,8 @@ from ops.diagram import (
     render_dot,
     to_dot,
 )
-from ops.harness import ProgramRun, Resource
-from tests.conftest import THREE_REGIONS, THREE_REGIONS_LATENCY, ProgramRunner
+from planning.harness import ProgramRun, Resource
+from tests.support.program import THREE_REGIONS, THREE_REGIONS_LATENCY, ProgramRunner
 
 # The same overrides as tests/test_dns.py, so that the session shares the runs.
 THREE_FAILOVER: dict[str, Any] = {**THREE_REGIONS, "routingMode": "failover"}
@@ -271,7 +271,7 @@ def test_the_stack_diagram_renders(tmp_path: Path, run_stack: ProgramRunner) -> 
 
 
 def test_missing_dot_says_how_to_install_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ops.diagram.shutil.which", lambda _: None)
+    monkeypatch.setattr("planning.diagram.shutil.which", lambda _: None)
     with pytest.raises(DotNotFoundError, match="apt-get install graphviz"):
         render_dot("digraph {}", tmp_path)
     with pytest.raises(DotNotFoundError, match=re.escape(INSTALL_HINT)):

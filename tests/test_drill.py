@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from ops.__main__ import main
-from ops.drill import (
+from simulation.drill import (
     PLANNED,
     UNPLANNED,
     DrillOptions,
@@ -25,9 +25,9 @@ from ops.drill import (
     replication_window_ms,
     run_drill,
 )
-from ops.drill_html import render_html
-from ops.drill_verdict import APPLIED, STALE, Ack, Activation, History, item_tokens, missing_at, passed, verdict
-from ops.drill_world import PRIMARY, SECONDARY, resolve_failover
+from simulation.drill_html import render_html
+from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, History, item_tokens, missing_at, passed, verdict
+from simulation.drill_world import PRIMARY, SECONDARY, resolve_failover
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 CHROMIUM_TIMEOUT_SECONDS = 60

@@ -18,8 +18,8 @@ from components.edge import (
     failover_status_codes,
     origin_read_statement,
 )
-from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, Resource, raw_config
-from tests.conftest import DEV_DOMAIN, THREE_REGIONS_LATENCY, ProgramRunner
+from planning.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, Resource, raw_config
+from tests.support.program import DEV_DOMAIN, THREE_REGIONS_LATENCY, ProgramRunner
 
 CDN = "multi-region:edge:Cdn"
 DISTRIBUTION = "aws:cloudfront/distribution:Distribution"

@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from ops.harness import ROOT
+from planning.harness import ROOT
 
 SYMLINK_MODE = "120000"
 

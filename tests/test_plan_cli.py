@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ops import __main__ as cli
-from ops.harness import ROOT, ProgramRun
-from ops.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir, render_placement
-from tests.conftest import ProgramRunner
+from planning.harness import ROOT, ProgramRun
+from planning.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir, render_placement
+from tests.support.program import ProgramRunner
 
 REPORT_FILES = ["architecture.dot", "architecture.png", "architecture.svg", REPORT_NAME]
 
@@ -94,7 +94,7 @@ def test_the_report_goes_to_build_plan_stack_by_default(
 ) -> None:
     """Without --out, under the project's `.build/plan/<stack>/` (here a stand-in project root: the user's report is
     not overwritten)."""
-    monkeypatch.setattr("ops.plan.ROOT", tmp_path)
+    monkeypatch.setattr("planning.plan.ROOT", tmp_path)
     assert default_out_dir("prod") == tmp_path / ".build" / "plan" / "prod"
     assert cli.main(["plan", "--stack", "prod"]) == 0
     out = capsys.readouterr().out
@@ -183,14 +183,14 @@ def test_over_budget_and_policy_violations_exit_with_their_codes(tmp_path: Path)
 def cached_plan(run_stack: ProgramRunner, monkeypatch: pytest.MonkeyPatch) -> ProgramRun:
     """``main`` in this process, on the session's cached preview run of prod instead of a fresh one."""
     run = run_stack("prod", preview=True)
-    monkeypatch.setattr("ops.harness.run_program", lambda *args, **kwargs: run)
+    monkeypatch.setattr("planning.harness.run_program", lambda *args, **kwargs: run)
     return run
 
 
 def test_a_missing_graphviz_is_a_warning_unless_the_docs_need_the_picture(
     cached_plan: ProgramRun, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("ops.diagram.shutil.which", lambda _: None)
+    monkeypatch.setattr("planning.diagram.shutil.which", lambda _: None)
     assert cli.main(["plan", "--out", str(tmp_path)]) == 0
     captured = capsys.readouterr()
     assert "warning: the diagram was not rendered: Graphviz `dot` was not found on PATH" in captured.err
@@ -203,7 +203,7 @@ def test_a_missing_graphviz_is_a_warning_unless_the_docs_need_the_picture(
 
 
 def test_a_dot_failure_exits_1(cached_plan: ProgramRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr("ops.plan.to_dot", lambda diagram: "digraph { a -> }")
+    monkeypatch.setattr("planning.plan.to_dot", lambda diagram: "digraph { a -> }")
     assert cli.main(["plan", "--out", str(tmp_path)]) == cli.EXIT_DIAGRAM
 
 

@@ -14,8 +14,8 @@ from botocore.stub import Stubber
 from components.config import StackConfig
 from components.zone import zone_comment
 from ops import preflight
-from ops.harness import stack_config
 from ops.preflight import AwsClients, Check, run_checks
+from planning.harness import stack_config
 
 ACCOUNT = "123456789012"  # the moto server's account
 SESSION = boto3.session.Session()  # its loaded service models are shared by every test's clients

@@ -7,8 +7,8 @@ import re
 import yaml
 
 from components.config import KEYS
-from ops.harness import ROOT
-from ops.reference import BEGIN, END, config_reference, declared_config
+from planning.harness import ROOT
+from planning.reference import BEGIN, END, config_reference, declared_config
 
 
 def test_pulumi_yaml_declares_exactly_the_keys_the_code_reads_with_their_types() -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from ops.harness import ProgramRun
-from tests.conftest import THREE_REGIONS, ProgramRunner
+from planning.harness import ProgramRun
+from tests.support.program import THREE_REGIONS, ProgramRunner
 
 # (resource type, input) that may differ when the primary moves, and why it is an in-place update.
 IN_PLACE: dict[tuple[str, str], str] = {
@@ -61,7 +61,7 @@ def test_moving_the_primary_in_config_replaces_nothing(
 
 def test_the_check_sees_a_change_that_would_replace() -> None:
     """The comparison itself: a changed, non-ignored input outside the list is reported."""
-    from ops.harness import Resource
+    from planning.harness import Resource
 
     def run(engine: str) -> ProgramRun:
         resource = Resource("urn:a", "aws:rds/cluster:Cluster", "a", True, {"engine": engine}, None, None)

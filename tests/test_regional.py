@@ -6,8 +6,8 @@ import json
 
 from components.config import AZ_COUNT
 from components.network_plan import REFUSED_ZONE_IDS, plan_subnets
-from ops.harness import ACCOUNT_ID, PROVIDER_TYPE, UNKNOWN, ProgramRun
-from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner, chosen_zones
+from planning.harness import ACCOUNT_ID, PROVIDER_TYPE, UNKNOWN, ProgramRun
+from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner, chosen_zones
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ops.drill_world import local_client
-from ops.local_tables import create_items_table
-from ops.replication_double import GlobalTableReplicationDouble
+from simulation.drill_world import local_client
+from simulation.local_tables import create_items_table
+from simulation.replication_double import GlobalTableReplicationDouble
 
 US, EU = "us-east-1", "eu-west-1"
 TABLE = "items"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ops.harness import ROOT
+from planning.harness import ROOT
 
 # The coreutils the script itself uses; everything else it calls is a stand-in below.
 UTILITIES = ("bash", "cat", "sha256sum", "cut", "rm", "touch", "sed", "env", "dirname", "mkdir", "ln", "chmod")

@@ -28,9 +28,9 @@ from components.runbook import (
 )
 from components.runbook_definition import step_states
 from functions.runbook.model import STEPS, Topology
-from ops.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
+from planning.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
 from policy.iam import WILDCARD_RESOURCE_ACTIONS
-from tests.conftest import THREE_REGIONS, ProgramRunner
+from tests.support.program import THREE_REGIONS, ProgramRunner
 from tests.test_app import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
 from tests.test_runbook_definition import validate_asl
 
@@ -95,7 +95,7 @@ def _named(run: ProgramRun, name: str) -> Resource:
 
 
 def _mock_arn(resource: Resource) -> str:
-    """The ARN the mocks give a resource (ops/harness.py ``_fake_arn``)."""
+    """The ARN the mocks give a resource (planning/harness.py ``_fake_arn``)."""
     service = resource.type.split(":")[1].split("/")[0]
     kind = resource.type.rsplit(":", 1)[-1].lower()
     return f"arn:aws:{service}:{resource.region}:{ACCOUNT_ID}:{kind}/{resource.name}"

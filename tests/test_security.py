@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from ops.harness import ProgramRun
-from tests.conftest import ProgramRunner
+from planning.harness import ProgramRun
+from tests.support.program import ProgramRunner
 
 WORLD = {"0.0.0.0/0", "::/0"}
 # Types whose loss loses data or access to data: protected (and kept on delete) in prod, free to go in dev.

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import ops.harness
+import planning.harness
 from components.config import ConfigError, project_values
 from ops.__main__ import EXIT_INVALID, main
-from ops.harness import ROOT, StackFileError, parse_setting, raw_config, read_project, run_program, stack_values
-from tests.conftest import ProgramRunner
+from planning.harness import ROOT, StackFileError, parse_setting, raw_config, read_project, run_program, stack_values
+from tests.support.program import ProgramRunner
 
 PROJECT = read_project()
 STRING_KEYS = [key for key, spec in PROJECT.declared.items() if spec.get("type") == "string"]
@@ -88,7 +88,7 @@ def test_a_value_of_the_wrong_shape_names_the_file_line_and_key(tmp_path: Path) 
 def test_the_plan_exits_2_on_a_malformed_stack_file_without_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(ops.harness, "ROOT", _project(tmp_path, "config:\n  bad: [\n"))
+    monkeypatch.setattr(planning.harness, "ROOT", _project(tmp_path, "config:\n  bad: [\n"))
     code, err = _plan(capsys, "--stack", "try")
     assert code == EXIT_INVALID
     assert err.startswith("error: Pulumi.try.yaml, line 3, column 1: malformed YAML")
@@ -151,7 +151,7 @@ def test_a_key_outside_the_namespace_names_it_and_the_nearest_key(tmp_path: Path
 )
 def test_an_unknown_key_of_the_project_suggests_the_nearest(tmp_path: Path, line: str, fragment: str, nearest: str) -> None:
     project = read_project(_project(tmp_path, f"config:\n  {PROJECT.name}:{line}\n"))
-    run = ops.harness.execute("try", preview=False, project=project)
+    run = planning.harness.execute("try", preview=False, project=project)
     assert run.error is not None
     assert fragment in str(run.error)
     assert str(run.error).endswith(f"did you mean {nearest}?")
@@ -172,7 +172,7 @@ def test_a_renamed_project_gets_the_same_plan_under_its_own_name(tmp_path: Path,
     )
     original = run_stack("prod")
 
-    def shapes(run: ops.harness.ProgramRun, name: str) -> dict[tuple[str, str], str]:
+    def shapes(run: planning.harness.ProgramRun, name: str) -> dict[tuple[str, str], str]:
         return {(r.type, r.name): json.dumps(r.inputs, sort_keys=True).replace(name, "<project>") for r in run.resources}
 
     assert shapes(renamed, "myplatform") == shapes(original, PROJECT.name)

@@ -17,8 +17,8 @@ from components.storage import (
     replication_role_policy,
     tls_only_statement,
 )
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource, read_project, stack_values
-from tests.conftest import ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource, read_project, stack_values
+from tests.support.program import ProgramRunner
 
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"

@@ -28,8 +28,8 @@ from functions.shared.schema import (
     STATE_ITEM_ID,
     table_name,
 )
-from ops.harness import ACCOUNT_ID, ProgramRun, Resource
-from tests.conftest import THREE_REGIONS_LATENCY, ProgramRunner
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource
+from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner
 
 TABLE = "aws:dynamodb/table:Table"
 ITEM = "aws:dynamodb/tableItem:TableItem"

@@ -22,8 +22,9 @@ from functions.shared.metrics import Metrics
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, transition
-from ops.local_servers import RedisServer, free_port
-from tests.functions.test_cache import CallCounter, CountingRedis, create_table, put_item
+from simulation.local_servers import RedisServer, free_port
+from simulation.local_tables import create_items_table as create_table
+from tests.support.cache_doubles import CallCounter, CountingRedis, put_item
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"

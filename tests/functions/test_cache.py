@@ -31,83 +31,14 @@ from functions.shared.cache import (
 )
 from functions.shared.clients import aws_client, redis_client
 from functions.shared.metrics import Metrics
-from functions.shared.schema import (
-    ATTR_DATA,
-    ATTR_ID,
-    ATTR_IDEMPOTENCY_KEY,
-    ATTR_LAST_UPDATED_REGION,
-    ATTR_RECORD_TYPE,
-    ATTR_TIMESTAMP,
-    ATTR_VERSION,
-)
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from ops.local_servers import RedisServer
-from ops.local_tables import create_items_table
+from simulation.local_servers import RedisServer
+from simulation.local_tables import create_items_table as create_table
+from tests.support.cache_doubles import CallCounter, CountingRedis, FakeClock, put_item
 
 REGION = "us-east-1"
 TTL = 300
-
-
-def create_table(client: Any, name: str) -> None:
-    """The items table with the schema ``components/table.py`` deploys (``functions/shared/schema.py``)."""
-    create_items_table(client, name)
-
-
-def put_item(table: ItemTable, item_id: str, *, data: dict[str, Any], version: int, timestamp: int, region: str) -> None:
-    """An item as the processor writes it (plain attributes; the write path's own bookkeeping is not needed here)."""
-    table.client.put_item(
-        TableName=table.name,
-        Item={
-            ATTR_ID: {"S": item_id},
-            ATTR_RECORD_TYPE: {"S": "item"},
-            ATTR_DATA: {"M": {key: {"N": str(value)} for key, value in data.items()}},
-            ATTR_VERSION: {"N": str(version)},
-            ATTR_TIMESTAMP: {"N": str(timestamp)},
-            ATTR_LAST_UPDATED_REGION: {"S": region},
-            ATTR_IDEMPOTENCY_KEY: {"S": f"key-{item_id}-{version}"},
-        },
-    )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class CountingRedis:
-    """A redis-py client that counts every call made through it: the cache attempts."""
-
-    def __init__(self, client: Any) -> None:
-        self.client, self.calls, self._lock = client, 0, threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self.client, name)
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                self.calls += 1
-            return method(*args, **kwargs)
-
-        return counted
-
-
-class CallCounter:
-    """Counts the calls a boto3 client makes of one operation (botocore's ``before-call`` event)."""
-
-    def __init__(self, client: Any, service: str, operation: str) -> None:
-        self.count, self._lock = 0, threading.Lock()
-        client.meta.events.register(f"before-call.{service}.{operation}", self)
-
-    def __call__(self, **_: Any) -> None:
-        with self._lock:
-            self.count += 1
 
 
 @pytest.fixture
@@ -494,6 +425,6 @@ def test_redis_errors_are_counted_and_never_reach_the_reader(table: ItemTable, c
 
 
 def _closed_port() -> int:
-    from ops.local_servers import free_port
+    from simulation.local_servers import free_port
 
     return free_port()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ops.harness import ROOT
+from planning.harness import ROOT
 
 HEAVY = ("boto3", "botocore", "redis")
 

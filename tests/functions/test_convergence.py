@@ -29,8 +29,8 @@ from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable
 from functions.shared.store import STALE, apply_event, conflict_record_id, is_item_id, item_from_image
 from functions.stream.handler import StreamHandler, process_batch
-from ops.replication_double import GlobalTableReplicationDouble
-from tests.functions.conftest import create_items_table, local_client
+from simulation.replication_double import GlobalTableReplicationDouble
+from tests.support.dynamo import create_items_table, local_client
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 BASE = 1_700_000_000_000

@@ -1,13 +1,13 @@
 """The fault matrix, processor cells: throttling and a 500 at each DynamoDB call of the write path (a killed container:
-``test_fault_matrix_kill.py``; the scenario and the invariants checked after every cell: ``tests/functions/matrix.py``).
+``test_fault_matrix_kill.py``; the scenario and the invariants checked after every cell: ``tests/support/matrix.py``).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.functions.faults import SERVER_ERROR, THROTTLE
-from tests.functions.matrix import STREAM_CALLS, WRITE_PATH_CALLS, World, check, processor_cell
+from tests.support.faults import SERVER_ERROR, THROTTLE
+from tests.support.matrix import STREAM_CALLS, WRITE_PATH_CALLS, World, check, processor_cell
 
 
 def test_without_faults_the_scenario_makes_every_write_path_call_the_matrix_injects_into(world: World) -> None:

@@ -1,6 +1,6 @@
 """The fault matrix, the other cells: DynamoDB faults in the stream handler and the API, and the cache unreachable at
 container start, hung, or dying mid-batch for every function (the scenario and the invariants checked after every
-cell: ``tests/functions/matrix.py``)."""
+cell: ``tests/support/matrix.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.functions.faults import DOWN, HUNG, KILL, SERVER_ERROR, THROTTLE, DynamoFaults
-from tests.functions.matrix import EVENTS, STREAM_CALLS, World, body, check
-from tests.functions.world import settle
+from tests.support.faults import DOWN, HUNG, KILL, SERVER_ERROR, THROTTLE, DynamoFaults
+from tests.support.matrix import EVENTS, STREAM_CALLS, World, body, check
+from tests.support.world import settle
 
 
 @pytest.mark.parametrize("at", range(1, STREAM_CALLS + 1))

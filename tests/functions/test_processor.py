@@ -39,8 +39,8 @@ from functions.shared.store import (
     idempotency_record_id,
     item_from_image,
 )
-from tests.functions.conftest import WRITE_REGION, WRITE_TABLE, DynamoDBFactory, create_items_table, local_client
-from tests.functions.test_cache import FakeClock
+from tests.support.cache_doubles import FakeClock
+from tests.support.dynamo import WRITE_REGION, WRITE_TABLE, DynamoDBFactory, create_items_table, local_client
 
 MAX_RECEIVE_COUNT = 2
 

@@ -24,9 +24,9 @@ from functions.shared.settings import Settings
 from functions.shared.store import idempotency_record_id
 from functions.stream import handler as stream_handler
 from functions.stream.handler import build_handler
-from ops.local_servers import RedisClusterServers, RedisServer
-from tests.functions.faults import DOWN, KILL, SERVER_ERROR, THROTTLE, UP, CacheProxy
-from tests.functions.world import BASE_MS, QUEUE_URL, TABLE, CacheEndpoint, Clock, Region, flushed
+from simulation.local_servers import RedisClusterServers, RedisServer
+from tests.support.faults import DOWN, KILL, SERVER_ERROR, THROTTLE, UP, CacheProxy
+from tests.support.world import BASE_MS, QUEUE_URL, TABLE, CacheEndpoint, Clock, Region, flushed
 
 REGION = "us-east-1"
 MODES = ("single", "cluster")

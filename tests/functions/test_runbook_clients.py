@@ -15,7 +15,7 @@ from functions.runbook.clients import (
     is_retryable,
     is_unreachable,
 )
-from tests.functions.runbook_doubles import client_error
+from tests.support.runbook_doubles import client_error
 
 ARC_URL = "https://host-aaaa.us-west-2.example.route53-recovery-cluster.amazonaws.com/v1"
 

@@ -11,7 +11,7 @@ import pytest
 from functions.runbook import handler
 from functions.runbook.model import STEPS, StepRefusedError, StepRetryableError
 from functions.shared.schema import STATUS_ACTIVE
-from tests.functions.runbook_doubles import START_EPOCH, TARGET, World, build_world, client_error, request
+from tests.support.runbook_doubles import START_EPOCH, TARGET, World, build_world, client_error, request
 
 CONTEXT = SimpleNamespace(aws_request_id="req-1")
 

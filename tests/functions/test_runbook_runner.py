@@ -45,7 +45,7 @@ from functions.runbook.steps import run_updated_by
 from functions.shared.errors import ConflictError, RetryableError, ValidationError
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
 from functions.shared.state import AppState, StateUnavailableError, TransitionError
-from tests.functions.runbook_doubles import (
+from tests.support.runbook_doubles import (
     GLOBAL_CLUSTER,
     SOURCE,
     START_EPOCH,

@@ -38,7 +38,7 @@ from functions.runbook.steps import (
 from functions.shared.errors import ValidationError
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
 from functions.shared.state import AppState
-from tests.functions.runbook_doubles import (
+from tests.support.runbook_doubles import (
     GLOBAL_CLUSTER,
     SOURCE,
     START_EPOCH,

@@ -20,7 +20,7 @@ from functions.shared.state import (
     read_state,
     transition,
 )
-from tests.functions.conftest import WRITE_REGION, DynamoDBFactory, create_items_table
+from tests.support.dynamo import WRITE_REGION, DynamoDBFactory, create_items_table
 
 HOME, OTHER = WRITE_REGION, "eu-west-1"
 

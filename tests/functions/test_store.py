@@ -37,8 +37,8 @@ from functions.shared.store import (
     item_from_image,
     to_attribute,
 )
-from tests.functions.conftest import WRITE_REGION
-from tests.functions.test_cache import FakeClock
+from tests.support.cache_doubles import FakeClock
+from tests.support.dynamo import WRITE_REGION
 
 NOW = 1_700_000_000_000
 OTHER_REGION = "eu-west-1"

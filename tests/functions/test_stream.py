@@ -20,8 +20,8 @@ from functions.shared.state import ItemTable
 from functions.shared.store import conflict_record_id, idempotency_record_id, item_from_image
 from functions.stream import handler
 from functions.stream.handler import StreamHandler, handle
-from ops.local_servers import RedisServer
-from tests.functions.conftest import WRITE_REGION, WRITE_TABLE
+from simulation.local_servers import RedisServer
+from tests.support.dynamo import WRITE_REGION, WRITE_TABLE
 
 OTHER_REGION = "eu-west-1"
 BASE = 1_700_000_000_000

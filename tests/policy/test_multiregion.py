@@ -21,7 +21,7 @@ from policy.core import (
     Rule,
     StackResource,
 )
-from tests.policy.cases import (
+from tests.support.policy_cases import (
     KEY_EAST,
     KEY_WEST,
     Cases,

@@ -8,7 +8,7 @@ import pytest
 
 from policy import observability
 from policy.core import DISTRIBUTION, EKS_CLUSTER, LAMBDA_FUNCTION, LOG_GROUP, RDS_CLUSTER, RDS_INSTANCE, STATE_MACHINE, Rule
-from tests.policy.cases import (
+from tests.support.policy_cases import (
     Cases,
     ResourceCases,
     StackCases,

@@ -21,7 +21,7 @@ from policy.core import (
     SECRET,
     Rule,
 )
-from tests.policy.cases import Cases, ResourceCases, check_cases, failing, passing, run_failing, run_passing
+from tests.support.policy_cases import Cases, ResourceCases, check_cases, failing, passing, run_failing, run_passing
 
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING, VERSIONING_V2 = S3_VERSIONING

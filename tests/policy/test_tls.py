@@ -8,7 +8,7 @@ import pytest
 
 from policy import tls
 from policy.core import DISTRIBUTION, ELASTICACHE_GROUP, MEMORYDB_CLUSTER, S3_POLICY, Rule
-from tests.policy.cases import (
+from tests.support.policy_cases import (
     Cases,
     ResourceCases,
     StackCases,

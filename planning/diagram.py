@@ -49,8 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from components.edge import origin_id
-from ops.harness import PROVIDER_TYPE, ProgramRun, Resource
-from ops.parity import compared_regions, region_roots
+from planning.harness import PROVIDER_TYPE, ProgramRun, Resource
+from planning.parity import compared_regions, region_roots
 
 DOT_TIMEOUT_SECONDS = 60
 DIAGRAM_STEM = "architecture"

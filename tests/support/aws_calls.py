@@ -27,7 +27,7 @@ from pathlib import Path
 import botocore.session
 from botocore import xform_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "functions"
 CLIENT_FACTORIES = ("aws_client", "_client")
 CONSTRUCTOR_METHODS = ("__init__", "__post_init__")

@@ -1,7 +1,7 @@
 """Cross-region parity: does every region run the same resources, at the same capacity?
 
 A region that is to take another's traffic after a failover must be built like it. This module compares the
-regions of one mocks-harness run (``ops.harness.ProgramRun``) and names every difference; the tests and
+regions of one mocks-harness run (``planning.harness.ProgramRun``) and names every difference; the tests and
 ``python -m ops plan`` use it in place of readiness checks.
 
 Which resources are a region's
@@ -32,7 +32,7 @@ What is compared
     says which region is the primary).
 
 Example:
-    >>> from ops.harness import run_program
+    >>> from planning.harness import run_program
     >>> report = compare_regions(run_program("prod", preview=False))
     >>> report.ok, [(d.type, d.field) for d in report.expected]
     (True, [('aws:rds/cluster:Cluster', 'masterPassword'), ('aws:rds/cluster:Cluster', 'masterUsername')])
@@ -45,7 +45,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ops.harness import UNKNOWN, ProgramRun, Resource
+from planning.harness import UNKNOWN, ProgramRun, Resource
 
 REGION_MARK = "<region>"
 PEER_MARK = "<peer>"

@@ -1,4 +1,4 @@
-"""What a stack costs per day before any traffic: the plan's billable resources priced from ``ops/prices.yaml``.
+"""What a stack costs per day before any traffic: the plan's billable resources priced from ``planning/prices.yaml``.
 
 Counted from the resources of a mocks-harness run (so from the same plan ``ops plan`` prints), at on-demand list prices
 of the region the price list names. Usage-based charges are left out and said so; a resource type whose size has no
@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ops.harness import ProgramRun, Resource
+from planning.harness import ProgramRun, Resource
 
 PRICE_LIST = Path(__file__).with_name("prices.yaml")
 HOURS_PER_DAY = 24
@@ -120,7 +120,7 @@ def _priced(resource: Resource, prices: dict[str, Any]) -> Iterator[tuple[str, i
 def render_cost(cost: Cost) -> list[str]:
     """The plan's cost table: one line per item, the total per day, and what it leaves out."""
     lines = [
-        f"Cost per day before traffic (on-demand list prices of {cost.region} as of {cost.as_of}, ops/prices.yaml)",
+        f"Cost per day before traffic (on-demand list prices of {cost.region} as of {cost.as_of}, planning/prices.yaml)",
     ]
     width = max([len(line.item) for line in cost.lines] + [5])
     lines.append(f"  {'item':<{width}}  {'count':>5}  {'$/day each':>10}  {'$/day':>9}")
@@ -129,6 +129,6 @@ def render_cost(cost: Cost) -> list[str]:
         lines.append(f"  {line.item:<{width}}  {line.count:>5}  {each}  {line.total:9.2f}")
     lines.append(f"  {'total':<{width}}  {'':>5}  {'':>10}  {cost.total:9.2f}")
     if cost.unpriced:
-        lines.append(f"  not in the price list (add them to ops/prices.yaml): {', '.join(cost.unpriced)}")
+        lines.append(f"  not in the price list (add them to planning/prices.yaml): {', '.join(cost.unpriced)}")
     lines.append("  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, data transfer, CloudWatch Logs")
     return lines

@@ -45,7 +45,7 @@ from typing import Any
 
 from components.config import StackConfig
 from functions.shared.store import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
-from ops.harness import ProgramRun
+from planning.harness import ProgramRun
 
 ROUTE53_PROPAGATION_SECONDS = 60
 """How long a Route53 change takes to reach its name servers. Amazon Route 53 Developer Guide, "Editing records":

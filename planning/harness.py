@@ -385,7 +385,7 @@ def _mock_classes() -> tuple[type, type]:
             if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
                 names, zone_ids = mock_zones(region)
                 return {"names": names, "zoneIds": zone_ids, "id": region}
-            raise UnansweredCallError(f"the mocks harness has no answer for data source {token}; add one in ops/harness.py")
+            raise UnansweredCallError(f"the mocks harness has no answer for data source {token}; add one in planning/harness.py")
 
     class RecordingMonitor(MockMonitor):
         """Captures the resource options the mocks API leaves out (protect, ignoreChanges, parent, ...)."""

@@ -2,8 +2,8 @@
 
 One moto server holds both regions' AWS services (a table, an events queue and its dead-letter queue per region; the
 Route53 health checks; CloudWatch), a Redis server per region stands in for MemoryDB, and the replication double
-(:mod:`ops.replication_double`) carries every write between the regional tables with a lag of ``min..max`` ms of the
-simulated clock. Aurora's control plane is :class:`ops.aurora_double.GlobalClusterDouble`.
+(:mod:`simulation.replication_double`) carries every write between the regional tables with a lag of ``min..max`` ms of the
+simulated clock. Aurora's control plane is :class:`simulation.aurora_double.GlobalClusterDouble`.
 
 Each region runs the real functions, built on local clients as a Lambda container builds them: the API
 (:func:`functions.api.handler.handle`), the event processor (:func:`functions.processor.handler.handle`, fed SQS-shaped
@@ -82,11 +82,11 @@ from functions.shared.state import AppState, ItemTable, StateUnavailableError, r
 from functions.shared.store import STATE_CACHE_SECONDS, StateCache, item_from_image
 from functions.stream import handler as stream_handler
 from functions.stream.handler import StreamHandler
-from ops.aurora_double import GlobalClusterDouble
-from ops.harness import read_project
-from ops.local_servers import MotoServer, RedisServer, free_port
-from ops.local_tables import create_items_table
-from ops.replication_double import GlobalTableReplicationDouble
+from planning.harness import read_project
+from simulation.aurora_double import GlobalClusterDouble
+from simulation.local_servers import MotoServer, RedisServer, free_port
+from simulation.local_tables import create_items_table
+from simulation.replication_double import GlobalTableReplicationDouble
 
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 REGIONS = (PRIMARY, SECONDARY)

@@ -1,8 +1,8 @@
 """The offline plan: what ``pulumi up`` would create, drawn from a mocks-harness run (no AWS, no CLI).
 
-``render_plan`` is the resource tree, counts, parity, the domain, the cost per day (``ops.cost``) and outputs;
+``render_plan`` is the resource tree, counts, parity, the domain, the cost per day (``planning.cost``) and outputs;
 ``build_report`` adds the resilience budget
-(``ops.budget``), the policy pack's verdict (``policy.evaluate``) and the architecture diagram (``ops.diagram``), and
+(``planning.budget``), the policy pack's verdict (``policy.evaluate``) and the architecture diagram (``planning.diagram``), and
 writes ``architecture.dot``, ``.svg``, ``.png`` and ``report.md`` into an output directory.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from components.config import StackConfig
-from ops.budget import Budget, budget_markdown, budget_of, render_budget
-from ops.cost import cost_of, render_cost
-from ops.diagram import DIAGRAM_STEM, Diagram, DiagramRenderError, DotNotFoundError, build_diagram, render_dot, to_dot
-from ops.harness import ROOT, UNKNOWN, ProgramRun, Resource
-from ops.parity import compare_regions, compared_regions, region_roots, render_parity
+from planning.budget import Budget, budget_markdown, budget_of, render_budget
+from planning.cost import cost_of, render_cost
+from planning.diagram import DIAGRAM_STEM, Diagram, DiagramRenderError, DotNotFoundError, build_diagram, render_dot, to_dot
+from planning.harness import ROOT, UNKNOWN, ProgramRun, Resource
+from planning.parity import compare_regions, compared_regions, region_roots, render_parity
 from policy.evaluate import PolicyReport, evaluate
 
 REPORT_NAME = "report.md"

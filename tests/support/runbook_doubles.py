@@ -6,7 +6,7 @@
   but drops ChildHealthChecks and does not raise HealthCheckVersion: nothing here depends on either).
 - **CloudWatch**: moto; the tests put the lag datapoints the drain reads.
 - **Aurora**: moto implements neither SwitchoverGlobalCluster nor FailoverGlobalCluster, so the drill's double of the
-  three RDS calls the runbook makes stands in (:class:`ops.aurora_double.GlobalClusterDouble`, a switchover taking one
+  three RDS calls the runbook makes stands in (:class:`simulation.aurora_double.GlobalClusterDouble`, a switchover taking one
   describe call here). The request shapes are also checked with a Stubber on a real RDS client (test_runbook_steps).
 - **Route53 ARC routing controls**: :class:`RoutingControlDouble` for whole runs; the step tests use a Stubber.
 
@@ -32,9 +32,9 @@ from functions.runbook.runner import start_run
 from functions.runbook.steps import DRAIN_MARKER_PREFIX, cluster_identifier
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable, read_state, state_key
-from ops.aurora_double import GlobalClusterDouble
-from ops.local_servers import free_port
-from tests.functions.conftest import LOCAL_CLIENT_CONFIG, create_items_table
+from simulation.aurora_double import GlobalClusterDouble
+from simulation.local_servers import free_port
+from tests.support.dynamo import LOCAL_CLIENT_CONFIG, create_items_table
 
 SOURCE = "us-east-1"
 TARGET = "eu-west-1"

@@ -21,8 +21,8 @@ from typing import Any
 
 from functions.shared.events import parse_event
 from functions.shared.store import PENDING, idempotency_record_id, is_item_id
-from tests.functions.faults import UP, CacheProxy
-from tests.functions.world import BASE_MS, TABLE, CacheEndpoint, Clock, Region, replicate, settle
+from tests.support.faults import UP, CacheProxy
+from tests.support.world import BASE_MS, TABLE, CacheEndpoint, Clock, Region, replicate, settle
 
 PRIMARY, SECONDARY = "us-east-1", "eu-west-1"
 # Posted in this order, each path of the write path in turn: a new item, a later event over it, an earlier event that

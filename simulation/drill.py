@@ -1,9 +1,9 @@
 """``python -m ops drill``: a regional outage, a planned switchover and an unplanned failover, run locally.
 
-Two regions on this machine (:mod:`ops.drill_world`): the moto server for both, a Redis server per region, the
+Two regions on this machine (:mod:`simulation.drill_world`): the moto server for both, a Redis server per region, the
 replication double carrying writes between them with a lag of ``--lag-ms / 2 .. --lag-ms``, and the real function code
 (API, processor, stream handler) in each; the real failover runbook (:func:`functions.runbook.runner.run_failover`)
-moves the application, through :class:`ops.drill_world.DrillClients` (moto for DynamoDB, Route53 and CloudWatch, the
+moves the application, through :class:`simulation.drill_world.DrillClients` (moto for DynamoDB, Route53 and CloudWatch, the
 Aurora double for RDS). Writers (two homed in each region) send events through DNS as clients would, some of them twice
 (duplicates, to the same region or pinned to their home region); readers read through each region's API.
 
@@ -23,8 +23,8 @@ The scenario, us-east-1 active at epoch 1
    stream handlers settle last-writer-wins; then every record is compared across the regions, every item is read
    through each region's API, and every idempotency key is checked to have changed an item at most once.
 
-The verdict (:mod:`ops.drill_verdict`) prints with the timeline; the exit status is 0 when every check holds, else 1.
-The timeline is also written as one self-contained HTML page (``--html``; :mod:`ops.drill_html`).
+The verdict (:mod:`simulation.drill_verdict`) prints with the timeline; the exit status is 0 when every check holds, else 1.
+The timeline is also written as one self-contained HTML page (``--html``; :mod:`simulation.drill_html`).
 
 Choices, and what they mean
 ---------------------------
@@ -70,9 +70,9 @@ from functions.runbook.model import STEP_ACTIVATE, FailoverRequest, RunRecord, S
 from functions.runbook.runner import run_failover
 from functions.shared.errors import ValidationError
 from functions.shared.store import STATE_CACHE_SECONDS
-from ops.drill_verdict import APPLIED, STALE, Ack, Activation, Check, History, item_tokens, passed, verdict
-from ops.drill_world import PRIMARY, REGIONS, SECONDARY, World, captured_logs
-from ops.local_servers import MotoServer
+from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, Check, History, item_tokens, passed, verdict
+from simulation.drill_world import PRIMARY, REGIONS, SECONDARY, World, captured_logs
+from simulation.local_servers import MotoServer
 
 DEFAULT_HTML = Path(".build/drill/timeline.html")
 DEFAULT_EVENTS = 600
@@ -650,7 +650,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "drill",
         help="run a regional outage, a planned switchover and an unplanned failover on this machine (moto, Redis, the "
         "real function code and runbook) and check that no acknowledged write is lost or applied twice",
-        description="Two regions on this machine; see ops/drill.py for the scenario. Exit status 0 when every check of "
+        description="Two regions on this machine; see simulation/drill.py for the scenario. Exit status 0 when every check of "
         "the verdict holds, 1 when one fails, 2 for invalid options.",
     )
     drill.add_argument("--seed", type=int, default=DrillOptions.seed, help="seed of every random choice (default: 7)")
@@ -673,7 +673,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Run the drill, print the timeline and the verdict, write the HTML page; 0 when every check holds, else 1."""
-    from ops.drill_html import render_html
+    from simulation.drill_html import render_html
 
     options = DrillOptions(seed=args.seed, events=args.events, lag_ms=args.lag_ms, html=args.html, quick=args.quick)
     try:

@@ -31,8 +31,8 @@ from functions.shared.state import ItemTable
 from functions.shared.store import StateCache, is_item_id, item_from_image
 from functions.stream.handler import StreamHandler
 from functions.stream.handler import handle as stream_handle
-from tests.functions.conftest import LOCAL_CLIENT_CONFIG, create_items_table
-from tests.functions.faults import ContainerKilled, DynamoFaults
+from tests.support.dynamo import LOCAL_CLIENT_CONFIG, create_items_table
+from tests.support.faults import ContainerKilled, DynamoFaults
 
 TABLE = "multi-region-test-items"
 QUEUE_URL = "https://sqs.local/events"

@@ -13,7 +13,7 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from ops.local_servers import free_port
+from simulation.local_servers import free_port
 
 UP, DOWN, HUNG = "up", "down", "hung"
 

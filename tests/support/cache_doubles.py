@@ -1,0 +1,73 @@
+"""Doubles and helpers of the cache tests: an item as the processor writes it, a settable clock, call counters."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from functions.shared.schema import (
+    ATTR_DATA,
+    ATTR_ID,
+    ATTR_IDEMPOTENCY_KEY,
+    ATTR_LAST_UPDATED_REGION,
+    ATTR_RECORD_TYPE,
+    ATTR_TIMESTAMP,
+    ATTR_VERSION,
+)
+from functions.shared.state import ItemTable
+
+
+def put_item(table: ItemTable, item_id: str, *, data: dict[str, Any], version: int, timestamp: int, region: str) -> None:
+    """An item as the processor writes it (plain attributes; the write path's own bookkeeping is not needed here)."""
+    table.client.put_item(
+        TableName=table.name,
+        Item={
+            ATTR_ID: {"S": item_id},
+            ATTR_RECORD_TYPE: {"S": "item"},
+            ATTR_DATA: {"M": {key: {"N": str(value)} for key, value in data.items()}},
+            ATTR_VERSION: {"N": str(version)},
+            ATTR_TIMESTAMP: {"N": str(timestamp)},
+            ATTR_LAST_UPDATED_REGION: {"S": region},
+            ATTR_IDEMPOTENCY_KEY: {"S": f"key-{item_id}-{version}"},
+        },
+    )
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class CountingRedis:
+    """A redis-py client that counts every call made through it: the cache attempts."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.calls, self._lock = client, 0, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.calls += 1
+            return method(*args, **kwargs)
+
+        return counted
+
+
+class CallCounter:
+    """Counts the calls a boto3 client makes of one operation (botocore's ``before-call`` event)."""
+
+    def __init__(self, client: Any, service: str, operation: str) -> None:
+        self.count, self._lock = 0, threading.Lock()
+        client.meta.events.register(f"before-call.{service}.{operation}", self)
+
+    def __call__(self, **_: Any) -> None:
+        with self._lock:
+            self.count += 1

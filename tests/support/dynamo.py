@@ -1,0 +1,67 @@
+"""DynamoDB on the moto server for the function tests: clients, the items table with its state record, and a moto
+server that serves one request at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from functions.shared.schema import STATUS_ACTIVE
+from functions.shared.state import AppState, ItemTable
+from simulation.local_servers import MotoServer, wait_for
+from simulation.local_tables import create_items_table as create_table
+
+WRITE_REGION = "us-east-1"
+WRITE_TABLE = "multi-region-test-items"
+
+# Against a local emulator: fail fast (one retry), short timeouts.
+LOCAL_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"mode": "standard", "max_attempts": 2})
+
+DynamoDBFactory = Callable[[str], Any]
+
+
+def local_client(service: str, region: str, endpoint: str) -> Any:
+    return boto3.session.Session().client(service, region_name=region, endpoint_url=endpoint, config=LOCAL_CLIENT_CONFIG)
+
+
+def create_items_table(client: Any, name: str, *, active_region: str | None = None, epoch: int = 1) -> ItemTable:
+    """The items table with its real schema; with ``active_region``, the state record the first deploy writes."""
+    create_table(client, name)
+    table = ItemTable(client, name)
+    if active_region is not None:
+        client.put_item(TableName=name, Item=AppState(STATUS_ACTIVE, active_region, epoch, 0, "pulumi").to_item())
+    return table
+
+
+# A moto server that handles one request at a time. moto's DynamoDB checks a condition and then writes, as two steps
+# with no lock between them (moto/dynamodb/models), so on the threaded server two concurrent conditional writes can
+# both pass: a concurrency test there would test moto's races. One request at a time gives every request DynamoDB's
+# per-item atomicity, while the client threads' multi-request protocols still interleave freely.
+_SERIAL_SERVER = """
+import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False,
+           request_handler=MotoRequestHandler)
+"""
+
+
+@dataclass
+class SerialMotoServer(MotoServer):
+    """The moto server, serving one request at a time (see above)."""
+
+    def start(self) -> SerialMotoServer:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _SERIAL_SERVER, self.host, str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(lambda: urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).status == 200, "serial moto")
+        return self
