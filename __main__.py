@@ -167,18 +167,7 @@ for region in config.regions:
         ),
         pulumi.ResourceOptions(provider=providers[region.name]),
     )
-pulumi.export(
-    "application",
-    {
-        name: {
-            "queueUrl": app.events_queue.url,
-            "deadLetterQueueUrl": app.dead_letter_queue.url,
-            "streamFailureQueueUrl": app.stream_failure_queue.url,
-            "functions": {function: fn.function.name for function, fn in app.functions.items()},
-        }
-        for name, app in apps.items()
-    },
-)
+pulumi.export("application", {name: app.outputs for name, app in apps.items()})
 
 # 7. API traffic: a health check per region, a traffic gate over it (and with trafficControl=routingControl, a Route53
 #    ARC cluster with a routing control per region), and the api.<domain> failover or latency records on the gates.

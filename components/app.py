@@ -1,116 +1,60 @@
-"""The application layer of one region (ARCHITECTURE §3): three functions, their queues, triggers, routes and roles.
+"""The application layer of one region: its functions (``components/app_functions.py``), queues, triggers and roles.
 
-``RegionalApp`` is created in ``__main__`` after the global table, once per region, under that region's provider and
-named ``<region>-app`` (so the parity rule compares it across regions). Every region runs the same layer:
-
-- **processor** (``functions.processor.handler.handle``): triggered by the region's events queue, ten messages a
-  batch, with partial batch responses (``ReportBatchItemFailures``: only the failed records come back). A record that
-  fails ``queueMaxReceiveCount`` times moves to the dead-letter queue.
-- **stream** (``functions.stream.handler.handle``): triggered by this region's replica stream of the global table.
-- **api** (``functions.api.handler.handle``): behind the region's HTTP API (``components/api.py``). HTTP API rather
-  than function URLs: the API already carries the ``api.<domain>`` custom domain, TLS policy, access logs and the
-  execute-api endpoint the Route53 health checks probe, and it routes per path with IAM authorisation on the data
-  routes while the health route stays anonymous (the health checkers cannot sign requests). A function URL is one
-  auth mode for every path.
-
-Functions
----------
-One package (``components/packaging.py``) for all three, ``LAMBDA_RUNTIME`` on arm64, 256 MB, the configured timeout,
-X-Ray tracing active, in the region's private subnets with the application security group (egress to AWS APIs over
-HTTPS and to MemoryDB; DynamoDB through the VPC's gateway endpoint, the rest through NAT). The processor and the
-stream handler reserve ``processorReservedConcurrency``, the API ``apiReservedConcurrency`` (-1: unreserved). Names
-are fixed, ``<project>-<stack>-<function>`` (function names are regional), so that each log group,
-``/aws/lambda/<name>``, is created first with its retention and the region's key, and Lambda never creates one
-without them. Environment: ``TABLE_NAME``, the cache endpoint, user and the ARN of the secret holding its password
-(read once per container), ``CACHE_TLS``/``CACHE_CLUSTER`` on (MemoryDB), the cache TTL and the clock-skew limit;
-``QUEUE_URL`` and ``HEALTH_PATH`` for the API. ``AWS_REGION`` is set by Lambda itself.
-
-Queues
-------
-``<prefix>-events`` (visibility timeout 6 x the function timeout + the batching window, as Lambda recommends, so a
-batch retried after throttling is not delivered twice), its dead-letter queue ``<prefix>-events-dlq`` (14 days; its
-redrive allow policy admits only the events queue, so a redrive moves messages back there and nowhere else) and
-``<prefix>-stream-failures`` (see below). All three are SSE-KMS with the region's key. In production they are
-protected and kept on delete (they hold events not yet processed, or given up on), like the cache secret, which can
-also be restored for 30 days after a deletion.
-
-The stream's failures go to their own queue, not the events DLQ: what Lambda sends there is a description of the
-failed batch (shard, sequence numbers), not an event, and a DLQ redrive back to the events queue would feed it to the
-processor as a malformed event. The mapping starts at ``TRIM_HORIZON``: the handler is idempotent (re-asserting a
-winner that already holds writes nothing; invalidating a cache key twice is harmless), while ``LATEST`` would skip the
-changes made between the replica's creation and the mapping's first poll, and with them the re-assertion of a
-replicated loser. It bisects a failing batch, reports item failures, retries a record ``STREAM_MAX_RETRY_ATTEMPTS``
-times for at most ``STREAM_MAX_RECORD_AGE_SECONDS``, then records it in the failures queue (alarmed, like the DLQ).
-
-IAM
----
-Each function has its own role with one inline policy (``function_policy``), naming only this region's resources:
-the table (the replica of the global table in this region is a table of the same name there) and its idempotency
-index, the stream, the queues, the cache secret, its own log group, and the region's key: through SQS and Secrets
-Manager of this region for the queues and the secret, and through DynamoDB of this region for the table's replica
-here, which is encrypted with it (``table_key``). DynamoDB's own grants on the key serve only the table's creation
-and replication; every read or write a function makes is authorised against the function's role, so a reader needs
-``kms:Decrypt`` and a writer also ``kms:Encrypt`` and the data-key actions (``dynamodb_key_statements``; the
-stream handler's stream reads decrypt with the same key). ``*`` only where IAM has no resource for an action: X-Ray
-writes, the VPC network interface actions Lambda performs with the role, and ``dynamodb:ListStreams`` (Lambda's
-stream poller lists the table's streams; IAM authorises it on ``*`` alone). No managed policy
-(``AWSLambdaVPCAccessExecutionRole`` grants logs on every log group).
-
-Example:
-    >>> RegionalApp("us-east-1-app", RegionalAppArgs(region="us-east-1", name_prefix="multi-region-prod", ...),
-    ...             pulumi.ResourceOptions(provider=providers["us-east-1"]))
+``RegionalApp`` builds, for every entry of the function table, the function on the one package (``packaging.py``)
+with its own role, inline policy (the entry's grants plus what every function needs) and log group, and its trigger
+(an SQS mapping, the region's table stream, or the HTTP API's routes); plus the cache secret and the queues
+(``events``, its DLQ ``events-dlq``, ``stream-failures``), SSE-KMS with the region's key and kept in production.
+Names are fixed, ``<project>-<stack>-<function>``, so alarms and log groups are known before the functions exist.
+Why each setting is what it is: docs/design/application-functions.md.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pulumi
 import pulumi_aws as aws
 
+from components.app_functions import (
+    ALARM_KINDS,
+    DEAD_LETTER_QUEUE,
+    EVENTS_QUEUE,
+    FUNCTION_MEMORY_MB,
+    FUNCTION_TABLE,
+    QUEUE_BATCHING_WINDOW_SECONDS,
+    SIGNED_ROUTES,
+    STREAM_FAILURE_QUEUE,
+    ApiTrigger,
+    FunctionSpec,
+    QueueTrigger,
+    StreamTrigger,
+    application_functions,
+    function_name,
+    function_spec,
+)
 from components.config import AppConfig
-from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package
+from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package, handler_entry
 from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
 from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
 
-PROCESSOR = "processor"
-STREAM = "stream"
-API = "api"
-FUNCTIONS = (PROCESSOR, STREAM, API)
-HANDLERS = {
-    PROCESSOR: "functions.processor.handler.handle",
-    STREAM: "functions.stream.handler.handle",
-    API: "functions.api.handler.handle",
-}
-FUNCTION_MEMORY_MB = 256
+# The default table's names and handlers (what the tests and the package check name); builders read the table itself.
+FUNCTIONS = tuple(spec.name for spec in FUNCTION_TABLE)
+HANDLERS = {spec.name: spec.handler for spec in FUNCTION_TABLE}
 SECRET_RECOVERY_DAYS_PROTECTED = 30
 
-EVENTS_QUEUE = "events"
-DEAD_LETTER_QUEUE = "events-dlq"
-STREAM_FAILURE_QUEUE = "stream-failures"
 # The queues whose every message is a failure: each is alarmed on its first visible message.
 FAILURE_QUEUES = (DEAD_LETTER_QUEUE, STREAM_FAILURE_QUEUE)
+QUEUES = (EVENTS_QUEUE, *FAILURE_QUEUES)
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 FAILURE_RETENTION_SECONDS = 14 * 24 * 3600  # the SQS maximum: time to look before a failed event is gone
 KMS_DATA_KEY_REUSE_SECONDS = 300
 VISIBILITY_TIMEOUT_FACTOR = 6
-
-QUEUE_BATCH_SIZE = 10
-QUEUE_BATCHING_WINDOW_SECONDS = 1
-STREAM_BATCH_SIZE = 100
-STREAM_BATCHING_WINDOW_SECONDS = 0
-STREAM_STARTING_POSITION = "TRIM_HORIZON"
-STREAM_MAX_RETRY_ATTEMPTS = 10
-STREAM_MAX_RECORD_AGE_SECONDS = 3600
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 # Lambda's SQS maximum concurrency takes 2 to 1000.
 SQS_MIN_MAXIMUM_CONCURRENCY = 2
-
-# The API's routes: the data routes need SigV4 (IAM); the health route is anonymous (Route53 health checkers).
-SIGNED_ROUTES = ("GET /items/{id}", "POST /events", "GET /state")
 PAYLOAD_FORMAT_VERSION = "2.0"
 
 XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
@@ -122,21 +66,14 @@ NETWORK_INTERFACE_ACTIONS = (
     "ec2:UnassignPrivateIpAddresses",
 )
 """The only actions granted on ``*``: AWS grants them on ``*`` alone."""
+# What a grant may do: writing items takes the table key's encrypt actions, sending to a queue a data key.
+TABLE_WRITE_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
+QUEUE_SEND_ACTIONS = frozenset({"sqs:SendMessage"})
+# The extra environment variables an entry may ask for (``FunctionSpec.environment``).
+EXTRA_ENVIRONMENT = ("QUEUE_URL", "HEALTH_PATH")
 
 
 # ---- pure builders: names ------------------------------------------------------------------------
-
-
-def function_name(name_prefix: str, function: str) -> str:
-    """The fixed name of a function, the same in every region.
-
-    Example:
-        >>> function_name("multi-region-prod", "processor")
-        'multi-region-prod-processor'
-    """
-    if function not in FUNCTIONS:
-        raise ValueError(f"unknown function {function!r}; functions: {', '.join(FUNCTIONS)}")
-    return f"{name_prefix}-{function}"
 
 
 def queue_name(name_prefix: str, queue: str) -> str:
@@ -146,8 +83,8 @@ def queue_name(name_prefix: str, queue: str) -> str:
         >>> queue_name("multi-region-prod", "events-dlq")
         'multi-region-prod-events-dlq'
     """
-    if queue not in (EVENTS_QUEUE, *FAILURE_QUEUES):
-        raise ValueError(f"unknown queue {queue!r}")
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; queues: {', '.join(QUEUES)}")
     return f"{name_prefix}-{queue}"
 
 
@@ -203,14 +140,14 @@ def deny_all_redrive_policy() -> str:
     return json.dumps({"redrivePermission": "denyAll"})
 
 
-def route_keys(health_check_path: str) -> dict[str, str]:
-    """Every route of the API with its authorisation type.
+def route_keys(health_check_path: str, signed_routes: Sequence[str] = SIGNED_ROUTES) -> dict[str, str]:
+    """Every route of the API with its authorisation type: the signed routes, and the anonymous health route.
 
     Example:
         >>> route_keys("/health")["GET /health"], route_keys("/health")["POST /events"]
         ('NONE', 'AWS_IAM')
     """
-    routes = dict.fromkeys(SIGNED_ROUTES, "AWS_IAM")
+    routes = dict.fromkeys(signed_routes, "AWS_IAM")
     routes[f"GET {health_check_path}"] = "NONE"
     return routes
 
@@ -255,7 +192,8 @@ def table_stream_arn(table: GlobalTable, region: str) -> pulumi.Output[str]:
 
 @dataclass(frozen=True)
 class AppResources:
-    """The ARNs of one region's application resources, what the role policies name.
+    """The ARNs of one region's application resources, what the role policies name (a ``Grant.resource`` is one of
+    these fields).
 
     ``table`` is this region's table (the home table or the replica) and ``table_key`` the key encrypting it;
     ``stream`` its current stream; ``key`` the region's key, encrypting the queues and the cache secret.
@@ -272,6 +210,15 @@ class AppResources:
     key: str
     table_key: str
     cache_secret: str
+
+
+GRANT_RESOURCES = ("table", "stream", "events_queue", "dead_letter_queue", "stream_failure_queue")
+"""What a grant may name (or ``*``); the keys and the secret are granted by ``function_policy`` itself."""
+QUEUE_RESOURCES = {
+    EVENTS_QUEUE: "events_queue",
+    DEAD_LETTER_QUEUE: "dead_letter_queue",
+    STREAM_FAILURE_QUEUE: "stream_failure_queue",
+}
 
 
 def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Policy]:
@@ -305,76 +252,31 @@ def _common_statements(resources: AppResources, log_group: str, *, sends: bool) 
     ]
 
 
-def processor_policy(resources: AppResources, log_group: str) -> Policy:
-    """The event processor: reads the state record, claims idempotency keys (put, and delete when a write is refused),
-    conditionally updates items, records conflicts; consumes the events queue."""
-    table = resources.table
+def grants_policy(spec: FunctionSpec, resources: AppResources, log_group: str) -> Policy:
+    """An entry's role policy: its grants, the table key (encrypt too when a grant writes items), then what every
+    function needs (a data key of the region's key too when a grant sends to a queue)."""
+    actions = {action for grant in spec.grants for action in grant.actions}
+    own = [
+        allow_statement(g.sid, g.actions, ["*"] if g.resource == "*" else [getattr(resources, g.resource)]) for g in spec.grants
+    ]
     return {
         "Version": "2012-10-17",
         "Statement": [
-            allow_statement(
-                "TableItems",
-                ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
-                [table],
-            ),
-            allow_statement(
-                "ConsumeEvents",
-                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-                [resources.events_queue],
-            ),
-            *_table_key_statements(resources, writes=True),
-            *_common_statements(resources, log_group, sends=False),
+            *own,
+            *_table_key_statements(resources, writes=bool(actions & TABLE_WRITE_ACTIONS)),
+            *_common_statements(resources, log_group, sends=bool(actions & QUEUE_SEND_ACTIONS)),
         ],
     }
-
-
-def stream_policy(resources: AppResources, log_group: str) -> Policy:
-    """The stream handler: reads this region's stream, re-asserts winners and records conflicts, and records the
-    batches it gives up on in the stream-failures queue."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            allow_statement(
-                "ReadStream", ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"], [resources.stream]
-            ),
-            allow_statement("ListStreams", ["dynamodb:ListStreams"], ["*"]),
-            # Re-asserting a winner and recording a conflict are conditional puts; nothing else is written.
-            allow_statement("TableItems", ["dynamodb:PutItem"], [resources.table]),
-            allow_statement("RecordFailedBatches", ["sqs:SendMessage"], [resources.stream_failure_queue]),
-            *_table_key_statements(resources, writes=True),
-            *_common_statements(resources, log_group, sends=True),
-        ],
-    }
-
-
-def api_policy(resources: AppResources, log_group: str) -> Policy:
-    """The API: reads items and the state record, enqueues events."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            allow_statement("TableItems", ["dynamodb:GetItem"], [resources.table]),
-            allow_statement("EnqueueEvents", ["sqs:SendMessage"], [resources.events_queue]),
-            *_table_key_statements(resources, writes=False),
-            *_common_statements(resources, log_group, sends=True),
-        ],
-    }
-
-
-POLICIES = {PROCESSOR: processor_policy, STREAM: stream_policy, API: api_policy}
 
 
 def function_policy(function: str, resources: AppResources, log_group: str) -> Policy:
-    """The inline policy of ``function``'s role (see the module notes)."""
-    return POLICIES[function](resources, log_group)
+    """The inline policy of ``function``'s role (its entry's ``grants_policy``)."""
+    return grants_policy(function_spec(function), resources, log_group)
 
 
 def reserved_concurrency(app: AppConfig) -> dict[str, int]:
-    """Each function's reserved concurrency (-1: none); the stream handler shares the processor's setting."""
-    return {
-        PROCESSOR: app.processor_reserved_concurrency,
-        STREAM: app.processor_reserved_concurrency,
-        API: app.api_reserved_concurrency,
-    }
+    """Each function's reserved concurrency (-1: none), from the ``AppConfig`` field its entry names."""
+    return {spec.name: getattr(app, spec.concurrency) for spec in application_functions()}
 
 
 def function_environment(
@@ -402,8 +304,79 @@ def function_environment(
     }
 
 
-def _policy_document(resources: pulumi.Output[AppResources], function: str, log_group: str) -> pulumi.Output[str]:
-    return resources.apply(lambda r: json.dumps(function_policy(function, r, log_group)))
+# ---- the table's checks --------------------------------------------------------------------------
+
+
+def _trigger_problems(spec: FunctionSpec) -> list[str]:
+    """What the entry's trigger needs and its grants lack (Lambda checks these when the mapping is created)."""
+    granted = {(a, g.resource) for g in spec.grants for a in g.actions}
+    needed: list[tuple[str, str]] = []
+    trigger = spec.trigger
+    if isinstance(trigger, QueueTrigger):
+        if trigger.queue not in QUEUES:
+            return [f"trigger.queue {trigger.queue!r} is not one of {', '.join(QUEUES)}"]
+        needed = [
+            (a, QUEUE_RESOURCES[trigger.queue]) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+        ]
+    elif isinstance(trigger, StreamTrigger):
+        if trigger.failure_queue not in FAILURE_QUEUES:
+            return [f"trigger.failure_queue {trigger.failure_queue!r} is not one of {', '.join(FAILURE_QUEUES)}"]
+        needed = [(a, "stream") for a in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")]
+        needed += [("dynamodb:ListStreams", "*"), ("sqs:SendMessage", QUEUE_RESOURCES[trigger.failure_queue])]
+    return [
+        f"grants lack {action} on {resource}, which its trigger needs"
+        for action, resource in needed
+        if (action, resource) not in granted
+    ]
+
+
+def _entry_problems(spec: FunctionSpec, package: Package) -> list[str]:
+    """Every field of one entry the program cannot build, each named with what it allows."""
+    problems = (
+        []
+        if spec.name.replace("-", "").isalnum() and spec.name.islower()
+        else ["name must be lower-case letters, digits and '-'"]
+    )
+    try:
+        entry = handler_entry(spec.handler)
+    except ValueError as error:
+        problems.append(str(error))
+    else:
+        if entry not in package.entries:
+            problems.append(f"handler {spec.handler!r}: no module {entry} in the package")
+    problems += [
+        f"grant {g.sid}: resource {g.resource!r} is not '*' or one of {', '.join(GRANT_RESOURCES)}"
+        for g in spec.grants
+        if g.resource not in (*GRANT_RESOURCES, "*")
+    ]
+    problems += [
+        f"environment {v!r} is not one of {', '.join(EXTRA_ENVIRONMENT)}" for v in spec.environment if v not in EXTRA_ENVIRONMENT
+    ]
+    settings = [f.name for f in fields(AppConfig) if f.name.endswith("_reserved_concurrency")]
+    if spec.concurrency not in settings:
+        problems.append(f"concurrency {spec.concurrency!r} is not one of {', '.join(settings)}")
+    problems += [f"alarm {a!r} is not one of {', '.join(ALARM_KINDS)}" for a in spec.alarms if a not in ALARM_KINDS]
+    return problems + _trigger_problems(spec)
+
+
+def validate_functions(functions: Sequence[FunctionSpec], package: Package) -> None:
+    """Refuse a table the program cannot build: every problem of every entry, each naming the field and what it
+    allows; two entries of one name, or two claiming one API route.
+
+    Raises
+    ------
+    ValueError
+        With one line per problem.
+    """
+    names = [spec.name for spec in functions]
+    problems = [f"function {n!r} is in the table twice" for n in sorted({n for n in names if names.count(n) > 1})]
+    routes = [r for spec in functions if isinstance(spec.trigger, ApiTrigger) for r in spec.trigger.signed_routes]
+    problems += [f"route {r!r} is claimed twice" for r in sorted({r for r in routes if routes.count(r) > 1})]
+    if sum(isinstance(spec.trigger, ApiTrigger) for spec in functions) > 1:
+        problems.append("only one function may serve the HTTP API (its health route and invoke permission are one)")
+    problems += [f"function {spec.name!r}: {p}" for spec in functions for p in _entry_problems(spec, package)]
+    if problems:
+        raise ValueError("the function table (components/app_functions.py) cannot be built:\n  " + "\n  ".join(problems))
 
 
 # ---- the components ------------------------------------------------------------------------------
@@ -419,6 +392,7 @@ class AppFunctionArgs:
     policy: the role's inline policy document (JSON).
     environment: the function's environment.
     timeout_seconds, reserved_concurrency, log_retention_days: from the app config.
+    memory_mb: its memory (``FUNCTION_MEMORY_MB`` unless its entry says otherwise).
     key_arn: the region's key, encrypting the log group.
     private_subnet_ids, security_group_id: where the function's network interfaces go.
     """
@@ -434,6 +408,7 @@ class AppFunctionArgs:
     key_arn: pulumi.Input[str]
     private_subnet_ids: Sequence[pulumi.Input[str]]
     security_group_id: pulumi.Input[str]
+    memory_mb: int = FUNCTION_MEMORY_MB
 
 
 class AppFunction(pulumi.ComponentResource):
@@ -471,7 +446,7 @@ class AppFunction(pulumi.ComponentResource):
             handler=args.handler,
             code=pulumi.FileArchive(str(args.package.path)),
             source_code_hash=args.package.sha256_b64,
-            memory_size=FUNCTION_MEMORY_MB,
+            memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             reserved_concurrent_executions=args.reserved_concurrency,
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
@@ -527,79 +502,119 @@ class RegionalAppArgs:
 
 
 class RegionalApp(pulumi.ComponentResource):
-    """The region's application layer (see the module notes)."""
+    """The region's application layer: the cache secret, the queues, and every function of the table with its
+    trigger (see the module notes)."""
 
     cache_secret: aws.secretsmanager.Secret
     events_queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
     stream_failure_queue: aws.sqs.Queue
+    queues: dict[str, aws.sqs.Queue]
     functions: dict[str, AppFunction]
-    queue_mapping: aws.lambda_.EventSourceMapping
-    stream_mapping: aws.lambda_.EventSourceMapping
-    integration: aws.apigatewayv2.Integration
+    triggers: dict[str, list[pulumi.CustomResource]]
     routes: dict[str, aws.apigatewayv2.Route]
-    api_permission: aws.lambda_.Permission
 
     def __init__(self, name: str, args: RegionalAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:app:RegionalApp", name, None, opts)
-        app, prefix = args.app, args.name_prefix
-        invoke = pulumi.InvokeOutputOptions(parent=self)
+        table = application_functions()
+        validate_functions(table, args.package)
+        self.component_name, self.args = name, args
         # The secret, and the queues that hold events not yet (or never) processed, are protected in production.
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
+        self._cache_secret(kept)
+        self._queues(kept)
+        resources = self._resources()
+        environment = self._environments()
+        reserved = reserved_concurrency(args.app)
+        self.functions, self.triggers, self.routes = {}, {}, {}
+        for spec in table:
+            function = self._function(spec, resources, environment, reserved[spec.name])
+            self.functions[spec.name] = function
+            self.triggers[spec.name] = self._trigger(spec, function)
+        self.register_outputs(
+            {
+                "events_queue_url": self.events_queue.url,
+                "dead_letter_queue_url": self.dead_letter_queue.url,
+                "stream_failure_queue_url": self.stream_failure_queue.url,
+                "function_names": {f: fn.function.name for f, fn in self.functions.items()},
+                "cache_secret_arn": self.cache_secret.arn,
+            }
+        )
 
+    @property
+    def outputs(self) -> dict[str, object]:
+        """This region's entry of the stack's ``application`` output: its queues' URLs and its functions' names."""
+        return {
+            "queueUrl": self.events_queue.url,
+            "deadLetterQueueUrl": self.dead_letter_queue.url,
+            "streamFailureQueueUrl": self.stream_failure_queue.url,
+            "functions": {function: fn.function.name for function, fn in self.functions.items()},
+        }
+
+    def _cache_secret(self, kept: pulumi.ResourceOptions) -> None:
+        """The MemoryDB user's password, under the region's key, read once per container by every function."""
+        args = self.args
         self.cache_secret = aws.secretsmanager.Secret(
-            f"{name}-cache-secret",
-            description=f"{prefix}: password of the MemoryDB user {args.cache_user} in {args.region}",
+            f"{self.component_name}-cache-secret",
+            description=f"{args.name_prefix}: password of the MemoryDB user {args.cache_user} in {args.region}",
             kms_key_id=args.key_arn,
             # Autonamed: in dev the secret goes at once; in prod it can be restored for the recovery window.
             recovery_window_in_days=SECRET_RECOVERY_DAYS_PROTECTED if args.protect else 0,
             opts=kept,
         )
         aws.secretsmanager.SecretVersion(
-            f"{name}-cache-secret-value",
+            f"{self.component_name}-cache-secret-value",
             secret_id=self.cache_secret.id,
             secret_string=pulumi.Output.secret(args.cache_password).apply(lambda password: json.dumps({"password": password})),
             opts=pulumi.ResourceOptions(parent=self.cache_secret),
         )
 
-        self.dead_letter_queue = aws.sqs.Queue(
-            f"{name}-{DEAD_LETTER_QUEUE}",
-            name=queue_name(prefix, DEAD_LETTER_QUEUE),
-            message_retention_seconds=FAILURE_RETENTION_SECONDS,
-            kms_master_key_id=args.key_arn,
+    def _queue(self, queue: str, kept: pulumi.ResourceOptions, **settings: pulumi.Input[object]) -> aws.sqs.Queue:
+        return aws.sqs.Queue(
+            f"{self.component_name}-{queue}",
+            name=queue_name(self.args.name_prefix, queue),
+            kms_master_key_id=self.args.key_arn,
             kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
             opts=kept,
+            **settings,  # type: ignore[arg-type]
         )
-        self.events_queue = aws.sqs.Queue(
-            f"{name}-{EVENTS_QUEUE}",
-            name=queue_name(prefix, EVENTS_QUEUE),
+
+    def _queues(self, kept: pulumi.ResourceOptions) -> None:
+        """The events queue with its DLQ (whose allow policy admits only it) and the stream-failures queue."""
+        app = self.args.app
+        self.dead_letter_queue = self._queue(DEAD_LETTER_QUEUE, kept, message_retention_seconds=FAILURE_RETENTION_SECONDS)
+        self.events_queue = self._queue(
+            EVENTS_QUEUE,
+            kept,
             visibility_timeout_seconds=visibility_timeout_seconds(app.function_timeout_seconds),
             message_retention_seconds=QUEUE_RETENTION_SECONDS,
             redrive_policy=self.dead_letter_queue.arn.apply(lambda arn: redrive_policy(arn, app.queue_max_receive_count)),
-            kms_master_key_id=args.key_arn,
-            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
-            opts=kept,
         )
         # A separate resource: the DLQ's allow policy names the events queue, which names the DLQ.
         aws.sqs.RedriveAllowPolicy(
-            f"{name}-{DEAD_LETTER_QUEUE}-allow",
+            f"{self.component_name}-{DEAD_LETTER_QUEUE}-allow",
             queue_url=self.dead_letter_queue.url,
             redrive_allow_policy=self.events_queue.arn.apply(lambda arn: redrive_allow_policy([arn])),
             opts=pulumi.ResourceOptions(parent=self.dead_letter_queue),
         )
-        self.stream_failure_queue = aws.sqs.Queue(
-            f"{name}-{STREAM_FAILURE_QUEUE}",
-            name=queue_name(prefix, STREAM_FAILURE_QUEUE),
+        self.stream_failure_queue = self._queue(
+            STREAM_FAILURE_QUEUE,
+            kept,
             message_retention_seconds=FAILURE_RETENTION_SECONDS,
             redrive_allow_policy=deny_all_redrive_policy(),
-            kms_master_key_id=args.key_arn,
-            kms_data_key_reuse_period_seconds=KMS_DATA_KEY_REUSE_SECONDS,
-            opts=kept,
         )
+        self.queues = {
+            EVENTS_QUEUE: self.events_queue,
+            DEAD_LETTER_QUEUE: self.dead_letter_queue,
+            STREAM_FAILURE_QUEUE: self.stream_failure_queue,
+        }
 
-        resources = pulumi.Output.all(
+    def _resources(self) -> pulumi.Output[AppResources]:
+        """The ARNs the role policies name, once the account, the queues and the secret are known."""
+        args, invoke = self.args, pulumi.InvokeOutputOptions(parent=self)
+        identity = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        return pulumi.Output.all(
             partition=partition.partition,
             account_id=identity.account_id,
             stream=args.stream_arn,
@@ -616,113 +631,127 @@ class RegionalApp(pulumi.ComponentResource):
                 **v,
             )
         )
-        reserved = reserved_concurrency(app)
+
+    def _environments(self) -> tuple[dict[str, pulumi.Input[str]], dict[str, pulumi.Input[str]]]:
+        """Every function's common environment, and the extra variables an entry may ask for by name."""
+        args = self.args
         common = function_environment(
             table_name=args.table_name,
             cache_host=args.cache_endpoint,
             cache_port=args.cache_port,
             cache_user=args.cache_user,
             cache_secret_arn=self.cache_secret.arn,
-            app=app,
+            app=args.app,
             metrics_namespace=args.metrics_namespace,
         )
-        environments: dict[str, dict[str, pulumi.Input[str]]] = {
-            PROCESSOR: common,
-            STREAM: common,
-            API: {**common, "QUEUE_URL": self.events_queue.url, "HEALTH_PATH": args.health_check_path},
-        }
-        self.functions = {}
-        for function in FUNCTIONS:
-            fname = function_name(prefix, function)
-            self.functions[function] = AppFunction(
-                f"{name}-{function}",
-                AppFunctionArgs(
-                    function_name=fname,
-                    handler=HANDLERS[function],
-                    package=args.package,
-                    policy=_policy_document(resources, function, log_group_name(fname)),
-                    environment=environments[function],
-                    timeout_seconds=app.function_timeout_seconds,
-                    reserved_concurrency=reserved[function],
-                    log_retention_days=app.function_log_retention_days,
-                    key_arn=args.key_arn,
-                    private_subnet_ids=args.private_subnet_ids,
-                    security_group_id=args.security_group_id,
-                ),
-                pulumi.ResourceOptions(parent=self),
-            )
+        extra: dict[str, pulumi.Input[str]] = {"QUEUE_URL": self.events_queue.url, "HEALTH_PATH": args.health_check_path}
+        return common, extra
 
-        processor = self.functions[PROCESSOR]
-        concurrency = sqs_maximum_concurrency(app.processor_reserved_concurrency)
-        self.queue_mapping = aws.lambda_.EventSourceMapping(
-            f"{name}-{PROCESSOR}-trigger",
-            event_source_arn=self.events_queue.arn,
-            function_name=processor.function.arn,
-            batch_size=QUEUE_BATCH_SIZE,
-            maximum_batching_window_in_seconds=QUEUE_BATCHING_WINDOW_SECONDS,
+    def _function(
+        self,
+        spec: FunctionSpec,
+        resources: pulumi.Output[AppResources],
+        environment: tuple[dict[str, pulumi.Input[str]], dict[str, pulumi.Input[str]]],
+        reserved: int,
+    ) -> AppFunction:
+        args = self.args
+        fname = function_name(args.name_prefix, spec.name)
+        log_group = log_group_name(fname)
+        common, extra = environment
+        return AppFunction(
+            f"{self.component_name}-{spec.name}",
+            AppFunctionArgs(
+                function_name=fname,
+                handler=spec.handler,
+                package=args.package,
+                policy=resources.apply(lambda r: json.dumps(grants_policy(spec, r, log_group))),
+                environment={**common, **{variable: extra[variable] for variable in spec.environment}},
+                timeout_seconds=args.app.function_timeout_seconds,
+                reserved_concurrency=reserved,
+                log_retention_days=args.app.function_log_retention_days,
+                key_arn=args.key_arn,
+                private_subnet_ids=args.private_subnet_ids,
+                security_group_id=args.security_group_id,
+                memory_mb=spec.memory_mb,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _trigger(self, spec: FunctionSpec, function: AppFunction) -> list[pulumi.CustomResource]:
+        """The resources that invoke ``function``: its event source mapping, or the API's integration and routes."""
+        trigger = spec.trigger
+        if isinstance(trigger, QueueTrigger):
+            return [self._queue_trigger(spec, trigger, function)]
+        if isinstance(trigger, StreamTrigger):
+            return [self._stream_trigger(spec, trigger, function)]
+        return self._api_trigger(spec, trigger, function)
+
+    def _queue_trigger(self, spec: FunctionSpec, trigger: QueueTrigger, function: AppFunction) -> aws.lambda_.EventSourceMapping:
+        concurrency = sqs_maximum_concurrency(getattr(self.args.app, spec.concurrency))
+        return aws.lambda_.EventSourceMapping(
+            f"{self.component_name}-{spec.name}-trigger",
+            event_source_arn=self.queues[trigger.queue].arn,
+            function_name=function.function.arn,
+            batch_size=trigger.batch_size,
+            maximum_batching_window_in_seconds=trigger.batching_window_seconds,
             function_response_types=[REPORT_BATCH_ITEM_FAILURES],
             scaling_config=aws.lambda_.EventSourceMappingScalingConfigArgs(maximum_concurrency=concurrency)
             if concurrency is not None
             else None,
             # Lambda checks the role's SQS permissions when the mapping is created.
-            opts=pulumi.ResourceOptions(parent=processor, depends_on=[processor.role_policy]),
-        )
-        stream = self.functions[STREAM]
-        self.stream_mapping = aws.lambda_.EventSourceMapping(
-            f"{name}-{STREAM}-trigger",
-            event_source_arn=args.stream_arn,
-            function_name=stream.function.arn,
-            starting_position=STREAM_STARTING_POSITION,
-            batch_size=STREAM_BATCH_SIZE,
-            maximum_batching_window_in_seconds=STREAM_BATCHING_WINDOW_SECONDS,
-            function_response_types=[REPORT_BATCH_ITEM_FAILURES],
-            bisect_batch_on_function_error=True,
-            maximum_retry_attempts=STREAM_MAX_RETRY_ATTEMPTS,
-            maximum_record_age_in_seconds=STREAM_MAX_RECORD_AGE_SECONDS,
-            destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
-                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
-                    destination_arn=self.stream_failure_queue.arn
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=stream, depends_on=[stream.role_policy]),
+            opts=pulumi.ResourceOptions(parent=function, depends_on=[function.role_policy]),
         )
 
-        api_function = self.functions[API]
-        self.integration = aws.apigatewayv2.Integration(
-            f"{name}-{API}-integration",
+    def _stream_trigger(
+        self, spec: FunctionSpec, trigger: StreamTrigger, function: AppFunction
+    ) -> aws.lambda_.EventSourceMapping:
+        return aws.lambda_.EventSourceMapping(
+            f"{self.component_name}-{spec.name}-trigger",
+            event_source_arn=self.args.stream_arn,
+            function_name=function.function.arn,
+            starting_position=trigger.starting_position,
+            batch_size=trigger.batch_size,
+            maximum_batching_window_in_seconds=trigger.batching_window_seconds,
+            function_response_types=[REPORT_BATCH_ITEM_FAILURES],
+            bisect_batch_on_function_error=True,
+            maximum_retry_attempts=trigger.max_retry_attempts,
+            maximum_record_age_in_seconds=trigger.max_record_age_seconds,
+            destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                    destination_arn=self.queues[trigger.failure_queue].arn
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=function, depends_on=[function.role_policy]),
+        )
+
+    def _api_trigger(self, spec: FunctionSpec, trigger: ApiTrigger, function: AppFunction) -> list[pulumi.CustomResource]:
+        """The API's integration with the function, a route per key (the signed ones and health), and the permission
+        for API Gateway to invoke it."""
+        args = self.args
+        integration = aws.apigatewayv2.Integration(
+            f"{self.component_name}-{spec.name}-integration",
             api_id=args.api.id,
             integration_type="AWS_PROXY",
-            integration_uri=api_function.function.arn,
+            integration_uri=function.function.arn,
             payload_format_version=PAYLOAD_FORMAT_VERSION,
-            opts=pulumi.ResourceOptions(parent=api_function),
+            opts=pulumi.ResourceOptions(parent=function),
         )
-        target = self.integration.id.apply(lambda integration_id: f"integrations/{integration_id}")
-        self.routes = {
-            key: aws.apigatewayv2.Route(
-                f"{name}-route-{route_resource_suffix(key)}",
+        target = integration.id.apply(lambda integration_id: f"integrations/{integration_id}")
+        for key, authorization in route_keys(args.health_check_path, trigger.signed_routes).items():
+            self.routes[key] = aws.apigatewayv2.Route(
+                f"{self.component_name}-route-{route_resource_suffix(key)}",
                 api_id=args.api.id,
                 route_key=key,
                 authorization_type=authorization,
                 target=target,
-                opts=pulumi.ResourceOptions(parent=self.integration),
+                opts=pulumi.ResourceOptions(parent=integration),
             )
-            for key, authorization in route_keys(args.health_check_path).items()
-        }
-        self.api_permission = aws.lambda_.Permission(
-            f"{name}-{API}-invoke",
+        permission = aws.lambda_.Permission(
+            f"{self.component_name}-{spec.name}-invoke",
             action="lambda:InvokeFunction",
-            function=api_function.function.name,
+            function=function.function.name,
             principal="apigateway.amazonaws.com",
             source_arn=pulumi.Output.concat(args.api.execution_arn, "/*/*"),
-            opts=pulumi.ResourceOptions(parent=api_function),
+            opts=pulumi.ResourceOptions(parent=function),
         )
-
-        self.register_outputs(
-            {
-                "events_queue_url": self.events_queue.url,
-                "dead_letter_queue_url": self.dead_letter_queue.url,
-                "stream_failure_queue_url": self.stream_failure_queue.url,
-                "function_names": {f: fn.function.name for f, fn in self.functions.items()},
-                "cache_secret_arn": self.cache_secret.arn,
-            }
-        )
+        return [integration, *self.routes.values(), permission]

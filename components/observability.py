@@ -23,7 +23,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.app import FAILURE_QUEUES, FUNCTIONS, function_name, queue_name
+from components.app import FAILURE_QUEUES, queue_name
+from components.app_functions import ERRORS, THROTTLES, function_alarms, function_name, function_names
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ MEMORYDB_MEMORY = AlarmRule("AWS/MemoryDB", "DatabaseMemoryUsagePercentage", "Av
 # message in a failure queue is an event (or a stream batch) given up on.
 LAMBDA_ERRORS = AlarmRule("AWS/Lambda", "Errors", "Sum", "GreaterThanThreshold", 0, 300, 1, "count")
 LAMBDA_THROTTLES = AlarmRule("AWS/Lambda", "Throttles", "Sum", "GreaterThanThreshold", 0, 300, 1, "count")
+# The rule of each alarm kind the function table names (components/app_functions.py).
+FUNCTION_ALARM_RULES = {ERRORS: LAMBDA_ERRORS, THROTTLES: LAMBDA_THROTTLES}
 FAILED_MESSAGES = AlarmRule(
     "AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", "GreaterThanThreshold", 0, 300, 1, "messages"
 )
@@ -194,13 +197,9 @@ class Observability(pulumi.ComponentResource):
             cache = {"ClusterName": signals.memorydb_cluster_name}
             self._alarm(f"memorydb-cpu-{r}", MEMORYDB_CPU, r, cache, f"MemoryDB in {r} is CPU-bound")
             self._alarm(f"memorydb-memory-{r}", MEMORYDB_MEMORY, r, cache, f"MemoryDB in {r} is nearly full")
-            # The application layer's names are fixed (components/app.py), the same in every region.
-            for function in FUNCTIONS:
-                dimensions = {"FunctionName": function_name(args.name_prefix, function)}
-                self._alarm(f"{function}-errors-{r}", LAMBDA_ERRORS, r, dimensions, f"The {function} function in {r} fails")
-                self._alarm(
-                    f"{function}-throttles-{r}", LAMBDA_THROTTLES, r, dimensions, f"The {function} function in {r} is throttled"
-                )
+            # The application's function names are fixed (components/app_functions.py), the same in every region.
+            for alarm in function_alarms(args.name_prefix, r):
+                self._alarm(alarm.suffix, FUNCTION_ALARM_RULES[alarm.kind], r, alarm.dimensions, alarm.description)
             for queue in FAILURE_QUEUES:
                 self._alarm(
                     f"{queue}-{r}",
@@ -240,7 +239,7 @@ class Observability(pulumi.ComponentResource):
                         health_checks=n["checks"],
                         edge_region=args.edge_region,
                         rule_id=args.replication_rule_id,
-                        functions=[function_name(args.name_prefix, f) for f in FUNCTIONS],
+                        functions=[function_name(args.name_prefix, f) for f in function_names()],
                         failure_queues=[queue_name(args.name_prefix, q) for q in FAILURE_QUEUES],
                     )
                 )

@@ -1,34 +1,13 @@
 """The Lambda deployment package: ``functions/`` plus the pure-Python libraries it ships, zipped reproducibly.
 
-One package serves every function (the shared library is most of it); each function names its own handler in it.
-``build_package`` runs with the Pulumi program, at every preview and update, and takes a few tens of milliseconds.
-
-Reproducible: the same source gives the same bytes, so the same hash, on every run and every machine with the same
-Python and library versions. Entries are sorted by name, carry a fixed timestamp (1980-01-01, the earliest a zip can
-hold) and fixed permissions (0644), and are stored uncompressed: deflate output depends on the zlib build (zlib-ng and
-zlib differ), stored bytes do not, and the package is small (a few MB, far below Lambda's 50 MB upload limit).
-Bytecode, ``__pycache__``, hidden files and ``tests`` folders are left out.
-
-The zip is written to a content-addressed path (``lambda-<sha256 prefix>.zip`` in ``.build/``); the Lambda takes it
-as ``pulumi.FileArchive(path)`` and ``source_code_hash`` = the base64 SHA-256 of the file, the form Lambda reports as
-the function's ``CodeSha256`` (the engine passes a zip archive to the provider as it is, so those are the same bytes).
-A new source is a new path and a new hash, so an update deploys exactly when the code changed.
-
-Vendored libraries
-------------------
-redis-py (``VENDORED``) is copied from the environment that runs the program (``requirements.txt`` pins it), found
-with ``importlib`` without importing it, with its ``METADATA`` (so ``importlib.metadata.version("redis")`` answers in
-Lambda, as redis-py asks it for the client's ``CLIENT SETINFO``) and license. It must be pure Python (a compiled
-extension built here would not load on Lambda's arm64 Linux): anything else is refused. Its own requirements are
-evaluated for the Lambda runtime (``LAMBDA_RUNTIME``): one that applies there must be vendored too, or the build
-stops. redis-py 8.1 requires only ``async-timeout`` and only below Python 3.11.3 (its asyncio client imports
-``asyncio.timeout`` from 3.11.3 on); its other imports of optional libraries (hiredis, cryptography, pyjwt,
-opentelemetry, pybreaker, xxhash) are inside ``try`` blocks or in modules the synchronous client never imports.
+One package serves every function; each names its handler in it (``handler_entry``). ``build_package`` runs with
+the program at every preview and update: sorted entries, a fixed timestamp and mode, stored uncompressed, written to
+``.build/lambda-<sha256 prefix>.zip``, so the same source gives the same bytes and hash on every machine. redis-py
+(``VENDORED``) is copied from this environment and must be pure Python. Why: docs/design/application-functions.md.
 
 Example:
-    >>> package = build_package()
-    >>> package.path.name.startswith("lambda-"), len(package.sha256_b64)
-    (True, 44)
+    >>> build_package().path.name.startswith("lambda-")
+    True
 """
 
 from __future__ import annotations
@@ -102,6 +81,19 @@ def runtime_python_version(runtime: str = LAMBDA_RUNTIME) -> tuple[int, int]:
         raise ValueError(f"not a Python Lambda runtime: {runtime!r}")
     major, minor = runtime.removeprefix("python").split(".")
     return int(major), int(minor)
+
+
+def handler_entry(handler: str) -> str:
+    """The package entry holding ``handler`` (``module.attribute``): the module's file.
+
+    Example:
+        >>> handler_entry("functions.api.handler.handle")
+        'functions/api/handler.py'
+    """
+    module, _, attribute = handler.rpartition(".")
+    if not module or not attribute:
+        raise ValueError(f"handler {handler!r} is not 'module.attribute'")
+    return module.replace(".", "/") + ".py"
 
 
 def requirements_for(requires: Iterable[str], runtime: str = LAMBDA_RUNTIME) -> list[str]:

@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.app_functions import function_names
 from components.edge import origin_id
 from planning.harness import PROVIDER_TYPE, ProgramRun, Resource
 from planning.parity import compared_regions, region_roots
@@ -300,8 +301,9 @@ def _app(builder: _Builder, component: Resource, members: list[Resource]) -> tup
 
 
 def _function_label(function: Resource) -> str:
+    """The function's short name in the function table (``<project>-<stack>-<short name>``)."""
     name = _text(function.inputs.get("name")) or function.name
-    return name.rsplit("-", 1)[-1]
+    return next((short for short in function_names() if name.endswith(f"-{short}")), name.rsplit("-", 1)[-1])
 
 
 def _runbook(builder: _Builder, component: Resource, members: list[Resource]) -> tuple[str, str]:

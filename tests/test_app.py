@@ -16,7 +16,6 @@ from components.app import (
     NETWORK_INTERFACE_ACTIONS,
     XRAY_ACTIONS,
     AppResources,
-    function_name,
     function_policy,
     queue_name,
     replica_stream_arn,
@@ -25,6 +24,7 @@ from components.app import (
     sqs_maximum_concurrency,
     visibility_timeout_seconds,
 )
+from components.app_functions import function_name
 from components.packaging import LAMBDA_RUNTIME, runtime_python_version
 from components.policies import region_sid
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
