@@ -1,54 +1,10 @@
-"""The failover runbook, deployed in every region (ARCHITECTURE §3, contracts 1 and 4 of the failover work).
+"""The failover runbook of one region: its function, Step Functions state machine, SSM topology and alarms.
 
-``FailoverRunbook`` is created in ``__main__`` once per region, under that region's provider, named
-``<region>-runbook`` (so the parity rule compares it across regions): an operator starts the failover from whichever
-region survives, and everything it needs is in that region.
-
-- **The runbook function** ``<project>-<stack>-runbook`` (``functions.runbook.handler.handle``): the application's one
-  package (``components/packaging.py``, built once in ``__main__``), ``LAMBDA_RUNTIME`` on arm64, X-Ray tracing, its
-  log group created first with the region's key (``components.app.AppFunction``, like every other function). In the
-  region's private subnets with the application security group, like the other functions: it reaches the
-  region's DynamoDB through the VPC's gateway endpoint, and everything else it calls (the other regions' tables,
-  the RDS API, Route53 and its ARC cluster endpoints, CloudWatch, X-Ray) over HTTPS through the region's NAT
-  gateways (one per AZ in production, so an AZ outage does not strand it; one in dev). Environment:
-  ``RUNBOOK_TOPOLOGY`` (``Topology.to_json()``); ``AWS_REGION`` is set by Lambda itself (a reserved name Lambda
-  refuses to take from a deployment). One attempt at one step is short, the waiting happens in the state machine,
-  so its timeout is ``RUNBOOK_TIMEOUT_SECONDS``.
-- **The state machine** ``<project>-<stack>-failover`` (STANDARD, so an execution can run for as long as the drain
-  and the Aurora promotion take, and its history is kept): ``components/runbook_definition.py``, every event logged
-  with its data (level ALL) to ``/aws/vendedlogs/states/<name>`` under the region's key, X-Ray tracing on. The whole
-  execution is bounded by ``execution_timeout_seconds`` (the configured drain timeout plus ``PROMOTION_BUDGET_SECONDS``).
-  Execution input: ``{"request": FailoverRequest.to_dict()}``; its name should be the request's run id.
-- **The topology** in the SSM parameter ``/<project>/<stack>/runbook-topology`` (String, Standard tier: the JSON is
-  checked to fit in 4 KB, ``TOPOLOGY_MAX_BYTES``, which is also what a Lambda environment may hold), the same in
-  every region, so operators and tools find it in any surviving region without the Pulumi backend.
-- **Alarms** in the region on the state machine's ``ExecutionsFailed`` and ``ExecutionsTimedOut``, notifying the
-  region's alarm topic (``components/observability.py``): a failover that stopped needs an operator.
-
-IAM
----
-The function's role (``runbook_function_policy``) is derived from the topology itself, so it names exactly what the
-runbook may touch: ``GetItem``/``PutItem``/``UpdateItem`` on the table in *every* region (the fence and the run
-record go to the target's replica, the drain marker to the source's), with each region's table key through DynamoDB
-of that region only (``kms:ViaService``): the replicas are encrypted with their regions' keys and every read or write
-the runbook makes is authorised against its role; ``DescribeGlobalClusters`` and the switchover
-and failover of the global cluster, on the global cluster and every member cluster (AWS authorises those calls on
-both); with ``healthCheckGate``, ``GetHealthCheck``/``UpdateHealthCheck`` on the gates only; with
-``routingControl``, reading and setting the routing controls only. ``*`` only where AWS offers no resource: reading
-CloudWatch metrics (``GetMetricData`` and ``GetMetricStatistics`` authorise on ``*`` alone; the drain reads the
-replication-lag metrics through them), X-Ray writes and the VPC network-interface actions Lambda performs with the
-role.
-
-The state machine's role (``state_machine_policy``) may invoke the runbook function and nothing else, write traces,
-and use the CloudWatch Logs delivery API, which AWS authorises on ``*`` only (the Step Functions developer guide, "IAM
-policies for logging to CloudWatch Logs", grants exactly these actions on ``*``). Its log group is encrypted by
-CloudWatch Logs with the key's own grant to that service (``components.policies.region_key_policy``), not by the role.
-Its trust policy admits Step Functions for this state machine of this account only (``aws:SourceAccount``,
-``aws:SourceArn``).
-
-Example:
-    >>> FailoverRunbook("us-east-1-runbook", FailoverRunbookArgs(region="us-east-1", name_prefix="multi-region-prod",
-    ...                 ...), pulumi.ResourceOptions(provider=providers["us-east-1"]))
+``FailoverRunbook`` (``<region>-runbook``) deploys the runbook function ``<project>-<stack>-runbook`` on the
+application's package (an ``AppFunction``), the STANDARD state machine ``<project>-<stack>-failover`` over it
+(``runbook_definition.py``), the topology in ``/<project>/<stack>/runbook-topology`` and alarms on failed or timed-out
+runs. The function's role is derived from the topology (``runbook_function_policy``); the state machine's role may
+only invoke it, trace and deliver its logs. Why: docs/design/runbook.md.
 """
 
 from __future__ import annotations
@@ -373,14 +329,27 @@ class FailoverRunbook(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FailoverRunbookArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:failover:FailoverRunbook", name, None, opts)
+        self.component_name, self.args = name, args
         invoke = pulumi.InvokeOutputOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        function_name = runbook_function_name(args.name_prefix)
-        machine_name = state_machine_name(args.name_prefix)
+        self.account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        self.partition = aws.get_partition_output(opts=invoke).partition
+        self._topology_parameter()
+        self._function()
+        self._state_machine()
+        self._alarms()
+        self.register_outputs(
+            {
+                "state_machine_arn": self.state_machine.arn,
+                "function_name": self.function.function.name,
+                "topology_parameter": self.topology_parameter.name,
+            }
+        )
 
+    def _topology_parameter(self) -> None:
+        """The topology in SSM, the same in every region, for operators and tools without the Pulumi backend."""
+        args = self.args
         self.topology_parameter = aws.ssm.Parameter(
-            f"{name}-topology",
+            f"{self.component_name}-topology",
             name=args.parameter_name,
             description=f"The failover runbook's topology of {args.name_prefix} (functions.runbook.model.Topology)",
             type="String",
@@ -390,9 +359,13 @@ class FailoverRunbook(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _function(self) -> None:
+        """The runbook function on the application's package, its role derived from the topology."""
+        args = self.args
+        function_name = runbook_function_name(args.name_prefix)
         policy = pulumi.Output.all(
-            partition=partition.partition,
-            account_id=identity.account_id,
+            partition=self.partition,
+            account_id=self.account_id,
             topology=args.topology,
             table_keys=dict(args.table_key_arns),
         ).apply(
@@ -408,7 +381,7 @@ class FailoverRunbook(pulumi.ComponentResource):
             )
         )
         self.function = AppFunction(
-            f"{name}-lambda",
+            f"{self.component_name}-lambda",
             AppFunctionArgs(
                 function_name=function_name,
                 handler=HANDLER,
@@ -425,6 +398,9 @@ class FailoverRunbook(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
 
+    def _state_machine_role(self, machine_name: str) -> None:
+        """The state machine's log group, and its role: trusted by this state machine only, invoking the function."""
+        name, args = self.component_name, self.args
         self.state_machine_log_group = aws.cloudwatch.LogGroup(
             f"{name}-state-machine-logs",
             name=state_machine_log_group_name(machine_name),
@@ -435,7 +411,7 @@ class FailoverRunbook(pulumi.ComponentResource):
         self.state_machine_role = aws.iam.Role(
             f"{name}-state-machine-role",
             description=f"Execution role of the state machine {machine_name}",
-            assume_role_policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
+            assume_role_policy=pulumi.Output.all(self.partition, self.account_id).apply(
                 lambda v: json.dumps(
                     assume_role_policy(
                         "states.amazonaws.com", v[1], source_arn=state_machine_arn(v[0], args.region, v[1], machine_name)
@@ -444,19 +420,24 @@ class FailoverRunbook(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        function_arn = self.function.function.arn
         self.state_machine_role_policy = aws.iam.RolePolicy(
             f"{name}-state-machine-policy",
             role=self.state_machine_role.id,
-            policy=function_arn.apply(lambda arn: json.dumps(state_machine_policy(arn))),
+            policy=self.function.function.arn.apply(lambda arn: json.dumps(state_machine_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self.state_machine_role),
         )
+
+    def _state_machine(self) -> None:
+        """The STANDARD state machine over the function, every event logged with its data, traced."""
+        args = self.args
+        machine_name = state_machine_name(args.name_prefix)
+        self._state_machine_role(machine_name)
         self.state_machine = aws.sfn.StateMachine(
-            f"{name}-state-machine",
+            f"{self.component_name}-state-machine",
             name=machine_name,
             type=STATE_MACHINE_TYPE,
             role_arn=self.state_machine_role.arn,
-            definition=function_arn.apply(
+            definition=self.function.function.arn.apply(
                 lambda arn: json.dumps(
                     state_machine_definition(
                         arn,
@@ -476,9 +457,13 @@ class FailoverRunbook(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.state_machine_role_policy, self.state_machine_log_group]),
         )
 
+    def _alarms(self) -> None:
+        """A failed or timed-out run alarms the region's topic: an operator decides."""
+        args = self.args
+        machine_name = state_machine_name(args.name_prefix)
         self.alarms = [
             metric_alarm(
-                f"{name}-executions-{kind}",
+                f"{self.component_name}-executions-{kind}",
                 name=f"{machine_name}-{kind}-{args.region}",
                 rule=rule,
                 description=f"A failover run in {args.region} {kind.replace('-', ' ')}: an operator decides",
@@ -488,10 +473,3 @@ class FailoverRunbook(pulumi.ComponentResource):
             )
             for kind, rule in ALARMS.items()
         ]
-        self.register_outputs(
-            {
-                "state_machine_arn": self.state_machine.arn,
-                "function_name": self.function.function.name,
-                "topology_parameter": self.topology_parameter.name,
-            }
-        )

@@ -1,38 +1,9 @@
 """The failover runbook's state machine, in the Amazon States Language (pure: no Pulumi, no AWS).
 
-One execution runs the steps of ``functions.runbook.model.STEPS`` in order, each through the runbook function
-(``functions.runbook.handler.handle``). Per step, four states (``step_states``):
-
-``<step>`` (Task)
-    Invokes the function with ``{"step": "<step>", "request": $.request}`` and keeps its ``StepResult``
-    (``step``, ``done``, ``waitSeconds``, ``detail``) at ``$.steps.<step>``. Every field is selected by name, so a
-    result that breaks the contract fails the state rather than looping on a missing ``done``.
-``<step>_done`` (Choice)
-    ``done`` true: on to the next step (after the last, ``succeeded``). Not done with ``waitSeconds`` of 1 or more:
-    ``<step>_wait``. Not done without a usable wait: ``<step>_pause``.
-``<step>_wait`` (Wait, ``SecondsPath`` ``$.steps.<step>.waitSeconds``) and ``<step>_pause`` (Wait, ``PAUSE_SECONDS``)
-    Back to ``<step>``: a step that is not done yet (replication still draining, Aurora still switching over) is
-    attempted again, as often as it asks, within the execution's ``TimeoutSeconds``. The pause exists because a Wait
-    state cannot wait a computed 0 or a missing number, and a step that asks for neither must not spin.
-
-Errors (the class names the function raises, ``functions.runbook.model``):
-
-- ``StepRetryableError`` (throttling, a region not answering yet) and the Lambda service's transient errors
-  (``LAMBDA_SERVICE_ERRORS``, the list AWS recommends retrying for a ``lambda:invoke`` task) are retried with
-  exponential backoff and jitter. Every step is idempotent, so a retry after an attempt that did act is harmless.
-- ``StepRefusedError`` (the state moved under the runbook, a planned drain ran out of time, an invalid request) and
-  everything else is *not* retried: ``States.ALL`` is caught into ``$.error`` and the execution ends in the Fail
-  state ``failed``, whose error and cause are the function's. An operator decides; running the same request again
-  resumes the run from its durable record.
-
-The first state, ``start`` (Pass), keeps only ``request`` from the execution input and starts an empty ``steps``
-object, so every Task writes its result into a known shape whatever else the caller sent.
-
-Example:
-    >>> definition = state_machine_definition("arn:aws:lambda:us-east-1:123456789012:function:multi-region-prod-runbook",
-    ...                                       timeout_seconds=3600)
-    >>> definition["StartAt"], definition["States"]["fence"]["Next"]
-    ('start', 'fence_done')
+Per step of ``functions.runbook.model.STEPS``, four states (``step_states``): the Task invoking the runbook function,
+a Choice (done: the next step; else wait as the step asks, or pause), and the two Waits back to the Task.
+``StepRetryableError`` and Lambda's transient errors are retried with backoff; anything else ends in ``failed``.
+Why: docs/design/runbook.md.
 """
 
 from __future__ import annotations
@@ -128,6 +99,52 @@ def result_path(step: str) -> str:
     return f"$.steps.{step}"
 
 
+def _task_state(
+    step: str, function_arn: str, task_timeout_seconds: int | None, step_retry: RetryPolicy, lambda_retry: RetryPolicy
+) -> State:
+    """One attempt at ``step``: its result kept field by field, retryable errors retried, anything else failed."""
+    task: State = {
+        "Type": "Task",
+        "Comment": f"One attempt at the {step} step (idempotent).",
+        "Resource": LAMBDA_INVOKE,
+        "Parameters": {"FunctionName": function_arn, "Payload": {"step": step, "request.$": "$.request"}},
+        "ResultSelector": {f"{field}.$": f"$.Payload.{field}" for field in RESULT_FIELDS},
+        "ResultPath": result_path(step),
+        "Retry": [step_retry.retrier((STEP_RETRYABLE_ERROR,)), lambda_retry.retrier(LAMBDA_SERVICE_ERRORS)],
+        "Catch": [{"ErrorEquals": [ALL_ERRORS], "ResultPath": ERROR_PATH, "Next": FAILED_STATE}],
+        "Next": step_states(step).check,
+    }
+    if task_timeout_seconds is not None:
+        task["TimeoutSeconds"] = task_timeout_seconds
+    return task
+
+
+def _step_loop_states(step: str, task: State, following: str) -> dict[str, State]:
+    """The four states of ``step``: the task, the choice (done: ``following``; else wait as asked, or pause), and
+    the two waits back to the task."""
+    names = step_states(step)
+    check: State = {
+        "Type": "Choice",
+        "Choices": [
+            {"Variable": f"{result_path(step)}.done", "BooleanEquals": True, "Next": following},
+            {
+                "And": [
+                    {"Variable": f"{result_path(step)}.waitSeconds", "IsNumeric": True},
+                    {"Variable": f"{result_path(step)}.waitSeconds", "NumericGreaterThanEquals": 1},
+                ],
+                "Next": names.wait,
+            },
+        ],
+        "Default": names.pause,
+    }
+    return {
+        names.task: task,
+        names.check: check,
+        names.wait: {"Type": "Wait", "SecondsPath": f"{result_path(step)}.waitSeconds", "Next": names.task},
+        names.pause: {"Type": "Wait", "Seconds": PAUSE_SECONDS, "Next": names.task},
+    }
+
+
 def state_machine_definition(
     function_arn: str,
     *,
@@ -159,38 +176,9 @@ def state_machine_definition(
         }
     }
     for index, step in enumerate(STEPS):
-        names = step_states(step)
         following = step_states(STEPS[index + 1]).task if index + 1 < len(STEPS) else SUCCEEDED_STATE
-        task: State = {
-            "Type": "Task",
-            "Comment": f"One attempt at the {step} step (idempotent).",
-            "Resource": LAMBDA_INVOKE,
-            "Parameters": {"FunctionName": function_arn, "Payload": {"step": step, "request.$": "$.request"}},
-            "ResultSelector": {f"{field}.$": f"$.Payload.{field}" for field in RESULT_FIELDS},
-            "ResultPath": result_path(step),
-            "Retry": [step_retry.retrier((STEP_RETRYABLE_ERROR,)), lambda_retry.retrier(LAMBDA_SERVICE_ERRORS)],
-            "Catch": [{"ErrorEquals": [ALL_ERRORS], "ResultPath": ERROR_PATH, "Next": FAILED_STATE}],
-            "Next": names.check,
-        }
-        if task_timeout_seconds is not None:
-            task["TimeoutSeconds"] = task_timeout_seconds
-        states[names.task] = task
-        states[names.check] = {
-            "Type": "Choice",
-            "Choices": [
-                {"Variable": f"{result_path(step)}.done", "BooleanEquals": True, "Next": following},
-                {
-                    "And": [
-                        {"Variable": f"{result_path(step)}.waitSeconds", "IsNumeric": True},
-                        {"Variable": f"{result_path(step)}.waitSeconds", "NumericGreaterThanEquals": 1},
-                    ],
-                    "Next": names.wait,
-                },
-            ],
-            "Default": names.pause,
-        }
-        states[names.wait] = {"Type": "Wait", "SecondsPath": f"{result_path(step)}.waitSeconds", "Next": names.task}
-        states[names.pause] = {"Type": "Wait", "Seconds": PAUSE_SECONDS, "Next": names.task}
+        task = _task_state(step, function_arn, task_timeout_seconds, step_retry, lambda_retry)
+        states.update(_step_loop_states(step, task, following))
     states[SUCCEEDED_STATE] = {"Type": "Succeed"}
     states[FAILED_STATE] = {
         "Type": "Fail",
