@@ -303,7 +303,8 @@ def _app(builder: _Builder, component: Resource, members: list[Resource]) -> tup
 def _function_label(function: Resource) -> str:
     """The function's short name in the function table (``<project>-<stack>-<short name>``)."""
     name = _text(function.inputs.get("name")) or function.name
-    return next((short for short in function_names() if name.endswith(f"-{short}")), name.rsplit("-", 1)[-1])
+    matches = [short for short in function_names() if name.endswith(f"-{short}")]
+    return max(matches, key=len) if matches else name.rsplit("-", 1)[-1]
 
 
 def _runbook(builder: _Builder, component: Resource, members: list[Resource]) -> tuple[str, str]:
