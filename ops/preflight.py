@@ -414,7 +414,7 @@ def _host(name: str) -> str:
 
 
 def add_parser(commands: Any) -> None:
-    from ops.status import add_stack_argument
+    from ops.stack import add_stack_argument
 
     parser = commands.add_parser(
         "preflight",

@@ -188,7 +188,6 @@ def compare_regions(run: ProgramRun) -> ParityReport:
     """Compare the regions of ``run``: resources by (type, normalised name), counts per type, and the inputs of
     ``CAPACITY_FIELDS`` and ``ROLE_FIELDS`` of the resources more than one region has."""
     regions = compared_regions(run)
-    primary = run.outputs.get("primaryRegion")
     keyed: dict[str, dict[tuple[str, str], list[Resource]]] = {}
     for region in regions:
         keyed[region] = {}
@@ -198,41 +197,51 @@ def compare_regions(run: ProgramRun) -> ParityReport:
     report = ParityReport(regions=regions, resource_counts={r: sum(map(len, keyed[r].values())) for r in regions})
     if len(regions) < 2:
         return report
-
     all_keys = sorted({key for region in regions for key in keyed[region]})
     for type_, name in all_keys:
         present = {region: len(keyed[region].get((type_, name), [])) for region in regions}
         if len(set(present.values())) > 1:
             report.differences.append(Difference("resource", type_, name, None, present, _odd_ones(present)))
+    report.differences.extend(_count_differences(keyed, regions))
+    for type_, name in all_keys:
+        holders = {region: keyed[region][(type_, name)][0] for region in regions if (type_, name) in keyed[region]}
+        if len(holders) >= 2:
+            _compare_inputs(report, type_, name, holders, run.outputs.get("primaryRegion"))
+    return report
 
+
+def _count_differences(keyed: Mapping[str, Mapping[tuple[str, str], list[Resource]]], regions: list[str]) -> list[Difference]:
+    """The types whose number of resources differs between regions."""
     type_counts: dict[str, Counter[str]] = {region: Counter() for region in regions}
     for region in regions:
         for (type_, _), found in keyed[region].items():
             type_counts[region][type_] += len(found)
+    differences = []
     for type_ in sorted({t for counts in type_counts.values() for t in counts}):
         counts = {region: type_counts[region][type_] for region in regions}
         if len(set(counts.values())) > 1:
-            report.differences.append(Difference("count", type_, None, None, counts, _odd_ones(counts)))
+            differences.append(Difference("count", type_, None, None, counts, _odd_ones(counts)))
+    return differences
 
-    for type_, name in all_keys:
-        holders = {region: keyed[region][(type_, name)][0] for region in regions if (type_, name) in keyed[region]}
-        if len(holders) < 2:
+
+def _compare_inputs(report: ParityReport, type_: str, name: str, holders: Mapping[str, Resource], primary: Any) -> None:
+    """Add the capacity differences, and the role inputs set where they should not be (or expected where they are),
+    of one resource that several regions hold."""
+    regions = report.regions
+    for input_name in CAPACITY_FIELDS.get(type_, ()):
+        values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
+        for path, leaf_values in _leaf_differences(input_name, values):
+            report.differences.append(Difference("capacity", type_, name, path, leaf_values, _odd_ones(leaf_values)))
+    for input_name, reason in sorted(ROLE_FIELDS.get(type_, {}).items()):
+        values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
+        setters = tuple(region for region, value in values.items() if value is not None)
+        if not setters:
             continue
-        for input_name in CAPACITY_FIELDS.get(type_, ()):
-            values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
-            for path, leaf_values in _leaf_differences(input_name, values):
-                report.differences.append(Difference("capacity", type_, name, path, leaf_values, _odd_ones(leaf_values)))
-        for input_name, reason in sorted(ROLE_FIELDS.get(type_, {}).items()):
-            values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
-            setters = tuple(region for region, value in values.items() if value is not None)
-            if not setters:
-                continue
-            if len(setters) == 1 and primary in (None, setters[0]):
-                report.expected.append(Difference("role", type_, name, input_name, values, setters, reason))
-                continue
-            wrong = tuple(region for region in values if (region in setters) != (region == primary))
-            report.differences.append(Difference("role", type_, name, input_name, values, wrong or setters))
-    return report
+        if len(setters) == 1 and primary in (None, setters[0]):
+            report.expected.append(Difference("role", type_, name, input_name, values, setters, reason))
+            continue
+        wrong = tuple(region for region in values if (region in setters) != (region == primary))
+        report.differences.append(Difference("role", type_, name, input_name, values, wrong or setters))
 
 
 def render_parity(report: ParityReport) -> list[str]:
