@@ -1,20 +1,12 @@
 """The mocks harness: runs the whole Pulumi program offline and records what it would create.
 
-Used by the unit tests and by ``python -m ops plan``. It reads ``Pulumi.yaml`` (defaults) and
-``Pulumi.<stack>.yaml`` (values) the way the Pulumi CLI does, runs ``__main__.py`` under
-``pulumi.runtime.set_mocks`` in preview or update mode, answers the data-source calls the program makes,
-and records every resource with its type, name, inputs, provider (so, region), parent and options (assets and
-archives among the inputs as plain data, such as ``{"fileArchive": path}``, so that inputs stay JSON).
-
-What the mocks can and cannot show (ARCHITECTURE §5): inputs arrive in camelCase at every depth and
-numbers as floats; in preview mode outputs that the engine would compute are unknown, so ``.apply``
-callbacks over them never run. Assert values in update mode; use preview mode to prove the program
-survives unknowns. A data-source call this harness does not answer fails the run instead of returning
-empty values.
+Used by the unit tests and by ``python -m ops plan``: reads the stack config as the Pulumi CLI does, runs
+``__main__.py`` under ``pulumi.runtime.set_mocks`` (preview or update mode), answers its data-source calls and
+records every resource (type, name, inputs, provider, parent, options). In preview, computed outputs are unknown and
+``.apply`` callbacks over them never run: assert values in update mode. See docs/design/plan-tooling.md.
 
 Example:
-    >>> run = run_program("prod", preview=False)
-    >>> [r.name for r in run.of_type("aws:ec2/vpc:Vpc")]
+    >>> [r.name for r in run_program("prod", preview=False).of_type("aws:ec2/vpc:Vpc")]
     ['us-east-1-net-vpc', 'eu-west-1-net-vpc']
 """
 

@@ -1,38 +1,10 @@
 """Cross-region parity: does every region run the same resources, at the same capacity?
 
-A region that is to take another's traffic after a failover must be built like it. This module compares the
-regions of one mocks-harness run (``planning.harness.ProgramRun``) and names every difference; the tests and
-``python -m ops plan`` use it in place of readiness checks.
-
-Which resources are a region's
-    Every top-level resource named after the region (``<region>`` — the RegionalStack — or
-    ``<region>-…``, such as the ``<region>-replication`` component), with everything under it. Providers are
-    left out, and so is everything under a top-level resource named otherwise: those are global by design and
-    live in one region only (the Aurora global cluster and its master secret, the hosted zone, the global
-    table, CloudFront, the ``api.<domain>`` records and the health checks under them, the alarms, topics and
-    dashboard of the stack-wide observability component). Membership follows the name (the region a
-    component serves), not the provider, so a top-level ``<region>-…`` component that AWS makes live under the
-    us-east-1 provider still compares with its peers. The regions compared are those of the stack's
-    ``regions`` config, not every region with a provider (the dedicated us-east-1 edge provider is not a
-    region of the stack).
-
-Region-specific values
-    Names are compared with the region removed: in every name and compared value, the region's own name
-    becomes ``<region>`` and any other region of the stack ``<peer>``, and a leading ``<region>-`` is dropped,
-    so ``us-east-1-net-vpc`` and ``eu-west-1-net-vpc`` are both ``net-vpc``. Values that differ by region by
-    construction — CIDR blocks, availability zones, ARNs, ids, endpoint service names, key ids — are not
-    compared at all: only the inputs listed in ``CAPACITY_FIELDS`` and ``ROLE_FIELDS`` are. Unknown values
-    (preview mode) compare equal to each other; secret values are compared only for presence and never shown.
-
-What is compared
-    (a) the multiset of (type, normalised name) of each region; (b) the number of resources of each type;
-    (c) the capacity settings of ``CAPACITY_FIELDS`` (sizes, counts, versions, retention), leaf by leaf. The
-    inputs of ``ROLE_FIELDS`` are set in the primary region only: that difference is expected from the regions'
-    roles and listed apart, with its reason, not as a parity failure (the stack's ``primaryRegion`` output
-    says which region is the primary).
+Compares the regions of one mocks-harness run, names with the region removed (``us-east-1-net-vpc`` -> ``net-vpc``):
+resources by type and name, counts per type, the capacity inputs of ``CAPACITY_FIELDS``; ``ROLE_FIELDS`` set in the
+primary only are expected, not failures. Which resources are a region's, and why: docs/design/plan-tooling.md.
 
 Example:
-    >>> from planning.harness import run_program
     >>> report = compare_regions(run_program("prod", preview=False))
     >>> report.ok, [(d.type, d.field) for d in report.expected]
     (True, [('aws:rds/cluster:Cluster', 'masterPassword'), ('aws:rds/cluster:Cluster', 'masterUsername')])
