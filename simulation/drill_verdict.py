@@ -3,8 +3,8 @@
 An event is *acknowledged* once a processor decided it (applied, or stale under last-writer-wins), not on a 202; it
 is *reflected* in a region when the region's item holds it or a later event of the total order. :func:`verdict`
 checks the planned switchover (0 missing), the unplanned failover (missing only within the replication window),
-healing (0 lost), duplicates applied at most once, regions equal and caches coherent after healing. Each check and
-its one expected exception: docs/design/drill.md.
+healing (0 lost), duplicates applied at most once (a re-send whose original the failover lost is counted apart),
+regions equal and caches coherent after healing. Each check in full: docs/design/drill.md.
 """
 
 from __future__ import annotations
