@@ -2,9 +2,9 @@
 
 ``python -m ops abort --stack prod --region REGION --epoch N [--topology FILE]``
 
-Makes the one transition that undoes a fence, ``fenced -> active`` in the same region, in ``REGION``'s replica,
-conditional on the ``--epoch`` the operator saw (``ops status``); anything past the fence is refused. Why, and what
-to do instead: docs/design/operations.md.
+Lifts the fence a stopped failover left: ``fenced -> active`` in the same region, written in REGION's replica, only
+while the state is still at the epoch N that ``ops status`` showed. A state past the fence is refused: finish that
+run instead (``ops failover`` with the same flags resumes it; why: docs/design/operations.md).
 
 Exit status: 0 the fence was lifted (or the state was already active); 1 refused (stale epoch, a failover under way)
 or AWS could not be read; 2 bad flags (``--topology FILE`` included); 3 the AWS credentials are missing or refused.
