@@ -29,15 +29,18 @@ class ClientFactory(Protocol):
 
 class Boto3Factory:
     """boto3 clients for what ``ops`` calls beyond the runbook's clients (SSM, STS, Step Functions): one per
-    (service, region), short timeouts, few retries.
+    (service, region), by default with short timeouts and few retries; ``config``, ``endpoint_url`` and ``session``
+    are for a command that needs other settings (``ops preflight``) and for tests.
 
     One boto3 Session makes them all (it loads the service models once), under a lock: sessions are not thread-safe,
     clients are. ``AWS_ENDPOINT_URL`` is honoured by boto3 itself.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, config: Any = None, *, endpoint_url: str | None = None, session: Any = None) -> None:
         self._clients: dict[tuple[str, str], Any] = {}
-        self._session: Any = None
+        self._session: Any = session
+        self._config = config
+        self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
 
     def __call__(self, service: str, region: str) -> Any:
@@ -46,13 +49,15 @@ class Boto3Factory:
                 import boto3
                 from botocore.config import Config
 
-                config = Config(
+                config = self._config or Config(
                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
                     read_timeout=READ_TIMEOUT_SECONDS,
                     retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},  # attempts, the first included
                 )
                 self._session = self._session or boto3.session.Session()
-                self._clients[service, region] = self._session.client(service, region_name=region, config=config)
+                self._clients[service, region] = self._session.client(
+                    service, region_name=region, endpoint_url=self._endpoint_url, config=config
+                )
             return self._clients[service, region]
 
 
