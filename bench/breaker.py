@@ -1,15 +1,12 @@
 """Breaker: the API's item read while Redis is down, against reads that go straight to DynamoDB.
 
 The read is ``functions.api.handler.get_item`` on an :class:`~functions.api.handler.Api` built by
-``Api.from_settings`` (the container's real clients, cache and circuit breaker), with its Redis server taken down
-after a few reads, in two ways:
-
-- **stopped**: the server exits; each cache call fails at once (connection refused) until the breaker opens;
-- **hung**: the server is frozen (SIGSTOP): connections are still accepted by the kernel but nothing answers, so each
-  cache call waits the client's socket timeout (``CACHE_SOCKET_TIMEOUT_SECONDS``) until the breaker opens.
-
-Each read of the API takes turns with a direct ``read_item`` (the same strongly consistent GetItem, no cache). The
-reads that open the breaker are measured too: they are part of what an outage costs.
+``Api.from_settings`` (the container's real clients, cache and circuit breaker), its Redis server taken down after a
+few reads, in two ways: **stopped** (the server exits; each cache call fails at once, connection refused, until the
+breaker opens) and **hung** (SIGSTOP: the kernel still accepts connections but nothing answers, so each cache call
+waits the client's socket timeout, ``CACHE_SOCKET_TIMEOUT_SECONDS``, until the breaker opens). Each API read takes
+turns with a direct ``read_item`` (the same strongly consistent GetItem, no cache). The reads that open the breaker
+are measured too: they are part of what an outage costs.
 """
 
 from __future__ import annotations
@@ -135,26 +132,9 @@ def run(local: Local, quick: bool) -> Result:
     for outage, description in OUTAGES.items():
         samples, outside, sources = _measure_outage(local, outage, table.name, reads)
         api_samples, direct_samples = samples[API_READ], samples[DIRECT_READ]
-        difference = to_ms(percentile(api_samples, 99) - percentile(direct_samples, 99))
-        outside_difference = to_ms(percentile(outside[API_READ], 99) - percentile(outside[DIRECT_READ], 99))
-        figures.append(
-            Figure(
-                f"p99 API read - p99 direct read, {outage}",
-                difference,
-                TARGET_P99_DIFFERENCE_MS,
-                unit="ms",
-                reason=_what_redis_cost(api_samples, direct_samples, sources),
-            )
-        )
-        outside_figures.append(
-            Figure(
-                f"p99 time outside DynamoDB, API read - direct read, {outage}",
-                outside_difference,
-                TARGET_P99_DIFFERENCE_MS,
-                unit="ms",
-                reason="the same reads without the emulator's GetItem latency: what the cache and the breaker add",
-            )
-        )
+        figure, outside_figure = _outage_figures(outage, samples, outside, sources)
+        figures.append(figure)
+        outside_figures.append(outside_figure)
         outside_rows += [latency_row(f"{description}: {name}", values) for name, values in outside.items()]
         rows += [latency_row(f"{description}: {name}", values) for name, values in samples.items()]
         sources_rows.append((description, ", ".join(f"{source} {count}" for source, count in sorted(sources.items()))))
@@ -175,21 +155,7 @@ def run(local: Local, quick: bool) -> Result:
             Table(("time outside DynamoDB", *LATENCY_HEADERS[1:]), tuple(outside_rows)),
             Table(("outage", "where the API served from (x-cache)"), tuple(sources_rows)),
         ],
-        notes=[
-            f"The breaker opens after {BREAKER_FAILURE_THRESHOLD} failures in a row and stays open "
-            f"{BREAKER_OPEN_SECONDS:g} s; then one read probes Redis. A hung Redis costs a container "
-            f"{BREAKER_FAILURE_THRESHOLD} x {CACHE_SOCKET_TIMEOUT_SECONDS:g} s before the breaker opens and one "
-            f"{CACHE_SOCKET_TIMEOUT_SECONDS:g} s probe every {BREAKER_OPEN_SECONDS:g} s after: the max column shows "
-            "them, and p99 does once they are 1 % of a container's reads: below 10 reads per second per container "
-            "in steady state, or in a short window like this one.",
-            "`db-cache-error` reads tried Redis and failed; `db-cache-skipped` reads found the breaker open.",
-            "*Time outside DynamoDB* is each read's latency minus the time its client spent in the GetItem call "
-            "(botocore's `before-call` to `after-call`): the cache, the breaker and the response, without the "
-            "emulator's latency, whose tail on a shared machine is wider than the 5 ms the target allows. The plain "
-            "p99 difference compares two noisy tails: when a few reads wait the socket timeout they take the top "
-            "places of the API's reads, and its p99 lands on a rarer (slower) point of the emulator's tail than the "
-            "direct reads' p99 does.",
-        ],
+        notes=_notes(),
         plots=[
             Plot(
                 name=NAME,
@@ -201,3 +167,46 @@ def run(local: Local, quick: bool) -> Result:
             )
         ],
     )
+
+
+def _outage_figures(
+    outage: str, samples: dict[str, list[int]], outside: dict[str, list[int]], sources: Counter[str]
+) -> tuple[Figure, Figure]:
+    """The p99 difference between API and direct reads in one outage, with and without the time in DynamoDB."""
+    api_samples, direct_samples = samples[API_READ], samples[DIRECT_READ]
+    difference = to_ms(percentile(api_samples, 99) - percentile(direct_samples, 99))
+    outside_difference = to_ms(percentile(outside[API_READ], 99) - percentile(outside[DIRECT_READ], 99))
+    return (
+        Figure(
+            f"p99 API read - p99 direct read, {outage}",
+            difference,
+            TARGET_P99_DIFFERENCE_MS,
+            unit="ms",
+            reason=_what_redis_cost(api_samples, direct_samples, sources),
+        ),
+        Figure(
+            f"p99 time outside DynamoDB, API read - direct read, {outage}",
+            outside_difference,
+            TARGET_P99_DIFFERENCE_MS,
+            unit="ms",
+            reason="the same reads without the emulator's GetItem latency: what the cache and the breaker add",
+        ),
+    )
+
+
+def _notes() -> list[str]:
+    return [
+        f"The breaker opens after {BREAKER_FAILURE_THRESHOLD} failures in a row and stays open "
+        f"{BREAKER_OPEN_SECONDS:g} s; then one read probes Redis. A hung Redis costs a container "
+        f"{BREAKER_FAILURE_THRESHOLD} x {CACHE_SOCKET_TIMEOUT_SECONDS:g} s before the breaker opens and one "
+        f"{CACHE_SOCKET_TIMEOUT_SECONDS:g} s probe every {BREAKER_OPEN_SECONDS:g} s after: the max column shows "
+        "them, and p99 does once they are 1 % of a container's reads: below 10 reads per second per container "
+        "in steady state, or in a short window like this one.",
+        "`db-cache-error` reads tried Redis and failed; `db-cache-skipped` reads found the breaker open.",
+        "*Time outside DynamoDB* is each read's latency minus the time its client spent in the GetItem call "
+        "(botocore's `before-call` to `after-call`): the cache, the breaker and the response, without the "
+        "emulator's latency, whose tail on a shared machine is wider than the 5 ms the target allows. The plain "
+        "p99 difference compares two noisy tails: when a few reads wait the socket timeout they take the top "
+        "places of the API's reads, and its p99 lands on a rarer (slower) point of the emulator's tail than the "
+        "direct reads' p99 does.",
+    ]

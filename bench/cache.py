@@ -4,8 +4,7 @@
   (``read_item``): the real code path of ``GET /items/{id}`` minus the HTTP response;
 - **raw GET**: redis-py ``GET`` of the same key on the same server, from a second client built by the same
   ``redis_client`` (same settings);
-- **miss**: ``ItemCache.get`` of an item not cached: GET, lock, GET again, the strongly consistent GetItem, fill,
-  release;
+- **miss**: ``ItemCache.get`` of an item not cached: GET, lock, GET again, the strongly consistent GetItem, fill, release;
 - **direct DynamoDB read**: ``read_item`` alone (the GetItem the miss makes).
 
 Hits and raw GETs are timed taking turns, as are misses and direct reads (``bench.measure.interleaved``).
@@ -41,6 +40,12 @@ HOT_ID = "hot"
 def run(local: Local, quick: bool) -> Result:
     hits, misses = (300, 40) if quick else (2000, 200)
     warmup_hits, warmup_misses = (50, 5) if quick else (200, 20)
+    samples = _measure(local, hits, misses, warmup_hits, warmup_misses)
+    return _result(samples, hits, misses)
+
+
+def _measure(local: Local, hits: int, misses: int, warmup_hits: int, warmup_misses: int) -> dict[str, list[int]]:
+    """Hits taking turns with raw GETs, then misses taking turns with direct reads: each call's nanoseconds."""
     table = local.table("bench-cache")
     settings = local.settings(table.name)
     metrics = Metrics("api")
@@ -75,8 +80,10 @@ def run(local: Local, quick: bool) -> Result:
     miss_samples = interleaved(
         {"miss": miss, "direct DynamoDB read": lambda: read_item(table, f"cold-{next(direct_ids)}")}, misses, warmup_misses
     )
-    samples = {**hit_samples, **miss_samples}
+    return {**hit_samples, **miss_samples}
 
+
+def _result(samples: dict[str, list[int]], hits: int, misses: int) -> Result:
     def p(name: str, q: float) -> float:
         return percentile(samples[name], q)
 

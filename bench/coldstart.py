@@ -62,9 +62,9 @@ def package_parts(path: Path) -> dict[str, tuple[int, int]]:
     return {top: (files[top], sizes[top]) for top in sorted(files)}
 
 
-def run(quick: bool) -> Result:
-    runs = 3 if quick else 7
-    handlers = present_handlers()
+def _import_times(runs: int, handlers: list[str]) -> tuple[float, dict[str, float]]:
+    """The interpreter start (ns, median) and each variant's import time (ms, median, the start subtracted), every
+    variant in a fresh interpreter, taking turns."""
     variants = {
         BASELINE: "pass",
         BOTO3: "import boto3",
@@ -76,7 +76,13 @@ def run(quick: bool) -> Result:
         for name, code in variants.items():
             samples[name].append(interpreter_ns(code))
     baseline = median(samples[BASELINE])
-    import_ms = {name: to_ms(median(values) - baseline) for name, values in samples.items() if name != BASELINE}
+    return baseline, {name: to_ms(median(values) - baseline) for name, values in samples.items() if name != BASELINE}
+
+
+def run(quick: bool) -> Result:
+    runs = 3 if quick else 7
+    handlers = present_handlers()
+    baseline, import_ms = _import_times(runs, handlers)
 
     with tempfile.TemporaryDirectory(prefix="bench-package-") as out:
         start = time.perf_counter()
@@ -96,17 +102,6 @@ def run(quick: bool) -> Result:
             reason="context: the API handler, then boto3 and redis as its first invocation loads them",
         )
     )
-    missing = sorted(set(HANDLER_MODULES) - set(handlers))
-    notes = [
-        f"Interpreter start (`{BASELINE}`, subtracted): {to_ms(baseline):.1f} ms (median of {runs}).",
-        "The package ships no bytecode (`components/packaging.py` leaves `.pyc` out), so on Lambda the first import "
-        "of `functions/` and redis also compiles them; here the bytecode caches of the checkout are warm, as the "
-        "runtime's own boto3 is on Lambda.",
-        f"Package built in {build_seconds * 1000:.0f} ms; stored uncompressed (reproducible bytes), far below Lambda's "
-        "50 MB zipped / 250 MB unzipped limits.",
-    ]
-    if missing:
-        notes.append(f"Not measured (no such module in this checkout): {', '.join(missing)}.")
     return Result(
         name=NAME,
         title="Cold start: handler imports vs import boto3, package size",
@@ -128,7 +123,7 @@ def run(quick: bool) -> Result:
                 ),
             ),
         ],
-        notes=notes,
+        notes=_notes(baseline, runs, build_seconds, handlers),
         plots=[
             Plot(
                 name=NAME,
@@ -139,3 +134,18 @@ def run(quick: bool) -> Result:
             )
         ],
     )
+
+
+def _notes(baseline: float, runs: int, build_seconds: float, handlers: list[str]) -> list[str]:
+    missing = sorted(set(HANDLER_MODULES) - set(handlers))
+    notes = [
+        f"Interpreter start (`{BASELINE}`, subtracted): {to_ms(baseline):.1f} ms (median of {runs}).",
+        "The package ships no bytecode (`components/packaging.py` leaves `.pyc` out), so on Lambda the first import "
+        "of `functions/` and redis also compiles them; here the bytecode caches of the checkout are warm, as the "
+        "runtime's own boto3 is on Lambda.",
+        f"Package built in {build_seconds * 1000:.0f} ms; stored uncompressed (reproducible bytes), far below Lambda's "
+        "50 MB zipped / 250 MB unzipped limits.",
+    ]
+    if missing:
+        notes.append(f"Not measured (no such module in this checkout): {', '.join(missing)}.")
+    return notes

@@ -5,10 +5,8 @@ verdict), tables of the measurements behind them, notes, and plot specifications
 draws them). Nothing here imports a server, a client or matplotlib, so the tests exercise it directly.
 
 Example:
-    >>> percentile([1, 2, 3, 4], 50)
-    2.5
-    >>> Figure("hit / raw GET (p50)", 1.1, target=1.25).verdict
-    'PASS'
+    >>> percentile([1, 2, 3, 4], 50), Figure("hit / raw GET (p50)", 1.1, target=1.25).verdict
+    (2.5, 'PASS')
 """
 
 from __future__ import annotations

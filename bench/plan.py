@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from bench.measure import BARS, Figure, Plot, Result, Table
@@ -91,26 +92,32 @@ def probe(count: int) -> dict[str, float]:
     return measured
 
 
+@dataclass(frozen=True)
+class Probes:
+    """What the probes measured, for each region count (a list: one per repeat)."""
+
+    runs: dict[int, list[dict[str, float]]]
+
+    def seconds(self, count: int, step: str) -> float:
+        # The fastest run: other work on the machine only ever adds time.
+        return min(measured[step] for measured in self.runs[count])
+
+    def ratio(self, step: str) -> float:
+        return self.seconds(REGION_COUNTS[-1], step) / self.seconds(REGION_COUNTS[0], step)
+
+    def resources(self, count: int, kind: str = "resources") -> int:
+        return int(self.runs[count][0][kind])
+
+
 def run(quick: bool) -> Result:
     repeats = 1 if quick else 2
-    probes: dict[int, list[dict[str, float]]] = {count: [] for count in REGION_COUNTS}
+    runs: dict[int, list[dict[str, float]]] = {count: [] for count in REGION_COUNTS}
     for _ in range(repeats):
         for count in REGION_COUNTS:
-            probes[count].append(probe(count))
-
-    def seconds(count: int, step: str) -> float:
-        # The fastest run: other work on the machine only ever adds time.
-        return min(measured[step] for measured in probes[count])
-
-    def ratio(step: str) -> float:
-        return seconds(REGION_COUNTS[-1], step) / seconds(REGION_COUNTS[0], step)
-
-    def resources(count: int, kind: str = "resources") -> int:
-        return int(probes[count][0][kind])
-
+            runs[count].append(probe(count))
+    probes = Probes(runs)
     first, last = REGION_COUNTS[0], REGION_COUNTS[-1]
     span = f"{last} regions / {first} regions"
-    columns = ("import", "program", "render", "again")
     return Result(
         name=NAME,
         title="Plan: offline plan time for 2, 4 and 6 regions",
@@ -125,58 +132,67 @@ def run(quick: bool) -> Result:
             "a shared machine does not inflate."
         ),
         figures=[
-            Figure(f"program CPU time, {span}", ratio("program cpu"), TARGET_SIX_OVER_TWO),
+            Figure(f"program CPU time, {span}", probes.ratio("program cpu"), TARGET_SIX_OVER_TWO),
             Figure(
                 f"program CPU time run again, {span}",
-                ratio("again cpu"),
+                probes.ratio("again cpu"),
                 reason="context: the program's own work, without the imports the first run pays",
             ),
-            Figure(f"program wall time, {span}", ratio("program wall"), reason="context: the machine's load shows here"),
-            Figure(f"resources, {span}", resources(last) / resources(first), reason="context: what the program registers"),
+            Figure(f"program wall time, {span}", probes.ratio("program wall"), reason="context: the machine's load shows here"),
+            Figure(
+                f"resources, {span}",
+                probes.resources(last) / probes.resources(first),
+                reason="context: what the program registers",
+            ),
         ],
-        tables=[
-            Table(
-                (
-                    "regions",
-                    "resources",
-                    "custom resources",
-                    *(f"{column} CPU / wall (s)" for column in columns),
-                    "interpreter wall (s)",
-                ),
-                tuple(
-                    (
-                        str(count),
-                        str(resources(count)),
-                        str(resources(count, "custom")),
-                        *(
-                            f"{seconds(count, column + ' cpu'):.2f} / {seconds(count, column + ' wall'):.2f}"
-                            for column in columns
-                        ),
-                        f"{seconds(count, 'interpreter wall'):.2f}",
-                    )
-                    for count in REGION_COUNTS
-                ),
-            )
-        ],
+        tables=[_table(probes)],
         notes=[
             "Custom resources are the ones AWS would hold (providers excluded); the rest are component resources and providers.",
             "*interpreter wall* is the probe from start to exit, as the parent saw it (both program runs included).",
             "The target is on the plan as an operator runs it, in a fresh interpreter. The program's own work (*again*) "
             "grows faster than its resource count; where that comes from is not analysed here.",
         ],
-        plots=[
-            Plot(
-                name=NAME,
-                title="Offline plan: program CPU time (first run in a fresh interpreter, and run again)",
-                ylabel="CPU seconds",
-                kind=BARS,
-                series={
-                    **{
-                        f"{count} regions ({resources(count)} resources)": [seconds(count, "program cpu")]
-                        for count in REGION_COUNTS
-                    },
-                    **{f"{count} regions, again": [seconds(count, "again cpu")] for count in REGION_COUNTS},
-                },
+        plots=[_plot(probes)],
+    )
+
+
+def _table(probes: Probes) -> Table:
+    columns = ("import", "program", "render", "again")
+    return Table(
+        (
+            "regions",
+            "resources",
+            "custom resources",
+            *(f"{column} CPU / wall (s)" for column in columns),
+            "interpreter wall (s)",
+        ),
+        tuple(
+            (
+                str(count),
+                str(probes.resources(count)),
+                str(probes.resources(count, "custom")),
+                *(
+                    f"{probes.seconds(count, column + ' cpu'):.2f} / {probes.seconds(count, column + ' wall'):.2f}"
+                    for column in columns
+                ),
+                f"{probes.seconds(count, 'interpreter wall'):.2f}",
             )
-        ],
+            for count in REGION_COUNTS
+        ),
+    )
+
+
+def _plot(probes: Probes) -> Plot:
+    return Plot(
+        name=NAME,
+        title="Offline plan: program CPU time (first run in a fresh interpreter, and run again)",
+        ylabel="CPU seconds",
+        kind=BARS,
+        series={
+            **{
+                f"{count} regions ({probes.resources(count)} resources)": [probes.seconds(count, "program cpu")]
+                for count in REGION_COUNTS
+            },
+            **{f"{count} regions, again": [probes.seconds(count, "again cpu")] for count in REGION_COUNTS},
+        },
     )

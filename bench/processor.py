@@ -51,8 +51,17 @@ def _processing(records: list[dict[str, Any]], processor: Processor, kinds: Coun
     return process
 
 
+Phases = dict[str, tuple[list[int], list[int], Counter[str]]]
+
+
 def run(local: Local, quick: bool) -> Result:
     events, warmup = (100, 10) if quick else (200, 20)
+    return _result(_measure(local, events, warmup), events, warmup)
+
+
+def _measure(local: Local, events: int, warmup: int) -> Phases:
+    """Per phase (new events, duplicates): the processor's and the bare puts' nanoseconds, and the processor's
+    DynamoDB requests by operation."""
     table = local.table("bench-processor")
     processor = build_processor(local.settings(table.name))
     client = processor.table.client
@@ -71,7 +80,7 @@ def run(local: Local, quick: bool) -> Result:
     def bare_put() -> None:
         bare_client.put_item(TableName=table.name, Item=item_record(f"bare-{next(bare_ids)}"))
 
-    phases: dict[str, tuple[list[int], list[int], Counter[str]]] = {}
+    phases: Phases = {}
     for phase, expected in (("new events", APPLIED), ("duplicates", DUPLICATE)):
         kinds: Counter[str] = Counter()
         process = _processing(measured, processor, kinds)
@@ -80,16 +89,20 @@ def run(local: Local, quick: bool) -> Result:
         if kinds != Counter({expected: events}):
             raise RuntimeError(f"{phase}: expected {events} {expected}, got {dict(kinds)}")
         phases[phase] = (samples["processor"], samples["bare put_item"], counter.snapshot())
+    return phases
 
-    def per_event(calls: Counter[str]) -> float:
-        return sum(count for name, count in calls.items() if name != STATE_READ) / events
 
-    def rate(samples: list[int]) -> float:
-        return len(samples) / (sum(samples) / 1e9)
+def _per_event(calls: Counter[str], events: int) -> float:
+    return sum(count for name, count in calls.items() if name != STATE_READ) / events
 
+
+def _rate(samples: list[int]) -> float:
+    return len(samples) / (sum(samples) / 1e9)
+
+
+def _result(phases: Phases, events: int, warmup: int) -> Result:
     new_processor, new_bare, new_calls = phases["new events"]
     dup_processor, dup_bare, dup_calls = phases["duplicates"]
-    operations = sorted({name for _, _, calls in phases.values() for name in calls})
     return Result(
         name=NAME,
         title="Event processor: DynamoDB requests per event, events per second",
@@ -102,32 +115,20 @@ def run(local: Local, quick: bool) -> Result:
         figures=[
             Figure(
                 "DynamoDB requests per new event",
-                per_event(new_calls),
+                _per_event(new_calls, events),
                 TARGET_REQUESTS_PER_EVENT,
                 unit="",
                 reason=NEW_EVENT_MISS_REASON,
             ),
-            Figure("DynamoDB requests per duplicate", per_event(dup_calls), TARGET_REQUESTS_PER_EVENT, unit=""),
+            Figure("DynamoDB requests per duplicate", _per_event(dup_calls, events), TARGET_REQUESTS_PER_EVENT, unit=""),
             Figure(
                 "processor events/s / bare put_item/s (new events)",
-                rate(new_processor) / rate(new_bare),
+                _rate(new_processor) / _rate(new_bare),
                 reason="context: no target set; three conditional writes and a Redis DEL against one plain put",
             ),
-            Figure("processor events/s / bare put_item/s (duplicates)", rate(dup_processor) / rate(dup_bare)),
+            Figure("processor events/s / bare put_item/s (duplicates)", _rate(dup_processor) / _rate(dup_bare)),
         ],
-        tables=[
-            Table(
-                ("phase", *operations, "per event (without state reads)"),
-                tuple(
-                    (phase, *(str(calls.get(name, 0)) for name in operations), f"{per_event(calls):.2f}")
-                    for phase, (_, _, calls) in phases.items()
-                ),
-            ),
-            Table(
-                ("phase", "processor events/s", "bare put_item/s"),
-                tuple((phase, f"{rate(processed):.0f}", f"{rate(bare):.0f}") for phase, (processed, bare, _) in phases.items()),
-            ),
-        ],
+        tables=_tables(phases, events),
         notes=[
             "Requests per event as `functions/shared/store.py` states them: a new event 3 writes (claim, apply, "
             "settle), a duplicate 1 (the claim, refused, returns the original outcome), a stale event 4, a payload "
@@ -142,10 +143,27 @@ def run(local: Local, quick: bool) -> Result:
                 ylabel="events/s",
                 kind=BARS,
                 series={
-                    "bare put_item": [rate(new_bare + dup_bare)],
-                    "processor, new events": [rate(new_processor)],
-                    "processor, duplicates": [rate(dup_processor)],
+                    "bare put_item": [_rate(new_bare + dup_bare)],
+                    "processor, new events": [_rate(new_processor)],
+                    "processor, duplicates": [_rate(dup_processor)],
                 },
             )
         ],
     )
+
+
+def _tables(phases: Phases, events: int) -> list[Table]:
+    operations = sorted({name for _, _, calls in phases.values() for name in calls})
+    return [
+        Table(
+            ("phase", *operations, "per event (without state reads)"),
+            tuple(
+                (phase, *(str(calls.get(name, 0)) for name in operations), f"{_per_event(calls, events):.2f}")
+                for phase, (_, _, calls) in phases.items()
+            ),
+        ),
+        Table(
+            ("phase", "processor events/s", "bare put_item/s"),
+            tuple((phase, f"{_rate(processed):.0f}", f"{_rate(bare):.0f}") for phase, (processed, bare, _) in phases.items()),
+        ),
+    ]

@@ -64,6 +64,11 @@ def stampede(reads: list[Callable[[], object]]) -> None:
 
 def run(local: Local, quick: bool) -> Result:
     rounds = 2 if quick else 5
+    return _result(_loads(local, rounds), rounds)
+
+
+def _loads(local: Local, rounds: int) -> dict[str, list[int]]:
+    """Per scenario, the GetItem calls of each round's stampede on a fresh item."""
     table = local.table("bench-stampede")
     settings = local.settings(table.name)
     loads: dict[str, list[int]] = {}
@@ -95,8 +100,11 @@ def run(local: Local, quick: bool) -> Result:
                 before = counter.snapshot()["GetItem"]
                 stampede(reads_of(item_id))
                 loads.setdefault(scenario, []).append(counter.snapshot()["GetItem"] - before)
+    return loads
 
-    naive, one, four = (loads[name] for name in scenarios)
+
+def _result(loads: dict[str, list[int]], rounds: int) -> Result:
+    naive, one, four = loads.values()
     return Result(
         name=NAME,
         title="Stampede: DynamoDB loads of 64 concurrent misses on one key",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ops.status import OpsContext
+    from ops.context import OpsContext
     from planning.plan import PlanReport
 
 EXIT_DIAGRAM = 1
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None, context: OpsContext | None = None) -> in
 
 def build_parser() -> argparse.ArgumentParser:
     """Every command and its flags (the docs' examples are checked against it)."""
-    from ops import abort, failover, preflight, status
+    from ops import abort, failover, preflight, stack, status
     from simulation import drill
 
     parser = argparse.ArgumentParser(prog="python -m ops", description="Operate the multi-region stack.")
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=PLAN_EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    status.add_stack_argument(plan)
+    stack.add_stack_argument(plan)
     plan.add_argument(
         "--mode",
         choices=("preview", "update"),

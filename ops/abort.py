@@ -2,15 +2,9 @@
 
 ``python -m ops abort --stack prod --region REGION --epoch N [--topology FILE]``
 
-The runbook's first step fences the active region (``active -> fenced``, the same region). When the run cannot or
-should not go on after that (a planned drain ran out of time, the operator changed their mind), nobody writes until
-the state moves again. This command makes the one transition that undoes a fence, ``fenced -> active`` in the same
-region (``functions.shared.state``), written in ``REGION``'s replica of the global table.
-
-``--epoch`` is the epoch the operator saw (``ops status``): the transition is conditional on it, so an abort never
-races a runbook that moved on meanwhile. Anything past the fence is refused: in ``failover`` the runbook may already
-have moved Aurora's writer, and the way forward is to finish that run (``ops failover`` with the same flags resumes
-it). A state already ``active`` has nothing to abort.
+Lifts the fence a stopped failover left: ``fenced -> active`` in the same region, written in REGION's replica, only
+while the state is still at the epoch N that ``ops status`` showed. A state past the fence is refused: finish that
+run instead (``ops failover`` with the same flags resumes it; why: docs/design/operations.md).
 
 Exit status: 0 the fence was lifted (or the state was already active); 1 refused (stale epoch, a failover under way)
 or AWS could not be read; 2 bad flags (``--topology FILE`` included); 3 the AWS credentials are missing or refused.
@@ -25,18 +19,15 @@ from typing import Any
 from functions.shared.errors import ValidationError
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
 from functions.shared.state import ItemTable, StateUnavailableError, TransitionError, read_state, transition
-from ops.failover import requester
-from ops.status import (
-    EXIT_CREDENTIALS,
-    OpsContext,
+from ops.context import OpsContext, default_context
+from ops.credentials import EXIT_CREDENTIALS, credentials_problem, print_credentials_error
+from ops.runs import requester
+from ops.stack import (
     TopologyFileError,
     TopologyUnavailableError,
     add_stack_argument,
     add_topology_argument,
-    credentials_problem,
-    default_context,
     load_topology,
-    print_credentials_error,
     stack_ref,
 )
 

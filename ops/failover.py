@@ -3,39 +3,15 @@
 ``python -m ops failover --stack prod --to REGION (--planned | --unplanned --allow-data-loss) [--dry-run]
 [--run-id ID] [--local] [--no-wait] [--topology FILE]``
 
-What it does, in order:
-
-1. **Flags** are checked before any AWS call, with :meth:`FailoverRequest.validate` against the config's regions,
-   and checked again against the deployed topology: an unknown ``--to``, ``--unplanned`` without
-   ``--allow-data-loss`` or ``--planned`` with it exit 2 naming the flag and the allowed values.
-2. **The topology** is read from SSM in the target region first (the one that must be alive), then the others
-   (:func:`ops.status.load_topology`), or from ``--topology FILE``, saved before an outage with
-   ``pulumi stack output runbookTopology --json > FILE``.
-3. **The state** is read from the target region's replica, and it decides **the run id** (:func:`resolve_run_id`):
-   ``to-<region>-from-epoch-<N>``, N being the epoch of the ``active`` state the run starts from. While a run is
-   under way the state is fenced or failing over and its ``UpdatedBy`` names the run (``runbook <run id>``), so the
-   same command finds the same run: that is how running it again resumes it. Once the run has activated the
-   target, the same command says so and exits 0.
-4. ``--dry-run`` prints what every step would do now (:func:`functions.runbook.runner.plan_failover`) and writes
-   nothing; when it predicts that a step would refuse, it exits 1.
-5. By default the state machine ``<project>-<stack>-failover`` in the **target** region runs the steps (it survives
-   the source region): the execution is named after the run id, so it is started once; a failed, timed-out or
-   aborted one is redriven (it resumes from the step that failed), a running one is followed, a succeeded one is
-   reported. ``--no-wait`` returns once the execution runs; otherwise each step is printed as the run record shows
-   it done, with its duration.
-6. ``--local`` runs the same steps in this process (:func:`functions.runbook.runner.run_failover`) with the
-   operator's credentials: for when Step Functions in the target is impaired, and for rehearsals.
-
-Exit status: 0 the run succeeded (or had already), or the dry run or ``--no-wait`` start went through; 1 the run
-failed, AWS could not be read, or the dry run predicts a refusal; 2 bad flags (``--topology FILE`` included); 3 the
-AWS credentials are missing, incomplete, expired or refused (which ones, and how to provide them); 130 interrupted
-(the execution goes on). The hint to run the same command again to resume is given only when a run is under way.
+Flags are checked first; the target region's replica of the state decides the run id (:func:`resolve_run_id`), so
+running the same command again resumes the same run. By default the state machine in the target region runs the
+steps (:func:`run_state_machine`); ``--local`` runs them in this process, ``--dry-run`` only prints them. The steps
+in order and the exit statuses (0, 1, 2, 3 credentials, 130 interrupted): docs/design/operations.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from collections.abc import Mapping
@@ -56,21 +32,17 @@ from functions.runbook.model import (
 from functions.shared.errors import RetryableError, ValidationError
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, error_code, read_state
-from ops.status import (
-    EXIT_CREDENTIALS,
-    OpsContext,
+from ops.arns import execution_arn, state_machine_arn
+from ops.context import OpsContext, default_context
+from ops.credentials import EXIT_CREDENTIALS, credentials_problem, describe_error, print_credentials_error
+from ops.runs import default_run_id, requester, run_of_state
+from ops.stack import (
     StackRef,
     TopologyFileError,
     TopologyUnavailableError,
     add_stack_argument,
     add_topology_argument,
-    credentials_problem,
-    default_context,
-    default_run_id,
-    describe_error,
     load_topology,
-    print_credentials_error,
-    run_of_state,
     stack_ref,
 )
 
@@ -205,26 +177,6 @@ def execution_request(execution: Mapping[str, Any]) -> FailoverRequest | None:
         return FailoverRequest.from_dict(json.loads(execution.get("input") or "{}")["request"])
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def state_machine_arn(identity: Mapping[str, Any], region: str, name: str) -> str:
-    """The state machine's ARN from STS's caller identity (account, and the partition of the caller's ARN)."""
-    partition = str(identity["Arn"]).split(":")[1]
-    return f"arn:{partition}:states:{region}:{identity['Account']}:stateMachine:{name}"
-
-
-def execution_arn(machine_arn: str, name: str) -> str:
-    """``arn:<p>:states:<r>:<a>:stateMachine:<machine>`` -> ``arn:<p>:states:<r>:<a>:execution:<machine>:<name>``."""
-    head, machine = machine_arn.split(":stateMachine:")
-    return f"{head}:execution:{machine}:{name}"
-
-
-def requester(command: str = "ops failover") -> str:
-    """Who asks, for the records a command writes: ``command`` and the operator's login when it can be read."""
-    try:
-        return f"{command} ({getpass.getuser()})"
-    except (OSError, KeyError):
-        return command
 
 
 # ---- progress ------------------------------------------------------------------------------------------------------

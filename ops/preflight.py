@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from components.app import reserved_concurrency
 from components.config import AZ_COUNT, StackConfig
 from components.network_plan import REFUSED_ZONE_IDS, Zone, choose_zones
 from components.zone import zone_comment
+from ops.context import Boto3Factory
 
 AURORA_ENGINE = "aurora-postgresql"
+CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=20)
 # Lambda keeps this much of a region's concurrency unreserved: "You can reserve up to the Unreserved account concurrency
 # value minus 100" (Lambda developer guide, configuration-concurrency); below it PutFunctionConcurrency fails with
 # "decreases account's UnreservedConcurrentExecution below its minimum value".
@@ -58,29 +61,12 @@ class Check:
         return [head] if self.passed or not self.fix else [head, f"      fix: {self.fix}"]
 
 
-class AwsClients:
-    """boto3 clients by (service, region), each built once; ``endpoint_url`` points them at a local server and
-    ``session`` shares loaded service models between instances (tests)."""
+class AwsClients(Boto3Factory):
+    """boto3 clients for the checks (:data:`CLIENT_CONFIG`: 5 s to connect, 20 s to read, two retries); ``endpoint_url``
+    points them at a local server and ``session`` shares loaded service models between instances (tests)."""
 
     def __init__(self, endpoint_url: str | None = None, session: Any = None) -> None:
-        import boto3
-        from botocore.config import Config
-
-        self._session = session or boto3.session.Session()
-        self._endpoint_url = endpoint_url
-        self._config = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5, read_timeout=20)
-        self._clients: dict[tuple[str, str], Any] = {}
-
-    def __call__(self, service: str, region: str) -> Any:
-        key = (service, region)
-        if key not in self._clients:
-            self._clients[key] = self._session.client(
-                service,
-                region_name=region,
-                endpoint_url=self._endpoint_url,
-                config=self._config,
-            )
-        return self._clients[key]
+        super().__init__(CLIENT_CONFIG, endpoint_url=endpoint_url, session=session)
 
 
 def public_name_servers(domain: str) -> set[str]:
@@ -414,7 +400,7 @@ def _host(name: str) -> str:
 
 
 def add_parser(commands: Any) -> None:
-    from ops.status import add_stack_argument
+    from ops.stack import add_stack_argument
 
     parser = commands.add_parser(
         "preflight",

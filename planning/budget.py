@@ -1,34 +1,7 @@
 """The resilience budget: how long a failover takes (RTO) and how much data it can lose (RPO), against the targets
-``rtoSeconds`` and ``rpoSeconds`` of the stack config.
-
-RTO, per scenario, is a sum of terms, each with the assumption behind it and where it comes from:
-
-``detection`` (unplanned only)
-    Route53 marks a region unhealthy after ``healthCheckFailureThreshold`` failed probes ``healthCheckIntervalSeconds``
-    apart. The runbook is assumed to start then (an alarm on the health check); an operator's decision time is not
-    counted: keep it inside the target's margin.
-``fence settle``
-    ``functions.shared.store.FENCE_SETTLE_SECONDS``: after the fence, every container has seen it.
-``drain``
-    At most ``failoverDrainTimeoutSeconds``: the runbook waits until DynamoDB and Aurora replication into the target
-    have caught up; a planned switchover stops when the time runs out, an unplanned failover carries on. The bound
-    is counted, not the typical second.
-``promotion``
-    Aurora moves its writer to the target region (``AURORA_PROMOTION_SECONDS``).
-``traffic shift``
-    The gate or routing-control change reaches Route53's name servers (``ROUTE53_PROPAGATION_SECONDS``).
-``activation``
-    The target region's containers see the ``active`` state (``functions.shared.store.STATE_CACHE_SECONDS``).
-``DNS caches``
-    Resolvers keep the old answer for the record's TTL (``dnsTtlSeconds``).
-
-RPO, per data store, for a planned switchover and for an unplanned failover, read from the replication the run
-would create (so a bucket rule without replication time control shows up as unbounded): the DynamoDB global table,
-the Aurora global database, the S3 buckets, the Secrets Manager replicas of the Aurora master secret, and MemoryDB,
-which is a cache rebuilt from the table and has no RPO. A store's budget is ``None`` when it has no RPO (it is not a
-store of record) and ``math.inf`` when nothing bounds it.
-
-The constants below are the assumptions taken from AWS documentation, each citing the page it comes from.
+``rtoSeconds`` and ``rpoSeconds`` of the stack config. RTO is a sum of terms per scenario (detection, fence settle,
+drain, promotion, traffic shift, activation, DNS caches); RPO is read per data store from the replication the run
+would create. The constants below are the assumptions, each citing its AWS page; the terms: docs/design/plan-tooling.md.
 
 Example:
     >>> budget = budget_of(run_program("prod", preview=True))

@@ -7,7 +7,7 @@ price in the list makes the table say which, instead of guessing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,56 +65,83 @@ def cost_of(run: ProgramRun, prices: dict[str, Any] | None = None) -> Cost:
     return Cost(lines, str(prices["as_of"]), str(prices["region"]))
 
 
-def _priced(resource: Resource, prices: dict[str, Any]) -> Iterator[tuple[str, int, float | None]]:
+PricedItem = tuple[str, int, float | None]
+# Billed one unit per resource at one list price: the item and its key under ``hourly`` or ``monthly`` in prices.yaml.
+_HOURLY = {
+    "aws:eks/cluster:Cluster": ("EKS control plane", "eks_cluster"),
+    "aws:ec2/natGateway:NatGateway": ("NAT gateway", "nat_gateway"),
+    "aws:ec2/eip:Eip": ("public IPv4 address", "public_ipv4"),
+    "aws:route53recoverycontrol/cluster:Cluster": ("Route53 ARC cluster", "arc_cluster"),
+}
+_MONTHLY = {
+    "aws:kms/key:Key": ("KMS key", "kms_key"),
+    "aws:route53/zone:Zone": ("Route53 hosted zone", "hosted_zone"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": ("CloudWatch alarm", "alarm"),
+    "aws:cloudwatch/dashboard:Dashboard": ("CloudWatch dashboard", "dashboard"),
+}
+
+
+def _priced(resource: Resource, prices: dict[str, Any]) -> Iterator[PricedItem]:
     """(item, count, price per day) of one resource; nothing for what is free or billed by usage."""
-    hourly, monthly = prices["hourly"], prices["monthly"]
-    inputs = resource.inputs
-
-    def per_hour(value: float | None) -> float | None:
-        return None if value is None else value * HOURS_PER_DAY
-
-    def per_month(value: float) -> float:
-        return value / DAYS_PER_MONTH
-
     kind = resource.type
-    if kind == "aws:eks/cluster:Cluster":
-        yield "EKS control plane", 1, per_hour(hourly["eks_cluster"])
-    elif kind == "aws:eks/nodeGroup:NodeGroup":
-        size = str((inputs.get("instanceTypes") or ["?"])[0])
-        nodes = int((inputs.get("scalingConfig") or {}).get("desiredSize", 0))
-        yield f"EKS node {size}", nodes, per_hour(hourly["ec2"].get(size))
-    elif kind == "aws:ec2/natGateway:NatGateway":
-        yield "NAT gateway", 1, per_hour(hourly["nat_gateway"])
-    elif kind == "aws:ec2/eip:Eip":
-        yield "public IPv4 address", 1, per_hour(hourly["public_ipv4"])
-    elif kind == "aws:rds/clusterInstance:ClusterInstance":
-        size = str(inputs.get("instanceClass"))
-        yield f"Aurora PostgreSQL {size}", 1, per_hour(hourly["aurora_postgresql"].get(size))
-    elif kind == "aws:memorydb/cluster:Cluster":
-        engine, size = str(inputs.get("engine")), str(inputs.get("nodeType"))
-        nodes = int(inputs.get("numShards", 1)) * (1 + int(inputs.get("numReplicasPerShard", 0)))
-        yield f"MemoryDB {engine} {size}", nodes, per_hour(hourly["memorydb"].get(engine, {}).get(size))
-    elif kind == "aws:route53recoverycontrol/cluster:Cluster":
-        yield "Route53 ARC cluster", 1, per_hour(hourly["arc_cluster"])
-    elif kind == "aws:kms/key:Key":
-        yield "KMS key", 1, per_month(monthly["kms_key"])
-    elif kind == "aws:route53/zone:Zone":
-        yield "Route53 hosted zone", 1, per_month(monthly["hosted_zone"])
-    elif kind == "aws:route53/healthCheck:HealthCheck":
-        options = {
-            "HTTPS": inputs.get("type") == "HTTPS",
-            "10 s": inputs.get("requestInterval") == 10,
-            "latency": inputs.get("measureLatency") is True,
-        }
-        chosen = [name for name, on in options.items() if on]
-        label = f"Route53 health check ({', '.join(chosen) if chosen else str(inputs.get('type', '')).lower()})"
-        yield label, 1, per_month(monthly["health_check"] + len(chosen) * monthly["health_check_option"])
-    elif kind == "aws:secretsmanager/secret:Secret":
-        yield "Secrets Manager secret or replica", 1 + len(inputs.get("replicas") or []), per_month(monthly["secret"])
-    elif kind == "aws:cloudwatch/metricAlarm:MetricAlarm":
-        yield "CloudWatch alarm", 1, per_month(monthly["alarm"])
-    elif kind == "aws:cloudwatch/dashboard:Dashboard":
-        yield "CloudWatch dashboard", 1, per_month(monthly["dashboard"])
+    if kind in _HOURLY:
+        item, key = _HOURLY[kind]
+        yield item, 1, _per_hour(prices["hourly"][key])
+    elif kind in _MONTHLY:
+        item, key = _MONTHLY[kind]
+        yield item, 1, _per_month(prices["monthly"][key])
+    elif kind in _BY_INPUTS:
+        yield _BY_INPUTS[kind](resource.inputs, prices["hourly"], prices["monthly"])
+
+
+def _per_hour(value: float | None) -> float | None:
+    return None if value is None else value * HOURS_PER_DAY
+
+
+def _per_month(value: float) -> float:
+    return value / DAYS_PER_MONTH
+
+
+def _node_group(inputs: Mapping[str, Any], hourly: dict[str, Any], _: dict[str, Any]) -> PricedItem:
+    size = str((inputs.get("instanceTypes") or ["?"])[0])
+    nodes = int((inputs.get("scalingConfig") or {}).get("desiredSize", 0))
+    return f"EKS node {size}", nodes, _per_hour(hourly["ec2"].get(size))
+
+
+def _aurora_instance(inputs: Mapping[str, Any], hourly: dict[str, Any], _: dict[str, Any]) -> PricedItem:
+    size = str(inputs.get("instanceClass"))
+    return f"Aurora PostgreSQL {size}", 1, _per_hour(hourly["aurora_postgresql"].get(size))
+
+
+def _memorydb(inputs: Mapping[str, Any], hourly: dict[str, Any], _: dict[str, Any]) -> PricedItem:
+    engine, size = str(inputs.get("engine")), str(inputs.get("nodeType"))
+    nodes = int(inputs.get("numShards", 1)) * (1 + int(inputs.get("numReplicasPerShard", 0)))
+    return f"MemoryDB {engine} {size}", nodes, _per_hour(hourly["memorydb"].get(engine, {}).get(size))
+
+
+def _health_check(inputs: Mapping[str, Any], _: dict[str, Any], monthly: dict[str, Any]) -> PricedItem:
+    options = {
+        "HTTPS": inputs.get("type") == "HTTPS",
+        "10 s": inputs.get("requestInterval") == 10,
+        "latency": inputs.get("measureLatency") is True,
+    }
+    chosen = [name for name, on in options.items() if on]
+    label = f"Route53 health check ({', '.join(chosen) if chosen else str(inputs.get('type', '')).lower()})"
+    return label, 1, _per_month(monthly["health_check"] + len(chosen) * monthly["health_check_option"])
+
+
+def _secret(inputs: Mapping[str, Any], _: dict[str, Any], monthly: dict[str, Any]) -> PricedItem:
+    return "Secrets Manager secret or replica", 1 + len(inputs.get("replicas") or []), _per_month(monthly["secret"])
+
+
+# Billed by a size or a count read from the resource's inputs.
+_BY_INPUTS: dict[str, Callable[[Mapping[str, Any], dict[str, Any], dict[str, Any]], PricedItem]] = {
+    "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:rds/clusterInstance:ClusterInstance": _aurora_instance,
+    "aws:memorydb/cluster:Cluster": _memorydb,
+    "aws:route53/healthCheck:HealthCheck": _health_check,
+    "aws:secretsmanager/secret:Secret": _secret,
+}
 
 
 def render_cost(cost: Cost) -> list[str]:

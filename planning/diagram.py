@@ -1,38 +1,11 @@
 """The architecture diagram of a stack, drawn from what a mocks-harness run recorded, as Graphviz DOT.
 
-The diagram is read off ``ProgramRun.resources`` (types, parents, regions, inputs, dependencies), never off the
-config alone, so it shows what the program would create. It is meant to be read at a glance:
-
-Regions
-    One cluster per region of the stack, in config order, labelled with the region's role. Inside it, one node
-    per component of the region (the ``RegionalStack``'s children: network, key, EKS, Aurora member, MemoryDB,
-    bucket, API; and the region's other top-level components: the application, the runbook, ...), not one per
-    resource; plus the region's replica of the global table and its alarm topic, which belong to global
-    components but live in the region. A component this module does not know is still drawn, with the kinds of
-    resource it holds.
-Global resources
-    Outside the clusters: the hosted zone, the API records, each region's health check and traffic gate (and the
-    Route53 ARC cluster with ``routingControl``), CloudFront, the DynamoDB global table, the Aurora global
-    cluster, its master secret, and the dashboard with the health-check alarms.
-Edges, each derived from the inputs (and, where an input is unknown in preview mode, the dependencies) of
-the resources
-    ``replication``: S3 replication rules (source bucket to each destination), between the global table's
-    replicas (every ordered pair: a global table replicates every way), the Aurora global cluster to each member
-    (labelled primary or secondary), the master secret to each replica region. ``origin``: CloudFront's origin
-    group to its two buckets, in failover order. ``traffic``: each API record to the regional API it points at
-    (with its failover role or latency region), an alias record to the record set it names. ``health``: a record
-    to the gate it is tied to, a gate to the API its endpoint check probes, the ARC cluster to each gate.
-
-What cannot be resolved (an input unknown and no dependency to fall back on) is not guessed: it is listed in
-``Diagram.notes``, which the plan prints. Output is deterministic: nodes and edges are sorted, so the same run
-gives the same bytes.
-
-Rendering runs Graphviz's ``dot`` (Debian package ``graphviz``) once for SVG and PNG together, with a timeout.
+One cluster per region with a node per component, the global resources outside, and edges for replication, origin,
+traffic and health read off the resources' inputs (or dependencies); what cannot be resolved is listed in
+``Diagram.notes``, not guessed. Output is deterministic. What is drawn and why: docs/design/plan-tooling.md.
 
 Example:
     >>> diagram = build_diagram(run_program("prod", preview=True))
-    >>> [label for _, label in diagram.clusters]
-    ['us-east-1 (primary)', 'eu-west-1 (secondary)']
     >>> render_dot(to_dot(diagram), Path(".build/plan/prod"))
     [PosixPath('.build/plan/prod/architecture.svg'), PosixPath('.build/plan/prod/architecture.png')]
 """

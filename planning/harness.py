@@ -1,20 +1,12 @@
 """The mocks harness: runs the whole Pulumi program offline and records what it would create.
 
-Used by the unit tests and by ``python -m ops plan``. It reads ``Pulumi.yaml`` (defaults) and
-``Pulumi.<stack>.yaml`` (values) the way the Pulumi CLI does, runs ``__main__.py`` under
-``pulumi.runtime.set_mocks`` in preview or update mode, answers the data-source calls the program makes,
-and records every resource with its type, name, inputs, provider (so, region), parent and options (assets and
-archives among the inputs as plain data, such as ``{"fileArchive": path}``, so that inputs stay JSON).
-
-What the mocks can and cannot show (ARCHITECTURE §5): inputs arrive in camelCase at every depth and
-numbers as floats; in preview mode outputs that the engine would compute are unknown, so ``.apply``
-callbacks over them never run. Assert values in update mode; use preview mode to prove the program
-survives unknowns. A data-source call this harness does not answer fails the run instead of returning
-empty values.
+Used by the unit tests and by ``python -m ops plan``: reads the stack config as the Pulumi CLI does, runs
+``__main__.py`` under ``pulumi.runtime.set_mocks`` (preview or update mode), answers its data-source calls and
+records every resource (type, name, inputs, provider, parent, options). In preview, computed outputs are unknown and
+``.apply`` callbacks over them never run: assert values in update mode. See docs/design/plan-tooling.md.
 
 Example:
-    >>> run = run_program("prod", preview=False)
-    >>> [r.name for r in run.of_type("aws:ec2/vpc:Vpc")]
+    >>> [r.name for r in run_program("prod", preview=False).of_type("aws:ec2/vpc:Vpc")]
     ['us-east-1-net-vpc', 'eu-west-1-net-vpc']
 """
 
@@ -320,9 +312,12 @@ _LOCK = threading.Lock()
 
 def _mock_classes() -> tuple[type, type]:
     """Build the Mocks and monitor classes (pulumi is imported only when a run is asked for)."""
+    return _recording_mocks_class(), _recording_monitor_class()
+
+
+def _recording_mocks_class() -> type:
+    """The Mocks that answer the engine: inputs (preview) or inputs with computed outputs (update), and data sources."""
     import pulumi
-    from pulumi.runtime import rpc
-    from pulumi.runtime.mocks import MockMonitor
 
     class RecordingMocks(pulumi.runtime.Mocks):
         def __init__(self, preview: bool) -> None:
@@ -359,38 +354,20 @@ def _mock_classes() -> tuple[type, type]:
             return resource_id, state
 
         def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
-            region = self.region_of(args.provider)
-            token = args.token
-            if token == "aws:index/getCallerIdentity:getCallerIdentity":
-                return {
-                    "accountId": ACCOUNT_ID,
-                    "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/ci",
-                    "userId": "AIDAMOCK",
-                    "id": ACCOUNT_ID,
-                }
-            if token == "aws:index/getPartition:getPartition":
-                return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
-            if token == "aws:route53/getZone:getZone":
-                zone = str(args.args["name"]).rstrip(".")
-                return {
-                    "zoneId": "ZMOCK" + zone.replace(".", "").upper(),
-                    "name": zone,
-                    "nameServers": [f"ns-1.{zone}"],
-                    "id": zone,
-                }
-            if region is None:
-                raise UnansweredCallError(f"{token} was called without a regional provider (provider={args.provider!r})")
-            if token == "aws:index/getRegion:getRegion":
-                return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com", "id": region}
-            if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-                names, zone_ids = mock_zones(region)
-                return {"names": names, "zoneIds": zone_ids, "id": region}
-            raise UnansweredCallError(f"the mocks harness has no answer for data source {token}; add one in planning/harness.py")
+            return _data_source(args.token, args.args, self.region_of(args.provider), args.provider)
+
+    return RecordingMocks
+
+
+def _recording_monitor_class() -> type:
+    """The monitor that records every registered resource with the options the mocks API leaves out."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
 
     class RecordingMonitor(MockMonitor):
         """Captures the resource options the mocks API leaves out (protect, ignoreChanges, parent, ...)."""
 
-        def __init__(self, mocks: RecordingMocks) -> None:
+        def __init__(self, mocks: Any) -> None:
             super().__init__(mocks)
             self.recorder = mocks
 
@@ -422,7 +399,37 @@ def _mock_classes() -> tuple[type, type]:
             self.recorder.resources[urn] = resource
             return response
 
-    return RecordingMocks, RecordingMonitor
+    return RecordingMonitor
+
+
+def _data_source(token: str, args: Mapping[str, Any], region: str | None, provider: str | None) -> dict[str, Any]:
+    """The answer to a data-source call the program makes (``region`` is its provider's); UnansweredCallError for
+    one this harness does not know, so a run never goes on with empty values."""
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": ACCOUNT_ID,
+            "arn": f"arn:{PARTITION}:iam::{ACCOUNT_ID}:user/ci",
+            "userId": "AIDAMOCK",
+            "id": ACCOUNT_ID,
+        }
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": PARTITION, "dnsSuffix": "amazonaws.com", "id": PARTITION}
+    if token == "aws:route53/getZone:getZone":
+        zone = str(args["name"]).rstrip(".")
+        return {
+            "zoneId": "ZMOCK" + zone.replace(".", "").upper(),
+            "name": zone,
+            "nameServers": [f"ns-1.{zone}"],
+            "id": zone,
+        }
+    if region is None:
+        raise UnansweredCallError(f"{token} was called without a regional provider (provider={provider!r})")
+    if token == "aws:index/getRegion:getRegion":
+        return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com", "id": region}
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        names, zone_ids = mock_zones(region)
+        return {"names": names, "zoneIds": zone_ids, "id": region}
+    raise UnansweredCallError(f"the mocks harness has no answer for data source {token}; add one in planning/harness.py")
 
 
 def _assets_as_data(value: Any) -> Any:
@@ -468,9 +475,20 @@ def _stream_arn(region: str, table: str) -> str:
     return f"arn:{PARTITION}:dynamodb:{region}:{ACCOUNT_ID}:table/{table}/stream/2025-01-01T00:00:00.000"
 
 
+def _acm_validation(domain: str) -> list[dict[str, str]]:
+    """ACM gives a domain the same validation record in every region of an account."""
+    return [
+        {
+            "domainName": domain,
+            "resourceRecordName": f"_acm-mock.{domain}.",
+            "resourceRecordType": "CNAME",
+            "resourceRecordValue": f"_acm-mock.{domain}.acm-validations.aws.",
+        }
+    ]
+
+
 def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
     """Outputs the real provider computes that the program reads (some depend on the region or the inputs)."""
-    # ACM gives a domain the same validation record in every region of an account.
     domain = str(inputs.get("domainName", ""))
     # The name the resource is given (a table's, a queue's), else its resource name.
     given_name = str(inputs.get("name", name))
@@ -504,16 +522,7 @@ def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inpu
                 "hostedZoneId": "ZAPIGW" + region.replace("-", "").upper(),
             }
         },
-        "aws:acm/certificate:Certificate": {
-            "domainValidationOptions": [
-                {
-                    "domainName": domain,
-                    "resourceRecordName": f"_acm-mock.{domain}.",
-                    "resourceRecordType": "CNAME",
-                    "resourceRecordValue": f"_acm-mock.{domain}.acm-validations.aws.",
-                }
-            ]
-        },
+        "aws:acm/certificate:Certificate": {"domainValidationOptions": _acm_validation(domain)},
         "aws:route53/record:Record": {"fqdn": str(inputs.get("name", "")).rstrip(".")},
         # Z2FDTNDATAQYW2 is the hosted zone of every CloudFront distribution (alias records name it).
         "aws:cloudfront/distribution:Distribution": {

@@ -1,38 +1,10 @@
 """Cross-region parity: does every region run the same resources, at the same capacity?
 
-A region that is to take another's traffic after a failover must be built like it. This module compares the
-regions of one mocks-harness run (``planning.harness.ProgramRun``) and names every difference; the tests and
-``python -m ops plan`` use it in place of readiness checks.
-
-Which resources are a region's
-    Every top-level resource named after the region (``<region>`` — the RegionalStack — or
-    ``<region>-…``, such as the ``<region>-replication`` component), with everything under it. Providers are
-    left out, and so is everything under a top-level resource named otherwise: those are global by design and
-    live in one region only (the Aurora global cluster and its master secret, the hosted zone, the global
-    table, CloudFront, the ``api.<domain>`` records and the health checks under them, the alarms, topics and
-    dashboard of the stack-wide observability component). Membership follows the name (the region a
-    component serves), not the provider, so a top-level ``<region>-…`` component that AWS makes live under the
-    us-east-1 provider still compares with its peers. The regions compared are those of the stack's
-    ``regions`` config, not every region with a provider (the dedicated us-east-1 edge provider is not a
-    region of the stack).
-
-Region-specific values
-    Names are compared with the region removed: in every name and compared value, the region's own name
-    becomes ``<region>`` and any other region of the stack ``<peer>``, and a leading ``<region>-`` is dropped,
-    so ``us-east-1-net-vpc`` and ``eu-west-1-net-vpc`` are both ``net-vpc``. Values that differ by region by
-    construction — CIDR blocks, availability zones, ARNs, ids, endpoint service names, key ids — are not
-    compared at all: only the inputs listed in ``CAPACITY_FIELDS`` and ``ROLE_FIELDS`` are. Unknown values
-    (preview mode) compare equal to each other; secret values are compared only for presence and never shown.
-
-What is compared
-    (a) the multiset of (type, normalised name) of each region; (b) the number of resources of each type;
-    (c) the capacity settings of ``CAPACITY_FIELDS`` (sizes, counts, versions, retention), leaf by leaf. The
-    inputs of ``ROLE_FIELDS`` are set in the primary region only: that difference is expected from the regions'
-    roles and listed apart, with its reason, not as a parity failure (the stack's ``primaryRegion`` output
-    says which region is the primary).
+Compares the regions of one mocks-harness run, names with the region removed (``us-east-1-net-vpc`` -> ``net-vpc``):
+resources by type and name, counts per type, the capacity inputs of ``CAPACITY_FIELDS``; ``ROLE_FIELDS`` set in the
+primary only are expected, not failures. Which resources are a region's, and why: docs/design/plan-tooling.md.
 
 Example:
-    >>> from planning.harness import run_program
     >>> report = compare_regions(run_program("prod", preview=False))
     >>> report.ok, [(d.type, d.field) for d in report.expected]
     (True, [('aws:rds/cluster:Cluster', 'masterPassword'), ('aws:rds/cluster:Cluster', 'masterUsername')])
@@ -188,7 +160,6 @@ def compare_regions(run: ProgramRun) -> ParityReport:
     """Compare the regions of ``run``: resources by (type, normalised name), counts per type, and the inputs of
     ``CAPACITY_FIELDS`` and ``ROLE_FIELDS`` of the resources more than one region has."""
     regions = compared_regions(run)
-    primary = run.outputs.get("primaryRegion")
     keyed: dict[str, dict[tuple[str, str], list[Resource]]] = {}
     for region in regions:
         keyed[region] = {}
@@ -198,41 +169,51 @@ def compare_regions(run: ProgramRun) -> ParityReport:
     report = ParityReport(regions=regions, resource_counts={r: sum(map(len, keyed[r].values())) for r in regions})
     if len(regions) < 2:
         return report
-
     all_keys = sorted({key for region in regions for key in keyed[region]})
     for type_, name in all_keys:
         present = {region: len(keyed[region].get((type_, name), [])) for region in regions}
         if len(set(present.values())) > 1:
             report.differences.append(Difference("resource", type_, name, None, present, _odd_ones(present)))
+    report.differences.extend(_count_differences(keyed, regions))
+    for type_, name in all_keys:
+        holders = {region: keyed[region][(type_, name)][0] for region in regions if (type_, name) in keyed[region]}
+        if len(holders) >= 2:
+            _compare_inputs(report, type_, name, holders, run.outputs.get("primaryRegion"))
+    return report
 
+
+def _count_differences(keyed: Mapping[str, Mapping[tuple[str, str], list[Resource]]], regions: list[str]) -> list[Difference]:
+    """The types whose number of resources differs between regions."""
     type_counts: dict[str, Counter[str]] = {region: Counter() for region in regions}
     for region in regions:
         for (type_, _), found in keyed[region].items():
             type_counts[region][type_] += len(found)
+    differences = []
     for type_ in sorted({t for counts in type_counts.values() for t in counts}):
         counts = {region: type_counts[region][type_] for region in regions}
         if len(set(counts.values())) > 1:
-            report.differences.append(Difference("count", type_, None, None, counts, _odd_ones(counts)))
+            differences.append(Difference("count", type_, None, None, counts, _odd_ones(counts)))
+    return differences
 
-    for type_, name in all_keys:
-        holders = {region: keyed[region][(type_, name)][0] for region in regions if (type_, name) in keyed[region]}
-        if len(holders) < 2:
+
+def _compare_inputs(report: ParityReport, type_: str, name: str, holders: Mapping[str, Resource], primary: Any) -> None:
+    """Add the capacity differences, and the role inputs set where they should not be (or expected where they are),
+    of one resource that several regions hold."""
+    regions = report.regions
+    for input_name in CAPACITY_FIELDS.get(type_, ()):
+        values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
+        for path, leaf_values in _leaf_differences(input_name, values):
+            report.differences.append(Difference("capacity", type_, name, path, leaf_values, _odd_ones(leaf_values)))
+    for input_name, reason in sorted(ROLE_FIELDS.get(type_, {}).items()):
+        values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
+        setters = tuple(region for region, value in values.items() if value is not None)
+        if not setters:
             continue
-        for input_name in CAPACITY_FIELDS.get(type_, ()):
-            values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
-            for path, leaf_values in _leaf_differences(input_name, values):
-                report.differences.append(Difference("capacity", type_, name, path, leaf_values, _odd_ones(leaf_values)))
-        for input_name, reason in sorted(ROLE_FIELDS.get(type_, {}).items()):
-            values = {region: normalise_value(r.inputs.get(input_name), region, regions) for region, r in holders.items()}
-            setters = tuple(region for region, value in values.items() if value is not None)
-            if not setters:
-                continue
-            if len(setters) == 1 and primary in (None, setters[0]):
-                report.expected.append(Difference("role", type_, name, input_name, values, setters, reason))
-                continue
-            wrong = tuple(region for region in values if (region in setters) != (region == primary))
-            report.differences.append(Difference("role", type_, name, input_name, values, wrong or setters))
-    return report
+        if len(setters) == 1 and primary in (None, setters[0]):
+            report.expected.append(Difference("role", type_, name, input_name, values, setters, reason))
+            continue
+        wrong = tuple(region for region in values if (region in setters) != (region == primary))
+        report.differences.append(Difference("role", type_, name, input_name, values, wrong or setters))
 
 
 def render_parity(report: ParityReport) -> list[str]:

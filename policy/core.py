@@ -1,23 +1,11 @@
 """The rule model shared by the Pulumi policy pack and the offline evaluator, and the helpers rules read props with.
 
-A rule is a plain function. A **resource rule** checks one resource: ``check(resource_type, props)`` yields a
-message per problem. A **stack rule** checks the whole stack: ``check(stack)`` yields a ``StackViolation`` per
-problem, over ``StackResource`` values that carry each resource's region. ``ResourceRule.policy()`` and
-``StackRule.policy()`` wrap that same function into the pulumi-policy object the engine runs, and
-``policy.evaluate`` runs it over a mocks-harness run, so the pack and the offline report cannot drift apart.
-
-What the functions read is what the engine hands a policy pack: camelCase property names (inputs for resource
-rules, outputs for stack rules, which for these resources repeat the inputs), nested blocks as mappings or lists
-of mappings (pulumi-aws 7 made some single blocks objects that were one-element lists, so ``blocks`` takes both),
-numbers as floats, JSON documents (IAM and bucket policies) as strings. Inside the engine, props are read-only
-proxies (a ``Mapping``, lists a ``Sequence``) that raise ``UnknownValueError`` when a rule reads a value known
-only after the update; the engine then reports that the rule could not run during the preview. The helpers
-therefore test for ``Mapping``/``Sequence``, never ``dict``/``list``.
-
-Regions: a resource's region is its provider's ``region`` unless the resource sets its own ``region``
-(pulumi-aws 7). The stack's regions are those of its AWS providers, less the one tagged ``role: edge``
-(``components/providers.py``: the us-east-1 provider kept for CloudFront certificates and health-check
-metrics when us-east-1 is not one of the stack's regions).
+A rule is a plain function: a **resource rule** ``check(resource_type, props)`` yields a message per problem, a
+**stack rule** ``check(stack)`` a ``StackViolation`` per problem over ``StackResource`` values that carry each
+resource's region. ``ResourceRule.policy()`` and ``StackRule.policy()`` wrap the same function for the engine. Props
+are what the engine hands a pack (camelCase, floats, JSON documents as strings, read-only proxies that may raise
+``UnknownValueError``), so the helpers test for ``Mapping``/``Sequence``, never ``dict``/``list``. The stack's
+regions are its AWS providers' less the one tagged ``role: edge``. Details: docs/design/policy-pack.md.
 """
 
 from __future__ import annotations

@@ -1,17 +1,8 @@
 """The policy pack, offline: every rule of ``policy.pack`` over a mocks-harness run, as the engine would run it.
 
-Used by the tests and by ``ops plan``'s report. The rule functions are the very ones ``__main__.py`` registers with
-the engine; this module only plays the engine's part:
-
-- props as the engine hands them to a policy pack: the harness's camelCase inputs, secrets unwrapped, and each
-  value known only after the update (a preview run's ``Unknown``) replaced by the engine's unknown marker, behind
-  the same read-only proxy (``pulumi_policy.proxy``). A rule that reads such a value cannot run; like the engine
-  in a preview, the report lists it as not run instead of passing or failing it;
-- each resource's region (``Resource.region``, or its own ``region`` input), and the providers, so stack rules see
-  the stack's regions;
-- the stack's policy config: ``policy/config/<stack>.json`` when it exists, the file
-  ``pulumi preview --policy-pack policy --policy-pack-config policy/config/<stack>.json`` would pass (rule name to
-  enforcement level, ``"all"`` for every rule).
+Used by the tests and by ``ops plan``'s report. It plays the engine's part: props behind the engine's read-only
+proxy with preview unknowns marked (a rule that reads one is reported as not run), each resource's region, and the
+stack's policy config ``policy/config/<stack>.json``. See docs/design/policy-pack.md.
 
 Example:
     >>> report = evaluate(run_program("prod", preview=False))

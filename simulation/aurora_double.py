@@ -1,31 +1,10 @@
 """A double of an Aurora global database's control plane, for the local drill: moto has no switchover or failover.
 
-moto 5.2 creates global clusters but implements neither ``SwitchoverGlobalCluster`` nor ``FailoverGlobalCluster``
-(ARCHITECTURE §5), and the failover runbook calls both. :class:`GlobalClusterDouble` answers the three calls the
-runbook makes, with the AWS response shapes (botocore's RDS model: ``GlobalCluster``, ``GlobalClusterMembers``,
-``FailoverState``) and the AWS error codes as botocore ``ClientError``\\ s:
-
-``describe_global_clusters(GlobalClusterIdentifier=...)``
-    ``{"GlobalClusters": [...]}``; ``GlobalClusterNotFoundFault`` for an unknown identifier.
-``switchover_global_cluster(GlobalClusterIdentifier=..., TargetDbClusterIdentifier=<ARN>)``
-    The planned move of the writer, with no data loss: refused (``InvalidGlobalClusterStateFault``) while any member's
-    region is down or another operation runs, since a switchover first synchronises the secondary with the primary.
-``failover_global_cluster(..., AllowDataLoss=True)``
-    The unplanned move: works with the primary's region down; without ``AllowDataLoss`` (or with ``Switchover``) it is
-    a switchover and refused likewise. The old primary is left ``pending-resync`` until its region is back.
-
-An operation is not instant, as in AWS: the next ``describes_per_switch`` describe calls show it in progress (the
-global cluster's ``Status`` ``switching-over`` / ``failing-over`` and a ``FailoverState`` going ``pending`` then
-``switching-over`` / ``failing-over``), and the describe after those shows the new writer, ``available``, with no
-``FailoverState``. A target that is already the writer is refused (``InvalidDBClusterStateFault``), a cluster that is not
-a member too (``DBClusterNotFoundFault``), so a caller must describe before it asks, as the runbook does.
-
-:meth:`GlobalClusterDouble.client` gives a region's view: while the region is down (:meth:`set_down`) every call
-through it fails at once with botocore's ``EndpointConnectionError``, as a client of an unreachable regional endpoint
-does after its retries. Every call is kept in :attr:`GlobalClusterDouble.calls` with its region and parameters (tests
-check what was asked); a parameter the RDS API does not have, or a missing required one, is botocore's
-``ParamValidationError``. What it does not model: the clusters themselves (instances, endpoints, storage), replication
-lag (the drill's data lives in DynamoDB), timings, and ``cancelling``.
+:class:`GlobalClusterDouble` answers the runbook's three calls (``describe_global_clusters``,
+``switchover_global_cluster``, ``failover_global_cluster``) with AWS's response shapes and error codes as botocore
+``ClientError``; an operation shows in progress for ``describes_per_switch`` describes. :meth:`~GlobalClusterDouble.client`
+gives a region's view, failing with ``EndpointConnectionError`` while the region is down; every call is kept in
+``calls``. What it models and what it does not: docs/design/drill.md.
 """
 
 from __future__ import annotations

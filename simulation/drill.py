@@ -1,55 +1,10 @@
 """``python -m ops drill``: a regional outage, a planned switchover and an unplanned failover, run locally.
 
-Two regions on this machine (:mod:`simulation.drill_world`): the moto server for both, a Redis server per region, the
-replication double carrying writes between them with a lag of ``--lag-ms / 2 .. --lag-ms``, and the real function code
-(API, processor, stream handler) in each; the real failover runbook (:func:`functions.runbook.runner.run_failover`)
-moves the application, through :class:`simulation.drill_world.DrillClients` (moto for DynamoDB, Route53 and CloudWatch, the
-Aurora double for RDS). Writers (two homed in each region) send events through DNS as clients would, some of them twice
-(duplicates, to the same region or pinned to their home region); readers read through each region's API.
-
-The scenario, us-east-1 active at epoch 1
------------------------------------------
-1. **Steady writes**: writers in both regions, duplicates among them.
-2. **Outage of the passive region**: eu-west-1 goes down (its functions and Redis stop, replication to and from it is
-   held) while us-east-1 keeps writing; it comes back (new containers, an empty Redis), its held backlog replicates,
-   and it catches up.
-3. **Planned switchover** us-east-1 -> eu-west-1 through the runbook while the writers keep writing: writes refused
-   during the fence (503) are retried and land in eu-west-1 once it is active. Verdict: nothing acknowledged is
-   missing in eu-west-1 when it is activated.
-4. **Unplanned failover**: eu-west-1, now active, goes down with copies of its last writes still on their way; the
-   runbook fails over to us-east-1 with ``allowDataLoss``. The acknowledged writes missing in us-east-1 when it is
-   activated are counted, and each must have been acknowledged within the replication window before the outage.
-5. **Healing**: eu-west-1 comes back, its held backlog replicates (as DynamoDB does when a region recovers) and the
-   stream handlers settle last-writer-wins; then every record is compared across the regions, every item is read
-   through each region's API, and every idempotency key is checked to have changed an item at most once.
-
-The verdict (:mod:`simulation.drill_verdict`) prints with the timeline; the exit status is 0 when every check holds, else 1.
-The timeline is also written as one self-contained HTML page (``--html``; :mod:`simulation.drill_html`).
-
-Choices, and what they mean
----------------------------
-- **The fence settle.** The runbook writes the fence in the *target* region's replica, and its drain counts the
-  settle from when the *source* region's replica shows it; from then the source's processors stop within a tick
-  and their state cache (``functions.shared.store.STATE_CACHE_SECONDS``, 1 s). The drill's processors are
-  in-process and synchronous: no write is in flight across a tick, so the client retry budget that
-  ``FENCE_SETTLE_SECONDS`` (20 s) adds for real containers does not apply. The drill's ``fence_settle_seconds`` is
-  therefore ``ceil(tick / 1000 + 1)`` (2 s): the shortest wait after which no source write can follow the drain's
-  marker, whatever the lag.
-- **Waits are simulated.** The runbook's ``sleep`` advances the drill's clock (its Aurora polls are 15 s), so the
-  drill covers a few simulated minutes in seconds. Route53's view is refreshed within a simulated second of a change
-  (the real checkers take 10-30 s and several failures), and DNS answers are cached 1 s: the drill's write downtime
-  is shorter than a real one, by design; it checks what happens, not how long it takes.
-- **Healing delivers the backlog at once**: held copies keep their due times, all past, so the first tick after a
-  region returns delivers them, before any client reaches it. A real region catching up takes longer; meanwhile its
-  state record can be stale. The product relies on the recovered region's closed traffic gate there (and on the
-  fencing token for items written since the failover); the drill does not exercise a recovered region serving with a
-  stale state record.
-- **What the planned check can catch here.** The runbook's promote step polls Aurora every 15 s and the double takes a
-  couple of polls, so by the activation every copy of the source's last writes has long arrived: the check guards against a
-  runbook that would activate without fencing or draining (or with a far longer lag), not against a fence settle a
-  little too short, which would show only with a switchover faster than the replication lag.
-- **Acknowledged** means a processor decided the event (applied, or stale under last-writer-wins): a 202 only means
-  queued. Events accepted but never decided (left in a queue or its dead-letter queue) are reported apart.
+Two regions on this machine (:mod:`simulation.drill_world`) run the real function code; the real failover runbook
+moves the application while writers send events through DNS (some twice) and readers read through each region's API.
+The scenario: steady writes, an outage of the passive region, a planned switchover, an unplanned failover, healing.
+The verdict (:mod:`simulation.drill_verdict`) prints with the timeline (also as HTML with ``--html``); exit status 0
+when every check holds, else 1. The scenario's steps and the choices behind them: docs/design/drill.md.
 """
 
 from __future__ import annotations
@@ -552,6 +507,28 @@ def _brief(detail: Mapping[str, Any]) -> str:
 def render_text(report: DrillReport) -> str:
     """The timeline and the verdict: what happened (the moments), each stretch of at most 5 s of simulated time summed
     up in a row after its moments (counts per region, and the DNS answer and states at its end)."""
+    lines = [*_timeline_text(report), "", *_totals_text(report.totals)]
+    for run in report.runs:
+        steps = ", ".join(f"{s['step']} {s['attempts']}x {(s['durationMs'] or 0) / 1000:.1f}s" for s in run.steps)
+        downtime = f"; writes blocked {run.write_downtime_ms / 1000:.1f} s" if run.write_downtime_ms is not None else ""
+        lines.append(f"Runbook {run.name}: {run.status} ({steps}){downtime}")
+    lines += [
+        f"Simulated {report.simulated_ms / 1000:.0f} s in {report.elapsed_seconds:.1f} s.",
+        "",
+        "Verdict",
+    ]
+    lines += [
+        f"  {'PASS' if check.passed else 'FAIL'}  {check.name}: {check.value}  ({check.summary})" for check in report.checks
+    ]
+    for check in report.checks:
+        if not check.passed and check.examples:
+            lines.append(f"        {check.name}: e.g. {', '.join(check.examples)}")
+    lines.append(f"  {'every check holds' if report.passed else 'SOME CHECKS FAIL'}")
+    return "\n".join(lines)
+
+
+def _timeline_text(report: DrillReport) -> list[str]:
+    """The heading and the timeline: each stretch's row after its moments."""
     us, eu = REGIONS
     lines = [
         f"Drill: {len(REGIONS)} regions on this machine, seed {report.options.seed}, ~{report.options.event_count} events, "
@@ -577,10 +554,12 @@ def render_text(report: DrillReport) -> str:
             f"{pair('replicated'):>8} {pair('refused'):>6} {pair('unreachable'):>7} {conflicts:>5}  {row.dns:<10} "
             f"{row.states[us]} | {row.states[eu]}"
         )
-    lines += [_moment_line(moment) for moment in moments]
-    totals = report.totals
-    lines += [
-        "",
+    return lines + [_moment_line(moment) for moment in moments]
+
+
+def _totals_text(totals: Mapping[str, Any]) -> list[str]:
+    """What the whole drill counted, what was accepted but never decided, and the warnings the functions logged."""
+    lines = [
         f"Totals: {totals['events']} events and {totals['duplicatesSent']} re-sent duplicates; "
         f"{totals['acknowledged']} acknowledged; "
         f"{totals['duplicatesAbsorbed']} duplicates absorbed ({totals['duplicatesAbsorbedAcrossRegions']} across regions); "
@@ -596,23 +575,7 @@ def render_text(report: DrillReport) -> str:
     if totals["warnings"]:
         logged = sorted(totals["warnings"].items(), key=lambda item: -item[1])
         lines.append("Warnings the functions logged: " + "; ".join(f"{message} ({count}x)" for message, count in logged[:5]))
-    for run in report.runs:
-        steps = ", ".join(f"{s['step']} {s['attempts']}x {(s['durationMs'] or 0) / 1000:.1f}s" for s in run.steps)
-        downtime = f"; writes blocked {run.write_downtime_ms / 1000:.1f} s" if run.write_downtime_ms is not None else ""
-        lines.append(f"Runbook {run.name}: {run.status} ({steps}){downtime}")
-    lines += [
-        f"Simulated {report.simulated_ms / 1000:.0f} s in {report.elapsed_seconds:.1f} s.",
-        "",
-        "Verdict",
-    ]
-    lines += [
-        f"  {'PASS' if check.passed else 'FAIL'}  {check.name}: {check.value}  ({check.summary})" for check in report.checks
-    ]
-    for check in report.checks:
-        if not check.passed and check.examples:
-            lines.append(f"        {check.name}: e.g. {', '.join(check.examples)}")
-    lines.append(f"  {'every check holds' if report.passed else 'SOME CHECKS FAIL'}")
-    return "\n".join(lines)
+    return lines
 
 
 @dataclass

@@ -1,52 +1,11 @@
 """The drill's world: two regions on this machine running the real function code, on a simulated clock.
 
-One moto server holds both regions' AWS services (a table, an events queue and its dead-letter queue per region; the
-Route53 health checks; CloudWatch), a Redis server per region stands in for MemoryDB, and the replication double
-(:mod:`simulation.replication_double`) carries every write between the regional tables with a lag of ``min..max`` ms of the
-simulated clock. Aurora's control plane is :class:`simulation.aurora_double.GlobalClusterDouble`.
-
-Each region runs the real functions, built on local clients as a Lambda container builds them: the API
-(:func:`functions.api.handler.handle`), the event processor (:func:`functions.processor.handler.handle`, fed SQS-shaped
-batches from the region's queue) and the stream handler (:func:`functions.stream.handler.handle`, fed the double's
-stream records). The failover runbook runs through :class:`DrillClients`, this world's
-:class:`functions.runbook.clients.RunbookClients`.
-
-Time
-----
-The clock is simulated (:class:`SimClock`) and advances in ticks of ``tick_ms``. In one tick, in this order: Route53
-is evaluated (every ``health_interval_ms``), the writers send, each region's processor drains its queue, a reader per
-region reads (every ``READ_EVERY_TICKS``), the double captures the tick's writes and delivers the copies now due, and
-each region's stream handler takes its records. Everything is in-process and single-threaded: no write is in flight
-across a tick, and the runbook's steps run between ticks (its ``sleep`` advances this world). The functions' own clocks
-(state caches, circuit breakers, claim times) read the simulated clock, so a 15 s wait of the runbook costs no real
-15 s. (Redis keeps real time: its TTLs, minutes for items and seconds for "not found" entries, run slower than the
-simulated clock; writers invalidate after every commit, so this shows only in cache hit rates.)
-
-An idle tick costs no request: the double reads only the streams of regions something wrote to since its last step
-(the processor, the stream handler, or the runbook: any table client the runbook takes, and any wait it makes, marks
-the regions), and Route53's view of a region is read again only when it may have changed (see
-:meth:`World.evaluate_health`).
-
-Clients, DNS and health
------------------------
-Writers are synchronous clients: one event at a time, the next only once the API accepted the previous (202). They
-call the API's global name: DNS is Route53 failover routing as the stack deploys it (PRIMARY ``us-east-1``, SECONDARY
-``eu-west-1``, each gated by the region's calculated "gate" health check, contract 3): a record is healthy when its gate
-is open (``HealthThreshold`` 1, read from moto) and the region's endpoint check passes, i.e. the region's real
-``GET /health`` answers 200; the primary when healthy, else the secondary when healthy, else the primary (Route53's
-rule). Each writer caches the answer for ``dns_ttl_ms`` and drops it after a refusal. A 503 is retried after its
-``Retry-After``; an unreachable region after ``UNREACHABLE_RETRY_MS``. Some duplicates are sent to the writer's *home*
-regional endpoint instead (a client pinned to a region): a passive region answers 503 and the client retries through
-DNS.
-
-A region that is down: its API cannot be reached, its processor and stream handler do not run, its Redis server is
-stopped, replication from it and to it is held (the double), its Aurora member does not answer, and every AWS client
-the runbook gets for it points at a closed local port (fails at once, as an unreachable endpoint does after its
-retries). Route53 and CloudWatch of the other region still answer.
-
-Failed SQS records stay in the queue: they are retried after ``VISIBILITY_TIMEOUT_MS`` of the simulated clock (the
-deployment's visibility timeout is minutes; the drill shortens it to keep the drill short) and move to the region's
-dead-letter queue after ``MAX_RECEIVE_COUNT`` receives (moto's redrive), as in AWS.
+One moto server holds both regions' AWS services, a Redis server per region stands in for MemoryDB, the replication
+double carries writes between the regional tables, and :class:`simulation.aurora_double.GlobalClusterDouble` is
+Aurora's control plane. The clock advances in ticks (:meth:`World.tick`: health, writers, processors, readers,
+replication, stream handlers, in that order), single-threaded; the runbook runs between ticks through
+:class:`DrillClients`. A region that is down answers nothing and replicates nothing. How time, DNS, health and
+queues are simulated, and why: docs/design/drill.md.
 """
 
 from __future__ import annotations
@@ -421,6 +380,24 @@ class World:
         self.regions: dict[str, Region] = {}
         self.route53 = local_client("route53", PRIMARY, self.endpoint)
         self.aurora = GlobalClusterDouble(GLOBAL_CLUSTER, {region: cluster_arn(region) for region in REGIONS}, PRIMARY)
+        self._health_view()
+        self._traffic(rng, writers_per_region)
+        self.logs = logs
+        self.outcomes: list[tuple[str, dict[str, Any]]] = []  # (region that processed it, the processor's outcome log)
+        self.after_tick: list[Callable[[], None]] = []
+        try:
+            for region in REGIONS:
+                self.regions[region] = self._build_region(region)
+            self._build_gates()
+            self.double = self._replication(rng, lag_ms)
+        except BaseException:
+            self.close()
+            raise
+        self.clients = DrillClients(self)
+        self.evaluate_health()
+
+    def _health_view(self) -> None:
+        """What the world last saw of Route53, the states and DNS, and what may have changed since."""
         self.gates: dict[str, str] = {}
         self.healthy: dict[str, bool] = {}
         self.gate_open: dict[str, bool] = {}
@@ -432,6 +409,9 @@ class World:
         self.written: set[str] = set(REGIONS)  # regions that may have written since the double last read their streams
         self.health_changed: set[str] = set(REGIONS)  # regions whose health may have changed since last evaluated
         self.gates_changed = True
+
+    def _traffic(self, rng: random.Random, writers_per_region: int) -> None:
+        """The writers, the events they sent and what the APIs accepted, counted."""
         self.counters = Counters()
         self.message_keys: dict[str, str] = {}  # SQS message id -> idempotency key
         self.budget = 0  # new events the writers may still make
@@ -444,29 +424,20 @@ class World:
         self.events: dict[str, SentEvent] = {}
         self.duplicates_sent = 0
         self.accepted_at: list[tuple[int, str]] = []  # (when, where) of every write an API accepted
-        self.logs = logs
-        self.outcomes: list[tuple[str, dict[str, Any]]] = []  # (region that processed it, the processor's outcome log)
-        self.after_tick: list[Callable[[], None]] = []
-        try:
-            for region in REGIONS:
-                self.regions[region] = self._build_region(region)
-            self._build_gates()
-            self.double = GlobalTableReplicationDouble(
-                {
-                    name: (region.dynamodb, local_client("dynamodbstreams", name, self.endpoint))
-                    for name, region in self.regions.items()
-                },
-                TABLE,
-                rng,
-                now_ms=self.clock.now_ms,
-                min_lag_ms=lag_ms // 2,
-                max_lag_ms=lag_ms,
-            )
-        except BaseException:
-            self.close()
-            raise
-        self.clients = DrillClients(self)
-        self.evaluate_health()
+
+    def _replication(self, rng: random.Random, lag_ms: int) -> GlobalTableReplicationDouble:
+        """The replication double between the regions' tables, lagging ``lag_ms / 2 .. lag_ms`` of the clock."""
+        return GlobalTableReplicationDouble(
+            {
+                name: (region.dynamodb, local_client("dynamodbstreams", name, self.endpoint))
+                for name, region in self.regions.items()
+            },
+            TABLE,
+            rng,
+            now_ms=self.clock.now_ms,
+            min_lag_ms=lag_ms // 2,
+            max_lag_ms=lag_ms,
+        )
 
     def _build_region(self, name: str) -> Region:
         dynamodb = local_client("dynamodb", name, self.endpoint)

@@ -1,45 +1,11 @@
 """A test double of DynamoDB global-table replication between regional tables on the moto server.
 
 moto accepts global-table replicas but replicates nothing (ARCHITECTURE §5), so the convergence tests and the local
-drill (``python -m ops drill``) replicate with this double, between N tables of one name in N regions (moto keeps a
-separate table per region).
-
-What it simulates
------------------
-- **Asynchronous replication of every local write.** A region's local writes are read from that region's own moto
-  stream (so the double sees exactly what the table did, conditional writes that failed included: they are absent)
-  and queued for every other region, each copy with its own random lag, so copies arrive out of order and interleave
-  with the receiving region's local writes.
-- **The service's conflict rule: the later service-side write wins.** Every local write gets a service time (one
-  logical clock for all regions, in the order the double reads the writes). A replicated write is applied in the
-  receiving region only if it is later than the write that region holds for the item; otherwise it is dropped, as
-  the service would drop it. The items' client timestamps play no part: this is what can leave a region holding the
-  event that loses the application's last-writer-wins.
-- **The receiving region's stream.** Applying a replicated write is a plain put (or delete) in the receiving region's
-  table, so moto's stream of that region emits the record with the old and new images, which the double hands to
-  that region's stream handler in Lambda's record shape; replicated writes are not replicated again.
-- **Lag, in steps or in milliseconds.** By default lag is counted in delivery steps (each :meth:`step` is one): the
-  convergence tests care about orderings, not durations. Given a clock (``now_ms``, e.g. the drill's simulated clock),
-  a copy is due ``min_lag_ms..max_lag_ms`` after its write was read, and a step delivers what is due by then;
-  :meth:`lag_ms` is the age of the oldest copy still on its way into a region (what DynamoDB's
-  ``ReplicationLatency`` metric approximates).
-- **A regional outage.** :meth:`hold` stops every copy from or to a region (they stay queued, in order); writes the
-  region made before the outage and had not replicated yet are exactly the copies held from it. :meth:`release`
-  delivers the backlog when the region recovers, as DynamoDB does (each copy still under the conflict rule above);
-  :meth:`drop` discards it instead: the region never comes back, and its unreplicated writes are lost.
-
-What moto adds
---------------
-moto's stream reports an ``UpdateItem`` that creates an item as two ``INSERT`` records, the first with the key alone.
-The double replicates both, as if the item had been written twice: harsher than the service, since the bare copy can
-replace a winner in another region (the stream handler must restore it, and does).
-
-What it does not simulate
--------------------------
-Replication that fails other than by a whole region's outage, ordering across a real stream's shards, the 24-hour
-stream retention, throughput and throttling, TTL deletions (nothing here expires), the ``aws:rep`` attributes of the
-2017 version of global tables, and transactions (DynamoDB replicates each item of a transaction on its own, as this
-double does).
+drill replicate with this double: each region's local writes, read from its moto stream, are copied to every other
+region with a random lag (in steps, or in ms of a given clock), under the service's rule that the later service-side
+write wins, and the receiving region's stream records are handed to its stream handler. :meth:`hold`,
+:meth:`release` and :meth:`drop` model a regional outage. What it simulates and what it does not:
+docs/design/drill.md.
 """
 
 from __future__ import annotations

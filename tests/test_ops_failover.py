@@ -16,17 +16,17 @@ from functions.runbook.model import FailoverRequest, Topology
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState
 from ops.__main__ import main
+from ops.arns import cluster_identifier, execution_arn, state_machine_arn
+from ops.context import OpsContext
+from ops.credentials import CREDENTIALS_HELP, EXIT_CREDENTIALS
 from ops.failover import (
     RESUME_HINT,
     FailoverFailedError,
     Finished,
     UsageError,
     check_resumed_run,
-    execution_arn,
     resolve_run_id,
-    state_machine_arn,
 )
-from ops.status import CREDENTIALS_HELP, EXIT_CREDENTIALS, OpsContext, cluster_identifier
 from tests.test_ops_status import (
     ACCOUNT,
     GLOBAL_CLUSTER,

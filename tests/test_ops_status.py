@@ -23,18 +23,16 @@ from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_C
 from functions.shared.schema import STATUS_FENCED
 from functions.shared.state import AppState, ItemTable, read_state
 from ops.__main__ import main
+from ops.arns import cluster_identifier
+from ops.context import OpsContext
+from ops.stack import TopologyFileError, read_topology_file, stack_ref
 from ops.status import (
-    OpsContext,
-    TopologyFileError,
     agreement,
     checkers_healthy,
-    cluster_identifier,
     gate_position,
     latest_datapoint,
-    read_topology_file,
     render_status,
     routing_control_state,
-    stack_ref,
     writer_region,
 )
 from planning.harness import ROOT
@@ -459,7 +457,7 @@ def test_a_routing_control_is_read_through_the_next_endpoint_when_one_fails() ->
 
 def test_operator_clients_give_up_on_a_dead_region_within_seconds() -> None:
     """What bounds a dead region's cost (a timing test would measure the machine, not the code)."""
-    from ops.status import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, READ_TIMEOUT_SECONDS, Boto3Factory
+    from ops.context import CONNECT_TIMEOUT_SECONDS, MAX_ATTEMPTS, READ_TIMEOUT_SECONDS, Boto3Factory
 
     config = Boto3Factory()("ssm", "eu-west-1").meta.config
     assert (config.connect_timeout, config.read_timeout) == (CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS) == (2.0, 5.0)
