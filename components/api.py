@@ -1,30 +1,9 @@
 """The regional API endpoint: one API Gateway HTTP API per region, reachable as ``api.<domain>``.
 
-``RegionalApi`` lives under a RegionalStack and so inherits that region's provider. It holds:
-
-- an HTTP API with a ``$default`` stage (auto-deployed) whose access logs go, as JSON, to a log group
-  encrypted with the region's key and kept for ``ACCESS_LOG_RETENTION_DAYS``;
-- a regional ACM certificate for ``api.<domain>``, validated by a DNS record in the stack's hosted zone;
-- the custom domain ``api.<domain>`` (regional endpoint, TLS 1.2 policy) mapped to the stage.
-
-The routes (``/health``, ``/state``, ``/items``, ``/events``) and their Lambda integrations come with the
-application layer. Until then the stage answers 404 everywhere, so the Route53 health checks that request
-the health path report every region unhealthy; with every record unhealthy Route53 answers as if all were
-healthy, so ``api.<domain>`` still resolves.
-
-Choices, and why:
-
-- **The execute-api endpoint stays enabled.** Route53 health checks probe ``https://<api-id>.execute-api.
-  <region>.amazonaws.com/<health path>``: through the custom domain they would resolve ``api.<domain>``,
-  that is the very records whose health they decide, and so test whichever region DNS picks.
-- **One validation record per region, written with ``allow_overwrite``.** ACM gives the same validation
-  CNAME (name and value) for a domain in every region of an account, so each region's record resource
-  writes the identical record. Creating it once would tie every region's certificate to one region's
-  stack, which changes when the primary moves. The cost: removing a region deletes the shared record, so
-  after removing a region run ``pulumi up --refresh`` (the refresh finds the record gone and the next update
-  writes it back) or the remaining certificates cannot renew. In production (``protect``) the record is kept
-  on delete instead, which removes that step (and leaves the record behind on ``pulumi destroy``; the zone
-  is protected in production anyway).
+``RegionalApi`` (under a RegionalStack) is an HTTP API with an auto-deployed ``$default`` stage logging JSON to an
+encrypted log group and, with a domain, a regional certificate validated in the hosted zone and the custom domain
+``api.<domain>`` mapped to the stage. Its routes come with the application layer. Why the execute-api endpoint stays
+on and every region writes the same validation record: docs/design/edge-and-dns.md.
 """
 
 from __future__ import annotations
@@ -145,7 +124,7 @@ class RegionalApi(pulumi.ComponentResource):
             name=args.api_name,
             protocol_type="HTTP",
             description=f"{args.api_name}: the regional API" + (f" behind {self.hostname}" if self.hostname else ""),
-            # The Route53 health checks probe this endpoint (see the module docstring).
+            # The Route53 health checks probe this endpoint (docs/design/edge-and-dns.md).
             disable_execute_api_endpoint=False,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -199,7 +178,7 @@ class RegionalApi(pulumi.ComponentResource):
             type=validation.apply(lambda o: _required(o.resource_record_type, "validation record type")),
             records=[validation.apply(lambda o: _required(o.resource_record_value, "validation record value"))],
             ttl=VALIDATION_RECORD_TTL,
-            # Every region's certificate asks for this same record (see the module docstring).
+            # Every region's certificate asks for this same record (docs/design/edge-and-dns.md).
             allow_overwrite=True,
             opts=pulumi.ResourceOptions(parent=certificate, retain_on_delete=protect),
         )

@@ -1,19 +1,8 @@
 """MemoryDB (Valkey or Redis OSS, by config) in one region: TLS, KMS, an ACL with a real user, replicas across AZs.
 
-What a region's cache is made of, and why:
-
-- **Authentication**: an ACL holding one application user authenticated by a generated password (a Pulumi
-  secret, never in config). The cluster never uses the built-in ``open-access`` ACL.
-- **Encryption**: TLS in transit (``tls_enabled``); at rest with the region's own KMS key. MemoryDB uses the
-  key through grants it creates itself, so the key policy needs nothing MemoryDB-specific.
-- **Availability**: every shard has at least one replica (the config refuses 0). MemoryDB's API has no
-  per-node AZ placement: it spreads each shard's primary and replicas over the AZs of the subnet group,
-  which spans the region's private subnets, one per AZ. A failed primary fails over to a replica in
-  another AZ; the Multi-AZ transaction log keeps acknowledged writes.
-- **Network**: a security group that admits TCP 6379 only from the client security groups it is given
-  (the application's and EKS's), by reference, never from a CIDR; it has no egress rules.
-- **Protection**: in production the cluster is protected, kept on delete, and takes a final snapshot if
-  it is ever deleted anyway (MemoryDB has no deletion-protection flag of its own).
+``MemoryDbCluster`` is the cluster, its ACL and application user, subnet group and security group; the pure
+helpers above it (names, ingress, data tiering) are tested without Pulumi. Why each of its settings:
+docs/design/data-stores.md.
 """
 
 from __future__ import annotations
@@ -149,13 +138,11 @@ class MemoryDbCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MemoryDbArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:cache:MemoryDbCluster", name, None, opts)
-        memorydb = args.memorydb
         self.cluster_name = memorydb_name(args.name_prefix)
         self.acl_name = memorydb_name(args.name_prefix, "app")
         self.user_name = memorydb_name(args.name_prefix, "app")
         self.port = REDIS_PORT
         child = pulumi.ResourceOptions(parent=self)
-
         self.security_group = aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
@@ -171,7 +158,25 @@ class MemoryDbCluster(pulumi.ComponentResource):
             subnet_ids=args.private_subnet_ids,
             opts=child,
         )
+        self._user_and_acl(name)
+        self.cluster = self._cluster(name, args)
+        self.endpoint_address = self.cluster.cluster_endpoints.apply(_configuration_endpoint)
 
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster.arn,
+                "endpoint_address": self.endpoint_address,
+                "port": self.port,
+                "acl_name": self.acl_name,
+                "user_name": self.user_name,
+                "security_group_id": self.security_group.id,
+            }
+        )
+
+    def _user_and_acl(self, name: str) -> None:
+        """The application user, authenticated by a generated password, and the ACL that holds only it."""
+        child = pulumi.ResourceOptions(parent=self)
         password = generated_password(f"{name}-app-password", PASSWORD_SPECIAL_CHARACTERS, child)
         self.password = pulumi.Output.secret(password.result)
         self.user = aws.memorydb.User(
@@ -181,15 +186,12 @@ class MemoryDbCluster(pulumi.ComponentResource):
             authentication_mode=aws.memorydb.UserAuthenticationModeArgs(type="password", passwords=[self.password]),
             opts=child,
         )
-        self.acl = aws.memorydb.Acl(
-            f"{name}-acl",
-            name=self.acl_name,
-            user_names=[self.user.user_name],
-            opts=child,
-        )
+        self.acl = aws.memorydb.Acl(f"{name}-acl", name=self.acl_name, user_names=[self.user.user_name], opts=child)
 
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        self.cluster = aws.memorydb.Cluster(
+    def _cluster(self, name: str, args: MemoryDbArgs) -> aws.memorydb.Cluster:
+        """The cluster: TLS, the region's key, the ACL, replicas in every shard, snapshots (a final one when protected)."""
+        memorydb = args.memorydb
+        return aws.memorydb.Cluster(
             f"{name}-cluster",
             name=self.cluster_name,
             description=f"{self.cluster_name} cache and application state",
@@ -210,18 +212,5 @@ class MemoryDbCluster(pulumi.ComponentResource):
             maintenance_window=MAINTENANCE_WINDOW,
             auto_minor_version_upgrade=True,
             final_snapshot_name=f"{self.cluster_name}-final" if args.protect else None,
-            opts=stateful,
-        )
-        self.endpoint_address = self.cluster.cluster_endpoints.apply(_configuration_endpoint)
-
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_arn": self.cluster.arn,
-                "endpoint_address": self.endpoint_address,
-                "port": self.port,
-                "acl_name": self.acl_name,
-                "user_name": self.user_name,
-                "security_group_id": self.security_group.id,
-            }
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )

@@ -1,20 +1,7 @@
-"""EKS in one region: control plane, managed node group, workload identity.
+"""EKS in one region: control plane, managed node group, workload identity (EKS Pod Identity).
 
-Choices, and why:
-
-- **Workload identity through EKS Pod Identity**, not an IAM OIDC provider. The ``eks-pod-identity-agent``
-  add-on hands each service account the credentials of the role its ``aws.eks.PodIdentityAssociation``
-  names; the roles trust one fixed service principal (``pods.eks.amazonaws.com``), so there is no
-  per-cluster OIDC issuer, thumbprint or trust-policy condition to keep in step, and a role can be reused by
-  the cluster of every region unchanged. Workloads never need the node role's credentials.
-- **Access entries only** (``authentication_mode="API"``): who may use the cluster is AWS API state, not an
-  ``aws-auth`` ConfigMap inside the cluster. The creator keeps admin so the cluster is never unreachable;
-  EKS adds the node role's access entry itself for managed node groups.
-- **A fixed cluster name** (``<project>-<stack>``, the same in every region as cluster names are regional),
-  so the control-plane log group ``/aws/eks/<name>/cluster`` can be created first, with a retention and the
-  region's KMS key. Left to EKS, that group would be created unencrypted by our key and kept forever.
-- **Standard support only**: the config accepts only versions in standard support, and the upgrade policy
-  ``STANDARD`` keeps the cluster from sliding into paid extended support when that window ends.
+Why Pod Identity rather than OIDC, access entries only, a fixed cluster name and standard support only:
+docs/design/compute.md.
 """
 
 from __future__ import annotations
@@ -101,30 +88,60 @@ class EksCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:compute:EksCluster", name, None, opts)
-        eks = args.eks
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        cluster_name = args.cluster_name
-
         self.cluster_role, cluster_policies = self._service_role(
             f"{name}-cluster-role",
-            f"EKS control plane of {cluster_name} in {args.region}",
+            f"EKS control plane of {args.cluster_name} in {args.region}",
             "eks.amazonaws.com",
             CLUSTER_POLICIES,
             partition,
         )
+        log_group = self._control_plane_logs(name, args)
+        self.cluster = self._cluster(name, args, depends_on=[*cluster_policies, log_group])
+        self.node_role, node_policies = self._service_role(
+            f"{name}-node-role",
+            f"EKS managed nodes of {args.cluster_name} in {args.region}",
+            "ec2.amazonaws.com",
+            NODE_POLICIES,
+            partition,
+        )
+        self.node_group = self._node_group(name, args, self._launch_template(name, args), node_policies)
+        self.pod_identity_agent = aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=self.cluster.name,
+            addon_name=POD_IDENTITY_AGENT,
+            resolve_conflicts_on_update="OVERWRITE",
+            # A DaemonSet: it reports healthy only once there are nodes to run on.
+            opts=pulumi.ResourceOptions(parent=self.cluster, depends_on=[self.node_group], protect=False),
+        )
+        self.cluster_name = self.cluster.name
+        self.cluster_security_group_id = self.cluster.vpc_config.apply(_cluster_security_group_id)
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "cluster_arn": self.cluster.arn,
+                "cluster_security_group_id": self.cluster_security_group_id,
+                "node_role_arn": self.node_role.arn,
+            }
+        )
 
-        log_group = aws.cloudwatch.LogGroup(
+    def _control_plane_logs(self, name: str, args: EksClusterArgs) -> aws.cloudwatch.LogGroup:
+        """The group EKS ships the control-plane logs to, made first so that it has a retention and the region's key."""
+        return aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=f"/aws/eks/{cluster_name}/cluster",
+            name=f"/aws/eks/{args.cluster_name}/cluster",
             retention_in_days=CONTROL_PLANE_LOG_RETENTION_DAYS,
             kms_key_id=args.key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _cluster(self, name: str, args: EksClusterArgs, depends_on: list[pulumi.Resource]) -> aws.eks.Cluster:
+        """The control plane: private endpoint (public only to the configured CIDRs), secrets under the region's key."""
+        eks = args.eks
         public = bool(eks.public_access_cidrs)
-        self.cluster = aws.eks.Cluster(
+        return aws.eks.Cluster(
             f"{name}-cluster",
-            name=cluster_name,
+            name=args.cluster_name,
             version=eks.version,
             role_arn=self.cluster_role.arn,
             vpc_config=aws.eks.ClusterVpcConfigArgs(
@@ -148,25 +165,18 @@ class EksCluster(pulumi.ComponentResource):
                 parent=self,
                 # The role must keep its policy until EKS has removed the ENIs and security groups it made,
                 # and the log group must exist before EKS would create one of its own.
-                depends_on=[*cluster_policies, log_group],
+                depends_on=depends_on,
                 protect=args.protect,
                 retain_on_delete=args.protect,
             ),
         )
 
-        self.node_role, node_policies = self._service_role(
-            f"{name}-node-role",
-            f"EKS managed nodes of {cluster_name} in {args.region}",
-            "ec2.amazonaws.com",
-            NODE_POLICIES,
-            partition,
-        )
-
-        # IMDSv2 only, one hop: pods (a hop further than the node) cannot fetch the node role's credentials
-        # from the instance metadata service; they get their own through Pod Identity. Root volumes encrypted.
-        launch_template = aws.ec2.LaunchTemplate(
+    def _launch_template(self, name: str, args: EksClusterArgs) -> aws.ec2.LaunchTemplate:
+        """IMDSv2 only, one hop: pods (a hop further than the node) cannot fetch the node role's credentials from the
+        instance metadata service; they get their own through Pod Identity. Root volumes encrypted."""
+        return aws.ec2.LaunchTemplate(
             f"{name}-nodes-template",
-            description=f"EKS managed nodes of {cluster_name} in {args.region}: IMDSv2, encrypted volumes",
+            description=f"EKS managed nodes of {args.cluster_name} in {args.region}: IMDSv2, encrypted volumes",
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
             ),
@@ -180,7 +190,16 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self.cluster, protect=False),
         )
 
-        self.node_group = aws.eks.NodeGroup(
+    def _node_group(
+        self,
+        name: str,
+        args: EksClusterArgs,
+        launch_template: aws.ec2.LaunchTemplate,
+        node_policies: list[aws.iam.RolePolicyAttachment],
+    ) -> aws.eks.NodeGroup:
+        """The managed node group in the private subnets, on the launch template."""
+        eks = args.eks
+        return aws.eks.NodeGroup(
             f"{name}-nodes",
             cluster_name=self.cluster.name,
             # Nodes follow the control plane's version, so an upgrade of eksVersion rolls them after it.
@@ -205,26 +224,6 @@ class EksCluster(pulumi.ComponentResource):
                 # The cluster autoscaler owns the desired size after creation; an update must not reset it.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
-        )
-
-        self.pod_identity_agent = aws.eks.Addon(
-            f"{name}-pod-identity-agent",
-            cluster_name=self.cluster.name,
-            addon_name=POD_IDENTITY_AGENT,
-            resolve_conflicts_on_update="OVERWRITE",
-            # A DaemonSet: it reports healthy only once there are nodes to run on.
-            opts=pulumi.ResourceOptions(parent=self.cluster, depends_on=[self.node_group], protect=False),
-        )
-
-        self.cluster_name = self.cluster.name
-        self.cluster_security_group_id = self.cluster.vpc_config.apply(_cluster_security_group_id)
-        self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "cluster_arn": self.cluster.arn,
-                "cluster_security_group_id": self.cluster_security_group_id,
-                "node_role_arn": self.node_role.arn,
-            }
         )
 
     def _service_role(

@@ -1,16 +1,12 @@
-"""Typed, validated stack configuration.
+"""Typed, validated stack configuration: the only reader of the stack's config.
 
-The program never reads ``pulumi.Config`` anywhere but here. ``load_config`` turns the raw strings the
-Pulumi engine hands over (arrays as JSON, numbers and booleans as text) into one frozen ``StackConfig``,
-or raises a ``ConfigError`` listing every bad key with the value it got and what is allowed. It runs
-before any resource is registered, so a bad config never leaves a half-built stack behind.
-
-Every key is declared, with its type, default and description, in ``Pulumi.yaml``; ``KEYS`` below must
-name the same keys (a test keeps them, and the README's config reference, in step).
+``load_config`` turns the raw strings the engine hands over into one frozen ``StackConfig`` with one reader per
+section (``_read_regions``, ``_read_eks``, ...), or raises a ``ConfigError`` listing every bad key with the value it
+got and what is allowed, before any resource is registered. ``KEYS`` names the keys ``Pulumi.yaml`` declares (a test
+keeps them in step). How validation works and where to add a key: docs/design/config.md.
 
 Example:
-    >>> cfg = load_config({"regions": '["us-east-1", "eu-west-1"]', ...}, stack="prod", project="multi-region")
-    >>> cfg.primary.name
+    >>> load_config({"regions": '["us-east-1", "eu-west-1"]', ...}, stack="prod", project="multi-region").primary.name
     'us-east-1'
 """
 
@@ -20,9 +16,10 @@ import difflib
 import ipaddress
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 # Namespaces a stack's config may hold besides the project's own: the engine's settings (pulumi:disable-default-providers).
 ENGINE_NAMESPACES = ("pulumi",)
@@ -317,15 +314,24 @@ KEYS: dict[str, str] = {
 }
 
 
+_V = TypeVar("_V")
+
+
 class _Reader:
     """Parses raw config strings by declared type, collecting one problem per bad key."""
 
     def __init__(self, raw: Mapping[str, str | None]) -> None:
         self.raw = raw
         self.problems: list[str] = []
+        # Every value read and valid, by key: what the checks across sections look at.
+        self.parsed: dict[str, Any] = {}
 
     def fail(self, key: str, value: object, allowed: str) -> None:
         self.problems.append(f"{key}: got {value!r}; allowed: {allowed}")
+
+    def _valid(self, key: str, value: _V) -> _V:
+        self.parsed[key] = value
+        return value
 
     def _get(self, key: str) -> str | None:
         value = self.raw.get(key)
@@ -340,7 +346,7 @@ class _Reader:
         if choices is not None and value not in choices:
             self.fail(key, value, "one of " + ", ".join(choices))
             return None
-        return value
+        return self._valid(key, value)
 
     def integer(self, key: str, bounds: tuple[int, int] | None = None, choices: Sequence[int] | None = None) -> int | None:
         value = self._get(key)
@@ -355,7 +361,7 @@ class _Reader:
         if (bounds and not bounds[0] <= number <= bounds[1]) or (choices and number not in choices):
             self.fail(key, number, allowed)
             return None
-        return number
+        return self._valid(key, number)
 
     def pattern(self, key: str, regex: re.Pattern[str], allowed: str) -> str | None:
         value = self._get(key)
@@ -364,7 +370,7 @@ class _Reader:
         if not regex.match(value):
             self.fail(key, value, allowed)
             return None
-        return value
+        return self._valid(key, value)
 
     def boolean(self, key: str) -> bool | None:
         value = self._get(key)
@@ -374,7 +380,7 @@ class _Reader:
         if text not in ("true", "false"):
             self.fail(key, value, "true or false")
             return None
-        return text == "true"
+        return self._valid(key, text == "true")
 
     def string_list(self, key: str) -> list[str] | None:
         value = self._get(key)
@@ -388,7 +394,7 @@ class _Reader:
         if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
             self.fail(key, parsed, "a YAML list of strings")
             return None
-        return parsed
+        return self._valid(key, parsed)
 
 
 def _describe_ints(bounds: tuple[int, int] | None, choices: Sequence[int] | None) -> str:
@@ -536,7 +542,8 @@ def project_values(
 
 
 def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> StackConfig:
-    """Validate raw config values and build the typed ``StackConfig``.
+    """Validate raw config values and build the typed ``StackConfig``: one reader per section, then the checks
+    across sections, then one ``ConfigError`` with every problem.
 
     Parameters
     ----------
@@ -553,51 +560,135 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     ConfigError
         Listing every invalid key with its value and what is allowed.
     """
+    r = _Reader(raw)
+    regions = _read_regions(r)
+    retention = r.integer("flowLogRetentionDays", choices=LOG_RETENTION_DAYS)
+    window = r.integer("kmsDeletionWindowDays", KMS_DELETION_WINDOW)
+    protect = r.boolean("protectStatefulResources")
+    routing = _read_routing(r)
+    eks = _read_eks(r)
+    aurora = _read_aurora(r)
+    memorydb = _read_memorydb(r)
+    noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
+    edge = _read_edge(r)
+    app = _read_app(r)
+    failover = _read_failover(r)
+    _check_health_checks(r)
+    _check_unknown_keys(r)
+    if r.problems:
+        raise ConfigError(r.problems)
+    assert regions is not None and routing is not None and eks is not None and aurora is not None
+    assert memorydb is not None and edge is not None and app is not None and failover is not None
+    assert retention is not None and window is not None and protect is not None and noncurrent_days is not None
+    return StackConfig(
+        project=project,
+        stack=stack,
+        regions=regions,
+        routing=routing,
+        flow_log_retention_days=retention,
+        kms_deletion_window_days=window,
+        protect_stateful_resources=protect,
+        eks=eks,
+        aurora=aurora,
+        memorydb=memorydb,
+        noncurrent_version_days=noncurrent_days,
+        edge=edge,
+        app=app,
+        failover=failover,
+    )
+
+
+_T = TypeVar("_T")
+
+
+def _complete(build: Callable[..., _T], *values: object) -> _T | None:
+    """``build(*values)`` when every value was read; ``None`` when one was bad (its problem is already recorded)."""
+    return None if any(v is None for v in values) else build(*values)
+
+
+def _read_regions(r: _Reader) -> tuple[RegionConfig, ...] | None:
+    """The regions, the primary, and each region's network: its VPC CIDR and the subnets cut from it."""
     from components.network_plan import SubnetPlanError, plan_subnets
 
-    r = _Reader(raw)
     primary = r.string("primaryRegion")
     regions = _check_regions(r, r.string_list("regions"), primary)
     networks = _check_cidrs(r, regions, r.string_list("vpcCidrs"))
     private_prefix = r.integer("privateSubnetPrefixLength", SUBNET_PREFIX)
     public_prefix = r.integer("publicSubnetPrefixLength", SUBNET_PREFIX)
     nat = r.string("natGateways", NAT_MODES)
-    retention = r.integer("flowLogRetentionDays", choices=LOG_RETENTION_DAYS)
-    window = r.integer("kmsDeletionWindowDays", KMS_DELETION_WINDOW)
-    protect = r.boolean("protectStatefulResources")
-    routing_mode = r.string("routingMode", ROUTING_MODES)
-    ttl = r.integer("dnsTtlSeconds", DNS_TTL)
-    health_checks = r.boolean("healthChecksEnabled")
+    if networks is not None and private_prefix is not None and public_prefix is not None:
+        for network in networks:
+            try:
+                plan_subnets(str(network), private_prefix, public_prefix, AZ_COUNT)
+            except SubnetPlanError as exc:
+                r.fail(exc.key, exc.value, exc.allowed)
+                return None
+    if regions is None or networks is None or primary is None:
+        return None
+    return (
+        tuple(
+            RegionConfig(name=name, network=layout, is_primary=name == primary)
+            for name, network in zip(regions, networks, strict=True)
+            if (layout := _complete(NetworkConfig, str(network), private_prefix, public_prefix, nat)) is not None
+        )
+        or None
+    )
 
-    eks_version = r.string("eksVersion", EKS_VERSIONS)
+
+def _read_routing(r: _Reader) -> RoutingConfig | None:
+    return _complete(
+        RoutingConfig,
+        r.string("routingMode", ROUTING_MODES),
+        r.integer("dnsTtlSeconds", DNS_TTL),
+        r.boolean("healthChecksEnabled"),
+    )
+
+
+def _read_eks(r: _Reader) -> EksConfig | None:
+    version = r.string("eksVersion", EKS_VERSIONS)
     node_type = r.pattern("eksNodeInstanceType", EC2_INSTANCE_TYPE, "an EC2 instance type such as m7g.large")
     node_min = r.integer("eksNodeMinSize", NODE_COUNT)
     node_desired = r.integer("eksNodeDesiredSize", NODE_COUNT)
     node_max = r.integer("eksNodeMaxSize", NODE_COUNT)
     _check_node_counts(r, node_min, node_desired, node_max)
     public_cidrs = _check_public_cidrs(r, r.string_list("eksPublicAccessCidrs"))
-    aurora_version = r.pattern(
-        "auroraEngineVersion", AURORA_ENGINE_VERSION, "an Aurora PostgreSQL version such as 16.6 (14 to 17)"
+    return _complete(EksConfig, version, node_type, node_min, node_desired, node_max, public_cidrs)
+
+
+def _read_aurora(r: _Reader) -> AuroraConfig | None:
+    return _complete(
+        AuroraConfig,
+        r.pattern("auroraEngineVersion", AURORA_ENGINE_VERSION, "an Aurora PostgreSQL version such as 16.6 (14 to 17)"),
+        r.pattern(
+            "auroraInstanceClass",
+            AURORA_INSTANCE_CLASS,
+            "a memory-optimized class global databases support (db.r5, db.r6g, db.r6i, db.r7g, db.r7i, db.r8g, db.x2g; "
+            ".large or .Nxlarge); burstable db.t* classes are not supported",
+        ),
+        r.integer("auroraInstancesPerRegion", AURORA_INSTANCES),
+        r.integer("auroraBackupRetentionDays", BACKUP_RETENTION_DAYS),
     )
-    aurora_class = r.pattern(
-        "auroraInstanceClass",
-        AURORA_INSTANCE_CLASS,
-        "a memory-optimized class global databases support (db.r5, db.r6g, db.r6i, db.r7g, db.r7i, db.r8g, db.x2g; .large or "
-        ".Nxlarge); burstable db.t* classes are not supported",
+
+
+def _read_memorydb(r: _Reader) -> MemoryDbConfig | None:
+    engine = r.string("memorydbEngine", tuple(MEMORYDB_ENGINE_VERSIONS))
+    return _complete(
+        MemoryDbConfig,
+        engine,
+        _check_memorydb_version(r, engine, r.string("memorydbEngineVersion")),
+        r.pattern(
+            "memorydbNodeType",
+            MEMORYDB_NODE_TYPE,
+            "a MemoryDB node type: db.t4g.small|medium, or db.r6g, db.r7g, db.r6gd, db.m7g .large/.Nxlarge",
+        ),
+        r.integer("memorydbShards", MEMORYDB_SHARDS),
+        r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS),
+        r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS),
     )
-    aurora_instances = r.integer("auroraInstancesPerRegion", AURORA_INSTANCES)
-    backups = r.integer("auroraBackupRetentionDays", BACKUP_RETENTION_DAYS)
-    memorydb_engine = r.string("memorydbEngine", tuple(MEMORYDB_ENGINE_VERSIONS))
-    memorydb_version = _check_memorydb_version(r, memorydb_engine, r.string("memorydbEngineVersion"))
-    memorydb_type = r.pattern(
-        "memorydbNodeType",
-        MEMORYDB_NODE_TYPE,
-        "a MemoryDB node type: db.t4g.small|medium, or db.r6g, db.r7g, db.r6gd, db.m7g .large/.Nxlarge",
-    )
-    shards = r.integer("memorydbShards", MEMORYDB_SHARDS)
-    replicas = r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS)
-    snapshots = r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS)
-    noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
+
+
+def _read_edge(r: _Reader) -> EdgeConfig | None:
+    """The domain and its zone, the health checks, CloudFront and the alarm addresses."""
     domain = r.string("domainName")
     if domain and not DOMAIN_NAME.match(domain):
         r.fail("domainName", domain, "a lower-case DNS name you control, e.g. app.example.com, or empty for no domain")
@@ -611,33 +702,60 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     failover_on_missing = r.boolean("cdnFailoverOnMissing")
     price_class = r.string("cdnPriceClass", PRICE_CLASSES)
     emails = r.string_list("alarmEmails")
-    for email in emails or []:
-        if not EMAIL.match(email):
-            r.fail("alarmEmails", email, "email addresses such as oncall@example.com")
-            emails = None
-            break
+    bad_email = next((e for e in emails or [] if not EMAIL.match(e)), None)
+    if bad_email is not None:
+        r.fail("alarmEmails", bad_email, "email addresses such as oncall@example.com")
+        emails = None
+    if domain is None or emails is None:
+        return None
+    # An empty domainName is valid: the stack serves on the API's and CloudFront's own endpoints.
+    return _complete(
+        partial(EdgeConfig, domain or None),
+        create_zone,
+        health_path,
+        interval,
+        failures,
+        failover_on_missing,
+        price_class,
+        tuple(emails),
+    )
 
-    function_timeout = r.integer("functionTimeoutSeconds", FUNCTION_TIMEOUT)
-    processor_concurrency = r.integer("processorReservedConcurrency", RESERVED_CONCURRENCY)
-    api_concurrency = r.integer("apiReservedConcurrency", RESERVED_CONCURRENCY)
-    max_receive = r.integer("queueMaxReceiveCount", MAX_RECEIVE_COUNT)
-    function_retention = r.integer("functionLogRetentionDays", choices=LOG_RETENTION_DAYS)
-    skew = r.integer("maxClockSkewSeconds", CLOCK_SKEW_SECONDS)
-    cache_ttl = r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS)
-    traffic_control = r.string("trafficControl", TRAFFIC_CONTROLS)
-    drain_timeout = r.integer("failoverDrainTimeoutSeconds", DRAIN_TIMEOUT_SECONDS)
-    rto = r.integer("rtoSeconds", RTO_SECONDS)
-    rpo = r.integer("rpoSeconds", RPO_SECONDS)
 
+def _read_app(r: _Reader) -> AppConfig | None:
+    return _complete(
+        AppConfig,
+        r.integer("functionTimeoutSeconds", FUNCTION_TIMEOUT),
+        r.integer("processorReservedConcurrency", RESERVED_CONCURRENCY),
+        r.integer("apiReservedConcurrency", RESERVED_CONCURRENCY),
+        r.integer("queueMaxReceiveCount", MAX_RECEIVE_COUNT),
+        r.integer("functionLogRetentionDays", choices=LOG_RETENTION_DAYS),
+        r.integer("maxClockSkewSeconds", CLOCK_SKEW_SECONDS),
+        r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS),
+    )
+
+
+def _read_failover(r: _Reader) -> FailoverConfig | None:
+    return _complete(
+        FailoverConfig,
+        r.string("trafficControl", TRAFFIC_CONTROLS),
+        r.integer("failoverDrainTimeoutSeconds", DRAIN_TIMEOUT_SECONDS),
+        r.integer("rtoSeconds", RTO_SECONDS),
+        r.integer("rpoSeconds", RPO_SECONDS),
+    )
+
+
+def _check_health_checks(r: _Reader) -> None:
+    """Across sections: what the DNS TTL, the routing mode and the runbook's traffic control ask of health checks."""
+    ttl, health_checks = r.parsed.get("dnsTtlSeconds"), r.parsed.get("healthChecksEnabled")
     if health_checks and ttl is not None and ttl > MAX_TTL_WITH_HEALTH_CHECKS:
         r.fail(
             "dnsTtlSeconds",
             ttl,
             f"at most {MAX_TTL_WITH_HEALTH_CHECKS} while healthChecksEnabled is true, so failover takes effect quickly",
         )
-    if routing_mode == "failover" and health_checks is False:
+    if r.parsed.get("routingMode") == "failover" and health_checks is False:
         r.fail("healthChecksEnabled", False, "true when routingMode is failover: failover records need health checks")
-    elif traffic_control == "healthCheckGate" and health_checks is False:
+    elif r.parsed.get("trafficControl") == "healthCheckGate" and health_checks is False:
         r.fail(
             "healthChecksEnabled",
             False,
@@ -645,61 +763,10 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
             "health check over the region's health check",
         )
 
-    if networks is not None and private_prefix is not None and public_prefix is not None:
-        for network in networks:
-            try:
-                plan_subnets(str(network), private_prefix, public_prefix, AZ_COUNT)
-            except SubnetPlanError as exc:
-                r.fail(exc.key, exc.value, exc.allowed)
-                break
 
-    unknown = sorted(k for k, v in raw.items() if k not in KEYS and v is not None)
-    for key in unknown:
-        r.fail(key, raw[key], "declared keys " + ", ".join(KEYS) + did_you_mean(key))
-
-    if r.problems:
-        raise ConfigError(r.problems)
-    assert regions is not None and networks is not None and primary is not None
-    assert private_prefix is not None and public_prefix is not None and nat is not None
-    assert retention is not None and window is not None and protect is not None
-    assert routing_mode is not None and ttl is not None and health_checks is not None
-    assert eks_version is not None and node_type is not None and public_cidrs is not None
-    assert node_min is not None and node_desired is not None and node_max is not None
-    assert aurora_version is not None and aurora_class is not None and aurora_instances is not None and backups is not None
-    assert memorydb_engine is not None and memorydb_version is not None and memorydb_type is not None
-    assert shards is not None and replicas is not None
-    assert snapshots is not None and noncurrent_days is not None
-    assert domain is not None and create_zone is not None and health_path is not None and interval is not None
-    assert failures is not None and failover_on_missing is not None and price_class is not None and emails is not None
-    assert function_timeout is not None and processor_concurrency is not None and api_concurrency is not None
-    assert max_receive is not None and function_retention is not None and skew is not None and cache_ttl is not None
-    assert traffic_control is not None and drain_timeout is not None and rto is not None and rpo is not None
-
-    return StackConfig(
-        project=project,
-        stack=stack,
-        regions=tuple(
-            RegionConfig(
-                name=name,
-                network=NetworkConfig(str(network), private_prefix, public_prefix, nat),
-                is_primary=name == primary,
-            )
-            for name, network in zip(regions, networks, strict=True)
-        ),
-        routing=RoutingConfig(routing_mode, ttl, health_checks),
-        flow_log_retention_days=retention,
-        kms_deletion_window_days=window,
-        protect_stateful_resources=protect,
-        eks=EksConfig(eks_version, node_type, node_min, node_desired, node_max, public_cidrs),
-        aurora=AuroraConfig(aurora_version, aurora_class, aurora_instances, backups),
-        memorydb=MemoryDbConfig(memorydb_engine, memorydb_version, memorydb_type, shards, replicas, snapshots),
-        noncurrent_version_days=noncurrent_days,
-        app=AppConfig(function_timeout, processor_concurrency, api_concurrency, max_receive, function_retention, skew, cache_ttl),
-        edge=EdgeConfig(
-            domain or None, create_zone, health_path, interval, failures, failover_on_missing, price_class, tuple(emails)
-        ),
-        failover=FailoverConfig(traffic_control, drain_timeout, rto, rpo),
-    )
+def _check_unknown_keys(r: _Reader) -> None:
+    for key in sorted(k for k, v in r.raw.items() if k not in KEYS and v is not None):
+        r.fail(key, r.raw[key], "declared keys " + ", ".join(KEYS) + did_you_mean(key))
 
 
 def load_from_pulumi() -> StackConfig:

@@ -1,22 +1,8 @@
 """Aurora PostgreSQL Global Database: the global cluster, each region's member cluster, and the master secret.
 
-The global cluster is created empty (no source cluster), so none of its inputs depends on which region is
-primary. The region that is primary at creation creates its cluster with the master credentials; every other
-region's cluster joins with ``global_cluster_identifier`` alone (AWS refuses credentials on a secondary, and a
-global database cannot keep its master password in RDS-managed Secrets Manager). The generated password is a
-Pulumi secret, kept in a Secrets Manager secret replicated to every region; applications should prefer IAM
-database authentication.
-
-Reconcile after a switchover or failover
-----------------------------------------
-1. Switch over (planned, ``aws rds switchover-global-cluster``) or fail over (``aws rds failover-global-cluster``,
-   with ``--allow-data-loss`` only when asked) to the new region.
-2. Set ``primaryRegion`` to that region and run ``pulumi preview``: every Aurora resource keeps its logical name
-   and its replacement-relevant inputs, and the fields that AWS (not Pulumi) moved are listed in
-   ``MEMBER_CLUSTER_IGNORED_FIELDS``, so the plan replaces and reverts nothing. Then ``pulumi up``.
-3. After a detach-and-promote recovery (``remove-from-global-cluster``), the promoted cluster has left the global
-   database; Pulumi does not try to re-attach it (``global_cluster_identifier`` is ignored). Rebuild the old
-   region's member with ``pulumi up --replace <its cluster URN>`` once the region is back.
+The global cluster is created empty, under the first region's provider, so nothing in it depends on which region is
+primary; only the region primary at creation passes the master credentials, and every member ignores the fields a
+switchover moves (``MEMBER_CLUSTER_IGNORED_FIELDS``). Why, and the reconcile after a failover: docs/design/data-stores.md.
 
 Example:
     >>> aurora_global = AuroraGlobal("aurora-global", AuroraGlobalArgs(config.aurora, "multi-region-prod", True),
@@ -197,7 +183,7 @@ class AuroraRegionalArgs:
     ----------
     aurora: engine and sizes from the stack config.
     region: the region of the inherited provider.
-    is_primary: whether this region holds the writer at first deploy (see the reconcile notes in the module).
+    is_primary: whether this region holds the writer at first deploy (see docs/design/data-stores.md).
     global_cluster_id: the global cluster to join.
     master_username, master_password: used only by the primary cluster at creation.
     vpc_id, private_subnet_ids: placement; private_subnet_zones: the subnets' AZs, in order, spreading the instances.
@@ -241,17 +227,27 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AuroraRegionalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:database:AuroraRegionalCluster", name, None, opts)
-        aurora = args.aurora
-        child = pulumi.ResourceOptions(parent=self)
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
             subnet_ids=args.private_subnet_ids,
             description=f"Aurora global database member in {args.region}: private subnets only",
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.security_group = aws.ec2.SecurityGroup(
+        self.security_group = self._security_group(name, args)
+        self.monitoring_role, monitoring_policy = self._monitoring(name)
+        self.cluster = self._cluster(name, args)
+        self.instances = self._instances(name, args, monitoring_policy)
+        self.register_outputs(
+            {
+                "cluster_arn": self.cluster.arn,
+                "cluster_endpoint": self.cluster.endpoint,
+                "reader_endpoint": self.cluster.reader_endpoint,
+                "security_group_id": self.security_group.id,
+            }
+        )
+
+    def _security_group(self, name: str, args: AuroraRegionalArgs) -> aws.ec2.SecurityGroup:
+        return aws.ec2.SecurityGroup(
             f"{name}-sg",
             vpc_id=args.vpc_id,
             description="Aurora PostgreSQL: 5432 from the application and EKS security groups only",
@@ -264,24 +260,32 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
                     description="PostgreSQL from the data clients",
                 )
             ],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.monitoring_role = self._monitoring_role(name, invoke)
-        monitoring_policy = aws.iam.RolePolicyAttachment(
+
+    def _monitoring(self, name: str) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The Enhanced Monitoring role and its AWS managed policy, which the instances wait for."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        role = self._monitoring_role(name, invoke)
+        policy = aws.iam.RolePolicyAttachment(
             f"{name}-monitoring-policy",
-            role=self.monitoring_role.id,  # an IAM role's id is its name
+            role=role.id,  # an IAM role's id is its name
             policy_arn=aws.get_partition_output(opts=invoke).partition.apply(
                 lambda partition: f"arn:{partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
             ),
-            opts=pulumi.ResourceOptions(parent=self.monitoring_role),
+            opts=pulumi.ResourceOptions(parent=role),
         )
+        return role, policy
 
+    def _cluster(self, name: str, args: AuroraRegionalArgs) -> aws.rds.Cluster:
+        """The member cluster: master credentials only in the primary at creation, ignored by every member after."""
+        aurora = args.aurora
         final_snapshot = (
             pulumi.Output.from_input(args.global_cluster_id).apply(lambda gid: final_snapshot_identifier(gid, args.region))
             if args.protect
             else None
         )
-        self.cluster = aws.rds.Cluster(
+        return aws.rds.Cluster(
             f"{name}-cluster",
             engine=ENGINE,
             engine_version=aurora.engine_version,
@@ -312,8 +316,13 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
             ),
         )
 
+    def _instances(
+        self, name: str, args: AuroraRegionalArgs, monitoring_policy: aws.iam.RolePolicyAttachment
+    ) -> list[aws.rds.ClusterInstance]:
+        """The cluster's instances, round robin over the private subnets' AZs."""
+        aurora = args.aurora
         zones = instance_zones(args.private_subnet_zones, aurora.instances_per_region)
-        self.instances = [
+        return [
             aws.rds.ClusterInstance(
                 f"{name}-instance-{i}",
                 cluster_identifier=self.cluster.id,
@@ -334,14 +343,6 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
             )
             for i in range(aurora.instances_per_region)
         ]
-        self.register_outputs(
-            {
-                "cluster_arn": self.cluster.arn,
-                "cluster_endpoint": self.cluster.endpoint,
-                "reader_endpoint": self.cluster.reader_endpoint,
-                "security_group_id": self.security_group.id,
-            }
-        )
 
     @property
     def members(self) -> list[pulumi.Resource]:

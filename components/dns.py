@@ -1,64 +1,10 @@
 """API traffic: a Route53 health check per region, a traffic gate over it, and the ``api.<domain>`` records that
 route by the gates.
 
-``ApiTraffic`` comes after every RegionalStack (it needs each region's API endpoint) and lives under the
-provider of the first region in ``regions``, like the hosted zone: Route53 is global, and a provider that
-never changes keeps these resources from being replaced when the primary moves. The health checks' metrics
-live in us-east-1 whichever provider creates them.
-
-Health checks (``healthChecksEnabled``): HTTPS on port 443 with SNI, against each region's execute-api host
-(not ``api.<domain>``, which resolves through the very records under test), requesting the health path, at
-the configured interval and failure threshold, from every Route53 checker region (the widest vantage, so a
-local internet problem does not fail a region over), with latency measured for the dashboard.
-
-Traffic gates (contract 3 of the failover runbook): every region has a ``CALCULATED`` health check, its *gate*,
-and the records of a region are tied to its gate, not to its endpoint check. What the gate does depends on
-``trafficControl``:
-
-- ``healthCheckGate``: the gate's one child is the region's endpoint check; ``ChildHealthThreshold`` 1
-  (``GATE_OPEN``) makes the gate follow it, 2 (``GATE_CLOSED``) closes it (Route53 treats a threshold above the
-  number of children as always unhealthy). The runbook's ``shift_traffic`` step sets the thresholds through the
-  Route53 API, and Pulumi ignores changes to them (``ignore_changes``): the deploy after a failover must never
-  silently reopen the old region's gate, i.e. undo the failover. Pulumi sets the threshold only when it creates a
-  gate (open).
-- ``routingControl``: a Route53 ARC cluster, a control panel and one routing control per region (the control
-  plane lives in us-west-2 whatever the provider's region; the pulumi-aws provider sends it there), and a
-  ``RECOVERY_CONTROL`` health check per region on that region's control. The gate's children are the endpoint
-  check and the recovery-control check, and its threshold is the number of children: the region serves only
-  while its endpoint is healthy *and* its control is On. The runbook flips controls, through any of the ARC
-  cluster's five regional endpoints (``routing_control_endpoints``), never the gate; so Pulumi owns the threshold
-  here and nothing is ignored: a gate whose threshold was left at 1 over two children would pass traffic to a
-  region whose control is Off, or whose endpoint is down. A new routing control is Off: after the first deploy
-  in this mode, turn on the control of every region that should serve (``aws route53-recovery-cluster
-  update-routing-control-states`` against a cluster endpoint); until then every gate is closed, and Route53,
-  seeing every record unhealthy, answers as if all were healthy. With health checks disabled (latency routing
-  only), the recovery-control check is the gate's only child.
-
-  The gates of the two modes have different names (``gate_name``), so switching ``trafficControl`` creates fresh
-  gates (open, or following the controls) and retires the old ones, rather than carrying a threshold set for one
-  mode into the other.
-
-Records, all ``CNAME`` to a region's custom-domain target with the configured TTL (at most 60 s while health
-checks are on), each tied to the gate of the region it points at (``plan_records``):
-
-- ``failover`` (active-passive). Route53 accepts exactly one PRIMARY and one SECONDARY per name, so the
-  records are identified by role (set identifiers ``primary`` and ``secondary``), not by region: PRIMARY
-  points at the primary region; with two regions SECONDARY points at the other one; with three or more,
-  SECONDARY is an alias (evaluating target health) to ``standby.api.<domain>``, a latency set with one
-  record per region, each tied to its region's gate. The standby set holds every region, the primary too:
-  it is read only while the primary's gate is unhealthy (its endpoint failing, or the gate closed), and then
-  the primary's member is excluded by that same gate, so it answers exactly as a set of the secondaries would,
-  and it does not change when the primary moves.
-- ``latency`` (active-active): one latency record per region, set identifier = region.
-
-After a failover the operator sets the new ``primaryRegion`` and runs ``pulumi up``: the ``primary`` and
-``secondary`` records change their value and gate in place (the gates themselves keep what the runbook set).
-Swapping PRIMARY and SECONDARY between two region-identified records instead would need two changes, and
-Route53 refuses the state between them (two records of one failover type); no record is created, deleted or
-replaced. Switching ``routingMode`` is different: Route53 refuses failover and latency records side by side for
-one name, and Pulumi creates the new records before it deletes the old ones. Delete the old records first
-(``pulumi destroy --target`` with their URNs; ``api.<domain>`` does not resolve until the next step), then
-``pulumi up`` with the new mode.
+``plan_records`` decides the records (failover by role, or latency by region); ``ApiTraffic`` builds them with the
+checks and gates, under the first region's provider so a failover replaces nothing. With ``healthCheckGate`` the
+runbook opens and closes each gate (Pulumi ignores its threshold); with ``routingControl`` it flips Route53 ARC
+routing controls the gates include. How each mode works, and switching modes: docs/design/edge-and-dns.md.
 """
 
 from __future__ import annotations
@@ -150,7 +96,7 @@ def plan_records(hostname: str, regions: Sequence[str], primary: str, mode: str)
 
 
 def gate_name(component: str, region: str, traffic_control: str) -> str:
-    """The resource name of ``region``'s gate: one per traffic-control mode (see the module notes).
+    """The resource name of ``region``'s gate: one per traffic-control mode (docs/design/edge-and-dns.md).
 
     Example:
         >>> gate_name("api-traffic", "eu-west-1", "healthCheckGate"), gate_name("api-traffic", "eu-west-1", "routingControl")
@@ -194,7 +140,7 @@ class ApiTrafficArgs:
     health_check_interval_seconds: seconds between probes (10 or 30).
     health_check_failure_threshold: consecutive failures before a region counts as unhealthy.
     name_prefix: ``<project>-<stack>``, for the checks' ``Name`` tags and the ARC resources' names.
-    traffic_control: ``healthCheckGate`` or ``routingControl``: what the gates are made of (module notes).
+    traffic_control: ``healthCheckGate`` or ``routingControl``: what the gates are made of (docs/design/edge-and-dns.md).
     """
 
     hostname: str | None
@@ -325,7 +271,7 @@ class ApiTraffic(pulumi.ComponentResource):
         self.routing_control_endpoints = cluster.cluster_endpoints.apply(endpoint_map)
 
     def _gates(self, name: str, args: ApiTrafficArgs) -> None:
-        """A gate per region over its endpoint check (and its recovery-control check): see the module notes."""
+        """A gate per region over its endpoint check (and its recovery-control check): docs/design/edge-and-dns.md."""
         self.gates = {}
         for region in args.apis:
             children = [check.id for check in (self.health_checks.get(region), self.recovery_checks.get(region)) if check]

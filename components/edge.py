@@ -1,18 +1,10 @@
 """CloudFront in front of the regional buckets: an origin group that fails over from the primary region's bucket
 to the next region's, behind ``cdn.<domain>`` with a us-east-1 certificate, logging every request.
 
-``Cdn`` (created in ``__main__`` after every RegionalStack, under the us-east-1 provider) owns the distribution,
-its origin access control, certificate, DNS names and access-log delivery. The grants it needs on other
-components are composed where ``__main__`` can show them: each origin bucket's policy admits this distribution
-(``origin_read_statement``, attached with ``components.storage.attach_data_bucket_policy``), and every region's key
-policy lets CloudFront decrypt (``components.policies.region_key_policy``).
-
-CloudFront origin groups hold exactly two origins, so the CDN reads from the primary region's bucket and, when
-that fails, from the first other region in config order. A third or later region's bucket is a replica of the
-same objects (S3 replication writes every bucket) but not a CDN origin.
-
-Origin-group failover covers GET, HEAD and OPTIONS only, which is all this distribution allows: writes go to the
-regional buckets and APIs, never through the CDN.
+``Cdn`` (under the us-east-1 provider, after every region's bucket exists) owns the distribution, its origin access
+control, certificate, DNS names and access-log delivery. The grants it needs elsewhere are composed by the caller:
+each origin bucket's policy admits it (``origin_read_statement``) and every region's key lets CloudFront decrypt.
+Why two origins, reads only, and vended logs: docs/design/edge-and-dns.md.
 """
 
 from __future__ import annotations
@@ -179,9 +171,30 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
         )
         certificate_arn = self._certificate(name, args.hostname, args.zone_id) if args.hostname and args.zone_id else None
+        self.distribution = self._distribution(name, args, prefix, certificate_arn)
+        self.distribution_arn = self.distribution.arn
+        self.domain_name = self.distribution.domain_name
+        if args.hostname and args.zone_id:
+            self._alias_records(name, args.hostname, args.zone_id)
+        self.log_group = self._access_logs(name, args, prefix)
 
+        self.register_outputs(
+            {
+                "distribution_id": self.distribution.id,
+                "distribution_arn": self.distribution_arn,
+                "domain_name": self.domain_name,
+                "hostname": self.hostname,
+                "origin_regions": [bucket.region for bucket in args.origins],
+                "access_log_group": self.log_group.name,
+            }
+        )
+
+    def _distribution(
+        self, name: str, args: CdnArgs, prefix: str, certificate_arn: pulumi.Output[str] | None
+    ) -> aws.cloudfront.Distribution:
+        """The distribution: both buckets as origins signed by the origin access control, one origin group over them."""
         primary, secondary = args.origins
-        self.distribution = aws.cloudfront.Distribution(
+        return aws.cloudfront.Distribution(
             f"{name}-distribution",
             # CloudFront takes at most 128 characters here, so no hostname (up to 253).
             comment=f"{prefix}: {primary.region} bucket, failing over to {secondary.region}",
@@ -195,18 +208,7 @@ class Cdn(pulumi.ComponentResource):
                 )
                 for bucket in args.origins
             ],
-            origin_groups=[
-                aws.cloudfront.DistributionOriginGroupArgs(
-                    origin_id=ORIGIN_GROUP_ID,
-                    failover_criteria=aws.cloudfront.DistributionOriginGroupFailoverCriteriaArgs(
-                        status_codes=failover_status_codes(args.failover_on_missing)
-                    ),
-                    members=[
-                        aws.cloudfront.DistributionOriginGroupMemberArgs(origin_id=origin_id(bucket.region))
-                        for bucket in args.origins
-                    ],
-                )
-            ],
+            origin_groups=[_origin_group(args)],
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
                 target_origin_id=ORIGIN_GROUP_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -223,25 +225,17 @@ class Cdn(pulumi.ComponentResource):
             restrictions=aws.cloudfront.DistributionRestrictionsArgs(
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
-            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
-                acm_certificate_arn=certificate_arn,
-                ssl_support_method="sni-only",
-                minimum_protocol_version=MINIMUM_TLS_POLICY,
-            )
-            if certificate_arn is not None
-            # Only CloudFront's own name: its certificate, whose TLS policy AWS fixes (a domain brings TLS 1.2+).
-            else aws.cloudfront.DistributionViewerCertificateArgs(cloudfront_default_certificate=True),
-            opts=child,
+            viewer_certificate=_viewer_certificate(certificate_arn),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.distribution_arn = self.distribution.arn
-        self.domain_name = self.distribution.domain_name
 
-        in_distribution = pulumi.ResourceOptions(parent=self.distribution)
-        for record_type in ("A", "AAAA") if args.hostname and args.zone_id else ():
+    def _alias_records(self, name: str, hostname: str, zone_id: pulumi.Input[str]) -> None:
+        """``A`` and ``AAAA`` alias records of the hostname to the distribution."""
+        for record_type in ("A", "AAAA"):
             aws.route53.Record(
                 f"{name}-alias-{record_type.lower()}",
-                zone_id=args.zone_id,
-                name=args.hostname,
+                zone_id=zone_id,
+                name=hostname,
                 type=record_type,
                 aliases=[
                     aws.route53.RecordAliasArgs(
@@ -250,21 +244,8 @@ class Cdn(pulumi.ComponentResource):
                         evaluate_target_health=False,
                     )
                 ],
-                opts=in_distribution,
+                opts=pulumi.ResourceOptions(parent=self.distribution),
             )
-
-        self.log_group = self._access_logs(name, args, prefix)
-
-        self.register_outputs(
-            {
-                "distribution_id": self.distribution.id,
-                "distribution_arn": self.distribution_arn,
-                "domain_name": self.domain_name,
-                "hostname": self.hostname,
-                "origin_regions": [bucket.region for bucket in args.origins],
-                "access_log_group": self.log_group.name,
-            }
-        )
 
     def _certificate(self, name: str, hostname: str, zone_id: pulumi.Input[str]) -> pulumi.Output[str]:
         """A DNS-validated certificate for the hostname (in us-east-1, through the inherited provider); returns its
@@ -344,3 +325,24 @@ class Cdn(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=source, depends_on=[delivery_policy]),
         )
         return log_group
+
+
+def _origin_group(args: CdnArgs) -> aws.cloudfront.DistributionOriginGroupArgs:
+    """The group over both origins, in failover order, failing over on 5xx (and on 403/404 when asked)."""
+    return aws.cloudfront.DistributionOriginGroupArgs(
+        origin_id=ORIGIN_GROUP_ID,
+        failover_criteria=aws.cloudfront.DistributionOriginGroupFailoverCriteriaArgs(
+            status_codes=failover_status_codes(args.failover_on_missing)
+        ),
+        members=[aws.cloudfront.DistributionOriginGroupMemberArgs(origin_id=origin_id(bucket.region)) for bucket in args.origins],
+    )
+
+
+def _viewer_certificate(certificate_arn: pulumi.Output[str] | None) -> aws.cloudfront.DistributionViewerCertificateArgs:
+    """The hostname's certificate with TLS 1.2 or later; without a domain, CloudFront's own certificate, whose TLS
+    policy AWS fixes."""
+    if certificate_arn is None:
+        return aws.cloudfront.DistributionViewerCertificateArgs(cloudfront_default_certificate=True)
+    return aws.cloudfront.DistributionViewerCertificateArgs(
+        acm_certificate_arn=certificate_arn, ssl_support_method="sni-only", minimum_protocol_version=MINIMUM_TLS_POLICY
+    )

@@ -52,32 +52,57 @@ class Network(pulumi.ComponentResource):
         super().__init__("multi-region:network:Network", name, None, opts)
         net = args.network
         plan = plan_subnets(net.vpc_cidr, net.private_subnet_prefix, net.public_subnet_prefix, AZ_COUNT)
-        offered = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
-        chosen = pulumi.Output.all(offered.names, offered.zone_ids).apply(lambda v: choose_zones(v[0], v[1], AZ_COUNT))
-        zones = [chosen.apply(operator.itemgetter(i)) for i in range(AZ_COUNT)]
-        zone_ids = [zone.apply(lambda z: z.zone_id) for zone in zones]
-        # The zone names of this account, in subnet order (the Aurora instances are placed by name).
-        self.zone_names: list[pulumi.Output[str]] = [zone.apply(lambda z: z.name) for zone in zones]
-
-        self.vpc = aws.ec2.Vpc(
-            f"{name}-vpc",
-            cidr_block=plan.vpc_cidr,
-            enable_dns_hostnames=True,
-            enable_dns_support=True,
-            tags={"Name": f"{name}-vpc"},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        in_vpc = pulumi.ResourceOptions(parent=self.vpc)
-        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], opts=in_vpc)
-
+        zone_ids = self._zones()
+        self.vpc = self._vpc(name, plan.vpc_cidr)
         self.public_subnets = [
             self._subnet(f"{name}-public-{i}", cidr, zone_ids[i], public=True) for i, cidr in enumerate(plan.public)
         ]
         self.private_subnets = [
             self._subnet(f"{name}-private-{i}", cidr, zone_ids[i], public=False) for i, cidr in enumerate(plan.private)
         ]
+        self._public_routes(name)
+        nat_count = AZ_COUNT if net.nat_gateways == "per-az" else 1
+        self.nat_gateways = [self._nat_gateway(f"{name}-nat-{i}", self.public_subnets[i]) for i in range(nat_count)]
+        self.private_route_tables = self._private_routes(name)
+        self._gateway_endpoints(name, args.region)
+        self._flow_logs(name, args)
+        self.register_outputs(
+            {
+                "vpc_id": self.vpc.id,
+                "private_subnet_ids": [s.id for s in self.private_subnets],
+                "public_subnet_ids": [s.id for s in self.public_subnets],
+            }
+        )
 
-        internet_gateway = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=in_vpc)
+    def _zones(self) -> list[pulumi.Output[str]]:
+        """The zone IDs the subnets go in, in subnet order; sets ``zone_names``, the same zones by this account's names."""
+        offered = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self))
+        chosen = pulumi.Output.all(offered.names, offered.zone_ids).apply(lambda v: choose_zones(v[0], v[1], AZ_COUNT))
+        zones = [chosen.apply(operator.itemgetter(i)) for i in range(AZ_COUNT)]
+        # The zone names of this account, in subnet order (the Aurora instances are placed by name).
+        self.zone_names: list[pulumi.Output[str]] = [zone.apply(lambda z: z.name) for zone in zones]
+        return [zone.apply(lambda z: z.zone_id) for zone in zones]
+
+    def _vpc(self, name: str, cidr: str) -> aws.ec2.Vpc:
+        """The VPC, and its default security group stripped of every rule."""
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.ec2.DefaultSecurityGroup(
+            f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=pulumi.ResourceOptions(parent=vpc)
+        )
+        return vpc
+
+    def _public_routes(self, name: str) -> None:
+        """The internet gateway and the public subnets' route table, its default route through the gateway."""
+        internet_gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=self.vpc.id, tags={"Name": f"{name}-igw"}, opts=pulumi.ResourceOptions(parent=self.vpc)
+        )
         public_routes = self._route_table(f"{name}-public-rt", self.public_subnets)
         aws.ec2.Route(
             f"{name}-public-default-route",
@@ -87,39 +112,32 @@ class Network(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=public_routes),
         )
 
-        nat_count = AZ_COUNT if net.nat_gateways == "per-az" else 1
-        self.nat_gateways = [self._nat_gateway(f"{name}-nat-{i}", self.public_subnets[i]) for i in range(nat_count)]
-        self.private_route_tables = []
+    def _private_routes(self, name: str) -> list[aws.ec2.RouteTable]:
+        """A route table per private subnet, its default route through the NAT gateway of its AZ (or the only one)."""
+        tables = []
         for i, subnet in enumerate(self.private_subnets):
             table = self._route_table(f"{name}-private-rt-{i}", [subnet])
             aws.ec2.Route(
                 f"{name}-private-default-route-{i}",
                 route_table_id=table.id,
                 destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=self.nat_gateways[i % nat_count].id,
+                nat_gateway_id=self.nat_gateways[i % len(self.nat_gateways)].id,
                 opts=pulumi.ResourceOptions(parent=table),
             )
-            self.private_route_tables.append(table)
+            tables.append(table)
+        return tables
 
+    def _gateway_endpoints(self, name: str, region: str) -> None:
         for service in GATEWAY_ENDPOINT_SERVICES:
             aws.ec2.VpcEndpoint(
                 f"{name}-{service}-endpoint",
                 vpc_id=self.vpc.id,
-                service_name=f"com.amazonaws.{args.region}.{service}",
+                service_name=f"com.amazonaws.{region}.{service}",
                 vpc_endpoint_type="Gateway",
                 route_table_ids=[t.id for t in self.private_route_tables],
                 tags={"Name": f"{name}-{service}-endpoint"},
-                opts=in_vpc,
+                opts=pulumi.ResourceOptions(parent=self.vpc),
             )
-
-        self._flow_logs(name, args)
-        self.register_outputs(
-            {
-                "vpc_id": self.vpc.id,
-                "private_subnet_ids": [s.id for s in self.private_subnets],
-                "public_subnet_ids": [s.id for s in self.public_subnets],
-            }
-        )
 
     def _subnet(self, name: str, cidr: str, zone_id: pulumi.Output[str], *, public: bool) -> aws.ec2.Subnet:
         return aws.ec2.Subnet(

@@ -1,14 +1,12 @@
-"""Pure CIDR planning: how a region's VPC block is cut into private and public subnets.
+"""Pure planning of a region's network: how its VPC block is cut into subnets, and which AZs they go in.
 
 Private subnets come first from the start of the block (they hold everything stateful and want the room);
 public subnets, which only carry NAT gateways and load balancers, follow in the first free space after them.
 
 Example:
     >>> plan = plan_subnets("10.10.0.0/16", private_prefix=19, public_prefix=24, az_count=3)
-    >>> plan.private
-    ('10.10.0.0/19', '10.10.32.0/19', '10.10.64.0/19')
-    >>> plan.public
-    ('10.10.96.0/24', '10.10.97.0/24', '10.10.98.0/24')
+    >>> plan.private, plan.public
+    (('10.10.0.0/19', '10.10.32.0/19', '10.10.64.0/19'), ('10.10.96.0/24', '10.10.97.0/24', '10.10.98.0/24'))
 """
 
 from __future__ import annotations

@@ -1,12 +1,10 @@
 """S3 in every region: one hardened bucket per region, replicated to every other region's bucket.
 
-``RegionalBucket`` (under a RegionalStack) is the region's data bucket and the access-log bucket it logs to.
-``BucketReplication`` (one per source region, created in ``__main__`` after every RegionalStack) replicates
-one region's bucket to all the others. Keeping the replication configuration out of the bucket is what lets
-two-way (N-way) replication be created in a single ``pulumi up``: every bucket, its versioning and its key
-exist before any replication rule names them, so the graph has no cycle.
-
-The policy documents are built by the pure functions at the top of this module and tested without Pulumi.
+``RegionalBucket`` (under a RegionalStack) is the region's data bucket and the access-log bucket it logs to;
+``attach_data_bucket_policy`` gives the data bucket its one policy; ``BucketReplication`` (one per source region,
+made after every bucket exists) replicates one region's bucket to all the others. The policy documents are built
+by the pure functions at the top and tested without Pulumi. Why replication stands apart from the bucket:
+docs/design/data-stores.md.
 """
 
 from __future__ import annotations
@@ -221,20 +219,46 @@ class RegionalBucket(pulumi.ComponentResource):
         invoke = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke).account_id
         partition = aws.get_partition_output(opts=invoke).partition
-        project, stack = pulumi.get_project(), pulumi.get_stack()
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+        self._data_bucket(name, args, account_id, partition)
+        self.data_policy_name = f"{name}-data-policy"
+        log_policy = self._log_bucket(name, args, account_id, partition)
+        aws.s3.BucketLogging(
+            f"{name}-data-logging",
+            bucket=self.bucket_name,
+            target_bucket=self.log_bucket_name,
+            target_prefix=ACCESS_LOG_PREFIX,
+            target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
+                partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
+                    partition_date_source="EventTime"
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[log_policy]),
+        )
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "bucket_regional_domain_name": self.bucket_regional_domain_name,
+                "key_arn": self.key_arn,
+                "log_bucket_name": self.log_bucket_name,
+            }
+        )
 
+    def _data_bucket(
+        self, name: str, args: RegionalBucketArgs, account_id: pulumi.Output[str], partition: pulumi.Output[str]
+    ) -> None:
+        """The data bucket: versioned, SSE-KMS with the region's key and bucket keys, private, with its lifecycle."""
+        project, stack = pulumi.get_project(), pulumi.get_stack()
         self.bucket = aws.s3.Bucket(
             f"{name}-data",
             bucket=account_id.apply(lambda account: bucket_name(project, stack, args.region, account)),
             force_destroy=not args.protect,
-            opts=stateful,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = pulumi.Output.all(partition, self.bucket_name).apply(lambda v: bucket_arn(v[0], v[1]))
         self.bucket_regional_domain_name = self.bucket.bucket_regional_domain_name
         in_bucket = pulumi.ResourceOptions(parent=self.bucket)
-
         self.versioning = aws.s3.BucketVersioning(
             f"{name}-data-versioning",
             bucket=self.bucket_name,
@@ -254,7 +278,11 @@ class RegionalBucket(pulumi.ComponentResource):
             ],
             opts=in_bucket,
         )
-        data_access_block = self._private(f"{name}-data", self.bucket, self.bucket_name)
+        self.data_access_block = self._private(f"{name}-data", self.bucket, self.bucket_name)
+        self._lifecycle(name, args.noncurrent_version_days)
+
+    def _lifecycle(self, name: str, noncurrent_version_days: int) -> None:
+        """Noncurrent versions expire, bare delete markers go, incomplete multipart uploads are aborted."""
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-data-lifecycle",
             bucket=self.bucket_name,
@@ -264,7 +292,7 @@ class RegionalBucket(pulumi.ComponentResource):
                     status="Enabled",
                     filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=args.noncurrent_version_days
+                        noncurrent_days=noncurrent_version_days
                     ),
                     # Delete markers left with no versions behind them only slow listings down.
                     expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
@@ -280,18 +308,20 @@ class RegionalBucket(pulumi.ComponentResource):
             ],
             opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[self.versioning]),
         )
-        self.data_access_block = data_access_block
-        self.data_policy_name = f"{name}-data-policy"
 
+    def _log_bucket(
+        self, name: str, args: RegionalBucketArgs, account_id: pulumi.Output[str], partition: pulumi.Output[str]
+    ) -> aws.s3.BucketPolicy:
+        """The access-log bucket (SSE-S3, private) and its policy, which the data bucket's logging waits for."""
+        project, stack = pulumi.get_project(), pulumi.get_stack()
         self.log_bucket = aws.s3.Bucket(
             f"{name}-logs",
             bucket=account_id.apply(lambda account: bucket_name(project, stack, args.region, account, "logs")),
             force_destroy=not args.protect,
-            opts=stateful,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
         self.log_bucket_name = self.log_bucket.bucket
         log_bucket_arn = pulumi.Output.all(partition, self.log_bucket_name).apply(lambda v: bucket_arn(v[0], v[1]))
-        in_log_bucket = pulumi.ResourceOptions(parent=self.log_bucket)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-logs-encryption",
             bucket=self.log_bucket_name,
@@ -302,38 +332,16 @@ class RegionalBucket(pulumi.ComponentResource):
                     ),
                 )
             ],
-            opts=in_log_bucket,
+            opts=pulumi.ResourceOptions(parent=self.log_bucket),
         )
         log_access_block = self._private(f"{name}-logs", self.log_bucket, self.log_bucket_name)
-        log_policy = aws.s3.BucketPolicy(
+        return aws.s3.BucketPolicy(
             f"{name}-logs-policy",
             bucket=self.log_bucket_name,
             policy=pulumi.Output.all(log_bucket_arn, self.bucket_arn, account_id).apply(
                 lambda v: json.dumps(access_log_bucket_policy(v[0], v[1], v[2], ACCESS_LOG_PREFIX))
             ),
             opts=pulumi.ResourceOptions(parent=self.log_bucket, depends_on=[log_access_block]),
-        )
-        aws.s3.BucketLogging(
-            f"{name}-data-logging",
-            bucket=self.bucket_name,
-            target_bucket=self.log_bucket_name,
-            target_prefix=ACCESS_LOG_PREFIX,
-            target_object_key_format=aws.s3.BucketLoggingTargetObjectKeyFormatArgs(
-                partitioned_prefix=aws.s3.BucketLoggingTargetObjectKeyFormatPartitionedPrefixArgs(
-                    partition_date_source="EventTime"
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[log_policy]),
-        )
-
-        self.register_outputs(
-            {
-                "bucket_name": self.bucket_name,
-                "bucket_arn": self.bucket_arn,
-                "bucket_regional_domain_name": self.bucket_regional_domain_name,
-                "key_arn": self.key_arn,
-                "log_bucket_name": self.log_bucket_name,
-            }
         )
 
     @staticmethod

@@ -1,56 +1,8 @@
 """The DynamoDB global table of the single-table design (ARCHITECTURE §3) and the application-state record.
 
-One table, ``<project>-<stack>-items``, lives under the provider of the first region in ``regions`` (the home
-region, like the Aurora global cluster), not of the primary: moving the primary after a failover never moves, and so
-never replaces, it. Every other region holds a replica (global tables version 2019.11.21) encrypted with that
-region's own customer key, since KMS keys are regional.
-
-Item schema
------------
-The attribute names are the contract between this table and the functions; they live in ``functions/shared/schema.py``:
-``Id`` (S, the hash key), ``Data`` (S or M), ``Version`` (N), ``Timestamp`` (N, client epoch ms),
-``LastUpdatedRegion`` (S), ``IdempotencyKey`` (S), ``PayloadHash`` (S), ``RecordType`` (S: what the item is, e.g.
-an item, a conflict record, the state record) and ``ExpiresAt`` (N, epoch seconds: DynamoDB's TTL deletes the item
-some time after it). ``Data``, ``Timestamp`` and ``Status`` are DynamoDB reserved words: expressions must name them
-through ``ExpressionAttributeNames``.
-
-The idempotency index (``IDEMPOTENCY_INDEX``) is a sparse GSI on ``IdempotencyKey``, projecting the keys plus what a
-repeat of an event needs to be answered "duplicate, with the original outcome" in one Query: the payload hash (same
-key and a different payload is a conflict, not a duplicate), the record type (applied, or recorded as the loser), and
-the version, timestamp and region of the original write. ``Data`` is left out: it is the largest attribute and the
-caller already holds it, so projecting it would double the write cost of every large item for nothing. A GSI is
-eventually consistent, within a region and across them, so it is never the guard against concurrent duplicates: that
-is a conditional write on the base table; the index answers the repeats that come after.
-
-Application state
------------------
-One item, ``Id = STATE#application``: ``Status`` (``active`` / ``fenced`` / ``failover``), ``ActiveRegion``,
-``Epoch`` (the fencing token, only ever increased, every transition conditional on the expected epoch), ``UpdatedAt``
-(epoch ms of the last transition; 0 until the first) and ``UpdatedBy``. The first deploy creates it ``active`` in the
-primary region at epoch 1 and nothing here ever writes it again:
-
-- ``ignore_changes=["item"]``: a later ``pulumi up``, including one with a new ``primaryRegion`` after a failover, has
-  no diff on it, so it never reverts what the runbook wrote.
-- The provider creates a table item with ``attribute_not_exists(Id)``: a re-creation (a renamed resource, a lost
-  Pulumi state) fails instead of overwriting the live record; adopt it with ``pulumi import`` instead.
-- ``retain_on_delete`` in every stack: the provider deletes an item unconditionally, so deleting the resource
-  (dropped from the program, replaced, or destroyed with an unprotected stack) only forgets it and never removes the
-  live record; in dev the record still goes with its table.
-- Limit: if the item is deleted outside Pulumi, ``pulumi refresh`` drops it from the state and the next ``pulumi up``
-  creates it again at epoch 1, which would let a fenced writer's token look current. Restore the record with an epoch
-  above the last one used (from point-in-time recovery or the runbook's log) before any deploy.
-
-KMS
----
-DynamoDB uses a customer managed key through grants it creates with the permissions of the principal that creates
-the table or replica (kms:CreateGrant, Encrypt, Decrypt, ReEncrypt*, GenerateDataKey*, DescribeKey, all through
-DynamoDB in any region, as replication calls across regions); the replication service-linked role
-``AWSServiceRoleForDynamoDBReplication`` then works through those grants. The region keys' policies delegate to IAM
-(the account-root statement), so the deployer's IAM permissions suffice and no key policy statement is needed for the
-table or its replicas. Those grants serve only DynamoDB's own work: every read or write of an item is authorised
-against the caller, so each role that calls the table needs the key of the replica it calls through DynamoDB of that
-region (``key_arns``; ``components.policies.dynamodb_key_statements``). Disabling a replica's key removes that replica
-from the global table after 20 hours.
+One table, ``<project>-<stack>-items``, under the first region of ``regions`` (the home region: a failover never
+moves it), a replica in every other region under its own key; item attributes in ``functions/shared/schema.py``. The
+state record is created ``active`` once, never rewritten by a deploy. Why, and the KMS grants: docs/design/data-stores.md.
 
 Example:
     >>> GlobalTable("items", GlobalTableArgs(table_name("multi-region", "prod"), "us-east-1",
@@ -91,7 +43,7 @@ BILLING_MODE = "PAY_PER_REQUEST"
 STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES"
 
 INITIAL_UPDATED_BY = "pulumi (first deploy)"
-# The state record is never rewritten by a deploy (see the module notes).
+# The state record is never rewritten by a deploy (docs/design/data-stores.md).
 STATE_ITEM_IGNORED_FIELDS = ("item",)
 
 # The table and every replica carry these instead of the home provider's region and role: the table spans regions, and
@@ -183,7 +135,7 @@ class GlobalTableArgs:
 
 
 class GlobalTable(pulumi.ComponentResource):
-    """The global table, its replicas and the application-state record (see the module notes)."""
+    """The global table, its replicas and the application-state record (docs/design/data-stores.md)."""
 
     table: aws.dynamodb.Table
     table_name: pulumi.Output[str]
@@ -194,13 +146,7 @@ class GlobalTable(pulumi.ComponentResource):
     state_item: aws.dynamodb.TableItem
 
     def __init__(self, name: str, args: GlobalTableArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        # Checked before anything is registered.
-        if args.home_region not in args.key_arns:
-            raise ValueError(f"no KMS key for the home region {args.home_region}; keys for: {', '.join(args.key_arns)}")
-        if args.active_region not in args.key_arns:
-            raise ValueError(
-                f"the active region {args.active_region} is not one of the table's regions: {', '.join(args.key_arns)}"
-            )
+        _check_regions(args)  # before anything is registered
         super().__init__("multi-region:data:GlobalTable", name, None, opts)
         self.replica_regions = tuple(region for region in args.key_arns if region != args.home_region)
         # The key encrypting the table (home) or its replica in each region: every caller of the table needs it.
@@ -236,16 +182,7 @@ class GlobalTable(pulumi.ComponentResource):
             server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
                 enabled=True, kms_key_arn=args.key_arns[args.home_region]
             ),
-            replicas=[
-                aws.dynamodb.TableReplicaArgs(
-                    region_name=region,
-                    kms_key_arn=args.key_arns[region],
-                    point_in_time_recovery=True,
-                    deletion_protection_enabled=args.protect,
-                    propagate_tags=True,
-                )
-                for region in self.replica_regions
-            ],
+            replicas=_replicas(args, self.replica_regions),
             deletion_protection_enabled=args.protect,
             tags=TABLE_TAGS,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
@@ -254,7 +191,20 @@ class GlobalTable(pulumi.ComponentResource):
         self.table_arn = self.table.arn
         self.stream_arn = self.table.stream_arn
 
-        self.state_item = aws.dynamodb.TableItem(
+        self.state_item = self._state_item(name, args)
+        self.register_outputs(
+            {
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "stream_arn": self.stream_arn,
+                "replica_regions": list(self.replica_regions),
+                "state_item_id": STATE_ITEM_ID,
+            }
+        )
+
+    def _state_item(self, name: str, args: GlobalTableArgs) -> aws.dynamodb.TableItem:
+        """The application-state record, created ``active`` once and never rewritten or deleted by a deploy."""
+        return aws.dynamodb.TableItem(
             f"{name}-state",
             table_name=self.table.name,
             hash_key=ATTR_ID,
@@ -266,12 +216,25 @@ class GlobalTable(pulumi.ComponentResource):
                 ignore_changes=list(STATE_ITEM_IGNORED_FIELDS),
             ),
         )
-        self.register_outputs(
-            {
-                "table_name": self.table_name,
-                "table_arn": self.table_arn,
-                "stream_arn": self.stream_arn,
-                "replica_regions": list(self.replica_regions),
-                "state_item_id": STATE_ITEM_ID,
-            }
+
+
+def _check_regions(args: GlobalTableArgs) -> None:
+    """The home and the active region must be among the regions with a key."""
+    if args.home_region not in args.key_arns:
+        raise ValueError(f"no KMS key for the home region {args.home_region}; keys for: {', '.join(args.key_arns)}")
+    if args.active_region not in args.key_arns:
+        raise ValueError(f"the active region {args.active_region} is not one of the table's regions: {', '.join(args.key_arns)}")
+
+
+def _replicas(args: GlobalTableArgs, regions: tuple[str, ...]) -> list[aws.dynamodb.TableReplicaArgs]:
+    """A replica in each of ``regions``, under that region's own key, with PITR and the table's deletion protection."""
+    return [
+        aws.dynamodb.TableReplicaArgs(
+            region_name=region,
+            kms_key_arn=args.key_arns[region],
+            point_in_time_recovery=True,
+            deletion_protection_enabled=args.protect,
+            propagate_tags=True,
         )
+        for region in regions
+    ]

@@ -1,7 +1,7 @@
 """The public hosted zone of the stack's domain: looked up, or created, by config.
 
-It comes first in the dependency order: regional API certificates and the CDN certificate are validated
-with records in it, and the failover records live in it.
+The regional API certificates and the CDN certificate are validated with records in it and the API records live
+in it, so it is made before them.
 """
 
 from __future__ import annotations
