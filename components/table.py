@@ -14,13 +14,8 @@ an item, a conflict record, the state record) and ``ExpiresAt`` (N, epoch second
 some time after it). ``Data``, ``Timestamp`` and ``Status`` are DynamoDB reserved words: expressions must name them
 through ``ExpressionAttributeNames``.
 
-The idempotency index (``IDEMPOTENCY_INDEX``) is a sparse GSI on ``IdempotencyKey``, projecting the keys plus what a
-repeat of an event needs to be answered "duplicate, with the original outcome" in one Query: the payload hash (same
-key and a different payload is a conflict, not a duplicate), the record type (applied, or recorded as the loser), and
-the version, timestamp and region of the original write. ``Data`` is left out: it is the largest attribute and the
-caller already holds it, so projecting it would double the write cost of every large item for nothing. A GSI is
-eventually consistent, within a region and across them, so it is never the guard against concurrent duplicates: that
-is a conditional write on the base table; the index answers the repeats that come after.
+The table has no secondary index: a repeat of an event is answered from its idempotency claim, read by key
+(``docs/design/write-path.md``). Dropping the index the table once had is an in-place update (same file).
 
 Application state
 -----------------
@@ -73,14 +68,10 @@ from functions.shared.schema import (
     ATTR_EPOCH,
     ATTR_EXPIRES_AT,
     ATTR_ID,
-    ATTR_IDEMPOTENCY_KEY,
     ATTR_RECORD_TYPE,
     ATTR_STATUS,
     ATTR_UPDATED_AT,
     ATTR_UPDATED_BY,
-    IDEMPOTENCY_INDEX,
-    IDEMPOTENCY_INDEX_ATTRIBUTES,
-    IDEMPOTENCY_INDEX_PROJECTION,
     INITIAL_EPOCH,
     RECORD_TYPE_STATE,
     STATE_ITEM_ID,
@@ -213,20 +204,8 @@ class GlobalTable(pulumi.ComponentResource):
             name=args.table_name,
             billing_mode=BILLING_MODE,
             hash_key=ATTR_ID,
-            attributes=[
-                aws.dynamodb.TableAttributeArgs(name=ATTR_ID, type="S"),
-                aws.dynamodb.TableAttributeArgs(name=ATTR_IDEMPOTENCY_KEY, type="S"),
-            ],
-            global_secondary_indexes=[
-                aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name=IDEMPOTENCY_INDEX,
-                    key_schemas=[
-                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=ATTR_IDEMPOTENCY_KEY, key_type="HASH")
-                    ],
-                    projection_type=IDEMPOTENCY_INDEX_PROJECTION,
-                    non_key_attributes=list(IDEMPOTENCY_INDEX_ATTRIBUTES),
-                )
-            ],
+            # Only key attributes are declared: the table has no secondary index.
+            attributes=[aws.dynamodb.TableAttributeArgs(name=ATTR_ID, type="S")],
             # Global tables replicate through the stream, which must carry new and old images; the functions'
             # cache invalidation reads the same stream in each region.
             stream_enabled=True,

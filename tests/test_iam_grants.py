@@ -263,6 +263,13 @@ def test_every_other_role_is_a_service_role_whose_key_use_is_accounted_for(stack
             assert kind in SERVICE_ROLES, f"{role.name}: a new role; check what it calls and which keys, then list it here"
 
 
+def test_no_role_names_a_table_index(stack_run: ProgramRun) -> None:
+    # The table has no secondary index (nothing queries one), so no grant may name one: a grant on `table/<t>/index/*`
+    # would be a grant that can never take effect.
+    for policy in stack_run.of_type(ROLE_POLICY):
+        assert "/index/" not in policy.inputs["policy"], policy.name
+
+
 # ---- the check fails when a grant is taken away ------------------------------------------------------------------------
 
 DATA_PREFIXES = ("kms:", "dynamodb:", "sqs:", "secretsmanager:")
