@@ -53,9 +53,9 @@ from functions.runbook.model import (
     StepResult,
     Topology,
 )
-from functions.shared.errors import RetryableError, ValidationError
+from functions.shared.errors import RetryableError, ValidationError, error_code
 from functions.shared.schema import STATUS_ACTIVE
-from functions.shared.state import AppState, ItemTable, StateUnavailableError, error_code, read_state
+from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
 from ops.status import (
     EXIT_CREDENTIALS,
     OpsContext,

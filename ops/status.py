@@ -54,10 +54,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.runbook.model import STEPS, TRAFFIC_ROUTING_CONTROL, RunRecord, Topology
 from functions.runbook.steps import run_updated_by
-from functions.shared.errors import ValidationError
+from functions.shared.errors import ValidationError, error_code
 from functions.shared.log import now_ms
 from functions.shared.schema import STATUS_ACTIVE, table_name
-from functions.shared.state import AppState, ItemTable, error_code, read_state
+from functions.shared.state import AppState, ItemTable, read_state
 
 if TYPE_CHECKING:
     from functions.runbook.clients import RunbookClients

@@ -8,7 +8,7 @@ RTO, per scenario, is a sum of terms, each with the assumption behind it and whe
     apart. The runbook is assumed to start then (an alarm on the health check); an operator's decision time is not
     counted: keep it inside the target's margin.
 ``fence settle``
-    ``functions.shared.store.FENCE_SETTLE_SECONDS``: after the fence, every container has seen it.
+    ``functions.shared.state_cache.FENCE_SETTLE_SECONDS``: after the fence, every container has seen it.
 ``drain``
     At most ``failoverDrainTimeoutSeconds``: the runbook waits until DynamoDB and Aurora replication into the target
     have caught up; a planned switchover stops when the time runs out, an unplanned failover carries on. The bound
@@ -18,7 +18,7 @@ RTO, per scenario, is a sum of terms, each with the assumption behind it and whe
 ``traffic shift``
     The gate or routing-control change reaches Route53's name servers (``ROUTE53_PROPAGATION_SECONDS``).
 ``activation``
-    The target region's containers see the ``active`` state (``functions.shared.store.STATE_CACHE_SECONDS``).
+    The target region's containers see the ``active`` state (``functions.shared.state_cache.STATE_CACHE_SECONDS``).
 ``DNS caches``
     Resolvers keep the old answer for the record's TTL (``dnsTtlSeconds``).
 
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.config import StackConfig
-from functions.shared.store import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
+from functions.shared.state_cache import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
 from planning.harness import ProgramRun
 
 ROUTE53_PROPAGATION_SECONDS = 60
@@ -201,7 +201,7 @@ def detection_seconds(interval_seconds: int, failure_threshold: int) -> int:
 def rto_scenarios(traffic: TrafficSettings) -> tuple[RtoScenario, RtoScenario]:
     """The planned switchover and the unplanned failover, term by term (module docstring)."""
     shared = (
-        Term("fence settle", FENCE_SETTLE_SECONDS, "functions.shared.store.FENCE_SETTLE_SECONDS"),
+        Term("fence settle", FENCE_SETTLE_SECONDS, "functions.shared.state_cache.FENCE_SETTLE_SECONDS"),
         Term("drain (bound)", traffic.drain_timeout_seconds, "failoverDrainTimeoutSeconds"),
         Term("Aurora promotion", AURORA_PROMOTION_SECONDS, 'AURORA_PROMOTION_SECONDS ("order of minutes", Aurora User Guide)'),
         Term(
@@ -209,7 +209,7 @@ def rto_scenarios(traffic: TrafficSettings) -> tuple[RtoScenario, RtoScenario]:
             ROUTE53_PROPAGATION_SECONDS,
             f"ROUTE53_PROPAGATION_SECONDS ({traffic.traffic_control}; Route 53 changes propagate within 60 s)",
         ),
-        Term("activation", STATE_CACHE_SECONDS, "functions.shared.store.STATE_CACHE_SECONDS"),
+        Term("activation", STATE_CACHE_SECONDS, "functions.shared.state_cache.STATE_CACHE_SECONDS"),
         Term("DNS caches", traffic.dns_ttl_seconds, "dnsTtlSeconds"),
     )
     if traffic.health_checks_enabled:

@@ -30,7 +30,7 @@ Choices, and what they mean
 ---------------------------
 - **The fence settle.** The runbook writes the fence in the *target* region's replica, and its drain counts the
   settle from when the *source* region's replica shows it; from then the source's processors stop within a tick
-  and their state cache (``functions.shared.store.STATE_CACHE_SECONDS``, 1 s). The drill's processors are
+  and their state cache (``functions.shared.state_cache.STATE_CACHE_SECONDS``, 1 s). The drill's processors are
   in-process and synchronous: no write is in flight across a tick, so the client retry budget that
   ``FENCE_SETTLE_SECONDS`` (20 s) adds for real containers does not apply. The drill's ``fence_settle_seconds`` is
   therefore ``ceil(tick / 1000 + 1)`` (2 s): the shortest wait after which no source write can follow the drain's
@@ -69,7 +69,7 @@ from typing import Any
 from functions.runbook.model import STEP_ACTIVATE, FailoverRequest, RunRecord, StepRefusedError, StepResult, StepRetryableError
 from functions.runbook.runner import run_failover
 from functions.shared.errors import ValidationError
-from functions.shared.store import STATE_CACHE_SECONDS
+from functions.shared.state_cache import STATE_CACHE_SECONDS
 from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, Check, History, item_tokens, passed, verdict
 from simulation.drill_world import PRIMARY, REGIONS, SECONDARY, World, captured_logs
 from simulation.local_servers import MotoServer
