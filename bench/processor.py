@@ -23,13 +23,14 @@ from bench.measure import BARS, Figure, Plot, Result, Table, interleaved
 from functions.processor.handler import Processor, build_processor, process_record
 from functions.shared.clients import aws_client
 from functions.shared.log import now_ms
-from functions.shared.store import APPLIED, DUPLICATE, STATE_CACHE_SECONDS
+from functions.shared.state_cache import STATE_CACHE_SECONDS
+from functions.shared.write_path import APPLIED, DUPLICATE
 
 NAME = "processor"
 TARGET_REQUESTS_PER_EVENT = 1
 NEW_EVENT_MISS_REASON = (
-    "by design (functions/shared/store.py): claim, apply and settle are three conditional writes; the one "
-    "TransactWriteItems of claim and apply that store.py considered could not check the fence, and moto copies the "
+    "by design (functions/shared/write_path.py): claim, apply and settle are three conditional writes; the one "
+    "TransactWriteItems of claim and apply that the write path considered could not check the fence, and moto copies the "
     "whole table per transaction and does not isolate concurrent ones"
 )
 
@@ -130,7 +131,7 @@ def _result(phases: Phases, events: int, warmup: int) -> Result:
         ],
         tables=_tables(phases, events),
         notes=[
-            "Requests per event as `functions/shared/store.py` states them: a new event 3 writes (claim, apply, "
+            "Requests per event as `docs/design/write-path.md` states them: a new event 3 writes (claim, apply, "
             "settle), a duplicate 1 (the claim, refused, returns the original outcome), a stale event 4, a payload "
             "conflict 1.",
             "A new event also deletes the item's cache key in Redis (one DEL after the commit), which the events/s "

@@ -24,7 +24,7 @@ from components.policies import Policy, allow_statement, assume_role_policy, dyn
 from components.runbook_definition import state_machine_definition
 from components.table import regional_table_arn
 from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL, Topology
-from functions.shared.store import FENCE_SETTLE_SECONDS
+from functions.shared.state_cache import FENCE_SETTLE_SECONDS
 
 RUNBOOK = "runbook"
 HANDLER = "functions.runbook.handler.handle"

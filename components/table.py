@@ -25,14 +25,10 @@ from functions.shared.schema import (
     ATTR_EPOCH,
     ATTR_EXPIRES_AT,
     ATTR_ID,
-    ATTR_IDEMPOTENCY_KEY,
     ATTR_RECORD_TYPE,
     ATTR_STATUS,
     ATTR_UPDATED_AT,
     ATTR_UPDATED_BY,
-    IDEMPOTENCY_INDEX,
-    IDEMPOTENCY_INDEX_ATTRIBUTES,
-    IDEMPOTENCY_INDEX_PROJECTION,
     INITIAL_EPOCH,
     RECORD_TYPE_STATE,
     STATE_ITEM_ID,
@@ -159,20 +155,8 @@ class GlobalTable(pulumi.ComponentResource):
             name=args.table_name,
             billing_mode=BILLING_MODE,
             hash_key=ATTR_ID,
-            attributes=[
-                aws.dynamodb.TableAttributeArgs(name=ATTR_ID, type="S"),
-                aws.dynamodb.TableAttributeArgs(name=ATTR_IDEMPOTENCY_KEY, type="S"),
-            ],
-            global_secondary_indexes=[
-                aws.dynamodb.TableGlobalSecondaryIndexArgs(
-                    name=IDEMPOTENCY_INDEX,
-                    key_schemas=[
-                        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=ATTR_IDEMPOTENCY_KEY, key_type="HASH")
-                    ],
-                    projection_type=IDEMPOTENCY_INDEX_PROJECTION,
-                    non_key_attributes=list(IDEMPOTENCY_INDEX_ATTRIBUTES),
-                )
-            ],
+            # Only key attributes are declared: the table has no secondary index.
+            attributes=[aws.dynamodb.TableAttributeArgs(name=ATTR_ID, type="S")],
             # Global tables replicate through the stream, which must carry new and old images; the functions'
             # cache invalidation reads the same stream in each region.
             stream_enabled=True,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from functions.shared.state import error_code
+from functions.shared.errors import error_code
 
 # The exit status of every ops command that calls AWS when the credentials are missing, incomplete, expired or refused.
 EXIT_CREDENTIALS = 3

@@ -29,9 +29,9 @@ from functions.runbook.model import (
     StepResult,
     Topology,
 )
-from functions.shared.errors import RetryableError, ValidationError
+from functions.shared.errors import RetryableError, ValidationError, error_code
 from functions.shared.schema import STATUS_ACTIVE
-from functions.shared.state import AppState, ItemTable, StateUnavailableError, error_code, read_state
+from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
 from ops.arns import execution_arn, state_machine_arn
 from ops.context import OpsContext, default_context
 from ops.credentials import EXIT_CREDENTIALS, credentials_problem, describe_error, print_credentials_error

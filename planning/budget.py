@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.config import StackConfig
-from functions.shared.store import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
+from functions.shared.state_cache import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
 from planning.harness import ProgramRun
 
 ROUTE53_PROPAGATION_SECONDS = 60
@@ -174,7 +174,7 @@ def detection_seconds(interval_seconds: int, failure_threshold: int) -> int:
 def rto_scenarios(traffic: TrafficSettings) -> tuple[RtoScenario, RtoScenario]:
     """The planned switchover and the unplanned failover, term by term (module docstring)."""
     shared = (
-        Term("fence settle", FENCE_SETTLE_SECONDS, "functions.shared.store.FENCE_SETTLE_SECONDS"),
+        Term("fence settle", FENCE_SETTLE_SECONDS, "functions.shared.state_cache.FENCE_SETTLE_SECONDS"),
         Term("drain (bound)", traffic.drain_timeout_seconds, "failoverDrainTimeoutSeconds"),
         Term("Aurora promotion", AURORA_PROMOTION_SECONDS, 'AURORA_PROMOTION_SECONDS ("order of minutes", Aurora User Guide)'),
         Term(
@@ -182,7 +182,7 @@ def rto_scenarios(traffic: TrafficSettings) -> tuple[RtoScenario, RtoScenario]:
             ROUTE53_PROPAGATION_SECONDS,
             f"ROUTE53_PROPAGATION_SECONDS ({traffic.traffic_control}; Route 53 changes propagate within 60 s)",
         ),
-        Term("activation", STATE_CACHE_SECONDS, "functions.shared.store.STATE_CACHE_SECONDS"),
+        Term("activation", STATE_CACHE_SECONDS, "functions.shared.state_cache.STATE_CACHE_SECONDS"),
         Term("DNS caches", traffic.dns_ttl_seconds, "dnsTtlSeconds"),
     )
     if traffic.health_checks_enabled:

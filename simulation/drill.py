@@ -24,7 +24,7 @@ from typing import Any
 from functions.runbook.model import STEP_ACTIVATE, FailoverRequest, RunRecord, StepRefusedError, StepResult, StepRetryableError
 from functions.runbook.runner import run_failover
 from functions.shared.errors import ValidationError
-from functions.shared.store import STATE_CACHE_SECONDS
+from functions.shared.state_cache import STATE_CACHE_SECONDS
 from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, Check, History, item_tokens, passed, verdict
 from simulation.drill_world import PRIMARY, REGIONS, SECONDARY, World, captured_logs
 from simulation.local_servers import MotoServer

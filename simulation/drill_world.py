@@ -33,12 +33,13 @@ from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, Topology
 from functions.runbook.steps import GATE_OPEN, cluster_identifier
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import redis_client
+from functions.shared.codec import item_from_image
 from functions.shared.log import now_ms as wall_clock_ms
 from functions.shared.metrics import Metrics
 from functions.shared.schema import ATTR_ID, STATE_ITEM_ID, STATUS_ACTIVE
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
-from functions.shared.store import STATE_CACHE_SECONDS, StateCache, item_from_image
+from functions.shared.state_cache import STATE_CACHE_SECONDS, StateCache
 from functions.stream import handler as stream_handler
 from functions.stream.handler import StreamHandler
 from planning.harness import read_project

@@ -1,7 +1,7 @@
 """The items table on a local emulator, with the schema ``components/table.py`` deploys (``functions/shared/schema.py``).
 
-The function tests and the drill create it on the moto server: the hash key ``Id``, the sparse idempotency index, and
-a stream with old and new images (what the stream handler and the replication double read). Capacity, encryption,
+The function tests and the drill create it on the moto server: the hash key ``Id`` (no secondary index) and a
+stream with old and new images (what the stream handler and the replication double read). Capacity, encryption,
 point-in-time recovery and TTL are deployment settings the emulator does not need.
 """
 
@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.shared.schema import (
-    ATTR_ID,
-    ATTR_IDEMPOTENCY_KEY,
-    IDEMPOTENCY_INDEX,
-    IDEMPOTENCY_INDEX_ATTRIBUTES,
-    IDEMPOTENCY_INDEX_PROJECTION,
-)
+from functions.shared.schema import ATTR_ID
 
 
 def items_table_request(name: str) -> dict[str, Any]:
@@ -23,21 +17,8 @@ def items_table_request(name: str) -> dict[str, Any]:
     return {
         "TableName": name,
         "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": ATTR_ID, "AttributeType": "S"},
-            {"AttributeName": ATTR_IDEMPOTENCY_KEY, "AttributeType": "S"},
-        ],
+        "AttributeDefinitions": [{"AttributeName": ATTR_ID, "AttributeType": "S"}],
         "KeySchema": [{"AttributeName": ATTR_ID, "KeyType": "HASH"}],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": IDEMPOTENCY_INDEX,
-                "KeySchema": [{"AttributeName": ATTR_IDEMPOTENCY_KEY, "KeyType": "HASH"}],
-                "Projection": {
-                    "ProjectionType": IDEMPOTENCY_INDEX_PROJECTION,
-                    "NonKeyAttributes": list(IDEMPOTENCY_INDEX_ATTRIBUTES),
-                },
-            }
-        ],
         "StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     }
 

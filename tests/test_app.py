@@ -577,5 +577,5 @@ def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_str
         assert resources.dead_letter_queue not in named, "no function touches the DLQ: SQS redrives to it"
         actions = {a for s in statements for a in s["Action"]}
         assert not {a for a in actions if a.startswith("dynamodb:") and a.endswith(("Scan", "BatchWriteItem"))}
-        # Only the processor deletes, and only its own pending idempotency claims (conditionally, in store.py).
+        # Only the processor deletes, and only its own pending idempotency claims (conditionally: write_path.py).
         assert ("dynamodb:DeleteItem" in actions) == (function == "processor")

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from functions.shared.store import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
+from functions.shared.state_cache import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
 from planning.budget import (
     AURORA_PROMOTION_SECONDS,
     AURORA_REPLICATION_LAG_SECONDS,
@@ -68,7 +68,7 @@ def test_rto_is_the_sum_of_its_terms_and_only_an_unplanned_failover_waits_for_de
     assert sources["detection"] == "healthCheckIntervalSeconds 10 x healthCheckFailureThreshold 3"
     assert sources["drain (bound)"] == "failoverDrainTimeoutSeconds"
     assert sources["DNS caches"] == "dnsTtlSeconds"
-    assert sources["fence settle"] == "functions.shared.store.FENCE_SETTLE_SECONDS"
+    assert sources["fence settle"] == "functions.shared.state_cache.FENCE_SETTLE_SECONDS"
     assert "healthCheckGate" in sources["traffic shift"]
 
 

@@ -1,21 +1,9 @@
 """Every function role may make every AWS call its code makes, and use every key encrypting what those calls touch.
 
-Nothing here is written out by hand per role: the calls come from the Lambda code (``tests/support/aws_calls.py`` reads it from
-the function's handler), the resources and their keys from the program's run under the mocks (the table's key in
-each region, the queue's and the secret's keys, the event source mappings Lambda polls with the role), and the
-policy is evaluated as IAM would for an identity policy (an explicit ``Deny`` wins; ``Action`` and ``Resource``
-wildcards; ``StringEquals``, ``StringLike``, ``ArnEquals`` and ``ArnLike`` conditions against the request's
-context). What KMS needs per call is AWS's documented use of a customer managed key by each service:
-
-- DynamoDB (tables, global table replicas and streams are encrypted with the table's key in that region): a call of
-  the ``Read`` access level decrypts, a ``Write`` call (the IAM catalogue's level) also encrypts and generates data
-  keys; through ``dynamodb.<the key's region>.amazonaws.com``, so the runbook in one region writing another region's
-  replica needs that region's key through that region's DynamoDB.
-- SQS: a producer generates a data key and decrypts, a consumer decrypts (through ``sqs.<region>``).
-- Secrets Manager: reading a secret decrypts (through ``secretsmanager.<region>``).
-
-Moto enforces neither IAM nor KMS, so this is what stands between a missing grant and ``AccessDeniedException ... KMS
-key access denied`` on the first real request.
+The calls come from the Lambda code (``tests/support/aws_calls.py``), the resources and their keys from the program's
+run under the mocks, and each policy is evaluated as IAM evaluates an identity policy; the key use each call needs is
+AWS's documented use of a customer managed key by DynamoDB, SQS and Secrets Manager. Moto enforces neither IAM nor
+KMS, so this is what catches a missing grant before the first real request. The rules: ``docs/design/key-grants.md``.
 """
 
 from __future__ import annotations
@@ -261,6 +249,13 @@ def test_every_other_role_is_a_service_role_whose_key_use_is_accounted_for(stack
         if role.name not in function_roles:
             kind = role.name.removeprefix(f"{role.region}-")
             assert kind in SERVICE_ROLES, f"{role.name}: a new role; check what it calls and which keys, then list it here"
+
+
+def test_no_role_names_a_table_index(stack_run: ProgramRun) -> None:
+    # The table has no secondary index (nothing queries one), so no grant may name one: a grant on `table/<t>/index/*`
+    # would be a grant that can never take effect.
+    for policy in stack_run.of_type(ROLE_POLICY):
+        assert "/index/" not in policy.inputs["policy"], policy.name
 
 
 # ---- the check fails when a grant is taken away ------------------------------------------------------------------------

@@ -227,7 +227,7 @@ def test_the_topology_names_every_regions_cluster_and_gate(run: ProgramRun) -> N
     assert set(topology.traffic_gates) == set(run.region_order)
     assert topology.traffic_control == run.config.failover.traffic_control
     assert topology.drain_timeout_seconds == run.config.failover.drain_timeout_seconds
-    assert topology.fence_settle_seconds == 20  # functions.shared.store.FENCE_SETTLE_SECONDS
+    assert topology.fence_settle_seconds == 20  # functions.shared.state_cache.FENCE_SETTLE_SECONDS
     assert Topology.from_json(run.outputs["runbookTopology"]) == topology
     if topology.traffic_control == "healthCheckGate":
         assert (dict(topology.routing_controls), dict(topology.routing_control_endpoints)) == ({}, {})

@@ -1,5 +1,5 @@
 """The DynamoDB global table and the application-state record: one table in the home region, a replica per other
-region under that region's key, PITR, deletion protection, streams, TTL, the idempotency index; the state record
+region under that region's key, PITR, deletion protection, streams, TTL, no secondary index; the state record
 created `active` once and never rewritten by a deploy, even one that moves the primary."""
 
 from __future__ import annotations
@@ -19,16 +19,13 @@ from components.table import (
 )
 from functions.shared.schema import (
     ALLOWED_STATES,
-    ATTR_DATA,
     ATTR_EXPIRES_AT,
-    ATTR_ID,
     ATTR_IDEMPOTENCY_KEY,
-    IDEMPOTENCY_INDEX,
-    IDEMPOTENCY_INDEX_ATTRIBUTES,
     STATE_ITEM_ID,
     table_name,
 )
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
+from simulation.local_tables import items_table_request
 from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner
 
 TABLE = "aws:dynamodb/table:Table"
@@ -103,13 +100,7 @@ def test_initial_state_item_is_stable_dynamodb_json_without_expiry() -> None:
     assert item["Epoch"] == {"N": "1"}
     assert item["ActiveRegion"] == {"S": "us-east-1"}
     assert ATTR_EXPIRES_AT not in item, "TTL must never expire the state record"
-    assert ATTR_IDEMPOTENCY_KEY not in item, "the state record stays out of the sparse idempotency index"
-
-
-def test_the_idempotency_index_projects_what_a_duplicate_answer_needs_but_not_the_data() -> None:
-    assert set(IDEMPOTENCY_INDEX_ATTRIBUTES) == {"PayloadHash", "RecordType", "Version", "Timestamp", "LastUpdatedRegion"}
-    assert ATTR_DATA not in IDEMPOTENCY_INDEX_ATTRIBUTES
-    assert not {ATTR_ID, ATTR_IDEMPOTENCY_KEY} & set(IDEMPOTENCY_INDEX_ATTRIBUTES), "keys are always projected"
+    assert ATTR_IDEMPOTENCY_KEY not in item, "the state record is not an event's item"
 
 
 def test_the_component_refuses_keys_that_miss_the_home_or_active_region() -> None:
@@ -133,18 +124,18 @@ def test_one_table_in_the_home_region_named_for_the_stack(stack_run: ProgramRun)
     assert (component.type, component.name, component.parent) == (COMPONENT, "items", None)
 
 
-def test_keys_billing_and_idempotency_index(stack_run: ProgramRun) -> None:
+def test_keys_billing_and_no_secondary_index(stack_run: ProgramRun) -> None:
     table = stack_run.one(TABLE).inputs
     assert table["billingMode"] == "PAY_PER_REQUEST"
     assert table["hashKey"] == "Id"
     assert "rangeKey" not in table
-    assert table["attributes"] == [{"name": "Id", "type": "S"}, {"name": "IdempotencyKey", "type": "S"}]
-    (index,) = table["globalSecondaryIndexes"]
-    assert index["name"] == IDEMPOTENCY_INDEX == "IdempotencyKeyIndex"
-    assert index["keySchemas"] == [{"attributeName": "IdempotencyKey", "keyType": "HASH"}]
-    assert "hashKey" not in index and "rangeKey" not in index
-    assert index["projectionType"] == "INCLUDE"
-    assert index["nonKeyAttributes"] == list(IDEMPOTENCY_INDEX_ATTRIBUTES)
+    # Nothing queries by idempotency key (a repeat reads its claim by key), so no index costs every item write.
+    assert table["attributes"] == [{"name": "Id", "type": "S"}]
+    assert not table.get("globalSecondaryIndexes"), "the table has no secondary index"
+    assert not table.get("localSecondaryIndexes")
+    local = items_table_request(table["name"])
+    assert local["AttributeDefinitions"] == [{"AttributeName": "Id", "AttributeType": "S"}]
+    assert "GlobalSecondaryIndexes" not in local, "the emulator's table has the deployed schema"
     assert "readCapacity" not in table and "writeCapacity" not in table
 
 

@@ -1,48 +1,10 @@
 """The regional API: ``GET /items/{id}``, ``POST /events``, ``GET /health`` and ``GET /state`` in one function.
 
-The function sits behind the region's API Gateway **HTTP API** (payload format 2.0) and routes on ``routeKey``.
-
-Why an HTTP API and not a function URL
---------------------------------------
-- **A custom domain per region.** Clients call ``api.<domain>``; Route53 routes that name (failover or latency
-  records) to each region's custom domain. A function URL cannot carry a custom domain without a CloudFront
-  distribution in front of every region.
-- **Auth per route.** ``POST /events``, ``GET /items/{id}`` and ``GET /state`` take IAM authorization (SigV4), while
-  ``GET /health`` stays open: Route53 health checkers cannot sign requests. A function URL has one auth type for
-  every path.
-- **One health URL per region** on the execute-api host, which the health checks request (``components/api.py``).
-- Throttling, access logs and a stable ``routeKey`` come with the stage; the cost per request is close to a
-  function URL's.
-
-Routes
-------
-``GET /items/{id}``
-    Cache-aside read (:class:`functions.shared.cache.ItemCache`), the loader a **strongly consistent** GetItem: a
-    loaded copy is served from the cache for a whole TTL, so an eventually consistent read landing just after a
-    write's commit and cache invalidation could pin the older version for minutes. The double read cost is paid on
-    misses only. 200 with ``{Id, Data, Version, Timestamp, LastUpdatedRegion}``, 404 when there is no such item.
-    Reads are served whatever the application state: a fenced or passive region keeps answering them.
-``POST /events``
-    Validates the body (:func:`functions.shared.events.parse_event`) and sends the normalised event to the queue;
-    202 ``{"accepted": true, "id", "idempotencyKey", "messageId"}``. The API **fails fast** with 503 and
-    ``Retry-After`` when the application state does not let this region write: the processor refuses such an event
-    anyway (the server-side guard), but only after the event has gone round the queue until its retries are spent
-    and it lands in the dead-letter queue; a 503 tells the client at once to retry, by which time DNS points at the
-    region that writes. The state read behind that check is kept ``STATE_CACHE_SECONDS`` per container, so a burst
-    of events costs one state read; the processor's own check closes the window this leaves.
-``GET /health`` (the configured health path)
-    200 only when this region may serve: the state lets it write (``active`` here; ``?scope=read`` asks only whether
-    it may serve reads, which every region may in every state), the table answers (the state read proves it: one
-    GetItem) and the cache answers (one PING through the circuit breaker; an open breaker fails the check without
-    waiting). Otherwise 503, the body naming each failed check.
-``GET /state``
-    The application state: ``status``, ``activeRegion``, ``epoch``, ``updatedAt``, and whether this region may write.
-
-Every response is JSON. A 4xx body is ``{"error", "field", "message"}`` naming the field at fault (``id``, ``body``,
-an event field, ``scope``, ``route``); 503 bodies name the dependency and carry ``Retry-After``.
-
-Clients, settings, the cache and its breaker are built once per container (:func:`current_api`); tests pass their
-own :class:`Api`. Metrics are flushed once per invocation; every log line carries the request id.
+Behind the region's API Gateway HTTP API (payload format 2.0), routed on ``routeKey``. Items are read cache-aside with
+a strongly consistent loader; events are validated and queued, or refused at once with 503 and ``Retry-After`` when
+this region may not write; ``/health`` checks the state, the table and the cache. Every response is JSON and a 4xx
+names the field at fault. Clients, settings and the cache are built once per container (:func:`current_api`); tests
+pass their own :class:`Api`. Each route's contract and why an HTTP API: ``docs/design/functions.md``.
 """
 
 from __future__ import annotations
@@ -58,6 +20,7 @@ from typing import Any, Protocol
 
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
+from functions.shared.codec import item_from_image
 from functions.shared.errors import RetryableError, ValidationError
 from functions.shared.events import canonical_json, parse_event, validate_key
 from functions.shared.log import get_logger, now_ms, request_context
@@ -72,7 +35,7 @@ from functions.shared.schema import (
 )
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
-from functions.shared.store import STATE_CACHE_SECONDS, StateCache, item_from_image
+from functions.shared.state_cache import STATE_CACHE_SECONDS, StateCache
 
 logger = get_logger("api")
 
@@ -145,7 +108,7 @@ class Api:
 
     def write_state(self) -> AppState:
         """The state for the fail-fast write check, re-read after ``state_cache_seconds`` (the write path's
-        :class:`~functions.shared.store.StateCache`, built on the first check)."""
+        :class:`~functions.shared.state_cache.StateCache`, built on the first check)."""
         if self._write_states is None:
             self._write_states = StateCache(self.table, self.state_cache_seconds, self.clock)
         return self._write_states.get()

@@ -1,24 +1,10 @@
 """The event processor: SQS-triggered, one event per message, partial batch responses.
 
-Each record is parsed (:func:`functions.shared.events.parse_event`) and applied (:func:`functions.shared.store.apply_event`)
-on its own: a bad record fails alone and the rest of the batch proceeds. The response lists the failed records
-(``{"batchItemFailures": [{"itemIdentifier": messageId}]}``; the event source mapping must enable
-``ReportBatchItemFailures``); SQS makes them visible again after the visibility timeout and moves them to the
-dead-letter queue after ``maxReceiveCount`` receives.
-
-What fails a record, and why it is not acknowledged
----------------------------------------------------
-- a validation error (the log names the field) and a payload or version conflict: they can never succeed, but
-  acknowledging them would drop them silently; failing them lands them in the dead-letter queue, where an operator
-  sees them (the retries cost a few cheap receives);
-- a fenced or passive region (:class:`~functions.shared.errors.FencedError`), throttling and transient errors
-  (:class:`~functions.shared.errors.RetryableError`, after the client's own retries with backoff): retried by SQS,
-  and in the dead-letter queue if they keep failing;
-- anything unexpected (logged with its traceback).
-
-Metrics, flushed once per batch: ``Applied``, ``Duplicates``, ``StaleEvents`` (losers of last-writer-wins, each also
-a conflict record), ``Conflicts`` (payload conflicts), ``VersionConflicts``, ``ValidationErrors``, ``Fenced``,
-``Retryable``, ``Unexpected`` and ``Failed`` (every failed record).
+Each record is parsed (:func:`functions.shared.events.parse_event`) and applied
+(:func:`functions.shared.write_path.apply_event`) on its own; the response lists the failed records
+(``batchItemFailures``), which SQS retries and then moves to the dead-letter queue. Validation errors and conflicts
+fail too, so that they land in the DLQ rather than vanish. Which failures fail a record, and the metrics flushed once
+per batch: ``docs/design/functions.md``.
 """
 
 from __future__ import annotations
@@ -35,15 +21,14 @@ from functions.shared.log import get_logger, now_ms, request_context
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from functions.shared.store import (
+from functions.shared.state_cache import StateCache, StateSource
+from functions.shared.write_path import (
     APPLIED,
     DUPLICATE,
     STALE,
     InvalidatesCache,
     Outcome,
     PayloadConflictError,
-    StateCache,
-    StateSource,
     VersionConflictError,
     apply_event,
 )

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from functions.shared.state import error_code
+from functions.shared.errors import error_code
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0

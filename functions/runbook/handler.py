@@ -1,14 +1,10 @@
 """The runbook function: one attempt of one failover step, for the failover state machine (one per region).
 
 Event ``{"step": "<fence|drain|promote|shift_traffic|activate>", "request": <FailoverRequest.to_dict()>}``; the answer
-is ``StepResult.to_dict()``: ``{"step", "done", "waitSeconds", "detail"}``. The state machine waits ``waitSeconds``
-and calls the same step again until ``done``, then the next step. Failures raise one of two classes the state machine
-tells apart by name: :class:`~functions.runbook.model.StepRetryableError` (its ``Retry`` backs off and tries again)
-and :class:`~functions.runbook.model.StepRefusedError` (the execution fails with the message: an operator decides).
-A malformed event is refused, naming the field.
-
-The topology (``RUNBOOK_TOPOLOGY``, :meth:`Topology.to_json`) and the clients are built once per container, on the
-first invocation: importing this module loads no SDK.
+is ``StepResult.to_dict()``, whose ``waitSeconds`` the state machine waits before calling the step again until
+``done``. Failures raise :class:`~functions.runbook.model.StepRetryableError` (retried) or
+:class:`~functions.runbook.model.StepRefusedError` (an operator decides); a malformed event is refused, naming the
+field. The topology and clients are built on the first invocation: importing this module loads no SDK.
 """
 
 from __future__ import annotations

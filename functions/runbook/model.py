@@ -1,28 +1,10 @@
 """What the failover runbook works on: the deployed topology, one operator request, and the run's durable record.
 
-The runbook (ARCHITECTURE §3) moves the application from the active region (the *source*) to a *target* region in
-five steps, :data:`STEPS`, each idempotent, so a run that stops anywhere is resumed by running it again:
-
-``fence``
-    The state goes ``active -> fenced`` in the source region: no region writes. Written in the target region's replica
-    of the global table, so it works when the source region is gone.
-``drain``
-    Wait ``fence_settle_seconds`` (every container has seen the fence), then until DynamoDB and Aurora replication
-    into the target have caught up, at most ``drain_timeout_seconds``. Out of time, a planned switchover stops; an
-    unplanned failover carries on and records the lag it leaves behind (the data-loss window).
-``promote``
-    The state goes ``fenced -> failover`` naming the target, then Aurora's writer moves to the target region:
-    ``SwitchoverGlobalCluster`` when planned, ``FailoverGlobalCluster`` with ``AllowDataLoss`` only when the request
-    allows data loss.
-``shift_traffic``
-    Route53 sends clients to the target: its traffic gate opens and every other region's closes (``healthCheckGate``),
-    or the routing controls are set likewise (``routingControl``).
-``activate``
-    The state goes ``failover -> active`` in the target: it writes again, under a new epoch.
-
-The topology comes from the deployment (the runbook function's environment, or the stack's outputs for ``ops``); a
-request is what an operator asks for; the :class:`RunRecord` (item ``RUNBOOK#<run id>`` in the target region's table)
-remembers the source region and starting epoch of a run, and the history of its steps with their durations.
+The runbook moves the application from the active region (the *source*) to a *target* region in five idempotent
+steps, :data:`STEPS`: ``fence``, ``drain``, ``promote``, ``shift_traffic``, ``activate``; a run that stops anywhere
+is resumed by running it again. :class:`Topology` comes from the deployment, :class:`FailoverRequest` from an
+operator, and :class:`RunRecord` (item ``RUNBOOK#<run id>`` in the target's table) remembers the run. What each step
+does: ``docs/design/runbook-steps.md``.
 """
 
 from __future__ import annotations
@@ -89,7 +71,7 @@ class Topology:
     routing_controls: region -> Route53 ARC routing control ARN (``routingControl`` only).
     routing_control_endpoints: region -> the ARC cluster's endpoint URL there (``routingControl`` only).
     drain_timeout_seconds: how long ``drain`` may wait for replication.
-    fence_settle_seconds: how long after the fence every writer has stopped (functions.shared.store).
+    fence_settle_seconds: how long after the fence every writer has stopped (functions.shared.state_cache).
     """
 
     regions: tuple[str, ...]

@@ -1,41 +1,9 @@
 """Running the runbook: one step with its bookkeeping (the Lambda's job), a whole run (``ops failover``, the drill), a
 dry run, and the durable run record.
 
-The run record
---------------
-One item, ``RUNBOOK#<run id>``, in the target region's table (it must survive the source region):
-
-=================  ====  ==================================================================
-attribute          type  meaning
-=================  ====  ==================================================================
-Id                 S     ``RUNBOOK#<run id>``
-RecordType         S     ``runbook``
-Revision           N     raised by one on every write; every write is conditional on it
-RunId              S     the run id (also the Step Functions execution name)
-TargetRegion       S     where the run moves the application
-SourceRegion       S     the active region when the run was first recorded
-StartEpoch         N     the state's epoch then: every step judges progress against it
-Planned            BOOL  switchover (true) or failover (false)
-AllowDataLoss      BOOL  what the operator allowed
-RequestedBy        S     who asked
-Status             S     ``running`` / ``succeeded`` / ``failed``
-StartedAt          N     epoch ms of the first start
-FinishedAt         N     epoch ms it succeeded or failed (absent while running)
-Error              S     why it failed (absent otherwise)
-Steps              M     step name -> {Status S, Attempts N, StartedAt N, FinishedAt N, Detail S (JSON)}
-=================  ====  ==================================================================
-
-Steps sit in one map of the one item, so a write of the record is one conditional ``PutItem`` on ``Revision``: two
-runners working on one run at once (the state machine and an operator) can never lose each other's bookkeeping; the
-loser gets :class:`StepRetryableError` and its retry repeats an idempotent attempt. The detail is kept as JSON text,
-so floats and nested shapes need no conversion to DynamoDB numbers.
-
-Resuming
---------
-Every step is idempotent (:mod:`functions.runbook.steps`), so a run resumes by running it again: done steps answer
-done after a look (and write nothing), and the run carries on where it stopped, whether it stopped between steps or
-after a step's effect but before its bookkeeping. A failed run is resumed the same way once its cause is fixed; a
-step that succeeds sets it running again.
+The run record is one item, ``RUNBOOK#<run id>``, in the target region's table; every write of it is one ``PutItem``
+conditional on its ``Revision``, so two runners of one run never lose each other's bookkeeping. A run resumes by
+running it again: done steps answer done after a look. The record's attributes: ``docs/design/runbook-steps.md``.
 """
 
 from __future__ import annotations
@@ -66,10 +34,10 @@ from functions.runbook.model import (
     Topology,
     run_record_id,
 )
-from functions.shared.errors import ConflictError, RetryableError, ValidationError
+from functions.shared.errors import CONDITIONAL_CHECK_FAILED, ConflictError, RetryableError, ValidationError, error_code
 from functions.shared.log import get_logger, now_ms
 from functions.shared.schema import ATTR_ID, ATTR_RECORD_TYPE
-from functions.shared.state import CONDITIONAL_CHECK_FAILED, AppState, ItemTable, error_code, read_state
+from functions.shared.state import AppState, ItemTable, read_state
 
 logger = get_logger("runbook")
 

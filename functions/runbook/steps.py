@@ -1,56 +1,10 @@
 """One idempotent attempt at each runbook step, and the dry-run line saying what an attempt would do now.
 
-Every attempt first looks at the world, acts only where the step's effect is missing, and answers ``done`` when the
-effect is in place, so an attempt repeated after a crash, a timeout or a retry never acts twice. Progress is judged
-against the run record (:class:`~functions.runbook.model.RunRecord`): the state record was ``active`` in the source at
-``start_epoch`` when the run began, and this run's transitions take it along one path,
-
-=====  ============================  ===========
-epoch  state                         written by
-=====  ============================  ===========
-E      active in the source          (the start)
-E+1    fenced in the source          fence
-E+2    failover naming the target    promote
-E+3    active in the target          activate
-=====  ============================  ===========
-
-each written with ``UpdatedBy = runbook <run id>``. A state anywhere else (another epoch, another region, another
-run's name) was moved by someone else: the step refuses (:class:`~functions.runbook.model.StepRefusedError`) naming it,
-and writes nothing. Every state read and transition goes to the *target* region's replica, which works while the
-source region is gone.
-
-Drain: what "caught up" means
------------------------------
-The fence is written in the target's replica; the source's writers read the state in theirs, so the drain first
-waits until the source's replica shows the fence (when the source answers: an unplanned run with the source gone
-cannot stop its writers anyway), then ``fence_settle_seconds`` more (``functions.shared.store``: every container has
-re-read the state and finished the write it had started). Then:
-
-- **DynamoDB**: a marker item ``DRAIN#<run id>`` is written in the source region's replica; the table has caught up
-  when a consistent read finds it in the target's. Global tables replicate item by item and do not promise an order
-  across items, so the marker is the usual canary, not a proof: every write made before the marker has had as long
-  to replicate as the marker, and replication delays are alike across the items of a table pair. It expires
-  through the table's TTL (``ExpiresAt``) after ``DRAIN_MARKER_TTL_SECONDS``.
-- **Aurora**: the target cluster's ``AWS/RDS AuroraGlobalDBReplicationLag`` (milliseconds; published by secondary
-  clusters), the latest ``Maximum`` since the fence settled, at most ``AURORA_DRAINED_LAG_MS``: a lag that small
-  measured after writers stopped means the target holds everything. No datapoint since the fence settled for
-  ``AURORA_NO_DATA_GRACE_SECONDS`` (RDS publishes every minute) counts as drained: a planned run loses nothing
-  anyway (``SwitchoverGlobalCluster`` synchronises the secondary before it switches), and an unplanned run records
-  that no lag was seen.
-
-Out of time (``drain_timeout_seconds`` after the fence), a planned run refuses and the state stays fenced; an
-unplanned run carries on and records what had not drained and the last lags seen: the data-loss window. An
-unplanned run whose source region does not answer does not wait for the marker at all; it records the source's last
-``AWS/DynamoDB ReplicationLatency`` towards the target, if CloudWatch there still answers.
-
-Promote and traffic
--------------------
-Aurora is asked in the target region (it answers while the source is gone), once: an attempt that finds a switchover
-or failover under way (the global cluster ``switching-over`` / ``failing-over``, or a ``FailoverState``) waits for it,
-so a crash right after the call never makes a second one. Traffic moves by the gates' ``HealthThreshold`` (the
-target's opens before the others close) through Route53's API, whose control plane is in us-east-1; the
-``routingControl`` mode goes through the Route53 ARC cluster's regional endpoints instead (tried in turn, the
-target's first), which keep working when us-east-1 does not.
+Every attempt looks at the world first, acts only where the step's effect is missing and answers ``done`` when it is
+in place. Progress is judged against the run record: from ``start_epoch`` this run's transitions take the state
+along one path (fenced, failover, active in the target, each ``UpdatedBy = runbook <run id>``); a state anywhere else
+is refused, naming it. Every state read and transition goes to the target region's replica. The epoch path, what
+"drained" means and how promote and traffic stay single: ``docs/design/runbook-steps.md``.
 """
 
 from __future__ import annotations
@@ -77,14 +31,13 @@ from functions.runbook.model import (
     StepRetryableError,
     Topology,
 )
-from functions.shared.errors import ValidationError
+from functions.shared.errors import ValidationError, error_code
 from functions.shared.schema import ATTR_EXPIRES_AT, ATTR_ID, ATTR_RECORD_TYPE, STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
 from functions.shared.state import (
     AppState,
     ItemTable,
     StateUnavailableError,
     TransitionError,
-    error_code,
     read_state,
     transition,
 )
@@ -117,7 +70,7 @@ ROUTING_OFF = "Off"
 ROUTING_ENDPOINT_ERRORS = frozenset({"EndpointTemporarilyUnavailableException", "InternalServerException", "ThrottlingException"})
 
 
-# The step that writes transition number n of a run's path (see the module notes).
+# The step that writes transition number n of a run's path (docs/design/runbook-steps.md: the epoch path).
 _TRANSITION_STEPS = ("", STEP_FENCE, STEP_PROMOTE, STEP_ACTIVATE)
 
 

@@ -1,26 +1,10 @@
 """A circuit breaker: stop calling a dependency that keeps failing, and try it again after a while.
 
-States:
+Closed (calls go through; ``failure_threshold`` failures in a row open it), open (calls refused at once for
+``open_seconds``), half-open (one probe at a time; its success closes, its failure reopens). Thread-safe, with an
+injectable clock. The states in full: ``docs/design/cache.md``.
 
-- **closed**: calls go through; ``failure_threshold`` failures in a row open the breaker.
-- **open**: calls are refused at once (the caller takes its fallback without waiting on a timeout) until
-  ``open_seconds`` have passed since the breaker opened.
-- **half-open**: one caller at a time is let through as a probe. Its success closes the breaker; its failure
-  opens it again for another ``open_seconds``. A probe that never reports back (its caller died) is replaced
-  after ``open_seconds``.
-
-The breaker is shared by every thread of a container, so every method holds one lock; the clock is injectable
-so tests step time instead of sleeping.
-
-Example:
-    >>> breaker = CircuitBreaker("cache", failure_threshold=3, open_seconds=10)
-    >>> if breaker.allow():
-    ...     try:
-    ...         value = redis.get(key)
-    ...     except RedisError:
-    ...         breaker.record_failure()
-    ...     else:
-    ...         breaker.record_success()
+Example: ``if breaker.allow():`` call the dependency, then ``breaker.record_success()`` or ``record_failure()``.
 """
 
 from __future__ import annotations

@@ -1,65 +1,13 @@
 """The region's item cache over Redis (MemoryDB): one key per item, written only after the database commit.
 
-Writers (the processor, the stream handler) use ``invalidate``; the API reads with ``get``, a cache-aside read. A
-cache that cannot be reached never fails the caller: the database is the source of truth, the failure is logged and
-counted, and ``invalidate`` answers False so that the stream handler retries the change (an invalidation that did not
-happen is never forgotten).
+Writers call ``invalidate`` (False when Redis did not answer: the stream handler retries); the API reads with ``get``,
+cache-aside, single-flight within the container and under a short Redis lock across containers. Every write to a key
+is the ``put if not older`` Lua script, versioned by the item's order token; anything unusable under a key is a miss.
+A failing Redis never fails the caller (circuit breaker). Entries, the read step by step, where a read was served
+from and the metrics: ``docs/design/cache.md``.
 
-Entries and versions
---------------------
-An item's key holds JSON: a copy ``{"token": <order token>, "item": <item>}`` (``"item": null`` is a *negative
-entry*: the item did not exist) or an invalidation marker ``{"token": <order token>, "invalidated": true}`` left by a
-writer after its commit. The token is the item's ``OrderToken`` (its place in last-writer-wins; ``""`` for an item
-without one and for a missing item). Every write to a key is one Lua script, ``put if not older``: it leaves the key
-alone when it holds a later token, or the same token as a copy, and writes otherwise. So a fill never puts back a copy
-older than a write that was already invalidated (the read that loaded before the write and fills after both
-invalidations ran is refused), an invalidation never drops a newer copy, and two fills of one version keep the first.
-
-Whatever else is under a key (not JSON, JSON that is not an entry of this item, a value of another Redis type) is a
-miss: the read loads from the table and its fill replaces the value. A wrong-type reply proves Redis answered, so it
-counts as a success for the circuit breaker, not as a failure.
-
-The read (``ItemCache.get``)
-----------------------------
-1. Read the item's key. A hit is served. A *negative entry* (kept ``NEGATIVE_TTL_SECONDS``) says
-   the item did not exist a moment ago: served as "not found" without a database read, so a client polling for a
-   missing id costs the table nothing.
-2. On a miss, load once per key:
-
-   - **within the container**, single-flight: the first thread to miss a key leads the load; every other thread
-     that misses the same key meanwhile waits for the leader's result instead of reading the table itself.
-   - **across containers**, a short Redis lock (``SET lock:item:{id} <token> NX PX``): the leader that takes it
-     reads the key once more (whoever held the lock before, in this container or another, filled the key
-     before releasing it, so a reader that missed just before that fill does not load again), then loads, fills,
-     and releases. A leader that finds the lock taken polls the item key for up to ``lock_wait_seconds`` and
-     loads itself only if nothing arrived (the holder died or is slow). The lock expires on its own after
-     ``LOCK_TTL_MS`` and is released by its owner only (compare-and-delete in one Lua script).
-
-   A miss costs a GET, the lock, a second GET, the table read, the fill and the release: five cache calls, so
-   that however many readers miss a key at once, in however many containers, the table is read once.
-
-   The loaded item is filled (``put if not older``) with TTL plus jitter.
-3. Every cache call goes through the circuit breaker (``functions.shared.breaker``). When Redis fails (a
-   connection refused, a socket timeout: ``functions.shared.clients`` keeps those short), the read is served from
-   the database; after ``failure_threshold`` failures in a row the breaker opens and reads skip the cache without
-   trying it, so they wait on no timeout at all. After the open period one read probes the cache; its success
-   closes the breaker and the cache is used again.
-
-Where a read was served from is returned with it: ``cache``, ``negative-cache``, ``db`` (this call loaded it),
-``shared`` (another thread of this container looked it up meanwhile), ``cache-wait`` (another container loaded and filled
-it while this one waited), ``db-cache-skipped`` (breaker open), ``db-cache-error`` (the cache failed on this call).
-
-Metrics: ``CacheHits``, ``CacheMisses``, ``NegativeHits``, ``CacheUnusable`` (a value that was not a usable entry),
-``CacheErrors``, ``CacheSkipped``, ``CacheLoads`` (database reads made by the cache), ``CacheInvalidations``,
-``BreakerOpen`` and ``BreakerClosed`` (state changes).
-
-Example:
-    >>> metrics = Metrics("api")
-    >>> cache = ItemCache(redis_client, ttl_seconds=300, metrics=metrics, breaker=cache_breaker(metrics))
-    >>> cache.store("item-1", {"Id": "item-1", "Version": 3, "OrderToken": "0001#k#h"})
-    >>> cache.get("item-1", load=lambda: table_read("item-1"))
-    ({'Id': 'item-1', 'Version': 3, 'OrderToken': '0001#k#h'}, 'cache')
-    >>> cache.invalidate("item-1", order_token="0002#k2#h2")
+Example: ``ItemCache(redis_client, ttl_seconds=300, metrics=m, breaker=cache_breaker(m)).get("item-1", load=read)``
+answers ``(item, "cache")`` on a hit.
 """
 
 from __future__ import annotations
@@ -255,7 +203,7 @@ class ItemCache:
         return True
 
     def get(self, item_id: str, load: Loader) -> tuple[Item | None, str]:
-        """The item (None: it does not exist) and where it was served from (see the module docstring).
+        """The item (None: it does not exist) and where it was served from (``docs/design/cache.md``).
 
         ``load`` reads the item from the database; it is called at most once per key at a time in this
         container, and its exceptions reach the caller (and every follower waiting on that load). Followers get

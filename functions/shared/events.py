@@ -1,23 +1,12 @@
 """The write event of ARCHITECTURE §3 and its validation: ``{id, data, timestamp, idempotencyKey}`` (+ ``expectedVersion``).
 
-An event is parsed once, at the edge (the API's ``POST /events``, the processor's SQS record), into a frozen
-:class:`Event`; everything after works on that value. Every malformed input raises
-:class:`~functions.shared.errors.ValidationError` naming the field (``body`` when the body is not a JSON object).
+An event is parsed once, at the edge (``POST /events``, an SQS record), into a frozen :class:`Event`; every malformed
+input raises :class:`~functions.shared.errors.ValidationError` naming the field. :func:`order_token` is the event's
+place in last-writer-wins, ``(timestamp, idempotencyKey, payloadHash)`` as one sortable string; why its string order
+is the tuple order: ``docs/design/write-path.md``.
 
-The total order
----------------
-Last-writer-wins compares events by ``(timestamp, idempotencyKey, payloadHash)``: the client's timestamp first, then
-the key, then the hash of the payload, so two events never tie unless they are the same event, and the order does not
-depend on where or when an event was processed. The table stores it as one sortable string, :func:`order_token`
-(zero-padded timestamp, key, hash, separated by ``#``), so a single ``ConditionExpression`` compares it. The string
-order equals the tuple order because the separator sorts below every character a key may contain (keys are restricted
-to ``[A-Za-z0-9._:-]``, all above ``#``) and the timestamp and hash have a fixed width.
-
-Example:
-    >>> event = parse_event('{"id": "item-1", "data": {"n": 1}, "timestamp": 1000, "idempotencyKey": "k-1"}',
-    ...                     now_ms=2000, max_skew_ms=300_000)
-    >>> event.order_key[:2]
-    (1000, 'k-1')
+Example: ``parse_event('{"id": "item-1", "data": {"n": 1}, "timestamp": 1000, "idempotencyKey": "k-1"}',
+now_ms=2000, max_skew_ms=300_000).order_key[:2] == (1000, "k-1")``.
 """
 
 from __future__ import annotations
@@ -209,7 +198,14 @@ def _data(value: object) -> EventData:
 def _check_json_value(value: object, depth: int) -> None:
     """Plain JSON (objects with string keys, arrays, strings, finite numbers, booleans, null); objects and arrays
     nested at most 32 levels deep (``depth`` is the level of ``value`` if it is one)."""
-    if isinstance(value, Mapping | list) and depth > MAX_DATA_DEPTH:
+    if isinstance(value, Mapping | list):
+        _check_json_container(value, depth)
+    else:
+        _check_json_scalar(value)
+
+
+def _check_json_container(value: Mapping[Any, object] | list[object], depth: int) -> None:
+    if depth > MAX_DATA_DEPTH:
         raise ValidationError("data", f"must be nested at most {MAX_DATA_DEPTH} levels deep")
     if isinstance(value, Mapping):
         for key, child in value.items():
@@ -217,12 +213,15 @@ def _check_json_value(value: object, depth: int) -> None:
                 raise ValidationError("data", "object keys must be non-empty strings")
             _check_text(key)
             _check_json_value(child, depth + 1)
-    elif isinstance(value, list):
+    else:
         for child in value:
             _check_json_value(child, depth + 1)
-    elif isinstance(value, bool):
-        pass
-    elif isinstance(value, int):
+
+
+def _check_json_scalar(value: object) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, int):
         if abs(value) >= 10**MAX_NUMBER_DIGITS:
             raise ValidationError("data", f"integers must have at most {MAX_NUMBER_DIGITS} digits")
     elif isinstance(value, float):
@@ -234,7 +233,7 @@ def _check_json_value(value: object, depth: int) -> None:
             )
     elif isinstance(value, str):
         _check_text(value)
-    elif value is not None:
+    else:
         raise ValidationError("data", f"must be plain JSON, found {_type_name(value)}")
 
 

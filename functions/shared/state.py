@@ -1,36 +1,12 @@
 """The application state (ARCHITECTURE §3): ``active`` / ``fenced`` / ``failover``, the active region and the epoch.
 
-One item in the table, ``Id = STATE#application`` (created by the first deploy, ``components/table.py``). The epoch is
-the fencing token: every transition is a conditional write on the expected epoch and raises it by one, so two
-operators (or a resumed runbook) can never both move the state from the same starting point.
+One item, ``Id = STATE#application``. The epoch is the fencing token: every :func:`transition` is conditional on the
+expected epoch and raises it by one. :data:`TRANSITIONS` is the state machine; anything else raises
+:class:`TransitionError`. Only ``active`` writes, and only in ``ActiveRegion``; every region serves reads. The table of
+transitions and why a write checks a cached copy: ``docs/design/state-and-fencing.md``.
 
-The state machine is the pure table :data:`TRANSITIONS`: which status may follow which, and what the new active region
-may be. Anything else is refused with :class:`TransitionError` (a :class:`~functions.shared.errors.ConflictError`)
-naming the current state and what was asked.
-
-=========  =========  ================  ====================================================================
-from       to         active region     why
-=========  =========  ================  ====================================================================
-active     fenced     the same          fence the active region: it stops writing (first failover step)
-fenced     active     the same          abort the fence: the same region writes again
-fenced     failover   another region    promote a region: ActiveRegion names the target while nobody writes
-failover   active     the same          the promoted region becomes the active one
-failover   fenced     any               abort the failover: nobody writes until an operator decides
-=========  =========  ================  ====================================================================
-
-Only ``active`` allows writes, and only in ``ActiveRegion`` (:meth:`AppState.may_write`). Reads are served in every
-region in every state (:meth:`AppState.may_serve_reads`): the table holds every committed write everywhere, and a
-fenced region keeps answering reads while the failover runs.
-
-The library speaks to DynamoDB through the low-level client (an :class:`ItemTable`: client plus table name), so every
-request is explicit and countable.
-
-Example:
-    >>> table = ItemTable(aws_client("dynamodb", "us-east-1"), "multi-region-prod-items")
-    >>> state = read_state(table)
-    >>> transition(table, expected_epoch=state.epoch, to_status="fenced", active_region=state.active_region,
-    ...            updated_by="ops failover")
-    AppState(status='fenced', active_region='us-east-1', epoch=2, ...)
+Example: ``transition(table, expected_epoch=state.epoch, to_status="fenced", active_region=state.active_region,
+updated_by="ops failover")`` after ``state = read_state(table)``.
 """
 
 from __future__ import annotations
@@ -39,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from functions.shared.errors import ConflictError, RetryableError
+from functions.shared.errors import CONDITIONAL_CHECK_FAILED, ConflictError, RetryableError, error_code
 from functions.shared.log import now_ms
 from functions.shared.schema import (
     ALLOWED_STATES,
@@ -69,8 +45,6 @@ TRANSITIONS: Mapping[tuple[str, str], str] = {
     (STATUS_FAILOVER, STATUS_ACTIVE): SAME_REGION,
     (STATUS_FAILOVER, STATUS_FENCED): ANY_REGION,
 }
-
-CONDITIONAL_CHECK_FAILED = "ConditionalCheckFailedException"
 
 
 class DynamoDBClient(Protocol):
@@ -246,6 +220,12 @@ def transition(
         updated_by=updated_by,
         updated_at=now_ms() if updated_at is None else updated_at,
     )
+    _write_transition(table, current, new, expected_epoch)
+    return new
+
+
+def _write_transition(table: ItemTable, current: AppState, new: AppState, expected_epoch: int) -> None:
+    """Write ``new`` over the record if it still holds ``current``'s epoch, status and region (one UpdateItem)."""
     try:
         table.client.update_item(
             TableName=table.name,
@@ -280,13 +260,3 @@ def transition(
             f"stale epoch: expected {expected_epoch}, but the state changed concurrently to {now.describe()}; nothing written",
             now,
         ) from None
-    return new
-
-
-def error_code(error: BaseException) -> str | None:
-    """The AWS error code of a botocore ClientError (duck-typed: botocore is not imported here), else None."""
-    response = getattr(error, "response", None)
-    if not isinstance(response, Mapping):
-        return None
-    code = response.get("Error", {}).get("Code")
-    return str(code) if code is not None else None

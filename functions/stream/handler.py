@@ -1,26 +1,10 @@
 """The stream handler: one per region, on that region's table stream (``NEW_AND_OLD_IMAGES``).
 
-The global table replicates with the service's own rule: the later service-side write wins, whatever the client's
-timestamp. So when two regions write one item concurrently, a region can end up holding the event that loses
-last-writer-wins (ARCHITECTURE §3, event processor 2). For every changed item, local or replicated, this handler:
-
-1. re-asserts the winner when the change moved the item *down* the total order (the new image's ``OrderToken`` is
-   below the old image's, or missing, which the order puts below every event; local writes only ever move it up):
-   a put of the old image, conditional on the item still holding something below it
-   (:func:`functions.shared.store.reassert_winner`). The put is a new, later write, so the service replicates it
-   everywhere and it wins there too; repeated and concurrent re-assertions write the same winner and never overwrite
-   a newer event;
-2. records the loser (:func:`functions.shared.store.record_conflict`, one record per loser however many regions see it);
-3. invalidates this region's cache entry for the item at the new image's order token, so a replicated write is never
-   hidden by a cached older copy (and no slower read can fill one back: ``functions.shared.cache``). An invalidation
-   that did not happen (the cache down or its breaker open) fails the record, which is retried until it does.
-
-It re-asserts in every region whatever the application state: it restores the winner, it never decides a new one.
-The table's own records (state, idempotency, conflict) are skipped.
-
-Partial batch responses: the first record that fails is reported (``batchItemFailures`` with its sequence number) and
-the rest of the batch is left for the retry, which resumes from it, so the records of a shard stay in order.
-Metrics: ``ItemChanges``, ``Reasserted``, ``ReplicationConflicts``, ``Failed``.
+For every changed item, local or replicated: re-assert the winner when the change moved the item down the total order
+(:func:`functions.shared.conflicts.reassert_winner`), record the loser (:func:`functions.shared.conflicts.record_conflict`),
+and invalidate the region's cache entry at the new order token, failing the record until that happened. The table's
+own records are skipped. The first failed record is reported and the rest of the batch retried from it, so a shard
+stays in order. Why the service's replication needs this, and the metrics: ``docs/design/functions.md``.
 """
 
 from __future__ import annotations
@@ -30,13 +14,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.shared.conflicts import reassert_winner, record_conflict
 from functions.shared.errors import RetryableError
 from functions.shared.log import get_logger, now_ms, request_context
 from functions.shared.metrics import Metrics
-from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPDATED_REGION, ATTR_ORDER_TOKEN
+from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPDATED_REGION, ATTR_ORDER_TOKEN, is_item_id
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from functions.shared.store import InvalidatesCache, is_item_id, reassert_winner, record_conflict
+from functions.shared.write_path import InvalidatesCache
 
 logger = get_logger("stream")
 

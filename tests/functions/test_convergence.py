@@ -22,12 +22,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from functions.shared.codec import item_from_image
 from functions.shared.errors import ConflictError, RetryableError
 from functions.shared.events import Event
 from functions.shared.metrics import Metrics
-from functions.shared.schema import STATUS_ACTIVE
+from functions.shared.schema import STATUS_ACTIVE, conflict_record_id, is_item_id
 from functions.shared.state import AppState, ItemTable
-from functions.shared.store import STALE, apply_event, conflict_record_id, is_item_id, item_from_image
+from functions.shared.write_path import STALE, apply_event
 from functions.stream.handler import StreamHandler, process_batch
 from simulation.replication_double import GlobalTableReplicationDouble
 from tests.support.dynamo import create_items_table, local_client
@@ -42,7 +43,7 @@ _tables = itertools.count()
 
 class ActiveHere:
     """Each region believes it is the active one: the split-brain window around a failover, which is exactly when
-    two regions write one item concurrently (the state record's own fencing is tested in test_store)."""
+    two regions write one item concurrently (the state record's own fencing is tested in test_write_path)."""
 
     def __init__(self, region: str) -> None:
         self.state = AppState(STATUS_ACTIVE, region, 1, 0, "test")

@@ -23,22 +23,15 @@ import pytest
 from functions.processor import handler
 from functions.processor.handler import Processor, handle, process_record
 from functions.shared.clients import aws_client
+from functions.shared.codec import item_from_image
 from functions.shared.events import Event
 from functions.shared.log import JsonFormatter, now_ms
 from functions.shared.metrics import Metrics
-from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
+from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED, conflict_record_id, idempotency_record_id
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable, read_state, transition
-from functions.shared.store import (
-    APPLIED,
-    DUPLICATE,
-    STALE,
-    Outcome,
-    StateCache,
-    conflict_record_id,
-    idempotency_record_id,
-    item_from_image,
-)
+from functions.shared.state_cache import StateCache
+from functions.shared.write_path import APPLIED, DUPLICATE, STALE, Outcome
 from tests.support.cache_doubles import FakeClock
 from tests.support.dynamo import WRITE_REGION, WRITE_TABLE, DynamoDBFactory, create_items_table, local_client
 

@@ -20,8 +20,8 @@ from functions.processor.handler import build_processor
 from functions.shared.breaker import CLOSED
 from functions.shared.cache import copy_entry, item_key
 from functions.shared.clients import aws_client
+from functions.shared.schema import idempotency_record_id
 from functions.shared.settings import Settings
-from functions.shared.store import idempotency_record_id
 from functions.stream import handler as stream_handler
 from functions.stream.handler import build_handler
 from simulation.local_servers import RedisClusterServers, RedisServer

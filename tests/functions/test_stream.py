@@ -14,10 +14,11 @@ import redis
 
 from functions.shared.cache import ItemCache, invalidation_marker, item_key
 from functions.shared.clients import aws_client
+from functions.shared.codec import item_from_image
 from functions.shared.events import Event
 from functions.shared.metrics import Metrics
+from functions.shared.schema import conflict_record_id, idempotency_record_id
 from functions.shared.state import ItemTable
-from functions.shared.store import conflict_record_id, idempotency_record_id, item_from_image
 from functions.stream import handler
 from functions.stream.handler import StreamHandler, handle
 from simulation.local_servers import RedisServer

@@ -20,7 +20,8 @@ from collections import Counter
 from typing import Any
 
 from functions.shared.events import parse_event
-from functions.shared.store import PENDING, idempotency_record_id, is_item_id
+from functions.shared.schema import idempotency_record_id, is_item_id
+from functions.shared.write_path import PENDING
 from tests.support.faults import UP, CacheProxy
 from tests.support.world import BASE_MS, TABLE, CacheEndpoint, Clock, Region, replicate, settle
 

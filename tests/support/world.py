@@ -25,10 +25,12 @@ from functions.processor.handler import Processor
 from functions.processor.handler import handle as process
 from functions.shared.cache import BREAKER_OPEN_SECONDS, ItemCache, cache_breaker, item_key
 from functions.shared.clients import CALL_BUDGET_SECONDS, LazyRedis, redis_client
+from functions.shared.codec import item_from_image
 from functions.shared.metrics import Metrics
+from functions.shared.schema import is_item_id
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from functions.shared.store import StateCache, is_item_id, item_from_image
+from functions.shared.state_cache import StateCache
 from functions.stream.handler import StreamHandler
 from functions.stream.handler import handle as stream_handle
 from tests.support.dynamo import LOCAL_CLIENT_CONFIG, create_items_table

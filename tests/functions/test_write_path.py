@@ -1,4 +1,4 @@
-"""The write path (functions/shared/store.py) against the moto server: idempotency, payload conflicts, last-writer-wins,
+"""The write path (functions/shared/write_path.py) against the moto server: idempotency, payload conflicts, last-writer-wins,
 expectedVersion, fencing, cache invalidation after commit, and the DynamoDB requests each kind of event costs."""
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from functions.shared.codec import from_attribute, item_from_image, to_attribute
 from functions.shared.errors import FencedError, RetryableError
 from functions.shared.events import Event, order_token
-from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
+from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED, conflict_record_id, idempotency_record_id, is_item_id
 from functions.shared.state import AppState, ItemTable, transition
-from functions.shared.store import (
+from functions.shared.state_cache import StateCache
+from functions.shared.write_path import (
     APPLIED,
     CLAIM_OWNER_WINDOW_MS,
     DUPLICATE,
@@ -26,16 +28,9 @@ from functions.shared.store import (
     STALE,
     Outcome,
     PayloadConflictError,
-    StateCache,
     VersionConflictError,
     _Writer,
     apply_event,
-    conflict_record_id,
-    from_attribute,
-    idempotency_record_id,
-    is_item_id,
-    item_from_image,
-    to_attribute,
 )
 from tests.support.cache_doubles import FakeClock
 from tests.support.dynamo import WRITE_REGION
