@@ -152,12 +152,12 @@ def region_of(run: ProgramRun, resource: Resource) -> str | None:
         return None
     if resource.type == "aws:cloudwatch/metricAlarm:MetricAlarm" and resource.inputs["metricName"] == "HealthCheckStatus":
         return str(resource.inputs["name"]).rsplit("-health-", 1)[1]
-    provider = run.by_urn(resource.provider) if resource.provider else None
-    owner = provider or next((a for a in ancestors(run, resource) if a.provider), None)
-    if owner is None or owner.type != PROVIDER_TYPE:
-        owner = run.by_urn(owner.provider) if owner and owner.provider else None
-    region = owner.region if owner else None
-    return region if owner and owner.name == f"aws-{region}" else None
+    providers = {p.urn: p for p in run.of_type(PROVIDER_TYPE)}
+    # Its own aws provider, or (for a resource of another package, such as a random password) its nearest ancestor's.
+    node = next((n for n in (resource, *ancestors(run, resource)) if n.provider in providers), None)
+    provider = providers[node.provider] if node and node.provider else None
+    # A region's provider is named for it; the edge provider of a stack without us-east-1 belongs to no region.
+    return provider.region if provider and provider.name == f"aws-{provider.region}" else None
 
 
 @pytest.mark.parametrize("config", ["prod", "dev", "prod-3-regions", "dev-without-us-east-1"])
