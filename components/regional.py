@@ -85,13 +85,7 @@ class RegionalStack(pulumi.ComponentResource):
         # Not `_protect`: the SDK's own attribute, which children inherit as their `protect`.
         self._protect_stateful = args.config.protect_stateful_resources
         self.key = self._key()
-        self.alarm_topic = alarm_topic(
-            self.region.name,
-            name_prefix=self.config.name_prefix,
-            key_arn=self.key.key.arn,
-            alarm_emails=self.config.edge.alarm_emails,
-            opts=pulumi.ResourceOptions(parent=self, provider=self._regional_provider),
-        )
+        self.alarm_topic = self._alarm_topic()
         self.network = self._network()
         self.app_security_group = self._app_security_group()
         self.eks = self._eks()
@@ -119,6 +113,17 @@ class RegionalStack(pulumi.ComponentResource):
             protect=self._protect_stateful,
         )
         return RegionKey(f"{self._prefix}-kms", key_args, self._child())
+
+    def _alarm_topic(self) -> aws.sns.Topic:
+        """Built with the key, before any phase that notifies it: the runbook's alarms, this region's alarms, and (in
+        us-east-1) every region's health-check alarm, whatever the order of the regions."""
+        return alarm_topic(
+            self.region.name,
+            name_prefix=self.config.name_prefix,
+            key_arn=self.key.key.arn,
+            alarm_emails=self.config.edge.alarm_emails,
+            opts=pulumi.ResourceOptions(parent=self, provider=self._regional_provider),
+        )
 
     def _network(self) -> Network:
         network_args = NetworkArgs(
