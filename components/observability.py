@@ -1,23 +1,17 @@
-"""Alarms and the dashboard: every replication path, every region's health and application layer, on one page and
-one pager.
+"""Alarms and the dashboard: each region's alarm topic and alarms (built under its RegionalStack) and the stack's one
+dashboard (under the GlobalStack).
 
-Each region gets an alarm topic encrypted with that region's key, with the configured email subscriptions;
-an alarm lives in the region whose metric it watches and notifies that region's topic. Route53 health-check
-metrics exist only in us-east-1, so their alarms (and a topic for them, when us-east-1 is not one of the
-stack's regions) live there. One dashboard per stack shows each metric family as a row with one widget per
-region, side by side.
-
-Thresholds are constants here, chosen from the recovery targets: replication that falls minutes behind, any
-failed S3 replication, a health check that fails, a cache that runs hot, a function that fails or is throttled, any
-message in a dead-letter (or stream-failure) queue. The application's function and queue names are fixed
-(``components/app.py``), so its alarms are built from the stack's name prefix.
+An alarm lives in the region whose metric it watches and notifies that region's topic (encrypted with its key); a
+Route53 health-check alarm lives in us-east-1, where those metrics are, and notifies the topic there. Resource names
+keep the ``observability-`` prefix of the component that once held them, and an alias to it, so deployed alarms keep
+their URNs. Thresholds and why: docs/design/observability.md.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -25,6 +19,7 @@ import pulumi_aws as aws
 
 from components.app import FAILURE_QUEUES, queue_name
 from components.app_functions import ERRORS, THROTTLES, function_alarms, function_name, function_names
+from components.providers import EDGE_REGION
 
 
 @dataclass(frozen=True)
@@ -99,195 +94,226 @@ def metric_alarm(
 
 
 @dataclass(frozen=True)
-class RegionSignals:
-    """What one region exposes to the alarms.
-
-    Parameters
-    ----------
-    region: the region name.
-    provider: that region's provider.
-    key_arn: that region's KMS key, encrypting its alarm topic.
-    aurora_cluster_id: the region's member cluster identifier.
-    memorydb_cluster_name: the region's MemoryDB cluster name.
-    bucket_name: the region's data bucket.
-    """
+class Peer:
+    """Another region, as this region's replication alarms name it: its name and its data bucket."""
 
     region: str
-    provider: pulumi.ProviderResource
-    key_arn: pulumi.Input[str]
-    aurora_cluster_id: pulumi.Input[str]
-    memorydb_cluster_name: pulumi.Input[str]
     bucket_name: pulumi.Input[str]
 
 
 @dataclass(frozen=True)
-class ObservabilityArgs:
+class RegionAlarmsArgs:
     """Parameters
     ----------
-    name_prefix: ``<project>-<stack>``: alarm, topic and dashboard names start with it.
-    regions: every region's signals, in config order (the dashboard's column order).
-    table_name: the global table.
-    health_check_ids: Route53 health check per region.
+    region: the region the alarms watch and live in.
+    name_prefix: ``<project>-<stack>``: alarm names start with it (the application's names are built from it).
+    topic: the region's alarm topic (``alarm_topic``); every alarm is its child and notifies it.
+    table_name: the global table (replication from this region to each peer).
+    aurora_cluster_id, memorydb_cluster_name, bucket_name: this region's member cluster, cache and data bucket.
+    peers: every other region, in config order.
     replication_rule_id: the S3 replication rule id towards a destination region.
-    edge_region, edge_provider: us-east-1, where health-check metrics live.
-    edge_key_arn: the us-east-1 KMS key for the health-check alarm topic when us-east-1 is not one of the regions
-        (``__main__`` makes one edge key for this topic and CloudFront's access logs).
-    alarm_emails: subscribed to every alarm topic.
+    """
+
+    region: str
+    name_prefix: str
+    topic: aws.sns.Topic
+    table_name: pulumi.Input[str]
+    aurora_cluster_id: pulumi.Input[str]
+    memorydb_cluster_name: pulumi.Input[str]
+    bucket_name: pulumi.Input[str]
+    peers: Sequence[Peer]
+    replication_rule_id: Callable[[str], str]
+
+
+FORMER_COMPONENT = "observability"
+FORMER_COMPONENT_TYPE = "multi-region:observability:Observability"
+
+
+def former_component_urn() -> pulumi.Output[str]:
+    """The URN of the component that held every topic, alarm and the dashboard before the GlobalStack/RegionalStack
+    tree: what their aliases name as their old parent."""
+    return pulumi.create_urn(FORMER_COMPONENT, FORMER_COMPONENT_TYPE)
+
+
+def _moved_from(parent: pulumi.Input[str]) -> list[pulumi.Input[pulumi.Alias | str]]:
+    return [pulumi.Alias(parent=parent)]
+
+
+def alarm_topic(
+    region: str,
+    *,
+    name_prefix: str,
+    key_arn: pulumi.Input[str],
+    alarm_emails: Sequence[str],
+    opts: pulumi.ResourceOptions,
+) -> aws.sns.Topic:
+    """The alarm topic of ``region`` (``opts`` gives its parent and provider), with an email subscription for each
+    of ``alarm_emails``."""
+    topic = aws.sns.Topic(
+        f"{FORMER_COMPONENT}-alarms-{region}",
+        name=f"{name_prefix}-alarms",
+        kms_master_key_id=key_arn,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=_moved_from(former_component_urn()))),
+    )
+    for index, email in enumerate(alarm_emails):
+        aws.sns.TopicSubscription(
+            f"{FORMER_COMPONENT}-alarms-{region}-email-{index}",
+            topic=topic.arn,
+            protocol="email",
+            endpoint=email,
+            opts=pulumi.ResourceOptions(parent=topic, provider=opts.provider),
+        )
+    return topic
+
+
+def _alarm(
+    args: RegionAlarmsArgs, suffix: str, rule: AlarmRule, dimensions: Mapping[str, pulumi.Input[str]], description: str
+) -> aws.cloudwatch.MetricAlarm:
+    """An alarm of the region, under its topic (so under its provider), notifying the topic."""
+    return metric_alarm(
+        f"{FORMER_COMPONENT}-{suffix}",
+        name=f"{args.name_prefix}-{suffix}",
+        rule=rule,
+        description=description,
+        dimensions=dimensions,
+        topic_arn=args.topic.arn,
+        opts=pulumi.ResourceOptions(parent=args.topic),
+    )
+
+
+def replication_alarms(args: RegionAlarmsArgs) -> list[aws.cloudwatch.MetricAlarm]:
+    """DynamoDB and S3 replication from this region to each peer: behind, failed, late."""
+    alarms = []
+    for peer in args.peers:
+        pair = f"{args.region}-to-{peer.region}"
+        table = {"TableName": args.table_name, "ReceivingRegion": peer.region}
+        alarms.append(
+            _alarm(
+                args,
+                f"dynamodb-replication-{pair}",
+                DYNAMODB_REPLICATION_LATENCY,
+                table,
+                f"DynamoDB replication {pair} is behind",
+            )
+        )
+        s3 = {
+            "SourceBucket": args.bucket_name,
+            "DestinationBucket": peer.bucket_name,
+            "RuleId": args.replication_rule_id(peer.region),
+        }
+        alarms.append(_alarm(args, f"s3-failed-{pair}", S3_FAILED_REPLICATION, s3, f"S3 replication {pair} failed"))
+        alarms.append(_alarm(args, f"s3-latency-{pair}", S3_REPLICATION_LATENCY, s3, f"S3 replication {pair} is late"))
+    return alarms
+
+
+def region_alarms(args: RegionAlarmsArgs) -> list[aws.cloudwatch.MetricAlarm]:
+    """Every alarm of the region but its health check's: replication from it, its Aurora member's lag, its cache, and
+    its application layer (functions and failure queues, whose names are fixed: ``components/app.py``)."""
+    r = args.region
+    alarms = replication_alarms(args)
+    alarms.append(
+        _alarm(
+            args,
+            f"aurora-lag-{r}",
+            AURORA_GLOBAL_LAG,
+            {"DBClusterIdentifier": args.aurora_cluster_id},
+            f"Aurora in {r} lags the writer",
+        )
+    )
+    cache = {"ClusterName": args.memorydb_cluster_name}
+    alarms.append(_alarm(args, f"memorydb-cpu-{r}", MEMORYDB_CPU, cache, f"MemoryDB in {r} is CPU-bound"))
+    alarms.append(_alarm(args, f"memorydb-memory-{r}", MEMORYDB_MEMORY, cache, f"MemoryDB in {r} is nearly full"))
+    for alarm in function_alarms(args.name_prefix, r):
+        rule = FUNCTION_ALARM_RULES[alarm.kind]
+        alarms.append(_alarm(args, alarm.suffix, rule, alarm.dimensions, alarm.description))
+    for queue in FAILURE_QUEUES:
+        dimensions = {"QueueName": queue_name(args.name_prefix, queue)}
+        alarms.append(
+            _alarm(args, f"{queue}-{r}", FAILED_MESSAGES, dimensions, f"The {queue} queue in {r} holds messages given up on")
+        )
+    return alarms
+
+
+def health_alarm(
+    region: str,
+    *,
+    name_prefix: str,
+    check_id: pulumi.Input[str],
+    edge_topic: aws.sns.Topic,
+    opts: pulumi.ResourceOptions,
+) -> aws.cloudwatch.MetricAlarm:
+    """The alarm on ``region``'s Route53 health check. ``opts`` gives its parent (the region's RegionalStack) and the
+    us-east-1 provider, where the metric is; it notifies ``edge_topic``, the alarm topic in us-east-1. It was a child
+    of that topic under the former component, which its alias names."""
+    former_topic = pulumi.create_urn(f"{FORMER_COMPONENT}-alarms-{EDGE_REGION}", "aws:sns/topic:Topic", former_component_urn())
+    return metric_alarm(
+        f"{FORMER_COMPONENT}-health-{region}",
+        name=f"{name_prefix}-health-{region}",
+        rule=HEALTH_CHECK_STATUS,
+        description=f"{region} fails its Route53 health check",
+        dimensions={"HealthCheckId": check_id},
+        topic_arn=edge_topic.arn,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=_moved_from(former_topic))),
+    )
+
+
+@dataclass(frozen=True)
+class DashboardArgs:
+    """Parameters
+    ----------
+    name_prefix: the dashboard's name.
+    regions: every region, in config order (the column order).
+    table_name: the global table.
+    aurora_clusters, memorydb_clusters, buckets: each region's, in the order of ``regions``.
+    health_check_ids: Route53 health check per region (none for a stack without them).
+    replication_rule_id: the S3 replication rule id towards a destination region.
     """
 
     name_prefix: str
-    regions: Sequence[RegionSignals]
+    regions: Sequence[str]
     table_name: pulumi.Input[str]
+    aurora_clusters: Sequence[pulumi.Input[str]]
+    memorydb_clusters: Sequence[pulumi.Input[str]]
+    buckets: Sequence[pulumi.Input[str]]
     health_check_ids: Mapping[str, pulumi.Input[str]]
     replication_rule_id: Callable[[str], str]
-    edge_region: str
-    edge_provider: pulumi.ProviderResource
-    edge_key_arn: pulumi.Input[str]
-    alarm_emails: Sequence[str] = field(default_factory=tuple)
 
 
-class Observability(pulumi.ComponentResource):
-    """Alarm topics per region, the alarms, and the stack's dashboard (in the first region)."""
-
-    topics: dict[str, aws.sns.Topic]
-    alarms: list[aws.cloudwatch.MetricAlarm]
-    dashboard: aws.cloudwatch.Dashboard
-
-    def __init__(self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("multi-region:observability:Observability", name, None, opts)
-        self.args = args
-        self.component_name = name
-        self.topics = {}
-        self.alarms = []
-        for signals in args.regions:
-            self.topics[signals.region] = self._topic(name, signals.region, signals.provider, signals.key_arn)
-        if args.edge_region not in self.topics:
-            self.topics[args.edge_region] = self._topic(name, args.edge_region, args.edge_provider, args.edge_key_arn)
-
-        for source in args.regions:
-            for destination in args.regions:
-                if destination.region == source.region:
-                    continue
-                pair = f"{source.region}-to-{destination.region}"
-                self._alarm(
-                    f"dynamodb-replication-{pair}",
-                    DYNAMODB_REPLICATION_LATENCY,
-                    source.region,
-                    {"TableName": args.table_name, "ReceivingRegion": destination.region},
-                    f"DynamoDB replication {pair} is behind",
-                )
-                s3_dims = {
-                    "SourceBucket": source.bucket_name,
-                    "DestinationBucket": destination.bucket_name,
-                    "RuleId": args.replication_rule_id(destination.region),
-                }
-                self._alarm(f"s3-failed-{pair}", S3_FAILED_REPLICATION, source.region, s3_dims, f"S3 replication {pair} failed")
-                self._alarm(
-                    f"s3-latency-{pair}", S3_REPLICATION_LATENCY, source.region, s3_dims, f"S3 replication {pair} is late"
-                )
-        for signals in args.regions:
-            r = signals.region
-            self._alarm(
-                f"aurora-lag-{r}",
-                AURORA_GLOBAL_LAG,
-                r,
-                {"DBClusterIdentifier": signals.aurora_cluster_id},
-                f"Aurora in {r} lags the writer",
-            )
-            cache = {"ClusterName": signals.memorydb_cluster_name}
-            self._alarm(f"memorydb-cpu-{r}", MEMORYDB_CPU, r, cache, f"MemoryDB in {r} is CPU-bound")
-            self._alarm(f"memorydb-memory-{r}", MEMORYDB_MEMORY, r, cache, f"MemoryDB in {r} is nearly full")
-            # The application's function names are fixed (components/app_functions.py), the same in every region.
-            for alarm in function_alarms(args.name_prefix, r):
-                self._alarm(alarm.suffix, FUNCTION_ALARM_RULES[alarm.kind], r, alarm.dimensions, alarm.description)
-            for queue in FAILURE_QUEUES:
-                self._alarm(
-                    f"{queue}-{r}",
-                    FAILED_MESSAGES,
-                    r,
-                    {"QueueName": queue_name(args.name_prefix, queue)},
-                    f"The {queue} queue in {r} holds messages given up on",
-                )
-        for region, check_id in args.health_check_ids.items():
-            self._alarm(
-                f"health-{region}",
-                HEALTH_CHECK_STATUS,
-                args.edge_region,
-                {"HealthCheckId": check_id},
-                f"{region} fails its Route53 health check",
-            )
-
-        home = args.regions[0]
-        names = pulumi.Output.all(
-            table=args.table_name,
-            clusters=[s.aurora_cluster_id for s in args.regions],
-            caches=[s.memorydb_cluster_name for s in args.regions],
-            buckets=[s.bucket_name for s in args.regions],
-            checks={s.region: args.health_check_ids[s.region] for s in args.regions if s.region in args.health_check_ids},
-        )
-        self.dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard",
-            dashboard_name=args.name_prefix,
-            dashboard_body=names.apply(
-                lambda n: json.dumps(
-                    dashboard_body(
-                        regions=[s.region for s in args.regions],
-                        table_name=n["table"],
-                        aurora_clusters=n["clusters"],
-                        memorydb_clusters=n["caches"],
-                        buckets=n["buckets"],
-                        health_checks=n["checks"],
-                        edge_region=args.edge_region,
-                        rule_id=args.replication_rule_id,
-                        functions=[function_name(args.name_prefix, f) for f in function_names()],
-                        failure_queues=[queue_name(args.name_prefix, q) for q in FAILURE_QUEUES],
-                    )
-                )
-            ),
-            opts=pulumi.ResourceOptions(parent=self, provider=home.provider),
-        )
-        self.register_outputs(
-            {"topic_arns": {r: t.arn for r, t in self.topics.items()}, "dashboard_name": self.dashboard.dashboard_name}
-        )
-
-    def _topic(self, name: str, region: str, provider: pulumi.ProviderResource, key_arn: pulumi.Input[str]) -> aws.sns.Topic:
-        topic = aws.sns.Topic(
-            f"{name}-alarms-{region}",
-            name=f"{self.args.name_prefix}-alarms",
-            kms_master_key_id=key_arn,
-            opts=pulumi.ResourceOptions(parent=self, provider=provider),
-        )
-        for index, email in enumerate(self.args.alarm_emails):
-            aws.sns.TopicSubscription(
-                f"{name}-alarms-{region}-email-{index}",
-                topic=topic.arn,
-                protocol="email",
-                endpoint=email,
-                opts=pulumi.ResourceOptions(parent=topic, provider=provider),
-            )
-        return topic
-
-    def _alarm(
-        self,
-        suffix: str,
-        rule: AlarmRule,
-        region: str,
-        dimensions: Mapping[str, pulumi.Input[str]],
-        description: str,
-    ) -> None:
-        """An alarm in ``region`` (under its topic, so under its provider) notifying that region's topic."""
-        topic = self.topics[region]
-        self.alarms.append(
-            metric_alarm(
-                f"{self.component_name}-{suffix}",
-                name=f"{self.args.name_prefix}-{suffix}",
-                rule=rule,
-                description=description,
-                dimensions=dimensions,
-                topic_arn=topic.arn,
-                opts=pulumi.ResourceOptions(parent=topic),
+def dashboard(args: DashboardArgs, opts: pulumi.ResourceOptions) -> aws.cloudwatch.Dashboard:
+    """The stack's dashboard (``dashboard_body``) once the names it shows are known; ``opts`` gives its parent and
+    the home region's provider."""
+    names = pulumi.Output.all(
+        table=args.table_name,
+        clusters=list(args.aurora_clusters),
+        caches=list(args.memorydb_clusters),
+        buckets=list(args.buckets),
+        checks={r: args.health_check_ids[r] for r in args.regions if r in args.health_check_ids},
+    )
+    body = names.apply(
+        lambda n: json.dumps(
+            dashboard_body(
+                regions=args.regions,
+                table_name=n["table"],
+                aurora_clusters=n["clusters"],
+                memorydb_clusters=n["caches"],
+                buckets=n["buckets"],
+                health_checks=n["checks"],
+                edge_region=EDGE_REGION,
+                rule_id=args.replication_rule_id,
+                functions=[function_name(args.name_prefix, f) for f in function_names()],
+                failure_queues=[queue_name(args.name_prefix, q) for q in FAILURE_QUEUES],
             )
         )
+    )
+    return aws.cloudwatch.Dashboard(
+        f"{FORMER_COMPONENT}-dashboard",
+        dashboard_name=args.name_prefix,
+        dashboard_body=body,
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=_moved_from(former_component_urn()))),
+    )
+
+
+Widget = tuple[str, str, list[list[Any]]]  # title, region, metrics
 
 
 def dashboard_body(
@@ -315,44 +341,13 @@ def dashboard_body(
         >>> [w["properties"]["title"] for w in body["widgets"][:2]]
         ['DynamoDB replication latency from us-east-1', 'DynamoDB replication latency from eu-west-1']
     """
-    width = max(6, 24 // max(1, len(regions)))
-    rows: list[list[tuple[str, str, list[list[Any]]]]] = []
-    rows.append(
-        [
-            (
-                f"DynamoDB replication latency from {src}",
-                src,
-                [
-                    ["AWS/DynamoDB", "ReplicationLatency", "TableName", table_name, "ReceivingRegion", dst]
-                    for dst in regions
-                    if dst != src
-                ],
-            )
-            for src in regions
-        ]
-    )
-    rows.append(
+    rows = [
+        _table_row(regions, table_name),
         [
             (f"Aurora global replication lag in {r}", r, [["AWS/RDS", "AuroraGlobalDBReplicationLag", "DBClusterIdentifier", c]])
             for r, c in zip(regions, aurora_clusters, strict=True)
-        ]
-    )
-    rows.append(
-        [
-            (
-                f"S3 replication from {src}",
-                src,
-                [
-                    ["AWS/S3", metric_name, "SourceBucket", buckets[i], "DestinationBucket", buckets[j], "RuleId", rule_id(dst)]
-                    for j, dst in enumerate(regions)
-                    if dst != src
-                    for metric_name in ("ReplicationLatency", "OperationsFailedReplication")
-                ],
-            )
-            for i, src in enumerate(regions)
-        ]
-    )
-    rows.append(
+        ],
+        _bucket_row(regions, buckets, rule_id),
         [
             (
                 f"MemoryDB CPU and memory in {r}",
@@ -363,26 +358,10 @@ def dashboard_body(
                 ],
             )
             for r, c in zip(regions, memorydb_clusters, strict=True)
-        ]
-    )
+        ],
+    ]
     if functions or failure_queues:
-        rows.append(
-            [
-                (
-                    f"Functions and DLQ in {r}",
-                    r,
-                    [
-                        *(
-                            ["AWS/Lambda", m, "FunctionName", f, {"stat": "Sum"}]
-                            for f in functions
-                            for m in ("Errors", "Throttles")
-                        ),
-                        *(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q] for q in failure_queues),
-                    ],
-                )
-                for r in regions
-            ]
-        )
+        rows.append(_application_row(regions, functions, failure_queues))
     if health_checks:
         rows.append(
             [
@@ -390,24 +369,72 @@ def dashboard_body(
                 for r, check in health_checks.items()
             ]
         )
-    widgets = []
-    for y, row in enumerate(rows):
-        for x, (title, region, metrics) in enumerate(row):
-            widgets.append(
-                {
-                    "type": "metric",
-                    "x": x * width,
-                    "y": y * 6,
-                    "width": width,
-                    "height": 6,
-                    "properties": {
-                        "title": title,
-                        "region": region,
-                        "metrics": metrics,
-                        "stat": "Maximum",
-                        "period": 60,
-                        "view": "timeSeries",
-                    },
-                }
-            )
-    return {"widgets": widgets}
+    return {"widgets": _widgets(rows, width=max(6, 24 // max(1, len(regions))))}
+
+
+def _table_row(regions: Sequence[str], table_name: str) -> list[Widget]:
+    return [
+        (
+            f"DynamoDB replication latency from {src}",
+            src,
+            [
+                ["AWS/DynamoDB", "ReplicationLatency", "TableName", table_name, "ReceivingRegion", dst]
+                for dst in regions
+                if dst != src
+            ],
+        )
+        for src in regions
+    ]
+
+
+def _bucket_row(regions: Sequence[str], buckets: Sequence[str], rule_id: Callable[[str], str]) -> list[Widget]:
+    return [
+        (
+            f"S3 replication from {src}",
+            src,
+            [
+                ["AWS/S3", metric_name, "SourceBucket", buckets[i], "DestinationBucket", buckets[j], "RuleId", rule_id(dst)]
+                for j, dst in enumerate(regions)
+                if dst != src
+                for metric_name in ("ReplicationLatency", "OperationsFailedReplication")
+            ],
+        )
+        for i, src in enumerate(regions)
+    ]
+
+
+def _application_row(regions: Sequence[str], functions: Sequence[str], failure_queues: Sequence[str]) -> list[Widget]:
+    return [
+        (
+            f"Functions and DLQ in {r}",
+            r,
+            [
+                *(["AWS/Lambda", m, "FunctionName", f, {"stat": "Sum"}] for f in functions for m in ("Errors", "Throttles")),
+                *(["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", q] for q in failure_queues),
+            ],
+        )
+        for r in regions
+    ]
+
+
+def _widgets(rows: Sequence[Sequence[Widget]], width: int) -> list[dict[str, Any]]:
+    """Each row's widgets side by side, 6 units high."""
+    return [
+        {
+            "type": "metric",
+            "x": x * width,
+            "y": y * 6,
+            "width": width,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "metrics": metrics,
+                "stat": "Maximum",
+                "period": 60,
+                "view": "timeSeries",
+            },
+        }
+        for y, row in enumerate(rows)
+        for x, (title, region, metrics) in enumerate(row)
+    ]

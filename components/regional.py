@@ -1,21 +1,36 @@
-"""RegionalStack: everything one region runs, under that region's provider."""
+"""RegionalStack: everything one region runs, under that region's provider, built in three phases (docs/design/tree.md).
+
+``RegionalStack(...)`` builds the foundation: key, alarm topic, network, EKS, Aurora member, MemoryDB, bucket, API.
+``add_application(...)`` adds the application layer (after the global table, on its stream here) and the bucket's
+replication (after every region's bucket); ``add_operations(...)`` the region's alarms and its failover runbook (after
+the global edge: the runbook's topology names the traffic gates). The application, replication, runbook and topic
+were once elsewhere in the tree: an alias keeps each one's URN.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.api import RegionalApi, RegionalApiArgs
+from components.app import RegionalApp, RegionalAppArgs, table_stream_arn
 from components.cache import MemoryDbArgs, MemoryDbCluster
 from components.compute import EksCluster, EksClusterArgs
 from components.config import RegionConfig, StackConfig
 from components.database import AuroraGlobal, AuroraRegionalArgs, AuroraRegionalCluster
+from components.global_stack import FROM_ROOT, GlobalStack
 from components.keys import RegionKey, RegionKeyArgs
 from components.network import Network, NetworkArgs
-from components.storage import RegionalBucket, RegionalBucketArgs
+from components.observability import Peer, RegionAlarmsArgs, alarm_topic, health_alarm, region_alarms
+from components.packaging import Package
+from components.runbook import FailoverRunbook, FailoverRunbookArgs, execution_timeout_seconds, topology_parameter_name
+from components.storage import BucketReplication, BucketReplicationArgs, RegionalBucket, RegionalBucketArgs, replication_rule_id
+from functions.shared.schema import table_name
+
+REGIONAL_STACK_TYPE = "multi-region:regional:RegionalStack"
 
 
 @dataclass(frozen=True)
@@ -39,18 +54,16 @@ class RegionalStackArgs:
 
 
 class RegionalStack(pulumi.ComponentResource):
-    """One region: KMS key, network, EKS, Aurora member cluster, MemoryDB, the regional bucket and the
-    regional API endpoint (later: the application layer behind it).
-
-    Every child is parented here, so each inherits the regional provider given in ``opts``. Data stores admit
-    only the application and EKS security groups, the wiring of which is visible here.
+    """One region. Every child is parented here, so each inherits the regional provider given in ``opts``; data stores
+    admit only the application and EKS security groups, the wiring of which is visible here.
 
     Example:
-        >>> RegionalStack("us-east-1", RegionalStackArgs(config, config.primary, aurora_global, zone.zone_id),
+        >>> RegionalStack("us-east-1", RegionalStackArgs(config, config.primary, aurora_global, zone_id),
         ...               pulumi.ResourceOptions(provider=providers["us-east-1"]))
     """
 
     key: RegionKey
+    alarm_topic: aws.sns.Topic
     network: Network
     app_security_group: aws.ec2.SecurityGroup
     eks: EksCluster
@@ -58,128 +71,250 @@ class RegionalStack(pulumi.ComponentResource):
     cache: MemoryDbCluster
     bucket: RegionalBucket
     api: RegionalApi
+    app: RegionalApp
+    replication: BucketReplication
+    alarms: list[aws.cloudwatch.MetricAlarm]
+    health_alarm: aws.cloudwatch.MetricAlarm | None
+    runbook: FailoverRunbook
 
     def __init__(self, name: str, args: RegionalStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("multi-region:regional:RegionalStack", name, None, opts)
-        config, region = args.config, args.region
-        protect = config.protect_stateful_resources
-        child = pulumi.ResourceOptions(parent=self)
+        super().__init__(REGIONAL_STACK_TYPE, name, None, opts)
+        self.config, self.region = args.config, args.region
+        self._prefix = name
+        self._regional_provider = opts.provider if opts else None
+        # Not `_protect`: the SDK's own attribute, which children inherit as their `protect`.
+        self._protect_stateful = args.config.protect_stateful_resources
+        self.key = self._key()
+        self.alarm_topic = self._alarm_topic()
+        self.network = self._network()
+        self.app_security_group = self._app_security_group()
+        self.eks = self._eks()
+        self.database = self._database(args)
+        self.cache = self._cache()
+        self.bucket = self._bucket()
+        self.api = self._api(args.zone_id)
 
-        self.key = RegionKey(
-            f"{name}-kms",
-            RegionKeyArgs(
-                region=region.name,
-                alias=f"alias/{config.name_prefix}",
-                deletion_window_days=config.kms_deletion_window_days,
-                protect=protect,
-            ),
-            child,
-        )
-        key_arn = self.key.key.arn
-        self.network = Network(
-            f"{name}-net",
-            NetworkArgs(
-                region=region.name,
-                network=region.network,
-                flow_log_retention_days=config.flow_log_retention_days,
-                log_key_arn=key_arn,
-            ),
-            child,
-        )
-        vpc_id = self.network.vpc.id
-        private_subnet_ids: list[pulumi.Input[str]] = [s.id for s in self.network.private_subnets]
+    @property
+    def private_subnet_ids(self) -> list[pulumi.Input[str]]:
+        return [s.id for s in self.network.private_subnets]
 
-        # The application's functions run in this group; data stores admit it by reference.
-        self.app_security_group = aws.ec2.SecurityGroup(
-            f"{name}-app-sg",
-            vpc_id=vpc_id,
+    def _child(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self)
+
+    def _moved_from_root(self) -> pulumi.ResourceOptions:
+        """A child that was at the stack's root before the RegionalStack held it: the alias keeps its URN."""
+        return pulumi.ResourceOptions(parent=self, provider=self._regional_provider, aliases=[FROM_ROOT])
+
+    def _key(self) -> RegionKey:
+        key_args = RegionKeyArgs(
+            region=self.region.name,
+            alias=f"alias/{self.config.name_prefix}",
+            deletion_window_days=self.config.kms_deletion_window_days,
+            protect=self._protect_stateful,
+        )
+        return RegionKey(f"{self._prefix}-kms", key_args, self._child())
+
+    def _alarm_topic(self) -> aws.sns.Topic:
+        """Built with the key, before any phase that notifies it: the runbook's alarms, this region's alarms, and (in
+        us-east-1) every region's health-check alarm, whatever the order of the regions."""
+        return alarm_topic(
+            self.region.name,
+            name_prefix=self.config.name_prefix,
+            key_arn=self.key.key.arn,
+            alarm_emails=self.config.edge.alarm_emails,
+            opts=pulumi.ResourceOptions(parent=self, provider=self._regional_provider),
+        )
+
+    def _network(self) -> Network:
+        network_args = NetworkArgs(
+            region=self.region.name,
+            network=self.region.network,
+            flow_log_retention_days=self.config.flow_log_retention_days,
+            log_key_arn=self.key.key.arn,
+        )
+        return Network(f"{self._prefix}-net", network_args, self._child())
+
+    def _app_security_group(self) -> aws.ec2.SecurityGroup:
+        """The application's functions run in this group; data stores admit it by reference."""
+        vpc_cidr = self.region.network.vpc_cidr
+        return aws.ec2.SecurityGroup(
+            f"{self._prefix}-app-sg",
+            vpc_id=self.network.vpc.id,
             description="Application functions: egress to AWS APIs over HTTPS and to the VPC's data stores",
             egress=[
                 aws.ec2.SecurityGroupEgressArgs(
                     protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="AWS APIs"
                 ),
                 aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp", from_port=5432, to_port=5432, cidr_blocks=[region.network.vpc_cidr], description="Aurora"
+                    protocol="tcp", from_port=5432, to_port=5432, cidr_blocks=[vpc_cidr], description="Aurora"
                 ),
                 aws.ec2.SecurityGroupEgressArgs(
-                    protocol="tcp", from_port=6379, to_port=6379, cidr_blocks=[region.network.vpc_cidr], description="MemoryDB"
+                    protocol="tcp", from_port=6379, to_port=6379, cidr_blocks=[vpc_cidr], description="MemoryDB"
                 ),
             ],
             opts=pulumi.ResourceOptions(parent=self.network.vpc),
         )
-        self.eks = EksCluster(
-            f"{name}-eks",
-            EksClusterArgs(
-                eks=config.eks,
-                cluster_name=config.name_prefix,
-                region=region.name,
-                private_subnet_ids=private_subnet_ids,
-                key_arn=key_arn,
-                protect=protect,
-            ),
-            child,
-        )
-        data_clients: list[pulumi.Input[str]] = [self.app_security_group.id, self.eks.cluster_security_group_id]
 
-        self.database = AuroraRegionalCluster(
-            f"{name}-aurora",
-            AuroraRegionalArgs(
-                aurora=config.aurora,
-                region=region.name,
-                is_primary=region.is_primary,
-                global_cluster_id=args.aurora_global.global_cluster_id,
-                master_username=args.aurora_global.master_username,
-                master_password=args.aurora_global.master_password,
-                vpc_id=vpc_id,
-                private_subnet_ids=private_subnet_ids,
-                private_subnet_zones=list(self.network.zone_names),
-                key_arn=key_arn,
-                client_security_group_ids=data_clients,
-                protect=protect,
-                join_after=args.aurora_join_after,
-            ),
-            child,
+    def _eks(self) -> EksCluster:
+        eks_args = EksClusterArgs(
+            eks=self.config.eks,
+            cluster_name=self.config.name_prefix,
+            region=self.region.name,
+            private_subnet_ids=self.private_subnet_ids,
+            key_arn=self.key.key.arn,
+            protect=self._protect_stateful,
         )
-        self.cache = MemoryDbCluster(
-            f"{name}-memorydb",
-            MemoryDbArgs(
-                memorydb=config.memorydb,
-                name_prefix=config.name_prefix,
-                vpc_id=vpc_id,
-                private_subnet_ids=private_subnet_ids,
-                key_arn=key_arn,
-                client_security_group_ids=data_clients,
-                protect=protect,
-            ),
-            child,
+        return EksCluster(f"{self._prefix}-eks", eks_args, self._child())
+
+    def _data_clients(self) -> list[pulumi.Input[str]]:
+        return [self.app_security_group.id, self.eks.cluster_security_group_id]
+
+    def _database(self, args: RegionalStackArgs) -> AuroraRegionalCluster:
+        database_args = AuroraRegionalArgs(
+            aurora=self.config.aurora,
+            region=self.region.name,
+            is_primary=self.region.is_primary,
+            global_cluster_id=args.aurora_global.global_cluster_id,
+            master_username=args.aurora_global.master_username,
+            master_password=args.aurora_global.master_password,
+            vpc_id=self.network.vpc.id,
+            private_subnet_ids=self.private_subnet_ids,
+            private_subnet_zones=list(self.network.zone_names),
+            key_arn=self.key.key.arn,
+            client_security_group_ids=self._data_clients(),
+            protect=self._protect_stateful,
+            join_after=args.aurora_join_after,
         )
-        self.bucket = RegionalBucket(
-            f"{name}-bucket",
-            RegionalBucketArgs(
-                region=region.name, key_arn=key_arn, noncurrent_version_days=config.noncurrent_version_days, protect=protect
-            ),
-            child,
+        return AuroraRegionalCluster(f"{self._prefix}-aurora", database_args, self._child())
+
+    def _cache(self) -> MemoryDbCluster:
+        cache_args = MemoryDbArgs(
+            memorydb=self.config.memorydb,
+            name_prefix=self.config.name_prefix,
+            vpc_id=self.network.vpc.id,
+            private_subnet_ids=self.private_subnet_ids,
+            key_arn=self.key.key.arn,
+            client_security_group_ids=self._data_clients(),
+            protect=self._protect_stateful,
         )
-        self.api = RegionalApi(
-            f"{name}-api",
-            RegionalApiArgs(
-                api_name=config.name_prefix,
-                domain_name=config.edge.domain_name,
-                zone_id=args.zone_id,
-                key_arn=key_arn,
-                health_check_path=config.edge.health_check_path,
-                protect=protect,
-            ),
-            child,
+        return MemoryDbCluster(f"{self._prefix}-memorydb", cache_args, self._child())
+
+    def _bucket(self) -> RegionalBucket:
+        bucket_args = RegionalBucketArgs(
+            region=self.region.name,
+            key_arn=self.key.key.arn,
+            noncurrent_version_days=self.config.noncurrent_version_days,
+            protect=self._protect_stateful,
         )
+        return RegionalBucket(f"{self._prefix}-bucket", bucket_args, self._child())
+
+    def _api(self, zone_id: pulumi.Input[str] | None) -> RegionalApi:
+        """The regional HTTP API on api.<domain>; its routes arrive with the application layer."""
+        api_args = RegionalApiArgs(
+            api_name=self.config.name_prefix,
+            domain_name=self.config.edge.domain_name,
+            zone_id=zone_id,
+            key_arn=self.key.key.arn,
+            health_check_path=self.config.edge.health_check_path,
+            protect=self._protect_stateful,
+        )
+        return RegionalApi(f"{self._prefix}-api", api_args, self._child())
+
+    # ---- phase 2: the application layer and replication, after the global table and every region's bucket ----------
+
+    def add_application(self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack], package: Package) -> None:
+        """The functions, queues, triggers and API routes (on the table's stream in this region), and replication
+        from this region's bucket to every other region's."""
+        self.app = self._application(global_stack, package)
+        replication_args = BucketReplicationArgs(
+            source=self.bucket,
+            destinations={other: stack.bucket for other, stack in regions.items() if other != self.region.name},
+        )
+        self.replication = BucketReplication(f"{self._prefix}-replication", replication_args, self._moved_from_root())
+
+    def _application(self, global_stack: GlobalStack, package: Package) -> RegionalApp:
+        config, region, table = self.config, self.region.name, global_stack.table
+        app_args = RegionalAppArgs(
+            region=region,
+            name_prefix=config.name_prefix,
+            metrics_namespace=config.project,
+            table_name=table_name(config.project, config.stack),
+            stream_arn=table_stream_arn(table, region),
+            key_arn=self.key.key.arn,
+            table_key_arn=table.key_arns[region],
+            private_subnet_ids=self.private_subnet_ids,
+            security_group_id=self.app_security_group.id,
+            cache_endpoint=self.cache.endpoint_address,
+            cache_port=self.cache.port,
+            cache_user=self.cache.user_name,
+            cache_password=self.cache.password,
+            api=self.api.api,
+            health_check_path=config.edge.health_check_path,
+            app=config.app,
+            package=package,
+            protect=self._protect_stateful,
+        )
+        return RegionalApp(f"{self._prefix}-app", app_args, self._moved_from_root())
+
+    # ---- phase 3: operations, after the global edge ---------------------------------------------------------------
+
+    def add_operations(self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack], package: Package) -> None:
+        """The region's alarms (its health check's in us-east-1, under the edge provider) and its failover runbook."""
+        self.alarms = region_alarms(self._alarms_args(global_stack, regions))
+        check_id = global_stack.api_traffic.health_check_ids.get(self.region.name)
+        self.health_alarm = (
+            health_alarm(
+                self.region.name,
+                name_prefix=self.config.name_prefix,
+                check_id=check_id,
+                edge_topic=global_stack.edge_topic,
+                opts=pulumi.ResourceOptions(parent=self, provider=global_stack.edge_provider),
+            )
+            if check_id is not None
+            else None
+        )
+        self.runbook = self._runbook(global_stack, package)
         self.register_outputs(
             {
-                "region": region.name,
-                "role": region.role,
-                "vpc_id": vpc_id,
-                "private_subnet_ids": private_subnet_ids,
-                "kms_key_arn": key_arn,
+                "region": self.region.name,
+                "role": self.region.role,
+                "vpc_id": self.network.vpc.id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "kms_key_arn": self.key.key.arn,
                 "bucket_name": self.bucket.bucket_name,
                 "api_endpoint_host": self.api.api_endpoint_host,
             }
         )
+
+    def _alarms_args(self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack]) -> RegionAlarmsArgs:
+        return RegionAlarmsArgs(
+            region=self.region.name,
+            name_prefix=self.config.name_prefix,
+            topic=self.alarm_topic,
+            table_name=global_stack.table.table_name,
+            aurora_cluster_id=self.database.cluster.id,
+            memorydb_cluster_name=self.cache.cluster_name,
+            bucket_name=self.bucket.bucket_name,
+            peers=[Peer(other, stack.bucket.bucket_name) for other, stack in regions.items() if other != self.region.name],
+            replication_rule_id=replication_rule_id,
+        )
+
+    def _runbook(self, global_stack: GlobalStack, package: Package) -> FailoverRunbook:
+        """The failover runbook here, so any surviving region can run it: the topology, the function, the state
+        machine, and alarms on failed runs to this region's topic."""
+        config = self.config
+        runbook_args = FailoverRunbookArgs(
+            region=self.region.name,
+            name_prefix=config.name_prefix,
+            parameter_name=topology_parameter_name(config.project, config.stack),
+            topology=global_stack.topology,
+            package=package,
+            key_arn=self.key.key.arn,
+            table_key_arns=global_stack.table.key_arns,
+            private_subnet_ids=self.private_subnet_ids,
+            security_group_id=self.app_security_group.id,
+            log_retention_days=config.app.function_log_retention_days,
+            execution_timeout_seconds=execution_timeout_seconds(config.failover.drain_timeout_seconds),
+            alarm_topic_arn=self.alarm_topic.arn,
+        )
+        return FailoverRunbook(f"{self._prefix}-runbook", runbook_args, self._moved_from_root())

@@ -69,6 +69,10 @@ T_DOMAIN = "aws:apigatewayv2/domainName:DomainName"
 T_TOPIC = "aws:sns/topic:Topic"
 T_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 T_DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+GLOBAL_STACK = "multi-region:global:GlobalStack"
+REGIONAL_STACK = "multi-region:regional:RegionalStack"
+# Drawn together by ``_observability``, wherever they sit in the tree.
+ALARM_TYPES = frozenset({T_TOPIC, T_ALARM, T_DASHBOARD})
 T_ROUTING_CONTROL = "aws:route53recoverycontrol/routingControl:RoutingControl"
 HEALTH_NAMESPACE = "AWS/Route53"
 
@@ -176,8 +180,10 @@ def build_diagram(run: ProgramRun) -> Diagram:
             claimed.update(r.urn for r in builder.subtree(root))
             _draw_regional(builder, region, root)
     global_roots = [r for r in run.roots() if r.urn not in claimed and r.type != PROVIDER_TYPE]
-    for root in global_roots:
-        _draw_global(builder, root)
+    for root in (c for r in global_roots for c in (r.children if r.type == GLOBAL_STACK else [r])):
+        if root.type not in ALARM_TYPES:
+            _draw_global(builder, root)
+    _observability(builder, [m for r in run.resources if _is_alarm_root(builder, r) for m in builder.subtree(r)])
     _draw_replication(builder)
     _draw_traffic(builder)
     roles = {r.name: r.role for r in run.config.regions} if run.config else {}
@@ -196,7 +202,8 @@ def _draw_regional(builder: _Builder, region: str, root: Resource) -> None:
     """A ``RegionalStack`` stands for its children components; any other root is one component."""
     if root.type == "multi-region:regional:RegionalStack":
         for child in root.children:
-            _draw_component(builder, region, child)
+            if child.type not in ALARM_TYPES:
+                _draw_component(builder, region, child)
     else:
         _draw_component(builder, region, root)
 
@@ -445,7 +452,13 @@ def _routing_policy(record: Resource) -> str:
     return "simple"
 
 
-def _observability(builder: _Builder, root: Resource, members: list[Resource]) -> None:
+def _is_alarm_root(builder: _Builder, resource: Resource) -> bool:
+    """An alarm topic, a health-check alarm or the dashboard: directly under a RegionalStack or the GlobalStack."""
+    parent = builder.by_urn.get(resource.parent or "")
+    return resource.type in ALARM_TYPES and parent is not None and parent.type in (GLOBAL_STACK, REGIONAL_STACK)
+
+
+def _observability(builder: _Builder, members: list[Resource]) -> None:
     """A node for the dashboard and the health-check alarms; each region's topic and alarms in that region."""
     alarms = [r for r in members if r.type == T_ALARM]
     health = [a for a in alarms if a.inputs.get("namespace") == HEALTH_NAMESPACE]
@@ -456,7 +469,7 @@ def _observability(builder: _Builder, root: Resource, members: list[Resource]) -
     topics = sorted({_text(t.inputs.get("name")) or t.name for t in members if t.type == T_TOPIC and t.region in health_regions})
     detail = f"{len(health)} health-check alarms -> SNS {', '.join(topics)} in {', '.join(health_regions)}"
     label = _lines("CloudWatch", title, detail if health else "no health-check alarms")
-    global_node = builder.add(Node(f"global/{root.name}", label, None, "ops"), [root, *health])
+    global_node = builder.add(Node("global/observability", label, None, "ops"), [r for r in (dashboard, *health) if r])
     for region in builder.regions:
         topic = next((t for t in members if t.type == T_TOPIC and t.region == region), None)
         regional = [a for a in alarms if a.region == region and a not in health]
@@ -476,7 +489,6 @@ _GLOBAL_DRAWERS: dict[str, _Drawer] = {
     "multi-region:data:GlobalTable": _table,
     "multi-region:edge:Cdn": _cdn,
     "multi-region:dns:ApiTraffic": _api_traffic,
-    "multi-region:observability:Observability": _observability,
 }
 
 

@@ -65,6 +65,9 @@ class Resource:
     retain_on_delete: bool = False
     ignore_changes: tuple[str, ...] = ()
     dependencies: tuple[str, ...] = ()
+    # The aliases it was registered with, as the engine receives them: {"urn": ...} or a spec with "name", "type",
+    # "parent" (a URN) or "noParent" (it was at the root), empty fields meaning "as now".
+    aliases: tuple[dict[str, Any], ...] = ()
     region: str | None = None
     children: list[Resource] = field(default_factory=list, repr=False)
 
@@ -392,6 +395,7 @@ def _recording_monitor_class() -> type:
                 retain_on_delete=bool(request.retainOnDelete),
                 ignore_changes=tuple(request.ignoreChanges),
                 dependencies=tuple(request.dependencies),
+                aliases=tuple(_alias(alias) for alias in request.aliases),
             )
             if request.type == PROVIDER_TYPE:
                 self.recorder.provider_regions[urn] = str(inputs["region"])
@@ -447,6 +451,14 @@ def _assets_as_data(value: Any) -> Any:
     if isinstance(value, list):
         return [_assets_as_data(item) for item in value]
     return value
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    """One alias of a RegisterResource request (``pulumi.runtime.proto.alias_pb2.Alias``) as plain data."""
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    spec = alias.spec
+    return {"name": spec.name, "type": spec.type, "parent": spec.parentUrn, "noParent": spec.noParent}
 
 
 def _urn_type(urn: str) -> str:

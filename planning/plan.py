@@ -122,13 +122,18 @@ def _regional_roots(run: ProgramRun, region: str) -> list[Resource]:
     return providers + region_roots(run, region)
 
 
-def _tree(nodes: list[Resource], indent: str, *, show_region: bool = False) -> list[str]:
+def _tree(nodes: list[Resource], indent: str, *, show_region: bool = False, region: str | None = None) -> list[str]:
+    """One line per resource; its region in brackets where asked, or where it differs from its parent's (the
+    GlobalStack has no provider of its own, so its children show theirs; a region's health-check alarm is in us-east-1)."""
     lines = []
     for node in nodes:
         marks = " [protected]" if node.protect else ""
-        where = f" [{node.region}]" if show_region and node.region else ""
+        shown = show_region or (region is not None and node.region not in (None, region))
+        where = f" [{node.region}]" if shown and node.region else ""
         lines.append(f"{indent}{node.type}  {node.name}{where}{marks}")
-        lines += _tree(node.children, indent + "  ")
+        lines += _tree(
+            node.children, indent + "  ", show_region=show_region and node.region is None, region=node.region or region
+        )
     return lines
 
 

@@ -93,7 +93,7 @@ def _runs(stack_run: ProgramRun, latency_run: ProgramRun) -> list[ProgramRun]:
 
 
 def _app(run: ProgramRun, region: str) -> list[Resource]:
-    root = next(r for r in run.resources if r.name == f"{region}-app" and r.parent is None)
+    root = next(r for r in run.resources if r.name == f"{region}-app" and r.parent and run.by_urn(r.parent).name == region)
     assert root.type == "multi-region:app:RegionalApp" and root.region == region
     return list(run.descendants(root))
 

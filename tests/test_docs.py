@@ -45,6 +45,6 @@ def test_the_runbook_doc_tells_how_to_save_the_topology_that_ops_reads() -> None
     the program's output with the same code)."""
     text = (ROOT / "docs/failover.md").read_text()
     assert "pulumi stack output runbookTopology --json --stack prod > topology.json" in text
-    assert 'pulumi.export("runbookTopology"' in (ROOT / "__main__.py").read_text()
+    assert 'pulumi.export("runbookTopology"' in (ROOT / "components/outputs.py").read_text()
     uses = [command for command in ops_commands("docs/failover.md") if "--topology topology.json" in command]
     assert uses and all(build_parser().parse_args(shlex.split(command)).topology == "topology.json" for command in uses)

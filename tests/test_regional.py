@@ -11,6 +11,7 @@ from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner, chosen_z
 
 VPC = "aws:ec2/vpc:Vpc"
 SUBNET = "aws:ec2/subnet:Subnet"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 def test_one_provider_per_region_with_default_tags(stack_run: ProgramRun) -> None:
@@ -43,8 +44,14 @@ def test_regional_resources_live_under_their_regional_stack(stack_run: ProgramRu
         assert stack.region == region
         below = list(stack_run.descendants(stack))
         assert {r.type for r in below} >= {VPC, SUBNET, "aws:kms/key:Key", "aws:ec2/flowLog:FlowLog"}
-        assert all(r.region == region for r in below)
-        assert all(r.name.startswith(region) for r in below), "child names derive from the component name"
+        # The health-check alarm watches this region from us-east-1, where Route53 keeps its metrics.
+        health = [r for r in below if r.type == ALARM and r.inputs["metricName"] == "HealthCheckStatus"]
+        assert all(r.region == region for r in below if r not in health)
+        assert [h.region for h in health] in ([], ["us-east-1"])
+        # The alarm topic, its alarms and the health-check alarm keep the names the former observability component gave.
+        alarms = [r for r in below if r.name.startswith("observability-")]
+        assert {r.type for r in alarms} <= {ALARM, "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription"}
+        assert all(r.name.startswith(region) for r in below if r not in alarms), "child names derive from the component name"
 
 
 def test_vpc_and_subnets_follow_the_cidr_plan_over_three_zones(stack_run: ProgramRun) -> None:

@@ -133,7 +133,8 @@ def test_one_runbook_per_region_under_its_provider(run: ProgramRun) -> None:
     assert sorted(c.name for c in run.of_type(COMPONENT)) == sorted(f"{r}-runbook" for r in run.region_order)
     for region in run.region_order:
         component = _component(run, region)
-        assert component.parent is None and component.region == region
+        assert component.region == region
+        assert component.parent == next(s.urn for s in run.of_type("multi-region:regional:RegionalStack") if s.name == region)
         provider = run.by_urn(component.provider or "")
         assert provider.inputs["region"] == region
         members = _members(run, region)

@@ -335,8 +335,9 @@ def test_replication_role_covers_every_other_region_of_three(run_stack: ProgramR
 def test_replication_is_created_after_the_buckets_under_the_source_regions_provider(stack_run: ProgramRun) -> None:
     for source in stack_run.regions():
         component = stack_run.one(BUCKET_REPLICATION, source)
-        # At the stack's root, beside the RegionalStacks, not inside one: no bucket waits on a replication rule.
-        assert component.parent is None
+        # In the source's RegionalStack, registered once every region's bucket exists: no bucket waits on a rule.
+        parent = stack_run.by_urn(component.parent or "")
+        assert (parent.type, parent.name) == ("multi-region:regional:RegionalStack", source)
         assert component.name == f"{source}-replication"
         assert stack_run.by_urn(component.provider or "").inputs["region"] == source
         config = replication_of(stack_run, source)
