@@ -118,8 +118,8 @@ def compared_regions(run: ProgramRun) -> list[str]:
 
 
 def region_roots(run: ProgramRun, region: str) -> list[Resource]:
-    """The top-level resources of ``region`` by the rule in the module docstring: named ``<region>`` or
-    ``<region>-…``, providers excepted."""
+    """The top-level resources of ``region`` (docs/design/plan-tooling.md): named ``<region>`` (its RegionalStack)
+    or ``<region>-…``, providers excepted."""
     return [
         root
         for root in run.roots()
