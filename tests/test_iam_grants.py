@@ -1,21 +1,9 @@
 """Every function role may make every AWS call its code makes, and use every key encrypting what those calls touch.
 
-Nothing here is written out by hand per role: the calls come from the Lambda code (``tests/support/aws_calls.py`` reads it from
-the function's handler), the resources and their keys from the program's run under the mocks (the table's key in
-each region, the queue's and the secret's keys, the event source mappings Lambda polls with the role), and the
-policy is evaluated as IAM would for an identity policy (an explicit ``Deny`` wins; ``Action`` and ``Resource``
-wildcards; ``StringEquals``, ``StringLike``, ``ArnEquals`` and ``ArnLike`` conditions against the request's
-context). What KMS needs per call is AWS's documented use of a customer managed key by each service:
-
-- DynamoDB (tables, global table replicas and streams are encrypted with the table's key in that region): a call of
-  the ``Read`` access level decrypts, a ``Write`` call (the IAM catalogue's level) also encrypts and generates data
-  keys; through ``dynamodb.<the key's region>.amazonaws.com``, so the runbook in one region writing another region's
-  replica needs that region's key through that region's DynamoDB.
-- SQS: a producer generates a data key and decrypts, a consumer decrypts (through ``sqs.<region>``).
-- Secrets Manager: reading a secret decrypts (through ``secretsmanager.<region>``).
-
-Moto enforces neither IAM nor KMS, so this is what stands between a missing grant and ``AccessDeniedException ... KMS
-key access denied`` on the first real request.
+The calls come from the Lambda code (``tests/support/aws_calls.py``), the resources and their keys from the program's
+run under the mocks, and each role's policy is evaluated as IAM would, with what KMS needs per call by AWS's documented
+use of a customer managed key (docs/design/testing.md). Moto enforces neither IAM nor KMS, so this stands between a
+missing grant and ``AccessDeniedException`` on the first real request.
 """
 
 from __future__ import annotations
