@@ -1,4 +1,5 @@
-"""Whole-program runs under the mocks harness, one per config for the test session (each run takes about 1 s)."""
+"""Whole-program runs under the mocks harness, one per config for the test session (each run takes about 1 s), and
+runs of one component per region (a tenth of that) for tests that assert only that component's resources."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from components.config import AZ_COUNT
+import pulumi
+
+from components.config import AZ_COUNT, RegionConfig, StackConfig
 from components.network_plan import Zone, choose_zones
-from planning.harness import ProgramRun, mock_zones, run_program
+from components.providers import region_provider
+from planning.harness import ProgramRun, mock_zones, run_component, run_program, stack_config
 
 # Config overrides of a third region (the issue's 3-region configs build on it).
 THREE_REGIONS: dict[str, Any] = {
@@ -23,6 +27,8 @@ DEV_DOMAIN: dict[str, Any] = {"domainName": "dev.app.example.com", "createHosted
 _runs: dict[str, ProgramRun] = {}
 
 ProgramRunner = Callable[..., ProgramRun]
+# Builds one component in a region: (the stack's config, the region, options carrying the region's provider).
+ComponentBuild = Callable[[StackConfig, RegionConfig, pulumi.ResourceOptions], object]
 
 
 def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRun:
@@ -37,3 +43,15 @@ def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRu
 def chosen_zones(region: str) -> list[Zone]:
     """The zones the network should choose from what the mocks harness offers in ``region``."""
     return choose_zones(*mock_zones(region), AZ_COUNT)
+
+
+def component_in_regions(stack: str, build: ComponentBuild, *, preview: bool = False, **overrides: Any) -> ProgramRun:
+    """``build`` alone in each region of ``stack`` (with config ``overrides``), under that region's provider as the
+    program makes it, instead of the whole program: for tests that assert one leaf component's resources."""
+    config = stack_config(stack, overrides)
+
+    def main() -> None:
+        for region in config.regions:
+            build(config, region, pulumi.ResourceOptions(provider=region_provider(config, region)))
+
+    return run_component(main, stack=stack, preview=preview, overrides=overrides)
