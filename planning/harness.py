@@ -50,6 +50,9 @@ class Unknown:
     def __repr__(self) -> str:
         return "(known after update)"
 
+    def __reduce__(self) -> str:
+        return "UNKNOWN"  # unpickled as this module's one instance (runs are shared between test workers)
+
 
 UNKNOWN = Unknown()
 

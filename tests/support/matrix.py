@@ -161,15 +161,16 @@ def check(world: World) -> None:
     # Every region equal, table and cache.
     assert secondary.items() == items
     for region in world.regions:
-        for item_id, item in items.items():
-            status, answer, _ = region.request("GET /items/{id}", item_id=item_id)
-            assert (status, answer["IdempotencyKey"] if "IdempotencyKey" in answer else answer["Data"]["key"]) == (
-                200,
-                item["IdempotencyKey"],
-            )
-            cached = region.cached(item_id)
-            if cached is not None and "item" in cached:
-                assert cached["token"] == item["OrderToken"]
+        with region.cache_reader() as cached_of:
+            for item_id, item in items.items():
+                status, answer, _ = region.request("GET /items/{id}", item_id=item_id)
+                assert (status, answer["IdempotencyKey"] if "IdempotencyKey" in answer else answer["Data"]["key"]) == (
+                    200,
+                    item["IdempotencyKey"],
+                )
+                cached = cached_of(item_id)
+                if cached is not None and "item" in cached:
+                    assert cached["token"] == item["OrderToken"]
 
 
 def processor_cell(world: World, kind: str, at: int) -> None:

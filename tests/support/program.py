@@ -3,8 +3,12 @@ runs of one component per region (a tenth of that) for tests that assert only th
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -25,19 +29,43 @@ THREE_REGIONS_LATENCY: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latenc
 DEV_DOMAIN: dict[str, Any] = {"domainName": "dev.app.example.com", "createHostedZone": True}
 
 _runs: dict[str, ProgramRun] = {}
+# Where the test workers of one session share their runs (pytest-xdist: one process per worker); None: not shared.
+_shared: list[Path] = []
 
 ProgramRunner = Callable[..., ProgramRun]
 # Builds one component in a region: (the stack's config, the region, options carrying the region's provider).
 ComponentBuild = Callable[[StackConfig, RegionConfig, pulumi.ResourceOptions], object]
 
 
+def share_runs_in(directory: Path) -> None:
+    """Share the runs between the processes of one test session through ``directory``: the first to ask for a config
+    runs it and leaves it there pickled, the others load it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _shared[:] = [directory]
+
+
 def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRun:
     """Run the whole program for ``stack`` (update mode unless ``preview``), with config ``overrides``;
-    identical calls share one run."""
+    identical calls share one run for the session."""
     key = json.dumps([stack, preview, overrides], sort_keys=True)
     if key not in _runs:
-        _runs[key] = run_program(stack, preview=preview, overrides=overrides)
+        _runs[key] = _shared_run(key) if _shared else run_program(stack, preview=preview, overrides=overrides)
     return _runs[key]
+
+
+def _shared_run(key: str) -> ProgramRun:
+    """The run of ``key`` from the shared directory, made there first (under a lock, so one process makes it)."""
+    stack, preview, overrides = json.loads(key)
+    path = _shared[0] / hashlib.sha256(key.encode()).hexdigest()[:24]
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            run: ProgramRun = pickle.loads(path.read_bytes())
+            return run
+        run = run_program(stack, preview=preview, overrides=overrides)
+        path.with_suffix(".tmp").write_bytes(pickle.dumps(run))
+        path.with_suffix(".tmp").rename(path)
+        return run
 
 
 def chosen_zones(region: str) -> list[Zone]:

@@ -260,14 +260,20 @@ class Region:
         scanned = self.admin.scan(TableName=TABLE, ConsistentRead=True)["Items"]
         return {item["Id"]["S"]: item_from_image(item) for item in scanned if not item["Id"]["S"].startswith("STATE#")}
 
-    def cached(self, item_id: str) -> Any:
-        """What the cache holds under the item's key (decoded JSON; None when nothing)."""
+    @contextmanager
+    def cache_reader(self) -> Iterator[Callable[[str], Any]]:
+        """Reads of what the cache holds under an item's key (decoded JSON; None when nothing), over one client: a
+        cluster client reads the cluster's whole command table when it connects (about 0.15 s of CPU)."""
         client = self.cache.raw()
-        try:
+
+        def read(item_id: str) -> Any:
             value = client.get(item_key(item_id))
+            return json.loads(value) if value is not None else None
+
+        try:
+            yield read
         finally:
             client.close()
-        return json.loads(value) if value is not None else None
 
 
 class StreamPump:
