@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from functions.api.handler import Api, servable_item
 from functions.api.handler import handle as api_handle
 from functions.processor.handler import Processor
@@ -31,7 +29,7 @@ from functions.shared.state import ItemTable
 from functions.shared.store import StateCache, is_item_id, item_from_image
 from functions.stream.handler import StreamHandler
 from functions.stream.handler import handle as stream_handle
-from tests.support.dynamo import LOCAL_CLIENT_CONFIG, create_items_table
+from tests.support.dynamo import create_items_table, local_client
 from tests.support.faults import ContainerKilled, DynamoFaults
 
 TABLE = "multi-region-test-items"
@@ -41,15 +39,6 @@ MAX_RECEIVE_COUNT = 5
 FUNCTION_TIMEOUT = 30
 VISIBILITY_SECONDS = 6 * FUNCTION_TIMEOUT
 BASE_MS = 1_790_000_000_000
-
-
-# One session for every client of the world: a session loads the service models once (a new one per client costs
-# ~0.15 s).
-_SESSION = boto3.session.Session()
-
-
-def local_client(service: str, region: str, endpoint: str) -> Any:
-    return _SESSION.client(service, region_name=region, endpoint_url=endpoint, config=LOCAL_CLIENT_CONFIG)
 
 
 def within_budget(call: Callable[[], Any], budget_seconds: float = CALL_BUDGET_SECONDS) -> Any:
