@@ -12,6 +12,7 @@ from functions.shared.metrics import NAMESPACE_VARIABLE
 from planning.harness import ProgramRun, read_project
 from simulation.local_servers import MotoServer, RedisServer
 from tests.support.program import ProgramRunner, program, share_runs_in
+from tests.support.redis_commands import command_table_read_once
 
 STACKS = ("prod", "dev")
 
@@ -27,6 +28,12 @@ def _program_runs_shared_by_workers(tmp_path_factory: pytest.TempPathFactory) ->
     base temporary directory (the workers' directories are inside it)."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         share_runs_in(tmp_path_factory.getbasetemp().parent / "program-runs")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_command_table_read_once() -> Iterator[None]:
+    with command_table_read_once():
+        yield
 
 
 @pytest.fixture(scope="session")
