@@ -29,13 +29,14 @@ from functions.shared.cache import (
     lock_key,
     ttl_with_jitter,
 )
-from functions.shared.clients import aws_client, redis_client
+from functions.shared.clients import redis_client
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
 from simulation.local_servers import RedisServer
 from simulation.local_tables import create_items_table as create_table
 from tests.support.cache_doubles import CallCounter, CountingRedis, FakeClock, put_item
+from tests.support.dynamo import function_client
 
 REGION = "us-east-1"
 TTL = 300
@@ -68,7 +69,7 @@ def table(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, cache_settings: Se
     """The table with its real schema on the moto server, read through a client built as the library builds one
     (a fresh one per test: counters are registered on it)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
-    client = aws_client.__wrapped__("dynamodb", REGION)
+    client = function_client("dynamodb", REGION)
     create_table(client, cache_settings.table_name)
     return ItemTable(client, cache_settings.table_name)
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import pytest
 from botocore.config import Config
 
+from functions.shared.clients import aws_client
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable
 from simulation.local_servers import MotoServer, wait_for
@@ -37,6 +39,14 @@ _SESSION_LOCK = threading.Lock()
 def local_client(service: str, region: str, endpoint: str) -> Any:
     with _SESSION_LOCK:
         return _SESSION.client(service, region_name=region, endpoint_url=endpoint, config=LOCAL_CLIENT_CONFIG)
+
+
+def function_client(service: str, region: str) -> Any:
+    """A client as the functions make it (``aws_client``: their timeouts and retries, the endpoint from
+    ``AWS_ENDPOINT_URL``), made from the shared session instead of a new one, and not cached."""
+    with _SESSION_LOCK, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(boto3.session, "Session", lambda: _SESSION)
+        return aws_client.__wrapped__(service, region)
 
 
 def create_items_table(client: Any, name: str, *, active_region: str | None = None, epoch: int = 1) -> ItemTable:
