@@ -18,7 +18,7 @@ import runpy
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,9 @@ class Unknown:
 
     def __repr__(self) -> str:
         return "(known after update)"
+
+    def __reduce__(self) -> str:
+        return "UNKNOWN"  # unpickled as this module's one instance (runs are shared between test workers)
 
 
 UNKNOWN = Unknown()
@@ -578,10 +581,33 @@ def run_program(
     return run
 
 
-def execute(
-    stack: str, *, preview: bool, overrides: Mapping[str, Any] | None = None, project: Project | None = None
+def run_component(
+    build: Callable[[], None],
+    *,
+    stack: str = "prod",
+    preview: bool = False,
+    overrides: Mapping[str, Any] | None = None,
 ) -> ProgramRun:
-    """Like ``run_program``, but a program that fails still returns what it registered, with ``error`` set."""
+    """Run ``build`` alone under the mocks instead of ``__main__.py``: it constructs one component (with the provider
+    it needs, e.g. ``region_provider(...)``) as the program would. The config of ``stack`` with ``overrides`` is set
+    for anything that reads it; what ``build`` registered is recorded as ``run_program`` records it, and its errors
+    are raised."""
+    run = execute(stack, preview=preview, overrides=overrides, main=build)
+    if run.error is not None:
+        raise run.error
+    return run
+
+
+def execute(
+    stack: str,
+    *,
+    preview: bool,
+    overrides: Mapping[str, Any] | None = None,
+    project: Project | None = None,
+    main: Callable[[], None] | None = None,
+) -> ProgramRun:
+    """Like ``run_program``, but a program that fails still returns what it registered, with ``error`` set; ``main``
+    runs in place of ``__main__.py`` when given (``run_component``)."""
     import pulumi
     from pulumi.runtime import settings
     from pulumi.runtime.config import set_all_config
@@ -603,7 +629,7 @@ def execute(
         settings.SETTINGS.rpc_manager.clear()
         root = settings.get_root_resource()
         try:
-            _sync_await(run_pulumi_func(_run_main))
+            _sync_await(run_pulumi_func(main or _run_main))
             outputs = {name: _resolve(value) for name, value in getattr(root, "outputs", {}).items()}
         except Exception as exc:
             error = exc

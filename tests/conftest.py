@@ -1,4 +1,5 @@
-"""Shared fixtures: program runs under the mocks harness, cached for the session (each run takes ~1 s)."""
+"""Shared fixtures: program runs under the mocks harness, made once per session and shared by its workers (each run
+takes ~1 s), and the local servers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import pytest
 from functions.shared.metrics import NAMESPACE_VARIABLE
 from planning.harness import ProgramRun, read_project
 from simulation.local_servers import MotoServer, RedisServer
-from tests.support.program import ProgramRunner, program
+from tests.support.program import ProgramRunner, program, share_runs_in
+from tests.support.redis_commands import command_table_read_once
 
 STACKS = ("prod", "dev")
 
@@ -18,6 +20,20 @@ STACKS = ("prod", "dev")
 def pytest_configure(config: pytest.Config) -> None:
     """The functions emit metrics in the namespace the deployment sets: the project's name."""
     os.environ.setdefault(NAMESPACE_VARIABLE, read_project().name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _program_runs_shared_by_workers(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Under pytest-xdist each worker is a process of its own: they share each config's run through the session's
+    base temporary directory (the workers' directories are inside it)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        share_runs_in(tmp_path_factory.getbasetemp().parent / "program-runs")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_command_table_read_once() -> Iterator[None]:
+    with command_table_read_once():
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
 import pytest
 from pulumi.runtime import rpc
 
@@ -13,13 +14,16 @@ from components.cache import (
     NAME_MAX_LENGTH,
     PASSWORD_SPECIAL_CHARACTERS,
     REDIS_PORT,
+    MemoryDbArgs,
+    MemoryDbCluster,
     client_ingress,
     memorydb_name,
     needs_data_tiering,
 )
+from components.config import RegionConfig, StackConfig
 from components.passwords import PASSWORD_LENGTH
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
-from tests.support.program import ProgramRunner
+from tests.support.program import ProgramRunner, component_in_regions
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
 ACL = "aws:memorydb/acl:Acl"
@@ -28,6 +32,20 @@ SUBNET_GROUP = "aws:memorydb/subnetGroup:SubnetGroup"
 PASSWORD = "random:index/randomPassword:RandomPassword"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 COMPONENT = "multi-region:cache:MemoryDbCluster"
+
+
+def _memorydb(config: StackConfig, region: RegionConfig, opts: pulumi.ResourceOptions) -> MemoryDbCluster:
+    """The region's MemoryDB component as the program builds it, in a placeholder VPC."""
+    args = MemoryDbArgs(
+        memorydb=config.memorydb,
+        name_prefix=config.name_prefix,
+        vpc_id=f"{region.name}-net-vpc-id",
+        private_subnet_ids=[f"{region.name}-private-{zone}" for zone in range(3)],
+        key_arn=f"arn:aws:kms:{region.name}:{ACCOUNT_ID}:key/{region.name}-kms-key",
+        client_security_group_ids=[f"{region.name}-app-sg-id"],
+        protect=config.protect_stateful_resources,
+    )
+    return MemoryDbCluster(f"{region.name}-memorydb", args, opts)
 
 
 def _cache_security_group(run: ProgramRun, region: str) -> Resource:
@@ -148,7 +166,7 @@ def test_replicas_and_snapshots_follow_the_stack_config(stack_run: ProgramRun) -
         assert cluster.inputs["maintenanceWindow"] == "sun:06:00-sun:07:00"
 
 
-def test_sizes_engine_and_data_tiering_come_from_config(run_stack: ProgramRunner) -> None:
+def test_sizes_engine_and_data_tiering_come_from_config() -> None:
     overrides = {
         "memorydbNodeType": "db.r6gd.xlarge",
         "memorydbShards": 2,
@@ -157,7 +175,7 @@ def test_sizes_engine_and_data_tiering_come_from_config(run_stack: ProgramRunner
         "memorydbEngine": "redis",
         "memorydbEngineVersion": "7.1",
     }
-    run = run_stack("dev", **overrides)
+    run = component_in_regions("dev", _memorydb, **overrides)
     for region in run.config.region_names:
         cluster = run.one(CLUSTER, region)
         assert cluster.inputs["nodeType"] == "db.r6gd.xlarge"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
-from components.compute import managed_policy_arn, node_ami_type
+from components.compute import EksCluster, EksClusterArgs, managed_policy_arn, node_ami_type
+from components.config import RegionConfig, StackConfig
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
-from tests.support.program import ProgramRunner
+from tests.support.program import ProgramRunner, component_in_regions
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -22,6 +24,19 @@ OPERATOR_CIDR = "203.0.113.0/24"
 def _private_subnet_ids(run: ProgramRun, region: str) -> list[str]:
     subnets = run.of_type("aws:ec2/subnet:Subnet", region)
     return sorted(f"{s.name}-id" for s in subnets if s.inputs["tags"]["tier"] == "private")
+
+
+def _eks(config: StackConfig, region: RegionConfig, opts: pulumi.ResourceOptions) -> EksCluster:
+    """The region's EKS component as the program builds it, on placeholder subnets and key."""
+    args = EksClusterArgs(
+        eks=config.eks,
+        cluster_name=config.name_prefix,
+        region=region.name,
+        private_subnet_ids=[f"{region.name}-private-{zone}" for zone in range(3)],
+        key_arn=f"arn:aws:kms:{region.name}:{ACCOUNT_ID}:key/{region.name}-kms-key",
+        protect=config.protect_stateful_resources,
+    )
+    return EksCluster(f"{region.name}-eks", args, opts)
 
 
 def _role(run: ProgramRun, region: str, suffix: str) -> Resource:
@@ -102,8 +117,8 @@ def test_endpoint_is_private_only_by_default(stack_run: ProgramRun) -> None:
         assert len(vpc["subnetIds"]) == 3
 
 
-def test_endpoint_is_public_only_to_the_configured_cidrs(run_stack: ProgramRunner) -> None:
-    run = run_stack("prod", eksPublicAccessCidrs=[OPERATOR_CIDR])
+def test_endpoint_is_public_only_to_the_configured_cidrs() -> None:
+    run = component_in_regions("prod", _eks, eksPublicAccessCidrs=[OPERATOR_CIDR])
     for region in run.config.region_names:
         vpc = run.one(CLUSTER, region).inputs["vpcConfig"]
         assert vpc["endpointPrivateAccess"] is True
@@ -143,8 +158,10 @@ def test_node_sizes_and_arm_ami_per_stack(run_stack: ProgramRunner) -> None:
             assert (scaling["minSize"], scaling["desiredSize"], scaling["maxSize"]) == (low, desired, high)
 
 
-def test_x86_instance_type_gets_the_x86_ami(run_stack: ProgramRunner) -> None:
-    for nodes in run_stack("dev", eksNodeInstanceType="m7i.large").of_type(NODE_GROUP):
+def test_x86_instance_type_gets_the_x86_ami() -> None:
+    run = component_in_regions("dev", _eks, eksNodeInstanceType="m7i.large")
+    assert len(run.of_type(NODE_GROUP)) == len(run.config.regions) == 2
+    for nodes in run.of_type(NODE_GROUP):
         assert nodes.inputs["instanceTypes"] == ["m7i.large"]
         assert nodes.inputs["amiType"] == "AL2023_x86_64_STANDARD"
 

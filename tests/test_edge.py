@@ -7,18 +7,23 @@ from __future__ import annotations
 import fnmatch
 from typing import Any
 
+import pulumi
 import pytest
 
 from components.config import StackConfig, load_config
 from components.edge import (
     CACHING_OPTIMIZED_POLICY_ID,
     SECURITY_HEADERS_POLICY_ID,
+    Cdn,
+    CdnArgs,
     access_log_delivery_policy,
     cdn_origin_regions,
     failover_status_codes,
     origin_read_statement,
 )
-from planning.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, Resource, raw_config
+from components.providers import edge_provider, region_provider
+from components.storage import RegionalBucket, RegionalBucketArgs
+from planning.harness import ACCOUNT_ID, PROVIDER_TYPE, ProgramRun, Resource, raw_config, run_component, stack_config
 from tests.support.program import DEV_DOMAIN, THREE_REGIONS_LATENCY, ProgramRunner
 
 CDN = "multi-region:edge:Cdn"
@@ -175,9 +180,30 @@ def test_three_regions_keep_two_origins_and_the_third_region_out(run_stack: Prog
     assert "s3-ap-southeast-2" not in str(distribution(run).inputs)
 
 
-def test_failover_on_403_and_404_follows_the_config(run_stack: ProgramRunner) -> None:
-    on = run_stack("prod")
-    off = run_stack("prod", cdnFailoverOnMissing=False)
+def cdn_alone(stack: str, **overrides: Any) -> ProgramRun:
+    """The CDN component alone under the mocks, over its two origin buckets, as the program builds them."""
+    config = stack_config(stack, overrides)
+
+    def build() -> None:
+        providers = {region.name: region_provider(config, region) for region in config.regions}
+        origins = [
+            RegionalBucket(
+                f"{name}-bucket",
+                RegionalBucketArgs(name, f"{name}-key-arn", config.noncurrent_version_days, config.protect_stateful_resources),
+                pulumi.ResourceOptions(provider=providers[name]),
+            )
+            for name in cdn_origin_regions(config.region_names, config.primary.name)
+        ]
+        edge = config.edge
+        args = CdnArgs(None, None, origins, edge.cdn_failover_on_missing, edge.cdn_price_class, 365, "edge-key-arn")
+        Cdn("cdn", args, pulumi.ResourceOptions(provider=edge_provider(config, providers)))
+
+    return run_component(build, stack=stack, overrides=overrides)
+
+
+def test_failover_on_403_and_404_follows_the_config() -> None:
+    on = cdn_alone("prod")
+    off = cdn_alone("prod", cdnFailoverOnMissing=False)
     assert distribution(on).inputs["originGroups"][0]["failoverCriteria"] == {"statusCodes": [500, 502, 503, 504, 403, 404]}
     assert distribution(off).inputs["originGroups"][0]["failoverCriteria"] == {"statusCodes": [500, 502, 503, 504]}
 

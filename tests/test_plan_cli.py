@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,8 +44,30 @@ def _plan(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_prod_plan_prints_the_tree_counts_and_outputs(tmp_path: Path) -> None:
-    result = _plan(tmp_path, "--stack", "prod")
+Plan = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def plan(run_stack: ProgramRunner, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Plan:
+    """``python -m ops plan ARGS --out OUT`` in this process (its status, stdout and stderr), on the session's cached run
+    of each config: the entry point itself is run as a new process by the tests of invalid config and unknown stacks."""
+
+    def cached(stack: str, *, preview: bool, overrides: dict[str, Any], project: object = None) -> ProgramRun:
+        return run_stack(stack, preview=preview, **overrides)
+
+    monkeypatch.setattr("planning.harness.run_program", cached)
+
+    def run(out: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        status = cli.main(["plan", *args, "--out", str(out)])
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(["ops", "plan", *args], status, captured.out, captured.err)
+
+    return run
+
+
+def test_prod_plan_prints_the_tree_counts_and_outputs(plan: Plan, tmp_path: Path) -> None:
+    result = plan(tmp_path, "--stack", "prod")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     sections = [line for line in out.splitlines() if line and not line.startswith(" ")]
@@ -103,8 +126,8 @@ def test_the_report_goes_to_build_plan_stack_by_default(
     assert sorted(p.name for p in (tmp_path / ".build" / "plan" / "prod").iterdir()) == REPORT_FILES
 
 
-def test_dev_plan_in_update_mode_shows_mock_values(tmp_path: Path) -> None:
-    result = _plan(tmp_path, "--stack", "dev", "--mode", "update")
+def test_dev_plan_in_update_mode_shows_mock_values(plan: Plan, tmp_path: Path) -> None:
+    result = plan(tmp_path, "--stack", "dev", "--mode", "update")
     assert result.returncode == 0, result.stderr
     assert "vpcId: us-east-1-net-vpc-id" in result.stdout
     assert "[protected]" not in result.stdout
@@ -147,8 +170,8 @@ def test_unknown_stack_names_the_stacks_there_are(tmp_path: Path) -> None:
     assert "no stack file Pulumi.staging.yaml; stacks: dev, prod" in result.stderr
 
 
-def test_set_changes_the_plan_for_this_run_only(tmp_path: Path) -> None:
-    result = _plan(
+def test_set_changes_the_plan_for_this_run_only(plan: Plan, tmp_path: Path) -> None:
+    result = plan(
         tmp_path,
         "--set",
         "regions=[us-east-1, eu-west-1, us-west-2]",
@@ -159,12 +182,12 @@ def test_set_changes_the_plan_for_this_run_only(tmp_path: Path) -> None:
     assert "\nus-west-2 (" in result.stdout
 
 
-def test_over_budget_and_policy_violations_exit_with_their_codes(tmp_path: Path) -> None:
+def test_over_budget_and_policy_violations_exit_with_their_codes(plan: Plan, tmp_path: Path) -> None:
     """rtoSeconds 60 is below any failover's budget and rpoSeconds 600 below S3's replication time (exit 4); prod
     without protection breaks mandatory policies (exit 8); both: 12. stderr names the key, the target and the budget."""
     out = tmp_path / "plan"
     overrides = ("rtoSeconds=60", "rpoSeconds=600", "protectStatefulResources=false")
-    result = _plan(out, "--stack", "prod", *(arg for item in overrides for arg in ("--set", item)))
+    result = plan(out, "--stack", "prod", *(arg for item in overrides for arg in ("--set", item)))
     assert result.returncode == cli.EXIT_BUDGET | cli.EXIT_POLICY == 12, result.stderr
     errors = result.stderr.splitlines()
     assert "error: rtoSeconds: the planned switchover RTO budget is 741 s, over the target of 60 s" in errors

@@ -79,67 +79,91 @@ def validate_asl(machine: Mapping[str, Any]) -> list[str]:
     timeout = machine.get("TimeoutSeconds")
     if timeout is not None and not (isinstance(timeout, int) and timeout > 0):
         problems.append(f"TimeoutSeconds {timeout!r} must be a positive integer")
-
-    def target(where: str, name: Any) -> None:
-        if name not in states:
-            problems.append(f"{where}: {name!r} is not a state")
-
     for name, state in states.items():
-        kind = state.get("Type")
-        if not 1 <= len(name) <= 80:
-            problems.append(f"state name {name!r}: 1 to 80 characters")
-        if kind not in STATE_FIELDS:
-            problems.append(f"{name}: unknown Type {kind!r}")
-            continue
-        if set(state) - STATE_FIELDS[kind]:
-            problems.append(f"{name}: fields not allowed in a {kind}: {sorted(set(state) - STATE_FIELDS[kind])}")
-        if kind in ("Pass", "Task", "Wait"):
-            if ("Next" in state) == bool(state.get("End")):
-                problems.append(f"{name}: exactly one of Next and End")
-            if "Next" in state:
-                target(name, state["Next"])
-        for key in ("ResultPath", "InputPath", "OutputPath", "SecondsPath", "ErrorPath", "CausePath"):
-            if key in state and not PATH.match(state[key]):
-                problems.append(f"{name}: {key} {state[key]!r} is not a reference path")
-        for key in ("Parameters", "ResultSelector"):
-            problems += [f"{name}: {key} {p}" for p in _template_problems(state.get(key, {}))]
-        if kind == "Task":
-            if not str(state.get("Resource", "")).startswith("arn:"):
-                problems.append(f"{name}: Resource must be an ARN")
-            for retrier in state.get("Retry", []):
-                problems += [f"{name}: Retry {p}" for p in _error_list_problems(retrier.get("ErrorEquals"))]
-                if set(retrier) - RETRIER_FIELDS:
-                    problems.append(f"{name}: Retry fields {sorted(set(retrier) - RETRIER_FIELDS)}")
-                if retrier.get("MaxAttempts", 3) < 0 or retrier.get("BackoffRate", 2.0) < 1.0:
-                    problems.append(f"{name}: Retry MaxAttempts >= 0 and BackoffRate >= 1")
-            catchers = state.get("Catch", [])
-            for index, catcher in enumerate(catchers):
-                problems += [f"{name}: Catch {p}" for p in _error_list_problems(catcher.get("ErrorEquals"))]
-                if "States.ALL" in catcher.get("ErrorEquals", []) and index != len(catchers) - 1:
-                    problems.append(f"{name}: a States.ALL catcher must be the last")
-                if set(catcher) - CATCHER_FIELDS:
-                    problems.append(f"{name}: Catch fields {sorted(set(catcher) - CATCHER_FIELDS)}")
-                target(f"{name} Catch", catcher.get("Next"))
-        if kind == "Choice":
-            if not state.get("Choices"):
-                problems.append(f"{name}: Choices must not be empty")
-            for rule in state.get("Choices", []):
-                problems += [f"{name}: {p}" for p in _rule_problems(rule, top=True)]
-                target(f"{name} choice", rule.get("Next"))
-            if "Default" in state:
-                target(f"{name} Default", state["Default"])
-        if kind == "Wait" and sum(k in state for k in ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")) != 1:
-            problems.append(f"{name}: exactly one of Seconds, SecondsPath, Timestamp, TimestampPath")
-        if kind == "Wait" and "Seconds" in state and not (isinstance(state["Seconds"], int) and state["Seconds"] >= 0):
-            problems.append(f"{name}: Seconds must be a non-negative integer")
-        if kind == "Fail" and (("Error" in state and "ErrorPath" in state) or ("Cause" in state and "CausePath" in state)):
-            problems.append(f"{name}: Error/ErrorPath and Cause/CausePath are exclusive")
-
+        problems += _state_problems(name, state, states)
     reachable = set(_reachable(states, machine.get("StartAt")))
     problems += [f"{name}: unreachable from StartAt" for name in states if name not in reachable]
     if not any(s.get("Type") in ("Succeed", "Fail") or s.get("End") for s in states.values()):
         problems.append("no terminal state")
     return problems
+
+
+def _target(states: Mapping[str, Any], where: str, name: Any) -> list[str]:
+    return [] if name in states else [f"{where}: {name!r} is not a state"]
+
+
+def _state_problems(name: str, state: Mapping[str, Any], states: Mapping[str, Any]) -> list[str]:
+    """The problems of one state: its name, type and fields, then what its type asks."""
+    problems: list[str] = []
+    kind = state.get("Type")
+    if not 1 <= len(name) <= 80:
+        problems.append(f"state name {name!r}: 1 to 80 characters")
+    if kind not in STATE_FIELDS:
+        return [*problems, f"{name}: unknown Type {kind!r}"]
+    if set(state) - STATE_FIELDS[kind]:
+        problems.append(f"{name}: fields not allowed in a {kind}: {sorted(set(state) - STATE_FIELDS[kind])}")
+    if kind in ("Pass", "Task", "Wait"):
+        if ("Next" in state) == bool(state.get("End")):
+            problems.append(f"{name}: exactly one of Next and End")
+        if "Next" in state:
+            problems += _target(states, name, state["Next"])
+    for key in ("ResultPath", "InputPath", "OutputPath", "SecondsPath", "ErrorPath", "CausePath"):
+        if key in state and not PATH.match(state[key]):
+            problems.append(f"{name}: {key} {state[key]!r} is not a reference path")
+    for key in ("Parameters", "ResultSelector"):
+        problems += [f"{name}: {key} {p}" for p in _template_problems(state.get(key, {}))]
+    checks = {"Task": _task_problems, "Choice": _choice_problems, "Wait": _wait_problems, "Fail": _fail_problems}
+    if kind in checks:
+        problems += checks[kind](name, state, states)
+    return problems
+
+
+def _task_problems(name: str, state: Mapping[str, Any], states: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if not str(state.get("Resource", "")).startswith("arn:"):
+        problems.append(f"{name}: Resource must be an ARN")
+    for retrier in state.get("Retry", []):
+        problems += [f"{name}: Retry {p}" for p in _error_list_problems(retrier.get("ErrorEquals"))]
+        if set(retrier) - RETRIER_FIELDS:
+            problems.append(f"{name}: Retry fields {sorted(set(retrier) - RETRIER_FIELDS)}")
+        if retrier.get("MaxAttempts", 3) < 0 or retrier.get("BackoffRate", 2.0) < 1.0:
+            problems.append(f"{name}: Retry MaxAttempts >= 0 and BackoffRate >= 1")
+    catchers = state.get("Catch", [])
+    for index, catcher in enumerate(catchers):
+        problems += [f"{name}: Catch {p}" for p in _error_list_problems(catcher.get("ErrorEquals"))]
+        if "States.ALL" in catcher.get("ErrorEquals", []) and index != len(catchers) - 1:
+            problems.append(f"{name}: a States.ALL catcher must be the last")
+        if set(catcher) - CATCHER_FIELDS:
+            problems.append(f"{name}: Catch fields {sorted(set(catcher) - CATCHER_FIELDS)}")
+        problems += _target(states, f"{name} Catch", catcher.get("Next"))
+    return problems
+
+
+def _choice_problems(name: str, state: Mapping[str, Any], states: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if not state.get("Choices"):
+        problems.append(f"{name}: Choices must not be empty")
+    for rule in state.get("Choices", []):
+        problems += [f"{name}: {p}" for p in _rule_problems(rule, top=True)]
+        problems += _target(states, f"{name} choice", rule.get("Next"))
+    if "Default" in state:
+        problems += _target(states, f"{name} Default", state["Default"])
+    return problems
+
+
+def _wait_problems(name: str, state: Mapping[str, Any], states: Mapping[str, Any]) -> list[str]:
+    problems: list[str] = []
+    if sum(k in state for k in ("Seconds", "SecondsPath", "Timestamp", "TimestampPath")) != 1:
+        problems.append(f"{name}: exactly one of Seconds, SecondsPath, Timestamp, TimestampPath")
+    if "Seconds" in state and not (isinstance(state["Seconds"], int) and state["Seconds"] >= 0):
+        problems.append(f"{name}: Seconds must be a non-negative integer")
+    return problems
+
+
+def _fail_problems(name: str, state: Mapping[str, Any], states: Mapping[str, Any]) -> list[str]:
+    if ("Error" in state and "ErrorPath" in state) or ("Cause" in state and "CausePath" in state):
+        return [f"{name}: Error/ErrorPath and Cause/CausePath are exclusive"]
+    return []
 
 
 def _template_problems(template: Any) -> Iterator[str]:

@@ -25,6 +25,7 @@ from functions.shared.state import AppState, ItemTable, transition
 from simulation.local_servers import RedisServer, free_port
 from simulation.local_tables import create_items_table as create_table
 from tests.support.cache_doubles import CallCounter, CountingRedis, put_item
+from tests.support.dynamo import function_client
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"
@@ -47,7 +48,7 @@ def settings(redis_server: RedisServer) -> Settings:
 def table(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ItemTable:
     """The table with its real schema and the state record as the first deploy writes it (active here, epoch 1)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
-    client = aws_client.__wrapped__("dynamodb", REGION)
+    client = function_client("dynamodb", REGION)
     create_table(client, TABLE)
     table = ItemTable(client, TABLE)
     client.put_item(TableName=TABLE, Item=AppState(STATUS_ACTIVE, REGION, 1, 0, "pulumi").to_item())
@@ -57,7 +58,7 @@ def table(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> ItemTable:
 
 @pytest.fixture
 def sqs(table: ItemTable) -> Any:
-    return aws_client.__wrapped__("sqs", REGION)
+    return function_client("sqs", REGION)
 
 
 @pytest.fixture

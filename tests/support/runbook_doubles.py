@@ -1,18 +1,9 @@
-"""The world the runbook tests run in: moto for DynamoDB, Route53 and CloudWatch, test doubles for the rest.
+"""The world the runbook tests run in: moto for DynamoDB, Route53 and CloudWatch, test doubles for the rest (Aurora's
+global-cluster calls, Route53 ARC routing controls).
 
-- **DynamoDB**: one table per region on the moto server (moto replicates nothing: the tests copy the drain marker
-  from the source table to the target's when they want replication to have happened, :meth:`World.replicate_markers`).
-- **Route53 health checks**: moto, with a CALCULATED gate per region (its update_health_check keeps HealthThreshold
-  but drops ChildHealthChecks and does not raise HealthCheckVersion: nothing here depends on either).
-- **CloudWatch**: moto; the tests put the lag datapoints the drain reads.
-- **Aurora**: moto implements neither SwitchoverGlobalCluster nor FailoverGlobalCluster, so the drill's double of the
-  three RDS calls the runbook makes stands in (:class:`simulation.aurora_double.GlobalClusterDouble`, a switchover taking one
-  describe call here). The request shapes are also checked with a Stubber on a real RDS client (test_runbook_steps).
-- **Route53 ARC routing controls**: :class:`RoutingControlDouble` for whole runs; the step tests use a Stubber.
-
-:class:`LocalClients` is the runbook's client factory over all of this. It records every AWS request (service,
-region, operation, parameters) through botocore's ``provide-client-params`` event, so a test can assert that a call
-made no writes, and runs ``faults`` before each request, which may raise to inject a failure or a crash.
+:class:`LocalClients` is the runbook's client factory over all of this: it records every AWS request (service,
+region, operation, parameters) and runs ``faults`` before each, which may raise to inject a failure or a crash.
+What each double does and leaves out: docs/design/testing.md.
 """
 
 from __future__ import annotations
