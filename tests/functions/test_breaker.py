@@ -12,22 +12,12 @@ import pytest
 
 from functions.shared.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from functions.shared.log import JsonFormatter, request_context
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.support.cache_doubles import FakeClock
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(1000.0)
 
 
 @pytest.fixture

@@ -34,8 +34,10 @@ def put_item(table: ItemTable, item_id: str, *, data: dict[str, Any], version: i
 
 
 class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
+    """A clock the test moves by hand (``advance``), read by calling it."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
 
     def __call__(self) -> float:
         return self.now
