@@ -11,10 +11,8 @@ import pytest
 from functions.shared.metrics import NAMESPACE_VARIABLE
 from planning.harness import ProgramRun, read_project
 from simulation.local_servers import MotoServer, RedisServer
-from tests.support.program import ProgramRunner, program, share_runs_in
+from tests.support.program import STACKS, ProgramRunner, program, share_runs_in
 from tests.support.redis_commands import command_table_read_once
-
-STACKS = ("prod", "dev")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -17,6 +17,7 @@ from components.api import (
 )
 from components.config import StackConfig
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource, stack_config
+from tests.support.mock_ids import zone_id_of
 from tests.support.program import DEV_DOMAIN, THREE_REGIONS, ProgramRunner
 
 API = "aws:apigatewayv2/api:Api"
@@ -45,14 +46,6 @@ def case(request: pytest.FixtureRequest, run_stack: ProgramRunner) -> tuple[Prog
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
-
-
-def zone_id_of(config: StackConfig) -> str:
-    """The zone id the mocks give the stack's zone: created (a Zone resource) or looked up (getZone)."""
-    assert config.edge.domain_name is not None
-    if config.edge.create_hosted_zone:
-        return "dns-zone-zone-id"
-    return "ZMOCK" + config.edge.domain_name.replace(".", "").upper()
 
 
 def fake_arn(service: str, kind: str, region: str, name: str) -> str:

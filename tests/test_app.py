@@ -29,7 +29,9 @@ from components.packaging import LAMBDA_RUNTIME, runtime_python_version
 from components.policies import region_sid
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
 from planning.parity import compare_regions
+from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner
+from tests.support.role_statements import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
 
 FUNCTION = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
@@ -43,23 +45,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
-TABLE_WRITER_KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
-# Every function's role (the application's and the runbook's) traces and, in a VPC, manages its network interfaces,
-# on * (neither has resource-level permissions): (Sid, actions, resources).
-TRACING_AND_VPC_STATEMENTS = [
-    ("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
-    (
-        "VpcNetworkInterfaces",
-        [
-            "ec2:CreateNetworkInterface",
-            "ec2:DescribeNetworkInterfaces",
-            "ec2:DeleteNetworkInterface",
-            "ec2:AssignPrivateIpAddresses",
-            "ec2:UnassignPrivateIpAddresses",
-        ],
-        ["*"],
-    ),
-]
 SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 HANDLERS = {
     "processor": "functions.processor.handler.handle",
@@ -110,13 +95,6 @@ def _function(run: ProgramRun, region: str, function: str) -> Resource:
     return _named(run, region, f"{region}-app-{function}-function")
 
 
-def _mock_arn(resource: Resource) -> str:
-    """The ARN the mocks give a resource (planning/harness.py ``_fake_arn``)."""
-    service = resource.type.split(":")[1].split("/")[0]
-    kind = resource.type.rsplit(":", 1)[-1].lower()
-    return f"arn:aws:{service}:{resource.region}:{ACCOUNT_ID}:{kind}/{resource.name}"
-
-
 def _prefix(run: ProgramRun) -> str:
     return f"multi-region-{run.stack}"
 
@@ -156,7 +134,7 @@ def test_every_region_runs_the_three_functions_on_one_package(stack_run: Program
                 assert inputs["timeout"] == app.function_timeout_seconds
                 assert inputs["tracingConfig"] == {"mode": "Active"}
                 assert inputs["loggingConfig"] == {"logFormat": "Text", "logGroup": f"/aws/lambda/{_prefix(run)}-{function}"}
-                assert inputs["role"] == _mock_arn(_named(run, region, f"{region}-app-{function}-role"))
+                assert inputs["role"] == mock_arn(_named(run, region, f"{region}-app-{function}-role"))
 
 
 def test_functions_run_in_the_regions_private_subnets_with_the_app_security_group(
@@ -187,7 +165,7 @@ def test_environment_names_this_regions_table_cache_and_secret(stack_run: Progra
                 "CACHE_HOST": f"clustercfg.{region}-memorydb-cluster.memorydb.amazonaws.com",
                 "CACHE_PORT": "6379",
                 "CACHE_USER": f"{prefix}-app",
-                "CACHE_SECRET_ARN": _mock_arn(secret),
+                "CACHE_SECRET_ARN": mock_arn(secret),
                 "CACHE_TLS": "true",
                 "CACHE_CLUSTER": "true",
                 "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
@@ -262,7 +240,7 @@ def test_queues_are_encrypted_with_the_region_key_and_wired_to_the_dlq(stack_run
             assert events.inputs["visibilityTimeoutSeconds"] >= 6 * app.function_timeout_seconds
             assert events.inputs["visibilityTimeoutSeconds"] == 6 * app.function_timeout_seconds + 1
             assert json.loads(events.inputs["redrivePolicy"]) == {
-                "deadLetterTargetArn": _mock_arn(dlq),
+                "deadLetterTargetArn": mock_arn(dlq),
                 "maxReceiveCount": app.queue_max_receive_count,
             }
             assert dlq.inputs["messageRetentionSeconds"] == failures.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
@@ -272,7 +250,7 @@ def test_queues_are_encrypted_with_the_region_key_and_wired_to_the_dlq(stack_run
             assert allow.inputs["queueUrl"] == f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{prefix}-events-dlq"
             assert json.loads(allow.inputs["redriveAllowPolicy"]) == {
                 "redrivePermission": "byQueue",
-                "sourceQueueArns": [_mock_arn(events)],
+                "sourceQueueArns": [mock_arn(events)],
             }
             assert json.loads(failures.inputs["redriveAllowPolicy"]) == {"redrivePermission": "denyAll"}
             assert "redrivePolicy" not in dlq.inputs and "redrivePolicy" not in failures.inputs
@@ -283,8 +261,8 @@ def test_the_queue_triggers_the_processor_with_partial_batch_responses(run_stack
         run = run_stack(stack)
         for region in run.region_order:
             mapping = _named(run, region, f"{region}-app-processor-trigger")
-            assert mapping.inputs["eventSourceArn"] == _mock_arn(_queue(run, region, "events"))
-            assert mapping.inputs["functionName"] == _mock_arn(_function(run, region, "processor"))
+            assert mapping.inputs["eventSourceArn"] == mock_arn(_queue(run, region, "events"))
+            assert mapping.inputs["functionName"] == mock_arn(_function(run, region, "processor"))
             assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
             assert (mapping.inputs["batchSize"], mapping.inputs["maximumBatchingWindowInSeconds"]) == (10, 1)
             assert mapping.inputs.get("scalingConfig", {}).get("maximumConcurrency") == concurrency
@@ -296,13 +274,13 @@ def test_the_regions_own_stream_triggers_the_stream_handler(stack_run: ProgramRu
         for region in run.region_order:
             mapping = _named(run, region, f"{region}-app-stream-trigger")
             assert mapping.inputs["eventSourceArn"].startswith(f"{_table_arn(run, region)}/stream/")
-            assert mapping.inputs["functionName"] == _mock_arn(_function(run, region, "stream"))
+            assert mapping.inputs["functionName"] == mock_arn(_function(run, region, "stream"))
             assert mapping.inputs["startingPosition"] == "TRIM_HORIZON"
             assert mapping.inputs["functionResponseTypes"] == ["ReportBatchItemFailures"]
             assert mapping.inputs["bisectBatchOnFunctionError"] is True
             assert (mapping.inputs["maximumRetryAttempts"], mapping.inputs["maximumRecordAgeInSeconds"]) == (10, 3600)
             assert mapping.inputs["destinationConfig"] == {
-                "onFailure": {"destinationArn": _mock_arn(_queue(run, region, "stream-failures"))}
+                "onFailure": {"destinationArn": mock_arn(_queue(run, region, "stream-failures"))}
             }
 
 
@@ -317,7 +295,7 @@ def test_api_routes_reach_the_api_function_signed_but_for_health(stack_run: Prog
             assert integration.inputs == {
                 "apiId": api_id,
                 "integrationType": "AWS_PROXY",
-                "integrationUri": _mock_arn(_function(run, region, "api")),
+                "integrationUri": mock_arn(_function(run, region, "api")),
                 "payloadFormatVersion": "2.0",
             }
             routes = {r.inputs["routeKey"]: r.inputs for r in _of(run, region, ROUTE)}
@@ -351,8 +329,8 @@ def test_the_health_route_follows_the_configured_path(run_stack: ProgramRunner) 
 def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[str, Any]]:
     """Written out by hand, from the issue's list, so that a change in the builders shows here."""
     table = _table_arn(run, region)
-    events, failures = _mock_arn(_queue(run, region, "events")), _mock_arn(_queue(run, region, "stream-failures"))
-    secret = _mock_arn(_named(run, region, f"{region}-app-cache-secret"))
+    events, failures = mock_arn(_queue(run, region, "events")), mock_arn(_queue(run, region, "stream-failures"))
+    secret = mock_arn(_named(run, region, f"{region}-app-cache-secret"))
     logs = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{_prefix(run)}-{function}:*"
     sends = function != "processor"
     own = {

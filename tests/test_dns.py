@@ -10,8 +10,8 @@ import pytest
 from components.config import MAX_TTL_WITH_HEALTH_CHECKS, StackConfig
 from components.dns import GATE_CLOSED, GATE_OPEN, RecordSpec, endpoint_map, gate_name, plan_records, standby_hostname
 from planning.harness import ProgramRun, Resource, stack_config
+from tests.support.mock_ids import zone_id_of
 from tests.support.program import DEV_DOMAIN, THREE_REGIONS, ProgramRunner
-from tests.test_api import zone_id_of
 
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"

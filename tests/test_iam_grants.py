@@ -20,8 +20,8 @@ import pytest
 from functions.runbook.model import Topology
 from planning.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
 from tests.support.aws_calls import AwsCall, handler_calls
+from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS, ProgramRunner
-from tests.test_app import _mock_arn
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
@@ -82,7 +82,7 @@ def _table_keys(run: ProgramRun) -> dict[str, str]:
 
 
 def _by_arn(run: ProgramRun, type_: str, arn: str) -> Resource:
-    (found,) = [r for r in run.of_type(type_) if _mock_arn(r) == arn]
+    (found,) = [r for r in run.of_type(type_) if mock_arn(r) == arn]
     return found
 
 
@@ -104,7 +104,7 @@ def _table_needs(run: ProgramRun, call: AwsCall, table_name: str, regions: list[
 
 
 def _queue_needs(run: ProgramRun, queue: Resource, operations: tuple[str, ...], why: str) -> Iterator[Need]:
-    arn = _mock_arn(queue)
+    arn = mock_arn(queue)
     for operation in operations:
         yield Need(f"sqs:{operation}", arn, why)
         for action in SQS_KEY_USE.get(operation, ()):
@@ -144,10 +144,10 @@ def _mapping_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
     """What Lambda does with the role for the function's event source mappings: poll the queue or the stream, and
     send a stream's failed batches to its on-failure queue."""
     for mapping in run.of_type(MAPPING):
-        if mapping.inputs["functionName"] != _mock_arn(function):
+        if mapping.inputs["functionName"] != mock_arn(function):
             continue
         source = mapping.inputs["eventSourceArn"]
-        queues = [q for q in run.of_type(QUEUE) if _mock_arn(q) == source]
+        queues = [q for q in run.of_type(QUEUE) if mock_arn(q) == source]
         if queues:
             yield from _queue_needs(run, queues[0], QUEUE_CONSUMER_ACTIONS, "Lambda polls the queue")
         else:

@@ -18,7 +18,6 @@ import yaml
 from iam_validator.core.models import ServiceDetail
 
 from planning.harness import ProgramRun
-from tests.conftest import STACKS
 from tests.support.iam_lint import (
     Finding,
     PolicyDocument,
@@ -28,7 +27,7 @@ from tests.support.iam_lint import (
     parliament_findings,
     validator_findings,
 )
-from tests.support.program import ProgramRunner
+from tests.support.program import STACKS, ProgramRunner
 
 ACCEPTED_FILE = Path(__file__).with_name("iam_lint_accepted.yaml")
 ENTRY_FIELDS = ("linter", "issue", "policy", "detail", "reason")

@@ -7,7 +7,7 @@ import pytest
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
 from functions.shared.state import AppState
 from ops.__main__ import main
-from tests.test_ops_status import TABLE, Deployment, LocalAws, deploy
+from tests.support.deployment import TABLE, Deployment, LocalAws, deploy
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from ops.failover import (
     check_resumed_run,
     resolve_run_id,
 )
-from tests.test_ops_status import (
+from tests.support.deployment import (
     ACCOUNT,
     GLOBAL_CLUSTER,
     PARAMETER,

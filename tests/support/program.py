@@ -18,6 +18,8 @@ from components.network_plan import Zone, choose_zones
 from components.providers import region_provider
 from planning.harness import ProgramRun, mock_zones, run_component, run_program, stack_config
 
+# The committed stacks, the ones most tests run.
+STACKS = ("prod", "dev")
 # Config overrides of a third region (the 3-region configs build on it).
 THREE_REGIONS: dict[str, Any] = {
     "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"],
