@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any
 
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from components.app import reserved_concurrency
 from components.config import AZ_COUNT, StackConfig
@@ -107,6 +107,8 @@ def _guard(name: str, check: Callable[[], tuple[bool, str, str]]) -> Check:
         return Check(name, False, f"{operation} failed: {code}: {message}", _client_error_fix(code, operation))
     except NoCredentialsError as error:
         return Check(name, False, str(error), "configure AWS credentials (aws configure, AWS_PROFILE or SSO) and retry")
+    except ProfileNotFound as error:
+        return Check(name, False, str(error), "set AWS_PROFILE to a profile of ~/.aws/config (aws configure list-profiles)")
     except BotoCoreError as error:
         return Check(name, False, str(error), "check that this machine reaches AWS (proxy, VPN) and retry")
     return Check(name, passed, detail, fix)

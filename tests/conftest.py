@@ -21,11 +21,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _program_runs_shared_by_workers(tmp_path_factory: pytest.TempPathFactory) -> None:
+def _program_runs_shared_by_workers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> None:
     """Under pytest-xdist each worker is a process of its own: they share each config's run through the session's
-    base temporary directory (the workers' directories are inside it)."""
-    if os.environ.get("PYTEST_XDIST_WORKER"):
-        share_runs_in(tmp_path_factory.getbasetemp().parent / "program-runs")
+    base temporary directory (the workers' directories are inside it), in a folder named for this run of the session
+    so that no run of another session is ever read. Without workers, runs stay in the process."""
+    worker_input = getattr(request.config, "workerinput", None)
+    if worker_input is not None:
+        share_runs_in(tmp_path_factory.getbasetemp().parent / f"program-runs-{worker_input['testrunuid']}")
 
 
 @pytest.fixture(scope="session", autouse=True)

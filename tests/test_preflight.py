@@ -177,6 +177,23 @@ def test_no_credentials_at_all_fail_with_how_to_configure_them(aws_endpoint: str
     ]
 
 
+def test_a_profile_that_does_not_exist_fails_with_how_to_list_the_profiles(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    checks = run_checks(DEV, AwsClients(endpoint_url=aws_endpoint), published({}))
+    assert [c.lines() for c in checks] == [
+        [
+            "FAIL  credentials: The config profile (no-such-profile) could not be found",
+            "      fix: set AWS_PROFILE to a profile of ~/.aws/config (aws configure list-profiles)",
+        ]
+    ]
+
+
 def test_an_invalid_stack_is_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
     assert preflight.run(argparse.Namespace(stack="nope")) == 2
     assert "no stack file Pulumi.nope.yaml" in capsys.readouterr().err

@@ -51,13 +51,15 @@ def program(stack: str, *, preview: bool = False, **overrides: Any) -> ProgramRu
     identical calls share one run for the session."""
     key = json.dumps([stack, preview, overrides], sort_keys=True)
     if key not in _runs:
-        _runs[key] = _shared_run(key) if _shared else run_program(stack, preview=preview, overrides=overrides)
+        _runs[key] = (
+            _shared_run(key, stack, preview, overrides) if _shared else run_program(stack, preview=preview, overrides=overrides)
+        )
     return _runs[key]
 
 
-def _shared_run(key: str) -> ProgramRun:
-    """The run of ``key`` from the shared directory, made there first (under a lock, so one process makes it)."""
-    stack, preview, overrides = json.loads(key)
+def _shared_run(key: str, stack: str, preview: bool, overrides: dict[str, Any]) -> ProgramRun:
+    """The run of ``key`` from the shared directory, made there first (under a lock, so one process makes it) from the
+    caller's own values (the key only names the file)."""
     path = _shared[0] / hashlib.sha256(key.encode()).hexdigest()[:24]
     with path.with_suffix(".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
