@@ -4,8 +4,8 @@
 secret and the DynamoDB table with its state record (replicated under each region's key); ``add_edge(regions)`` the
 API traffic (health checks, gates, records), the edge key and alarm topic, CloudFront and the bucket policies that
 admit it, the runbook's topology and the dashboard. All under the provider of the first region in ``regions`` (so a
-new primary moves nothing), the edge under the us-east-1 one. Each child was at the stack's root before this
-component existed: an alias keeps its URN.
+new primary moves nothing), the edge under the us-east-1 one. An alias keeps each child's URN: the dashboard and the
+edge's alarm topic were under the former Observability component, the rest at the stack's root.
 """
 
 from __future__ import annotations

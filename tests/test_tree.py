@@ -19,6 +19,8 @@ from planning.harness import PROVIDER_TYPE, ProgramRun, Resource
 from tests.support.program import DEV_DOMAIN, THREE_REGIONS, program
 
 BEFORE = Path(__file__).parent / "data" / "urns-before-tree.json"
+# Each resource's region (its provider's), protect and retainOnDelete before the regrouping, by ``type::name``.
+OPTIONS_BEFORE = Path(__file__).parent / "data" / "options-before-tree.json"
 GLOBAL_STACK = "multi-region:global:GlobalStack"
 REGIONAL_STACK = "multi-region:regional:RegionalStack"
 WITHOUT_US_EAST_1: dict[str, Any] = {
@@ -120,6 +122,16 @@ def test_every_resource_of_before_the_tree_keeps_its_urn_or_an_alias_to_it(confi
     # The one thing removed: the component that held the alarms, a logical grouping with nothing in the cloud.
     removed = engine_urn(run, "multi-region:observability:Observability", "observability")
     assert lost == [removed], f"{len(lost) - 1} resources would be replaced, e.g. {[u for u in lost if u != removed][:5]}"
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_every_resource_keeps_its_provider_protect_and_retain_on_delete_under_its_new_parent(config: str) -> None:
+    """A component passes its provider and ``protect`` to its children: a new parent must not change either."""
+    before = json.loads(OPTIONS_BEFORE.read_text())[config]
+    now = {f"{r.type}::{r.name}": [r.region, r.protect, r.retain_on_delete] for r in run_of(config).resources}
+    changed = {key: (was, now[key]) for key, was in before.items() if key in now and now[key] != was}
+    assert changed == {}
+    assert set(before) - set(now) == {"multi-region:observability:Observability::observability"}
 
 
 def test_without_the_aliases_the_check_finds_the_moved_resources() -> None:
