@@ -22,10 +22,14 @@ from components.app_functions import (
     DEAD_LETTER_QUEUE,
     EVENTS_QUEUE,
     FUNCTION_MEMORY_MB,
+    FUNCTION_NAME_LIMIT,
     FUNCTION_TABLE,
     QUEUE_BATCHING_WINDOW_SECONDS,
+    RESERVED_FUNCTION_NAMES,
     SIGNED_ROUTES,
     STREAM_FAILURE_QUEUE,
+    TRIGGER_TYPES,
+    UNRESERVED,
     ApiTrigger,
     FunctionSpec,
     QueueTrigger,
@@ -275,8 +279,11 @@ def function_policy(function: str, resources: AppResources, log_group: str) -> P
 
 
 def reserved_concurrency(app: AppConfig) -> dict[str, int]:
-    """Each function's reserved concurrency (-1: none), from the ``AppConfig`` field its entry names."""
-    return {spec.name: getattr(app, spec.concurrency) for spec in application_functions()}
+    """Each function's reserved concurrency (-1: none), from the ``AppConfig`` field its entry names; -1 for an entry
+    that names none."""
+    return {
+        spec.name: UNRESERVED if spec.concurrency is None else getattr(app, spec.concurrency) for spec in application_functions()
+    }
 
 
 def function_environment(
@@ -312,6 +319,10 @@ def _trigger_problems(spec: FunctionSpec) -> list[str]:
     granted = {(a, g.resource) for g in spec.grants for a in g.actions}
     needed: list[tuple[str, str]] = []
     trigger = spec.trigger
+    given: object = trigger  # the table is Python: an entry can hold anything there
+    if not isinstance(given, TRIGGER_TYPES):
+        allowed = ", ".join(t.__name__ for t in TRIGGER_TYPES)
+        return [f"trigger {type(given).__name__} is not one of {allowed}"]
     if isinstance(trigger, QueueTrigger):
         if trigger.queue not in QUEUES:
             return [f"trigger.queue {trigger.queue!r} is not one of {', '.join(QUEUES)}"]
@@ -330,13 +341,26 @@ def _trigger_problems(spec: FunctionSpec) -> list[str]:
     ]
 
 
-def _entry_problems(spec: FunctionSpec, package: Package) -> list[str]:
+def _name_problems(name: str, name_prefix: str) -> list[str]:
+    """What is wrong with an entry's name: its characters, a name the stack already gives a function, or a function
+    name (``<prefix>-<name>``) longer than Lambda takes."""
+    problems = [] if name.replace("-", "").isalnum() and name.islower() else ["name must be lower-case letters, digits and '-'"]
+    if name in RESERVED_FUNCTION_NAMES:
+        problems.append(
+            f"name {name!r} is taken ({name_prefix}-{name} is another function); not one of {', '.join(RESERVED_FUNCTION_NAMES)}"
+        )
+    full = f"{name_prefix}-{name}"
+    if len(full) > FUNCTION_NAME_LIMIT:
+        problems.append(
+            f"name {name!r}: the function name {full!r} has {len(full)} characters, Lambda allows at most "
+            f"{FUNCTION_NAME_LIMIT} (at most {FUNCTION_NAME_LIMIT - len(name_prefix) - 1} for the name with this prefix)"
+        )
+    return problems
+
+
+def _entry_problems(spec: FunctionSpec, package: Package, name_prefix: str) -> list[str]:
     """Every field of one entry the program cannot build, each named with what it allows."""
-    problems = (
-        []
-        if spec.name.replace("-", "").isalnum() and spec.name.islower()
-        else ["name must be lower-case letters, digits and '-'"]
-    )
+    problems = _name_problems(spec.name, name_prefix)
     try:
         entry = handler_entry(spec.handler)
     except ValueError as error:
@@ -353,15 +377,15 @@ def _entry_problems(spec: FunctionSpec, package: Package) -> list[str]:
         f"environment {v!r} is not one of {', '.join(EXTRA_ENVIRONMENT)}" for v in spec.environment if v not in EXTRA_ENVIRONMENT
     ]
     settings = [f.name for f in fields(AppConfig) if f.name.endswith("_reserved_concurrency")]
-    if spec.concurrency not in settings:
-        problems.append(f"concurrency {spec.concurrency!r} is not one of {', '.join(settings)}")
+    if spec.concurrency is not None and spec.concurrency not in settings:
+        problems.append(f"concurrency {spec.concurrency!r} is not None (unreserved) or one of {', '.join(settings)}")
     problems += [f"alarm {a!r} is not one of {', '.join(ALARM_KINDS)}" for a in spec.alarms if a not in ALARM_KINDS]
     return problems + _trigger_problems(spec)
 
 
-def validate_functions(functions: Sequence[FunctionSpec], package: Package) -> None:
+def validate_functions(functions: Sequence[FunctionSpec], package: Package, name_prefix: str) -> None:
     """Refuse a table the program cannot build: every problem of every entry, each naming the field and what it
-    allows; two entries of one name, or two claiming one API route.
+    allows; two entries of one name, two consuming one queue, or two claiming one API route.
 
     Raises
     ------
@@ -374,7 +398,12 @@ def validate_functions(functions: Sequence[FunctionSpec], package: Package) -> N
     problems += [f"route {r!r} is claimed twice" for r in sorted({r for r in routes if routes.count(r) > 1})]
     if sum(isinstance(spec.trigger, ApiTrigger) for spec in functions) > 1:
         problems.append("only one function may serve the HTTP API (its health route and invoke permission are one)")
-    problems += [f"function {spec.name!r}: {p}" for spec in functions for p in _entry_problems(spec, package)]
+    consumed = [spec.trigger.queue for spec in functions if isinstance(spec.trigger, QueueTrigger)]
+    problems += [
+        f"trigger.queue {q!r} is consumed twice (one function per queue; a message goes to one consumer)"
+        for q in sorted({q for q in consumed if consumed.count(q) > 1})
+    ]
+    problems += [f"function {spec.name!r}: {p}" for spec in functions for p in _entry_problems(spec, package, name_prefix)]
     if problems:
         raise ValueError("the function table (components/app_functions.py) cannot be built:\n  " + "\n  ".join(problems))
 
@@ -517,7 +546,7 @@ class RegionalApp(pulumi.ComponentResource):
     def __init__(self, name: str, args: RegionalAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:app:RegionalApp", name, None, opts)
         table = application_functions()
-        validate_functions(table, args.package)
+        validate_functions(table, args.package, args.name_prefix)
         self.component_name, self.args = name, args
         # The secret, and the queues that hold events not yet (or never) processed, are protected in production.
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
@@ -687,7 +716,7 @@ class RegionalApp(pulumi.ComponentResource):
         return self._api_trigger(spec, trigger, function)
 
     def _queue_trigger(self, spec: FunctionSpec, trigger: QueueTrigger, function: AppFunction) -> aws.lambda_.EventSourceMapping:
-        concurrency = sqs_maximum_concurrency(getattr(self.args.app, spec.concurrency))
+        concurrency = sqs_maximum_concurrency(reserved_concurrency(self.args.app)[spec.name])
         return aws.lambda_.EventSourceMapping(
             f"{self.component_name}-{spec.name}-trigger",
             event_source_arn=self.queues[trigger.queue].arn,

@@ -21,6 +21,11 @@ STREAM_FAILURE_QUEUE = "stream-failures"
 
 FUNCTION_MEMORY_MB = 256
 
+# Lambda limits a function's name to 64 characters (CreateFunction's FunctionName, when given as a name).
+FUNCTION_NAME_LIMIT = 64
+# Names the table cannot take: ``<prefix>-runbook`` is the failover runbook's function (components/runbook.py).
+RESERVED_FUNCTION_NAMES = ("runbook",)
+
 # The queue's batches: ten messages, one second; partial batch responses report only the failed records.
 QUEUE_BATCH_SIZE = 10
 QUEUE_BATCHING_WINDOW_SECONDS = 1
@@ -69,6 +74,10 @@ class ApiTrigger:
 
 
 Trigger = QueueTrigger | StreamTrigger | ApiTrigger
+TRIGGER_TYPES = (QueueTrigger, StreamTrigger, ApiTrigger)
+
+UNRESERVED = -1
+"""Lambda's reserved concurrency of a function that reserves none (an entry whose ``concurrency`` is None)."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,8 @@ class FunctionSpec:
     grants: its own statements; the table key (decrypt, and encrypt when a grant writes items), logs, tracing, network
         interfaces, the cache secret and the region's key (a data key too when a grant sends to a queue) are added.
     environment: variables beyond the common ones (``components.app.function_environment``), by name.
-    concurrency: the ``AppConfig`` field holding its reserved concurrency (-1: unreserved).
+    concurrency: the ``AppConfig`` field holding its reserved concurrency; None (the default): unreserved, drawing on
+        the account's unreserved pool.
     alarms: the Lambda alarms on it (``ALARM_KINDS``).
     """
 
@@ -100,7 +110,7 @@ class FunctionSpec:
     trigger: Trigger
     grants: tuple[Grant, ...]
     environment: tuple[str, ...] = ()
-    concurrency: str = "processor_reserved_concurrency"
+    concurrency: str | None = None
     alarms: tuple[str, ...] = (ERRORS, THROTTLES)
     memory_mb: int = FUNCTION_MEMORY_MB
 
@@ -118,6 +128,7 @@ FUNCTION_TABLE: tuple[FunctionSpec, ...] = (
                 "events_queue",
             ),
         ),
+        concurrency="processor_reserved_concurrency",
     ),
     FunctionSpec(
         name=STREAM,
@@ -131,6 +142,8 @@ FUNCTION_TABLE: tuple[FunctionSpec, ...] = (
             Grant("TableItems", ("dynamodb:PutItem",), "table"),
             Grant("RecordFailedBatches", ("sqs:SendMessage",), "stream_failure_queue"),
         ),
+        # processorReservedConcurrency reserves for the event processor and the stream handler (README).
+        concurrency="processor_reserved_concurrency",
     ),
     FunctionSpec(
         name=API,

@@ -19,12 +19,13 @@ from components.app import (
     function_policy,
     queue_name,
     replica_stream_arn,
+    reserved_concurrency,
     route_keys,
     route_resource_suffix,
     sqs_maximum_concurrency,
     visibility_timeout_seconds,
 )
-from components.app_functions import function_name
+from components.app_functions import FUNCTION_TABLE, ApiTrigger, function_name, function_spec
 from components.packaging import LAMBDA_RUNTIME, runtime_python_version
 from components.policies import region_sid
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
@@ -46,19 +47,21 @@ SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
 SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
-HANDLERS = {
+# The three functions' handlers written out; an entry added to the table is checked against its own.
+HANDLERS = {spec.name: spec.handler for spec in FUNCTION_TABLE} | {
     "processor": "functions.processor.handler.handle",
     "stream": "functions.stream.handler.handle",
     "api": "functions.api.handler.handle",
 }
+# Per function a function, role, policy and log group; an event source mapping per queue or stream trigger.
 EXPECTED_PER_REGION = {
-    FUNCTION: 3,
-    ROLE: 3,
-    ROLE_POLICY: 3,
-    LOG_GROUP: 3,
+    FUNCTION: len(FUNCTIONS),
+    ROLE: len(FUNCTIONS),
+    ROLE_POLICY: len(FUNCTIONS),
+    LOG_GROUP: len(FUNCTIONS),
     QUEUE: 3,
     REDRIVE_ALLOW: 1,
-    MAPPING: 2,
+    MAPPING: sum(not isinstance(spec.trigger, ApiTrigger) for spec in FUNCTION_TABLE),
     INTEGRATION: 1,
     ROUTE: 4,
     PERMISSION: 1,
@@ -177,7 +180,10 @@ def test_environment_names_this_regions_table_cache_and_secret(stack_run: Progra
                 "QUEUE_URL": f"https://sqs.{region}.amazonaws.com/{ACCOUNT_ID}/{prefix}-events",
                 "HEALTH_PATH": run.config.edge.health_check_path,
             }
-            expected = {"processor": common, "stream": common, "api": api}
+            extra = {name: value for name, value in api.items() if name not in common}
+            # Any further entry: the common variables plus the ones it names.
+            expected = {f: {**common, **{v: extra[v] for v in function_spec(f).environment}} for f in FUNCTIONS}
+            expected |= {"processor": common, "stream": common, "api": api}
             for function in FUNCTIONS:
                 variables = _function(run, region, function).inputs["environment"]["variables"]
                 assert variables == expected[function], f"{region} {function}"
@@ -201,17 +207,20 @@ def test_log_groups_come_first_with_retention_and_the_region_key(stack_run: Prog
 
 
 def test_reserved_concurrency_comes_from_config(run_stack: ProgramRunner) -> None:
-    for stack, expected in (("prod", {"processor": 20, "stream": 20, "api": 50}), ("dev", dict.fromkeys(FUNCTIONS, -1))):
+    for stack, written in (("prod", {"processor": 20, "stream": 20, "api": 50}), ("dev", dict.fromkeys(FUNCTIONS, -1))):
         run = run_stack(stack)
+        assert run.config is not None
+        # The three functions' values written out; a further entry's from the setting it names (-1 if none).
+        expected = reserved_concurrency(run.config.app) | written
         for region in run.region_order:
             got = {f: _function(run, region, f).inputs["reservedConcurrentExecutions"] for f in FUNCTIONS}
             assert got == expected, f"{stack} {region}"
 
 
 def test_one_package_hash_for_every_function_equal_to_the_archives(stack_run: ProgramRun, latency_run: ProgramRun) -> None:
-    # The application's three functions and the failover runbook's, in every region of both runs.
+    # The application's functions and the failover runbook's, in every region of both runs.
     functions = [r for run in _runs(stack_run, latency_run) for r in run.of_type(FUNCTION)]
-    assert len(functions) == 4 * (len(stack_run.region_order) + 3)
+    assert len(functions) == (len(FUNCTIONS) + 1) * (len(stack_run.region_order) + 3)
     archives = {json.dumps(f.inputs["code"]) for f in functions}
     hashes = {f.inputs["sourceCodeHash"] for f in functions}
     assert len(archives) == len(hashes) == 1, "one package, the same in two program runs"
@@ -327,12 +336,29 @@ def test_the_health_route_follows_the_configured_path(run_stack: ProgramRunner) 
 
 
 def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[str, Any]]:
-    """Written out by hand, from the issue's list, so that a change in the builders shows here."""
+    """Written out by hand for the three functions, so that a change in the builders shows here; a further entry's
+    own statements are its grants on this region's ARNs."""
     table = _table_arn(run, region)
     events, failures = mock_arn(_queue(run, region, "events")), mock_arn(_queue(run, region, "stream-failures"))
     secret = mock_arn(_named(run, region, f"{region}-app-cache-secret"))
     logs = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{_prefix(run)}-{function}:*"
-    sends = function != "processor"
+    arns = {
+        "table": table,
+        "stream": "STREAM",
+        "events_queue": events,
+        "dead_letter_queue": mock_arn(_queue(run, region, "events-dlq")),
+        "stream_failure_queue": failures,
+        "key": _key_arn(region),
+        "table_key": _key_arn(region),
+        "cache_secret": secret,
+        "*": "*",
+    }
+    granted = [(g.sid, list(g.actions), [arns[g.resource]]) for g in function_spec(function).grants]
+    actions = {a for _, granted_actions, _ in granted for a in granted_actions}
+    sends = {"processor": False, "stream": True, "api": True}.get(function, "sqs:SendMessage" in actions)
+    writes = {"processor": True, "stream": True, "api": False}.get(
+        function, bool(actions & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"})
+    )
     own = {
         "processor": [
             ("TableItems", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [table]),
@@ -352,7 +378,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
             ("TableItems", ["dynamodb:GetItem"], [table]),
             ("EnqueueEvents", ["sqs:SendMessage"], [events]),
         ],
-    }[function]
+    }.get(function, granted)
     common = [
         ("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [logs]),
         *TRACING_AND_VPC_STATEMENTS,
@@ -363,7 +389,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
         {
             "Sid": f"TableKeyThroughDynamoDB{region_sid(region)}",
             "Effect": "Allow",
-            "Action": ["kms:Decrypt"] if function == "api" else TABLE_WRITER_KEY_ACTIONS,
+            "Action": TABLE_WRITER_KEY_ACTIONS if writes else ["kms:Decrypt"],
             "Resource": [_key_arn(region)],
             "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
         }
@@ -548,7 +574,8 @@ def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_str
     for function in FUNCTIONS:
         statements = function_policy(function, resources, f"/aws/lambda/p-{function}")["Statement"]
         starred = [s for s in statements if s["Resource"] == ["*"]]
-        listing = ["ListStreams"] if function == "stream" else []
+        written = {"processor": [], "stream": ["ListStreams"], "api": []}
+        listing = written.get(function, [g.sid for g in function_spec(function).grants if g.resource == "*"])
         assert [s["Sid"] for s in starred] == [*listing, "Tracing", "VpcNetworkInterfaces"]
         named = {arn for s in statements if s not in starred for arn in s["Resource"]}
         assert all(":eu-west-1:111122223333:" in arn for arn in named), named

@@ -73,4 +73,7 @@ def test_the_readme_lists_each_committed_stacks_cost_per_day(run_stack: ProgramR
     for stack in ("dev", "prod"):
         total = cost_of(run_stack(stack), PRICES).total
         row = next(line for line in readme.splitlines() if line.startswith(f"| {stack} | "))
-        assert row.endswith(f"| **${total:.2f}** |"), f"README's {stack} row is stale: the plan says ${total:.2f} per day"
+        assert row.endswith(f"| **${total:.2f}** |"), (
+            f"README's {stack} row is stale: the plan says ${total:.2f} per day (a new function's alarms cost too); "
+            f"update that row and its 'the rest' column in README's cost table (`./run plan --stack {stack}` itemises it)"
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from itertools import permutations
 
+from components.app_functions import function_alarms
 from components.observability import dashboard_body
 from planning.harness import ACCOUNT_ID, ProgramRun
 from tests.support.program import ProgramRunner
@@ -141,11 +142,18 @@ def test_one_dashboard_shows_each_family_per_region_side_by_side(stack_run: Prog
     functions_row = [w["properties"] for w in rows[4 * 6]]
     assert [(p["title"], p["region"]) for p in functions_row] == [(f"Functions and DLQ in {r}", r) for r in regions]
     for widget in functions_row:
+        # The three functions' metrics written out, then any further entry's, one per alarm it asks for.
+        written = {f"{prefix}-{function}" for function in ("processor", "stream", "api")}
         assert widget["metrics"] == [
             *(
                 ["AWS/Lambda", metric, "FunctionName", f"{prefix}-{function}", {"stat": "Sum"}]
                 for function in ("processor", "stream", "api")
                 for metric in ("Errors", "Throttles")
+            ),
+            *(
+                ["AWS/Lambda", alarm.kind.capitalize(), "FunctionName", alarm.dimensions["FunctionName"], {"stat": "Sum"}]
+                for alarm in function_alarms(prefix, widget["region"])
+                if alarm.dimensions["FunctionName"] not in written
             ),
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{prefix}-events-dlq"],
             ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", f"{prefix}-stream-failures"],

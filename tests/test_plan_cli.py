@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from components.app import reserved_concurrency
 from ops import __main__ as cli
 from planning.harness import ROOT, ProgramRun
 from planning.plan import DOCS_DIR, REPORT_NAME, build_report, default_out_dir, render_placement
@@ -148,11 +149,15 @@ def test_the_plan_shows_the_defaults_a_first_deploy_asks_for(run_stack: ProgramR
         "  us-east-1: MemoryDB valkey 7.3; zones use1-az1, use1-az2, use1-az4; reserved concurrency none",
         "  eu-west-1: MemoryDB valkey 7.3; zones euw1-az1, euw1-az2, euw1-az3; reserved concurrency none",
     ]
-    prod = render_placement(run_stack("prod"))
+    prod_run = run_stack("prod")
+    prod = render_placement(prod_run)
     assert prod[1] == aurora
-    assert prod[2].endswith(
-        "reserved concurrency multi-region-prod-api=50, multi-region-prod-processor=20, multi-region-prod-stream=20"
-    )
+    assert prod_run.config is not None
+    # The three functions' reservations written out; a further entry's from the setting it names, if any.
+    reserved = {f: n for f, n in reserved_concurrency(prod_run.config.app).items() if n >= 0}
+    reserved |= {"api": 50, "processor": 20, "stream": 20}
+    listed = ", ".join(f"multi-region-prod-{f}={n}" for f, n in sorted(reserved.items()))
+    assert prod[2].endswith(f"reserved concurrency {listed}")
 
 
 def test_invalid_config_exits_non_zero_with_the_error_and_no_traceback(tmp_path: Path) -> None:

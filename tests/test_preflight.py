@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from components.app import reserved_concurrency
 from components.config import StackConfig
 from components.zone import zone_comment
 from ops import preflight
@@ -266,14 +267,19 @@ def test_an_unsupported_eks_version_fails(account: Account) -> None:
 
 
 def test_reservations_a_low_concurrency_quota_cannot_hold_fail(account: Account) -> None:
-    """Prod reserves 20 + 20 + 50 per region; a new account's quota of 50 cannot keep 100 unreserved beside them."""
+    """Prod reserves 20 + 20 + 50 per region (and what a further entry of the table reserves); a new account's quota
+    of 50 cannot keep 100 unreserved beside them."""
     config = stack_config("prod", {"domainName": ""})
+    further = {f: n for f, n in reserved_concurrency(config.app).items() if f not in ("processor", "stream", "api")}
+    reserved = 20 + 20 + 50 + sum(max(n, 0) for n in further.values())
     low = {"AccountLimit": {"ConcurrentExecutions": 50, "UnreservedConcurrentExecutions": 50}}
     account.answer(config, {("lambda", "get_account_settings", region): low for region in config.region_names})
     problem = failed(run_checks(config, account.clients, published({})))
     assert list(problem) == [f"lambda concurrency {region}" for region in config.region_names]
     check = problem["lambda concurrency us-east-1"]
-    assert check.detail == "50 unreserved of 50; the stack reserves 90, leaving -40 (Lambda keeps at least 100 unreserved)"
+    assert check.detail == (
+        f"50 unreserved of 50; the stack reserves {reserved}, leaving {50 - reserved} (Lambda keeps at least 100 unreserved)"
+    )
     assert "set processorReservedConcurrency and apiReservedConcurrency to -1" in check.fix
 
 
