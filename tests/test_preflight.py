@@ -162,37 +162,31 @@ def test_expired_credentials_stop_at_the_first_check_with_the_fix(account: Accou
     ]
 
 
-def test_no_credentials_at_all_fail_with_how_to_configure_them(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("profile", "found", "fix"),
+    [
+        (None, "Unable to locate credentials", "configure AWS credentials (aws configure, AWS_PROFILE or SSO) and retry"),
+        (
+            "no-such-profile",
+            "The config profile (no-such-profile) could not be found",
+            "set AWS_PROFILE to a profile of ~/.aws/config (aws configure list-profiles)",
+        ),
+    ],
+    ids=["no credentials at all", "a profile that does not exist"],
+)
+def test_missing_credentials_fail_the_first_check_with_how_to_set_them(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, profile: str | None, found: str, fix: str
+) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    if profile:
+        monkeypatch.setenv("AWS_PROFILE", profile)
     # No file, and no instance metadata lookup (which would leave this machine).
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     checks = run_checks(DEV, AwsClients(endpoint_url=aws_endpoint), published({}))
-    assert [c.lines() for c in checks] == [
-        [
-            "FAIL  credentials: Unable to locate credentials",
-            "      fix: configure AWS credentials (aws configure, AWS_PROFILE or SSO) and retry",
-        ]
-    ]
-
-
-def test_a_profile_that_does_not_exist_fails_with_how_to_list_the_profiles(
-    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
-    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
-    checks = run_checks(DEV, AwsClients(endpoint_url=aws_endpoint), published({}))
-    assert [c.lines() for c in checks] == [
-        [
-            "FAIL  credentials: The config profile (no-such-profile) could not be found",
-            "      fix: set AWS_PROFILE to a profile of ~/.aws/config (aws configure list-profiles)",
-        ]
-    ]
+    assert [c.lines() for c in checks] == [[f"FAIL  credentials: {found}", f"      fix: {fix}"]]
 
 
 def test_an_invalid_stack_is_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
