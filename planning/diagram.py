@@ -319,11 +319,11 @@ _REGIONAL_SUMMARIES: dict[str, _Summary] = {
 
 
 def _draw_global(builder: _Builder, root: Resource) -> None:
-    members = builder.subtree(root)
-    draw = _GLOBAL_DRAWERS.get(root.type)
-    if draw is not None:
-        draw(builder, root, members)
-        return
+    _GLOBAL_DRAWERS.get(root.type, _draw_generic)(builder, root, builder.subtree(root))
+
+
+def _draw_generic(builder: _Builder, root: Resource, members: list[Resource]) -> None:
+    """A global component with no drawer here, or without the resource its drawer summarises: one generic node."""
     label, kind = _generic_summary(builder, root, members)
     builder.add(Node(f"global/{root.name}", label, None, kind), members)
 
@@ -353,8 +353,7 @@ def _secret(builder: _Builder, root: Resource, members: list[Resource]) -> None:
 def _table(builder: _Builder, root: Resource, members: list[Resource]) -> None:
     table = _first(members, T_TABLE)
     if table is None:
-        label, kind = _generic_summary(builder, root, members)
-        builder.add(Node(f"global/{root.name}", label, None, kind), members)
+        _draw_generic(builder, root, members)
         return
     features = [
         name for key, name in (("streamEnabled", "streams"), ("deletionProtectionEnabled", "protected")) if table.inputs.get(key)
@@ -378,8 +377,7 @@ def _table_regions(table: Resource) -> list[str]:
 def _cdn(builder: _Builder, root: Resource, members: list[Resource]) -> None:
     distribution = _first(members, T_DISTRIBUTION)
     if distribution is None:
-        label, kind = _generic_summary(builder, root, members)
-        builder.add(Node(f"global/{root.name}", label, None, kind), members)
+        _draw_generic(builder, root, members)
         return
     aliases = ", ".join(str(a) for a in distribution.inputs.get("aliases") or [])
     label = _lines("CloudFront", aliases, "origin group over the regional buckets")
