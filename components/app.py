@@ -216,13 +216,13 @@ class AppResources:
     cache_secret: str
 
 
-GRANT_RESOURCES = ("table", "stream", "events_queue", "dead_letter_queue", "stream_failure_queue")
-"""What a grant may name (or ``*``); the keys and the secret are granted by ``function_policy`` itself."""
 QUEUE_RESOURCES = {
     EVENTS_QUEUE: "events_queue",
     DEAD_LETTER_QUEUE: "dead_letter_queue",
     STREAM_FAILURE_QUEUE: "stream_failure_queue",
 }
+GRANT_RESOURCES = ("table", "stream", *QUEUE_RESOURCES.values())
+"""What a grant may name (or ``*``); the keys and the secret are granted by ``function_policy`` itself."""
 
 
 def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Policy]:
