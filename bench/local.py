@@ -20,18 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.shared.clients import aws_client
-from functions.shared.schema import (
-    ATTR_DATA,
-    ATTR_ID,
-    ATTR_IDEMPOTENCY_KEY,
-    ATTR_LAST_UPDATED_REGION,
-    ATTR_RECORD_TYPE,
-    ATTR_TIMESTAMP,
-    ATTR_VERSION,
-    STATUS_ACTIVE,
-)
+from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, state_key
+from simulation import local_tables
 from simulation.local_servers import MotoServer, RedisServer
 from simulation.local_tables import create_items_table
 
@@ -41,6 +33,7 @@ FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "te
 SAMPLE_DATA = {"name": "widget", "price": 1250, "tags": ["blue", "large"], "stock": {"eu": 4, "us": 11}}
 
 STATE_READ = "GetItem (state record)"
+ITEM_TIMESTAMP = 1_700_000_000_000
 
 __all__ = [
     "REGION",
@@ -90,23 +83,8 @@ def put_item(table: ItemTable, item_id: str, version: int = 1) -> None:
 
 
 def item_record(item_id: str, version: int = 1) -> dict[str, Any]:
-    """The item ``item_id`` in DynamoDB JSON."""
-    return {
-        ATTR_ID: {"S": item_id},
-        ATTR_RECORD_TYPE: {"S": "item"},
-        ATTR_DATA: {
-            "M": {
-                "name": {"S": str(SAMPLE_DATA["name"])},
-                "price": {"N": str(SAMPLE_DATA["price"])},
-                "tags": {"L": [{"S": "blue"}, {"S": "large"}]},
-                "stock": {"M": {"eu": {"N": "4"}, "us": {"N": "11"}}},
-            }
-        },
-        ATTR_VERSION: {"N": str(version)},
-        ATTR_TIMESTAMP: {"N": "1700000000000"},
-        ATTR_LAST_UPDATED_REGION: {"S": REGION},
-        ATTR_IDEMPOTENCY_KEY: {"S": f"key-{item_id}-{version}"},
-    }
+    """The item ``item_id`` in DynamoDB JSON, holding ``SAMPLE_DATA``."""
+    return local_tables.item_record(item_id, data=SAMPLE_DATA, version=version, timestamp=ITEM_TIMESTAMP, region=REGION)
 
 
 @contextmanager

@@ -61,8 +61,8 @@ def cache_password(settings: Settings) -> str:
 class LazyRedis:
     """A redis-py client built on its first command (see the module docstring), then shared by every thread.
 
-    It answers the commands the cache uses (``get``, ``set``, ``delete``, ``eval``, ``ping``) and, for tools and tests,
-    every other attribute of the built client.
+    It answers the commands the cache uses (``get``, ``set``, ``eval``, ``ping``: ``cache.RedisLike``, which mypy checks
+    against these methods, not ``__getattr__``) and, for tools and tests, every other attribute of the built client.
     """
 
     def __init__(self, build: Callable[[], Any]) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from functions.shared.codec import string_of
 from functions.shared.conflicts import reassert_winner, record_conflict
 from functions.shared.errors import RetryableError
 from functions.shared.log import get_logger, now_ms, request_context
@@ -125,8 +126,8 @@ def _repair(
         handler.table,
         item_id=item_id,
         loser_order_token=loser,
-        loser_idempotency_key=_string(new, ATTR_IDEMPOTENCY_KEY),
-        loser_region=_string(new, ATTR_LAST_UPDATED_REGION),
+        loser_idempotency_key=string_of(new, ATTR_IDEMPOTENCY_KEY) or "",
+        loser_region=string_of(new, ATTR_LAST_UPDATED_REGION) or "",
         winner_order_token=winner,
         detected_by="stream",
         detected_in=handler.region,
@@ -149,9 +150,4 @@ def _written_at(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
 
 
 def _token(image: Mapping[str, Any]) -> str | None:
-    return _string(image, ATTR_ORDER_TOKEN) or None
-
-
-def _string(image: Mapping[str, Any], name: str) -> str:
-    value = image.get(name)
-    return str(value.get("S", "")) if isinstance(value, Mapping) else ""
+    return string_of(image, ATTR_ORDER_TOKEN) or None

@@ -5,32 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from functions.shared.schema import (
-    ATTR_DATA,
-    ATTR_ID,
-    ATTR_IDEMPOTENCY_KEY,
-    ATTR_LAST_UPDATED_REGION,
-    ATTR_RECORD_TYPE,
-    ATTR_TIMESTAMP,
-    ATTR_VERSION,
-)
-from functions.shared.state import ItemTable
+from simulation.local_tables import put_item
 
-
-def put_item(table: ItemTable, item_id: str, *, data: dict[str, Any], version: int, timestamp: int, region: str) -> None:
-    """An item as the processor writes it (plain attributes; the write path's own bookkeeping is not needed here)."""
-    table.client.put_item(
-        TableName=table.name,
-        Item={
-            ATTR_ID: {"S": item_id},
-            ATTR_RECORD_TYPE: {"S": "item"},
-            ATTR_DATA: {"M": {key: {"N": str(value)} for key, value in data.items()}},
-            ATTR_VERSION: {"N": str(version)},
-            ATTR_TIMESTAMP: {"N": str(timestamp)},
-            ATTR_LAST_UPDATED_REGION: {"S": region},
-            ATTR_IDEMPOTENCY_KEY: {"S": f"key-{item_id}-{version}"},
-        },
-    )
+__all__ = ["CallCounter", "CountingRedis", "FakeClock", "put_item"]
 
 
 class FakeClock:
