@@ -373,8 +373,9 @@ def bucket_names(config: StackConfig, account_id: str) -> list[tuple[str, str]]:
 
 
 def _bucket_names(clients: ClientFactory, config: StackConfig, account_id: str) -> tuple[bool, str, str]:
+    names = bucket_names(config, account_id)
     taken, ours = [], []
-    for region, name in bucket_names(config, account_id):
+    for region, name in names:
         try:
             clients("s3", region).head_bucket(Bucket=name)
             ours.append(name)
@@ -391,7 +392,7 @@ def _bucket_names(clients: ClientFactory, config: StackConfig, account_id: str) 
             "use another stack name (the names are <project>-<stack>-<region>-<account>[-logs])",
         )
     note = f"; already this account's: {', '.join(ours)} (an earlier deploy of this stack)" if ours else ""
-    return True, f"{len(bucket_names(config, account_id)) - len(ours)} free{note}", ""
+    return True, f"{len(names) - len(ours)} free{note}", ""
 
 
 def _host(name: str) -> str:
