@@ -9,7 +9,8 @@ from typing import Any
 
 from functions.shared.errors import error_code
 
-# The exit status of every ops command that calls AWS when the credentials are missing, incomplete, expired or refused.
+# The exit status of ops status, failover and abort when the credentials are missing, incomplete, expired or refused
+# (ops preflight reports them as its credentials check's FAIL, exit 1).
 EXIT_CREDENTIALS = 3
 CREDENTIALS_HELP = (
     "provide credentials for the stack's account: `aws sso login --profile NAME` and `export AWS_PROFILE=NAME`, "

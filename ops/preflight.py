@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from botocore.config import Config
@@ -45,6 +45,8 @@ MEMORYDB_OFFERED_FAMILIES = ("r6g", "r7g", "r6gd")
 
 ClientFactory = Callable[[str, str], Any]
 NameServerLookup = Callable[[str], set[str]]
+# A region's available zones (DescribeAvailabilityZones), asked once per run for the checks that need them.
+OfferedZones = Callable[[], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def run_checks(config: StackConfig, clients: ClientFactory, name_servers: NameSe
     account_id = account["id"]
     checks = [identity, _guard("regions enabled", partial(_regions_enabled, clients, config))]
     for region in config.region_names:
-        checks += [_guard(f"{name} {region}", partial(check, clients, config, region)) for name, check in REGION_CHECKS]
+        offered = cache(partial(_offered_zones, clients, region))
+        checks += [_guard(f"{name} {region}", partial(check, clients, config, region, offered)) for name, check in REGION_CHECKS]
     checks.append(_guard("hosted zone", partial(_hosted_zone, clients, config, name_servers)))
     checks.append(_guard("bucket names", partial(_bucket_names, clients, config, account_id)))
     return checks
@@ -152,8 +155,8 @@ def _offered_zones(clients: ClientFactory, region: str) -> list[dict[str, Any]]:
     return zones
 
 
-def _zones(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
-    answer = _offered_zones(clients, region)
+def _zones(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
+    answer = offered()
     try:
         chosen = chosen_zones(answer)
     except ValueError as error:
@@ -168,7 +171,7 @@ def chosen_zones(answer: list[dict[str, Any]]) -> list[Zone]:
     return choose_zones([z["ZoneName"] for z in answer], [z["ZoneId"] for z in answer], AZ_COUNT)
 
 
-def _aurora_version(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+def _aurora_version(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
     wanted = config.aurora.engine_version
     versions = list(_engine_versions(clients("rds", region)))
     found = [v for v in versions if v["EngineVersion"] == wanted]
@@ -191,7 +194,7 @@ def _engine_versions(rds: Any) -> Iterator[dict[str, Any]]:
             return
 
 
-def _aurora_class(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+def _aurora_class(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
     aurora = config.aurora
     options = clients("rds", region).describe_orderable_db_instance_options(
         Engine=AURORA_ENGINE, EngineVersion=aurora.engine_version, DBInstanceClass=aurora.instance_class
@@ -211,7 +214,7 @@ def _aurora_class(clients: ClientFactory, config: StackConfig, region: str) -> t
     return True, f"{aurora.instance_class} orderable with {AURORA_ENGINE} {aurora.engine_version}", ""
 
 
-def _memorydb(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+def _memorydb(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
     memorydb = config.memorydb
     client = clients("memorydb", region)
     versions = client.describe_engine_versions(Engine=memorydb.engine, EngineVersion=memorydb.engine_version)["EngineVersions"]
@@ -235,7 +238,7 @@ def _memorydb(clients: ClientFactory, config: StackConfig, region: str) -> tuple
     return True, found, ""
 
 
-def _eks_version(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+def _eks_version(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
     wanted = config.eks.version
     answer = clients("eks", region).describe_cluster_versions(clusterVersions=[wanted], includeAll=True)["clusterVersions"]
     status = next((v.get("versionStatus", v.get("status", "")) for v in answer if v.get("clusterVersion") == wanted), None)
@@ -254,7 +257,7 @@ def reservations(config: StackConfig) -> int:
     return sum(max(value, 0) for value in reserved_concurrency(config.app).values())
 
 
-def _lambda_concurrency(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+def _lambda_concurrency(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
     limit = clients("lambda", region).get_account_settings()["AccountLimit"]
     unreserved = int(limit["UnreservedConcurrentExecutions"])
     reserved = reservations(config)
@@ -269,13 +272,13 @@ def _lambda_concurrency(clients: ClientFactory, config: StackConfig, region: str
     return True, found, ""
 
 
-def _network_quotas(clients: ClientFactory, config: StackConfig, region: str) -> tuple[bool, str, str]:
+def _network_quotas(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
     ec2 = clients("ec2", region)
     quotas = clients("service-quotas", region)
     network = next(r.network for r in config.regions if r.name == region)
     nat_count = AZ_COUNT if network.nat_gateways == "per-az" else 1
     try:
-        nat_zones = [zone.zone_id for zone in chosen_zones(_offered_zones(clients, region))[:nat_count]]
+        nat_zones = [zone.zone_id for zone in chosen_zones(offered())[:nat_count]]
     except ValueError:
         nat_zones = []  # the zones check reports it
 
@@ -307,7 +310,7 @@ def _network_quotas(clients: ClientFactory, config: StackConfig, region: str) ->
     return True, "; ".join(f"{name} {used}+{more} of {limit}" for name, used, more, limit in needs), ""
 
 
-RegionCheck = Callable[[ClientFactory, StackConfig, str], tuple[bool, str, str]]
+RegionCheck = Callable[[ClientFactory, StackConfig, str, OfferedZones], tuple[bool, str, str]]
 # The checks made in every region, in the order a deploy meets what they catch: (name, check).
 REGION_CHECKS: tuple[tuple[str, RegionCheck], ...] = (
     ("availability zones", _zones),
@@ -373,8 +376,9 @@ def bucket_names(config: StackConfig, account_id: str) -> list[tuple[str, str]]:
 
 
 def _bucket_names(clients: ClientFactory, config: StackConfig, account_id: str) -> tuple[bool, str, str]:
+    names = bucket_names(config, account_id)
     taken, ours = [], []
-    for region, name in bucket_names(config, account_id):
+    for region, name in names:
         try:
             clients("s3", region).head_bucket(Bucket=name)
             ours.append(name)
@@ -391,7 +395,7 @@ def _bucket_names(clients: ClientFactory, config: StackConfig, account_id: str) 
             "use another stack name (the names are <project>-<stack>-<region>-<account>[-logs])",
         )
     note = f"; already this account's: {', '.join(ours)} (an earlier deploy of this stack)" if ours else ""
-    return True, f"{len(bucket_names(config, account_id)) - len(ours)} free{note}", ""
+    return True, f"{len(names) - len(ours)} free{note}", ""
 
 
 def _host(name: str) -> str:
