@@ -102,6 +102,7 @@ def test_jobs_get_least_permissions_no_persisted_token_and_the_org_qualified_sta
     (zizmor trusts checkout v6 and later to keep it out), and the stack named in the Pulumi organisation's variable."""
     found = workflows()
     assert found, f"no workflow in {WORKFLOWS}"
+    checked = set()
     for name, workflow in found.items():
         assert workflow["permissions"] == {}, f"{name}: top-level permissions must be {{}}"
         for job_name, job in workflow["jobs"].items():
@@ -110,9 +111,12 @@ def test_jobs_get_least_permissions_no_persisted_token_and_the_org_qualified_sta
             for step in job["steps"]:
                 uses = step.get("uses", "")
                 if uses.startswith("actions/checkout@"):
+                    checked.add("checkout")
                     assert step["with"]["persist-credentials"] is False, f"{where}: checkout persists the token"
                 if uses.startswith("pulumi/actions@"):
+                    checked.add("pulumi")
                     assert step["with"]["stack-name"] == "${{ vars.PULUMI_ORG }}/prod", where
+    assert checked == {"checkout", "pulumi"}, "the workflows check out the code and run Pulumi"
 
 
 def _planted(tmp_path: Path, old: str, new: str) -> Path:
