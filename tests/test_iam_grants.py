@@ -238,8 +238,10 @@ def test_every_function_role_allows_its_codes_calls_and_the_keys_behind_them(sta
 
 def test_three_regions_with_routing_controls_runbook_may_use_every_regions_key(run_stack: ProgramRunner) -> None:
     run = run_stack("prod", **THREE_REGIONS, trafficControl="routingControl")
-    assert any(n.action.startswith("route53-recovery-cluster:") for f, _, _ in _function_roles(run) for n in role_needs(run, f))
-    for function, role, policy in _function_roles(run):
+    roles = list(_function_roles(run))
+    assert any(n.action.startswith("route53-recovery-cluster:") for f, _, _ in roles for n in role_needs(run, f))
+    assert any("runbook" in role.name for _, role, _ in roles)
+    for function, role, policy in roles:
         needs = role_needs(run, function)
         if "runbook" in role.name:
             assert {n.via for n in needs if n.action == "kms:Encrypt"} == {_via("dynamodb", r) for r in run.region_order}
