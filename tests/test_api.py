@@ -217,6 +217,7 @@ def test_outputs_name_the_api_and_each_regions_endpoint_and_health_url(case: tup
 
 def test_preview_registers_the_api_of_every_region(preview_run: ProgramRun) -> None:
     with_domain = preview_run.config is not None and preview_run.config.edge.domain_name is not None
+    assert preview_run.regions() == preview_run.region_order
     for region in preview_run.regions():
         for type_ in (API, STAGE, LOG_GROUP, *((CERT, RECORD, CERT_VALIDATION, DOMAIN, MAPPING) if with_domain else ())):
             assert part(preview_run, type_, region).region == region
@@ -224,6 +225,7 @@ def test_preview_registers_the_api_of_every_region(preview_run: ProgramRun) -> N
 
 def test_without_a_domain_the_api_answers_on_its_own_endpoint_only(run_stack: ProgramRunner) -> None:
     run = run_stack("dev")
+    assert run.regions() == run.region_order
     for region in run.regions():
         component = run.one(REGIONAL_API, region)
         assert {r.type for r in run.descendants(component)} == {API, STAGE, LOG_GROUP}

@@ -238,8 +238,10 @@ def test_every_function_role_allows_its_codes_calls_and_the_keys_behind_them(sta
 
 def test_three_regions_with_routing_controls_runbook_may_use_every_regions_key(run_stack: ProgramRunner) -> None:
     run = run_stack("prod", **THREE_REGIONS, trafficControl="routingControl")
-    assert any(n.action.startswith("route53-recovery-cluster:") for f, _, _ in _function_roles(run) for n in role_needs(run, f))
-    for function, role, policy in _function_roles(run):
+    roles = list(_function_roles(run))
+    assert any(n.action.startswith("route53-recovery-cluster:") for f, _, _ in roles for n in role_needs(run, f))
+    assert any("runbook" in role.name for _, role, _ in roles)
+    for function, role, policy in roles:
         needs = role_needs(run, function)
         if "runbook" in role.name:
             assert {n.via for n in needs if n.action == "kms:Encrypt"} == {_via("dynamodb", r) for r in run.region_order}
@@ -248,15 +250,17 @@ def test_three_regions_with_routing_controls_runbook_may_use_every_regions_key(r
 
 def test_every_other_role_is_a_service_role_whose_key_use_is_accounted_for(stack_run: ProgramRun) -> None:
     function_roles = {role.name for _, role, _ in _function_roles(stack_run)}
-    for role in stack_run.of_type(ROLE):
-        if role.name not in function_roles:
-            kind = role.name.removeprefix(f"{role.region}-")
-            assert kind in SERVICE_ROLES, f"{role.name}: a new role; check what it calls and which keys, then list it here"
+    others = [role for role in stack_run.of_type(ROLE) if role.name not in function_roles]
+    assert others, "the program's service roles"
+    for role in others:
+        kind = role.name.removeprefix(f"{role.region}-")
+        assert kind in SERVICE_ROLES, f"{role.name}: a new role; check what it calls and which keys, then list it here"
 
 
 def test_no_role_names_a_table_index(stack_run: ProgramRun) -> None:
     # The table has no secondary index (nothing queries one), so no grant may name one: a grant on `table/<t>/index/*`
     # would be a grant that can never take effect.
+    assert stack_run.of_type(ROLE_POLICY)
     for policy in stack_run.of_type(ROLE_POLICY):
         assert "/index/" not in policy.inputs["policy"], policy.name
 

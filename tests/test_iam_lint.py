@@ -107,6 +107,7 @@ def test_every_kind_of_policy_the_program_creates_is_linted(
 
 def test_no_document_keeps_a_mock_arn(linted: dict[str, tuple[list[PolicyDocument], list[Finding]]]) -> None:
     """The mocks' ARNs (``<type>/<name>`` for every type) are rewritten to AWS's formats before linting."""
+    assert linted and all(docs for docs, _ in linted.values())
     for docs, _ in linted.values():
         for document in docs:
             assert not re.search(

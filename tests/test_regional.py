@@ -39,7 +39,9 @@ def test_every_resource_reaches_its_regions_provider_through_its_parents(stack_r
 
 
 def test_regional_resources_live_under_their_regional_stack(stack_run: ProgramRun) -> None:
-    for stack in stack_run.of_type("multi-region:regional:RegionalStack"):
+    stacks = stack_run.of_type("multi-region:regional:RegionalStack")
+    assert [s.name for s in stacks] == stack_run.region_order
+    for stack in stacks:
         region = stack.name
         assert stack.region == region
         below = list(stack_run.descendants(stack))

@@ -187,6 +187,7 @@ def test_every_resource_of_a_region_sits_under_its_regional_stack_and_the_rest_u
     run = run_of(config)
     regional = {r.name: r for r in run.roots() if r.type == REGIONAL_STACK}
     (global_stack,) = [r for r in run.roots() if r.type == GLOBAL_STACK]
+    assert sorted(regional) == sorted(run.region_order) and run.custom()
     misplaced = []
     for resource in run.custom():
         top = ([resource, *ancestors(run, resource)])[-1]

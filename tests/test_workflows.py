@@ -88,7 +88,9 @@ def workflows() -> dict[str, Any]:
 
 def test_every_action_is_pinned_to_a_commit_with_its_tag() -> None:
     """zizmor wants a hash; the tag beside it tells a reader (and a dependency bot) which release the hash is."""
-    for path in sorted(WORKFLOWS.glob("*.yml")):
+    paths = sorted(WORKFLOWS.glob("*.yml"))
+    assert paths, f"no workflow in {WORKFLOWS}"
+    for path in paths:
         uses = [line.strip().removeprefix("- ") for line in path.read_text().splitlines() if "uses:" in line]
         assert uses, f"{path.name} uses no action"
         for line in uses:
@@ -98,7 +100,10 @@ def test_every_action_is_pinned_to_a_commit_with_its_tag() -> None:
 def test_jobs_get_least_permissions_no_persisted_token_and_the_org_qualified_stack() -> None:
     """What zizmor does not insist on: nothing granted at the top, a checkout that leaves no token in .git/config
     (zizmor trusts checkout v6 and later to keep it out), and the stack named in the Pulumi organisation's variable."""
-    for name, workflow in workflows().items():
+    found = workflows()
+    assert found, f"no workflow in {WORKFLOWS}"
+    checked = set()
+    for name, workflow in found.items():
         assert workflow["permissions"] == {}, f"{name}: top-level permissions must be {{}}"
         for job_name, job in workflow["jobs"].items():
             where = f"{name} job {job_name}"
@@ -106,9 +111,12 @@ def test_jobs_get_least_permissions_no_persisted_token_and_the_org_qualified_sta
             for step in job["steps"]:
                 uses = step.get("uses", "")
                 if uses.startswith("actions/checkout@"):
+                    checked.add("checkout")
                     assert step["with"]["persist-credentials"] is False, f"{where}: checkout persists the token"
                 if uses.startswith("pulumi/actions@"):
+                    checked.add("pulumi")
                     assert step["with"]["stack-name"] == "${{ vars.PULUMI_ORG }}/prod", where
+    assert checked == {"checkout", "pulumi"}, "the workflows check out the code and run Pulumi"
 
 
 def _planted(tmp_path: Path, old: str, new: str) -> Path:
