@@ -23,7 +23,6 @@ from components.app_functions import (
     EVENTS_QUEUE,
     FUNCTION_MEMORY_MB,
     FUNCTION_NAME_LIMIT,
-    FUNCTION_TABLE,
     QUEUE_BATCHING_WINDOW_SECONDS,
     RESERVED_FUNCTION_NAMES,
     SIGNED_ROUTES,
@@ -45,8 +44,6 @@ from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
 
 # The default table's names and handlers (what the tests and the package check name); builders read the table itself.
-FUNCTIONS = tuple(spec.name for spec in FUNCTION_TABLE)
-HANDLERS = {spec.name: spec.handler for spec in FUNCTION_TABLE}
 SECRET_RECOVERY_DAYS_PROTECTED = 30
 
 # The queues whose every message is a failure: each is alarmed on its first visible message.

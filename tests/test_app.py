@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from components.app import (
-    FUNCTIONS,
     NETWORK_INTERFACE_ACTIONS,
     XRAY_ACTIONS,
     AppResources,
@@ -25,7 +24,7 @@ from components.app import (
     sqs_maximum_concurrency,
     visibility_timeout_seconds,
 )
-from components.app_functions import FUNCTION_TABLE, ApiTrigger, function_name, function_spec
+from components.app_functions import FUNCTION_TABLE, ApiTrigger, function_name, function_names, function_spec
 from components.packaging import LAMBDA_RUNTIME, runtime_python_version
 from components.policies import region_sid
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
@@ -48,6 +47,7 @@ SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
 SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 # The three functions' handlers written out; an entry added to the table is checked against its own.
+FUNCTIONS = function_names()
 HANDLERS = {spec.name: spec.handler for spec in FUNCTION_TABLE} | {
     "processor": "functions.processor.handler.handle",
     "stream": "functions.stream.handler.handle",

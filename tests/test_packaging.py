@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from components.app import HANDLERS
+from components.app_functions import application_functions
 from components.packaging import (
     FIXED_DATE_TIME,
     LAMBDA_ARCHITECTURE,
@@ -111,7 +111,7 @@ def test_the_package_holds_the_functions_redis_and_its_metadata() -> None:
 
 def test_every_handler_the_functions_name_is_in_the_package() -> None:
     entries = set(build_package().entries)
-    for handler in HANDLERS.values():
+    for handler in (spec.handler for spec in application_functions()):
         module, function = handler.rsplit(".", 1)
         assert f"{module.replace('.', '/')}.py" in entries, handler
         assert function == "handle"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import planning.harness
-from components.app import FUNCTIONS
+from components.app_functions import function_names
 from components.config import ConfigError, project_values
 from ops.__main__ import EXIT_INVALID, main
 from planning.harness import ROOT, StackFileError, parse_setting, raw_config, read_project, run_program, stack_values
@@ -179,7 +179,7 @@ def test_a_renamed_project_gets_the_same_plan_under_its_own_name(tmp_path: Path,
     assert shapes(renamed, "myplatform") == shapes(original, PROJECT.name)
     assert renamed.config is not None and renamed.config.name_prefix == "myplatform-prod"
     functions = [f for f in renamed.of_type("aws:lambda/function:Function") if not f.inputs["name"].endswith("-runbook")]
-    assert len(functions) == len(FUNCTIONS) * len(renamed.config.region_names)
+    assert len(functions) == len(function_names()) * len(renamed.config.region_names)
     assert functions and all(f.inputs["name"].startswith("myplatform-prod-") for f in functions)
     assert {f.inputs["environment"]["variables"]["POWERTOOLS_METRICS_NAMESPACE"] for f in functions} == {"myplatform"}
 
