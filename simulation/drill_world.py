@@ -35,6 +35,7 @@ from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import redis_client
 from functions.shared.codec import item_from_image
 from functions.shared.log import now_ms as wall_clock_ms
+from functions.shared.log import record_fields
 from functions.shared.metrics import Metrics
 from functions.shared.schema import ATTR_ID, STATE_ITEM_ID, STATUS_ACTIVE
 from functions.shared.settings import Settings
@@ -119,7 +120,7 @@ class LogCapture(logging.Handler):
         self.warnings: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
-        fields: Mapping[str, Any] = getattr(record, "fields", {})
+        fields: Mapping[str, Any] = record_fields(record)
         if record.name == processor_handler.logger.name and "kind" in fields and "message_id" in fields:
             self.outcomes.append(dict(fields))
         elif record.levelno >= logging.WARNING:

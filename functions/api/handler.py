@@ -134,7 +134,7 @@ def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None
             api = api or current_api()
         except Exception:
             # Settings or a client could not be built; the next invocation tries again.
-            logger.exception("container setup failed", extra={"fields": {"route": route}})
+            logger.exception("container setup failed", extra={"route": route})
             return unavailable("configuration", "the function could not start; see its logs")
         try:
             response = _dispatch(api, route, event)
@@ -143,12 +143,12 @@ def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None
         except Exception as error:
             # The details (names, endpoints) go to the log, not to the client; the request id ties the two.
             if isinstance(error, RetryableError) or _is_aws_error(error):
-                logger.warning("dependency unavailable", extra={"fields": {"route": route, "error": repr(error)}})
+                logger.warning("dependency unavailable", extra={"route": route, "error": repr(error)})
                 response = unavailable("dependency", f"a dependency is unavailable (request {request_id}); retry later")
             else:
-                logger.exception("request failed", extra={"fields": {"route": route}})
+                logger.exception("request failed", extra={"route": route})
                 response = json_response(500, {"error": "internal", "message": f"internal error (request {request_id})"})
-        logger.info("request", extra={"fields": {"route": route, "status": response["statusCode"]}})
+        logger.info("request", extra={"route": route, "status": response["statusCode"]})
         api.metrics.add(f"Status{response['statusCode'] // 100}xx")
         api.metrics.flush()
         return response
@@ -196,7 +196,7 @@ def post_event(api: Api, body: str | bytes | None) -> Response:
         message["MessageDeduplicationId"] = event.payload_hash[:64] + event.idempotency_key[:64]
     sent = api.sqs.send_message(**message)
     api.metrics.add("EventsAccepted")
-    logger.info("event accepted", extra={"fields": {"id": event.id, "idempotencyKey": event.idempotency_key}})
+    logger.info("event accepted", extra={"id": event.id, "idempotencyKey": event.idempotency_key})
     return json_response(
         202,
         {"accepted": True, "id": event.id, "idempotencyKey": event.idempotency_key, "messageId": sent.get("MessageId")},
@@ -211,7 +211,7 @@ def health(api: Api, scope: object) -> Response:
     try:
         current = read_state(api.table)
     except StateUnavailableError as error:
-        logger.warning("health: state unreadable", extra={"fields": {"error": str(error)}})
+        logger.warning("health: state unreadable", extra={"error": str(error)})
         checks["table"] = "failed: the state record could not be read"
         checks["state"] = "failed: unknown"
     else:

@@ -131,7 +131,7 @@ def process_record(record: Mapping[str, Any], processor: Processor, deadline_ms:
         _failed(metrics, error, fields)
         return None
     metrics.add(OUTCOME_METRICS[outcome.kind])
-    logger.info(outcome.kind, extra={"fields": {**fields, **outcome.as_dict()}})
+    logger.info(outcome.kind, extra={**fields, **outcome.as_dict()})
     return outcome
 
 
@@ -139,10 +139,10 @@ def _failed(metrics: Metrics, error: Exception, fields: dict[str, Any]) -> None:
     expected = next((entry for entry in EXPECTED_FAILURES if isinstance(error, entry[0])), None)
     if expected is None:
         metrics.add("Unexpected")
-        logger.exception("unexpected failure", extra={"fields": {**fields, "error": repr(error)}})
+        logger.exception("unexpected failure", extra={**fields, "error": repr(error)})
     else:
         _, metric, message = expected
         metrics.add(metric)
         details = {"field": error.field, "error": error.message} if isinstance(error, ValidationError) else {"error": str(error)}
-        logger.warning(message, extra={"fields": {**fields, **details}})
+        logger.warning(message, extra={**fields, **details})
     metrics.add("Failed")

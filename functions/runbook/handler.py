@@ -83,22 +83,22 @@ def handle(
             step, request = parse_event(event)
             topology = topology or current_topology()
         except ValidationError as error:
-            logger.warning("refused", extra={"fields": {"field": error.field, "error": error.message}})
+            logger.warning("refused", extra={"field": error.field, "error": error.message})
             raise StepRefusedError(str(error)) from None
         fields = {"step": step, "run_id": request.run_id, "target_region": request.target_region, "planned": request.planned}
         try:
             result = run_step(step, request, topology, clients or current_clients(), now_ms=clock_ms)
         except StepRefusedError as error:
-            logger.warning("refused", extra={"fields": {**fields, "error": str(error)}})
+            logger.warning("refused", extra={**fields, "error": str(error)})
             raise
         except StepRetryableError as error:
-            logger.warning("retryable failure", extra={"fields": {**fields, "error": str(error)}})
+            logger.warning("retryable failure", extra={**fields, "error": str(error)})
             raise
         except Exception as error:
-            logger.exception("unexpected failure", extra={"fields": {**fields, "error": repr(error)}})
+            logger.exception("unexpected failure", extra={**fields, "error": repr(error)})
             raise
         logger.info(
             "step done" if result.done else "step waiting",
-            extra={"fields": {**fields, "done": result.done, "wait_seconds": result.wait_seconds, "detail": dict(result.detail)}},
+            extra={**fields, "done": result.done, "wait_seconds": result.wait_seconds, "detail": dict(result.detail)},
         )
         return result.to_dict()

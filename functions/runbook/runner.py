@@ -330,7 +330,7 @@ def _record_failure(
     try:
         _save(table, updated, revision)
     except Exception as error:
-        logger.warning("run record not updated", extra={"fields": {"run_id": run.run_id, "step": step, "error": repr(error)}})
+        logger.warning("run record not updated", extra={"run_id": run.run_id, "step": step, "error": repr(error)})
 
 
 # ---- a whole run ----------------------------------------------------------------------------------------------------

@@ -124,6 +124,6 @@ class CircuitBreaker:
             return
         old_state, new_state = changed
         log = logger.warning if new_state == OPEN else logger.info
-        log("circuit breaker state changed", extra={"fields": {"breaker": self.name, "from": old_state, "to": new_state}})
+        log("circuit breaker state changed", extra={"breaker": self.name, "from": old_state, "to": new_state})
         if self.on_transition is not None:
             self.on_transition(old_state, new_state)

@@ -371,7 +371,7 @@ class ItemCache:
 
     def _failed(self, operation: str, item_id: str, error: BaseException) -> None:
         self.metrics.add("CacheErrors")
-        logger.warning("cache unavailable", extra={"fields": {"operation": operation, "id": item_id, "error": repr(error)}})
+        logger.warning("cache unavailable", extra={"operation": operation, "id": item_id, "error": repr(error)})
 
 
 def _answered(error: BaseException) -> bool:

@@ -73,13 +73,11 @@ def record_conflict(
         logger.info(
             "conflict recorded",
             extra={
-                "fields": {
-                    "id": item_id,
-                    "loser": loser_order_token,
-                    "winner": winner_order_token,
-                    "detected_by": detected_by,
-                    "region": detected_in,
-                }
+                "id": item_id,
+                "loser": loser_order_token,
+                "winner": winner_order_token,
+                "detected_by": detected_by,
+                "region": detected_in,
             },
         )
     return not result.failed

@@ -3,7 +3,7 @@
 Example:
     >>> logger = get_logger("processor")
     >>> with request_context("abc-123"):
-    ...     logger.info("applied", extra={"fields": {"id": "item-1", "version": 3}})
+    ...     logger.info("applied", extra={"id": "item-1", "version": 3})
     {"level": "INFO", "logger": "processor", "message": "applied", "request_id": "abc-123", "id": "item-1", ...}
 """
 
@@ -30,10 +30,18 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": _request_id.get(),
         }
-        entry.update(getattr(record, "fields", {}))
+        entry.update(record_fields(record))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def record_fields(record: logging.LogRecord) -> dict[str, object]:
+    """The fields a call passed in ``extra``: the record's attributes that logging itself does not set."""
+    return {name: value for name, value in vars(record).items() if name not in _STANDARD_ATTRIBUTES}
 
 
 def get_logger(name: str) -> logging.Logger:

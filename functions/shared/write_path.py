@@ -399,7 +399,7 @@ class _Writer:
         except Exception as error:
             logger.warning(
                 "claim left pending",
-                extra={"fields": {"idempotency_key": self.event.idempotency_key, "error": repr(error)}},
+                extra={"idempotency_key": self.event.idempotency_key, "error": repr(error)},
             )
 
     def read_claim(self) -> Mapping[str, Any] | None:

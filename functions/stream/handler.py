@@ -88,7 +88,7 @@ def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) 
             handler.metrics.add("Failed")
             logger.exception(
                 "stream record failed",
-                extra={"fields": {"sequence_number": sequence_number, "event_id": record.get("eventID"), "error": repr(error)}},
+                extra={"sequence_number": sequence_number, "event_id": record.get("eventID"), "error": repr(error)},
             )
             first_failed = first_failed or sequence_number
     return first_failed
@@ -118,9 +118,7 @@ def _repair(
     if reasserted:
         handler.metrics.add("Reasserted")
     if loser is None:
-        logger.warning(
-            "item replaced by a write without an order token", extra={"fields": {"id": item_id, "reasserted": reasserted}}
-        )
+        logger.warning("item replaced by a write without an order token", extra={"id": item_id, "reasserted": reasserted})
         return
     recorded = record_conflict(
         handler.table,
@@ -137,7 +135,7 @@ def _repair(
         handler.metrics.add("ReplicationConflicts")
     logger.info(
         "replication kept the loser",
-        extra={"fields": {"id": item_id, "winner": winner, "loser": loser, "reasserted": reasserted}},
+        extra={"id": item_id, "winner": winner, "loser": loser, "reasserted": reasserted},
     )
 
 
