@@ -12,13 +12,16 @@ Lambda* rows set that variable so that the constructor does what it would on Lam
 from __future__ import annotations
 
 import importlib.metadata
-import os
-import subprocess
-import sys
-import time
 
-from bench.coldstart import BASELINE, BOTO3, IMPORT_TIMEOUT_SECONDS, TARGET_HANDLER_OVER_BOTO3, present_handlers
-from bench.measure import BARS, Figure, Plot, Result, Table, median, to_ms
+from bench.coldstart import (
+    BASELINE,
+    BOTO3,
+    TARGET_HANDLER_OVER_BOTO3,
+    import_plot,
+    interpreter_ns,
+    present_handlers,
+)
+from bench.measure import Figure, Result, Table, median, to_ms
 from planning.harness import ROOT
 
 NAME = "powertools"
@@ -84,17 +87,6 @@ VARIANTS: tuple[tuple[str, str, bool], ...] = (
 )
 
 
-def interpreter_ns(code: str, in_lambda: bool) -> int:
-    """Nanoseconds from starting ``python -c code`` in the project root to its exit; ``in_lambda`` sets the
-    variables by which Powertools knows it runs in Lambda."""
-    env = {**os.environ, **LAMBDA_ENV} if in_lambda else None
-    start = time.perf_counter_ns()
-    subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, timeout=IMPORT_TIMEOUT_SECONDS
-    )
-    return time.perf_counter_ns() - start
-
-
 def run(quick: bool) -> Result:
     runs = 3 if quick else 9
     handlers = [(f"import {module}", f"import {module}", False) for module in present_handlers()]
@@ -102,7 +94,7 @@ def run(quick: bool) -> Result:
     samples: dict[str, list[int]] = {label: [] for label, _, _ in variants}
     for _ in range(runs):
         for label, code, in_lambda in variants:
-            samples[label].append(interpreter_ns(code, in_lambda))
+            samples[label].append(interpreter_ns(code, LAMBDA_ENV if in_lambda else None))
     baseline = median(samples[BASELINE])
     import_ms = {label: to_ms(median(values) - baseline) for label, values in samples.items() if label != BASELINE}
     boto3_ms = import_ms[BOTO3]
@@ -139,15 +131,7 @@ def run(quick: bool) -> Result:
             "`None` in `sys.modules`, as if the package were not installed.",
             "`boto3.dynamodb.types` imports the `boto3` package first, so that row pays for `import boto3`.",
         ],
-        plots=[
-            Plot(
-                name=NAME,
-                title="Powertools imports in a fresh interpreter (interpreter start subtracted)",
-                ylabel="ms",
-                kind=BARS,
-                series={label: [value] for label, value in import_ms.items()},
-            )
-        ],
+        plots=[import_plot(NAME, "Powertools imports in a fresh interpreter (interpreter start subtracted)", import_ms)],
     )
 
 
