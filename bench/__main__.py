@@ -1,4 +1,4 @@
-"""``python -m bench [cache stampede breaker processor plan coldstart] [--quick]``: run benchmarks, print their
+"""``python -m bench [cache stampede breaker processor plan coldstart powertools] [--quick]``: run benchmarks, print their
 figures, and write their sections of ``docs/benchmarks.md`` with plots in ``docs/img/``.
 
 Without names every benchmark runs (a few minutes at most on two cores); ``--quick`` takes fewer iterations (for
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
-from bench import breaker, cache, coldstart, plan, processor, stampede
+from bench import breaker, cache, coldstart, plan, powertools, processor, stampede
 from bench.local import Local, local_servers, quiet_logs
 from bench.measure import Result
 from bench.report import draw, update_document
@@ -37,7 +37,11 @@ SERVER_BENCHMARKS: dict[str, Callable[[Local, bool], Result]] = {
     breaker.NAME: breaker.run,
     processor.NAME: processor.run,
 }
-STANDALONE_BENCHMARKS: dict[str, Callable[[bool], Result]] = {plan.NAME: plan.run, coldstart.NAME: coldstart.run}
+STANDALONE_BENCHMARKS: dict[str, Callable[[bool], Result]] = {
+    plan.NAME: plan.run,
+    coldstart.NAME: coldstart.run,
+    powertools.NAME: powertools.run,
+}
 ORDER = (*SERVER_BENCHMARKS, *STANDALONE_BENCHMARKS)
 
 HEADER = """# Benchmarks
