@@ -140,16 +140,18 @@ def captured_logs() -> Iterator[LogCapture]:
         for name, logger in logging.root.manager.loggerDict.items()
         if name.startswith("functions.") and isinstance(logger, logging.Logger)
     ]
-    saved = [(logger, logger.handlers[:], logger.level) for logger in loggers]
+    saved = [(logger, logger.handlers[:], logger.level, logger.propagate) for logger in loggers]
     for logger in loggers:
         logger.handlers = [capture]
         logger.setLevel(logging.INFO)
+        logger.propagate = False  # kept, not also printed by the functions' Powertools Logger
     try:
         yield capture
     finally:
-        for logger, handlers, level in saved:
+        for logger, handlers, level, propagate in saved:
             logger.handlers = handlers
             logger.setLevel(level)
+            logger.propagate = propagate
 
 
 def local_client(service: str, region: str, endpoint: str, config: Config = LOCAL_CLIENT_CONFIG) -> Any:

@@ -1,42 +1,44 @@
-"""Structured JSON logs, one line per event, with the request id of the invocation that wrote them.
+"""Structured JSON logs on Powertools' Logger: one line per record, with the request id of the invocation.
+
+Every module logs through a standard ``logging`` logger named ``functions.<module>`` (:func:`get_logger`); they all
+propagate to the one Powertools ``Logger`` of the process (:func:`powertools_logger`, named ``functions``), whose
+handler writes Powertools' JSON to stdout. :func:`lambda_entry` wraps a handler in Powertools' context injection
+(cold start, function name, request and correlation ids, per-invocation debug sampling). The keys the project adds
+to Powertools' and why: ``docs/design/functions.md`` (Logs).
 
 Example:
     >>> logger = get_logger("processor")
     >>> with request_context("abc-123"):
     ...     logger.info("applied", extra={"id": "item-1", "version": 3})
-    {"level": "INFO", "logger": "processor", "message": "applied", "request_id": "abc-123", "id": "item-1", ...}
+    {"level":"INFO","message":"applied","logger":"functions.processor","request_id":"abc-123","id":"item-1",...}
 """
 
 from __future__ import annotations
 
 import contextvars
-import json
+import functools
 import logging
 import os
-import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
+ROOT_LOGGER = "functions"
+# The deployment sets it to the function's name (components/app_functions.py); Powertools reads the same variable.
+SERVICE_VARIABLE = "POWERTOOLS_SERVICE_NAME"
+LEVEL_VARIABLE = "POWERTOOLS_LOG_LEVEL"
+# The attributes a Lambda context has and Powertools' context injection reads.
+LAMBDA_CONTEXT_FIELDS = ("function_name", "memory_limit_in_mb", "invoked_function_arn", "aws_request_id")
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": round(record.created, 3),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": _request_id.get(),
-        }
-        entry.update(record_fields(record))
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _STANDARD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 
 def record_fields(record: logging.LogRecord) -> dict[str, object]:
@@ -44,26 +46,101 @@ def record_fields(record: logging.LogRecord) -> dict[str, object]:
     return {name: value for name, value in vars(record).items() if name not in _STANDARD_ATTRIBUTES}
 
 
-def get_logger(name: str) -> logging.Logger:
-    """A module-level logger writing JSON lines to stdout (Lambda ships stdout to CloudWatch Logs)."""
-    logger = logging.getLogger(f"functions.{name}")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(JsonFormatter())
-        logger.addHandler(handler)
-        logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
-        logger.propagate = False
+def service_name(default: str = ROOT_LOGGER) -> str:
+    """The function's name as the deployment gave it, for the ``service`` key of logs and the traces."""
+    return os.environ.get(SERVICE_VARIABLE) or default
+
+
+@functools.cache
+def powertools_logger() -> Logger:
+    """The process's Powertools Logger, the parent of every ``functions.*`` logger; built once, on first use.
+
+    Level from ``POWERTOOLS_LOG_LEVEL`` (else INFO) and debug sampling from ``POWERTOOLS_LOGGER_SAMPLE_RATE``, both
+    read by Powertools and set by the deployment."""
+    from aws_lambda_powertools import Logger
+
+    from functions.shared.log_format import JsonFormatter
+
+    logger = Logger(service=ROOT_LOGGER, logger_formatter=JsonFormatter())
+    logger.append_keys(service=service_name())
     return logger
+
+
+def get_logger(name: str) -> logging.Logger:
+    """The logger of one module; its records go to the process's Powertools Logger once the first invocation has
+    built it (:func:`lambda_entry`): importing a handler imports no part of Powertools (tests/functions/test_cold_path.py)."""
+    root = logging.getLogger(ROOT_LOGGER)
+    if root.level == logging.NOTSET:  # until Powertools configures it: the level it will set
+        root.setLevel(os.environ.get(LEVEL_VARIABLE, "INFO").upper())
+    return logging.getLogger(f"{ROOT_LOGGER}.{name}")
+
+
+def __getattr__(name: str) -> Any:
+    # ``JsonFormatter`` lives in log_format, which imports Powertools; it is reachable from here without the import.
+    if name == "JsonFormatter":
+        from functions.shared.log_format import JsonFormatter
+
+        return JsonFormatter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @contextmanager
 def request_context(request_id: str) -> Iterator[None]:
-    """Every log line written inside carries ``request_id``."""
-    token = _request_id.set(request_id)
+    """Every log line written inside carries ``request_id`` (per thread and task: a context variable)."""
+    token = request_id_var.set(request_id)
     try:
         yield
     finally:
-        _request_id.reset(token)
+        request_id_var.reset(token)
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    """What Powertools reads of a Lambda context, for a handler called without one (tests, the drill, benchmarks)."""
+
+    aws_request_id: str = ""
+    function_name: str = ""
+    memory_limit_in_mb: int = 0
+    invoked_function_arn: str = ""
+
+    @classmethod
+    def completing(cls, context: object) -> Any:
+        """``context`` itself when it is a whole Lambda context, else one with what it has."""
+        if all(hasattr(context, name) for name in LAMBDA_CONTEXT_FIELDS):
+            return context
+        found = {name: getattr(context, name) for name in LAMBDA_CONTEXT_FIELDS if hasattr(context, name)}
+        return cls(**{"function_name": service_name(), **found})
+
+
+def lambda_entry(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
+    """Decorate a handler ``handle(event, context, ...)``: Powertools' context injection (``cold_start``,
+    ``function_*`` keys, ``correlation_id`` from ``correlation_id_path``, debug sampling) and ``request_id`` = the
+    correlation id when the event has one, else the Lambda request id."""
+
+    def decorate(handle: Handler) -> Handler:
+        @functools.cache
+        def injected() -> Callable[..., Any]:
+            return powertools_logger().inject_lambda_context(handle, correlation_id_path=correlation_id_path)
+
+        @functools.wraps(handle)
+        def entry(event: Mapping[str, Any], context: Any = None, *args: Any, **kwargs: Any) -> Any:
+            injection = injected()
+            correlation = correlation_id(event, correlation_id_path)
+            with request_context(str(correlation or getattr(context, "aws_request_id", "") or "")):
+                return injection(event, LocalContext.completing(context), *args, **kwargs)
+
+        return entry  # type: ignore[return-value]
+
+    return decorate
+
+
+def correlation_id(event: Mapping[str, Any], path: str | None) -> Any:
+    """What ``path`` (a JMESPath expression, as Powertools' ``correlation_paths``) finds in the event, else None."""
+    if not path:
+        return None
+    from aws_lambda_powertools.utilities import jmespath_utils
+
+    return jmespath_utils.query(envelope=path, data=dict(event))
 
 
 def now_ms() -> int:
