@@ -78,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Run the benchmarks and write docs/benchmarks.md.")
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(ORDER)}")
     parser.add_argument("--quick", action="store_true", help="fewer iterations (noisier; marked as quick in the report)")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="coldstart: also measure the handlers of this git revision in the same run (before and after a change)",
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        os.environ[coldstart.BASELINE_VARIABLE] = args.baseline
     # The functions under test emit metrics in the namespace a deployment gives them: the project's name.
     os.environ.setdefault(NAMESPACE_VARIABLE, read_project().name)
     unknown = [name for name in args.names if name not in ORDER]

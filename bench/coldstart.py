@@ -6,20 +6,28 @@ turns. The handlers import neither boto3 nor redis at import time (``tests/funct
 build their clients on the first invocation, so the first request pays those imports; the *first request's
 imports* row adds them.
 
+Every variant runs as in Lambda (``LAMBDA_TASK_ROOT`` set: Powertools' Tracer, for one, behaves differently outside).
+With a baseline revision (``python -m bench coldstart --baseline <rev>``) the handlers of that revision, extracted
+with ``git archive``, are measured in the same run, taking turns with this checkout's: the figures before and after
+a change.
+
 The package is built by ``components.packaging.build_package`` into a temporary directory: one zip serves every
 function.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.measure import BARS, Figure, Plot, Result, Table, median, to_ms
@@ -38,6 +46,8 @@ BASELINE = "python -c pass"
 BOTO3 = "import boto3"
 FIRST_REQUEST = "first request's imports (api handler, boto3, redis)"
 IMPORT_TIMEOUT_SECONDS = 60
+# Set by ``--baseline``: a git revision whose handlers are measured beside this checkout's.
+BASELINE_VARIABLE = "COLDSTART_BASELINE"
 
 
 def present_handlers(root: Path = ROOT) -> list[str]:
@@ -45,14 +55,14 @@ def present_handlers(root: Path = ROOT) -> list[str]:
     return [module for module in HANDLER_MODULES if (root / (module.replace(".", "/") + ".py")).is_file()]
 
 
-def interpreter_ns(code: str, env: Mapping[str, str] | None = None) -> int:
-    """Nanoseconds from starting ``python -c code`` in the project root to its exit; ``env`` adds variables to the
-    environment it inherits."""
+def interpreter_ns(code: str, env: Mapping[str, str] | None = None, cwd: Path = ROOT) -> int:
+    """Nanoseconds from starting ``python -c code`` in ``cwd`` (the project root) to its exit; ``env`` adds variables
+    to the environment it inherits."""
     environment = {**os.environ, **env} if env else None
     start = time.perf_counter_ns()
     subprocess.run(
         [sys.executable, "-c", code],
-        cwd=ROOT,
+        cwd=cwd,
         env=environment,
         check=True,
         capture_output=True,
@@ -78,27 +88,62 @@ def package_parts(path: Path) -> dict[str, tuple[int, int]]:
     return {top: (files[top], sizes[top]) for top in sorted(files)}
 
 
-def _import_times(runs: int, handlers: list[str]) -> tuple[float, dict[str, float]]:
+def lambda_env(root: Path) -> dict[str, str]:
+    """What Lambda sets that the handlers' libraries read at import: the task root."""
+    return {"LAMBDA_TASK_ROOT": str(root)}
+
+
+@contextmanager
+def revision_tree(revision: str) -> Iterator[Path]:
+    """``functions/`` of ``revision``, extracted into a temporary directory."""
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", revision, "functions"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    with tempfile.TemporaryDirectory(prefix="bench-baseline-") as out:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(out)  # the repository's own archive (the filter argument needs Python 3.11.4)
+        yield Path(out)
+
+
+def _import_times(
+    runs: int, handlers: list[str], baseline_root: Path | None = None, revision: str = ""
+) -> tuple[float, dict[str, float]]:
     """The interpreter start (ns, median) and each variant's import time (ms, median, the start subtracted), every
-    variant in a fresh interpreter, taking turns."""
-    variants = {
-        BASELINE: "pass",
-        BOTO3: "import boto3",
-        **{f"import {module}": f"import {module}" for module in handlers},
-        FIRST_REQUEST: "import functions.api.handler, boto3, redis",
+    variant in a fresh interpreter, taking turns; with ``baseline_root``, the handlers there too."""
+    variants: dict[str, tuple[str, Path]] = {
+        BASELINE: ("pass", ROOT),
+        BOTO3: ("import boto3", ROOT),
+        **{f"import {module}": (f"import {module}", ROOT) for module in handlers},
+        FIRST_REQUEST: (first_request_code(ROOT), ROOT),
     }
+    if baseline_root is not None:
+        variants.update(
+            {f"import {module} ({revision})": (f"import {module}", baseline_root) for module in present_handlers(baseline_root)}
+        )
+        variants[f"{FIRST_REQUEST} ({revision})"] = (first_request_code(baseline_root), baseline_root)
     samples: dict[str, list[int]] = {name: [] for name in variants}
     for _ in range(runs):
-        for name, code in variants.items():
-            samples[name].append(interpreter_ns(code))
+        for name, (code, root) in variants.items():
+            samples[name].append(interpreter_ns(code, lambda_env(root), cwd=root))
     baseline = median(samples[BASELINE])
     return baseline, {name: to_ms(median(values) - baseline) for name, values in samples.items() if name != BASELINE}
+
+
+def first_request_code(root: Path) -> str:
+    """What the API's first request imports and builds beyond the handler module: boto3, redis and, where the tree
+    has them, Powertools' Logger and Tracer with its botocore patch (``functions/shared/tracing.py``)."""
+    code = "import functions.api.handler, boto3, redis"
+    if (root / "functions" / "shared" / "tracing.py").is_file():
+        code += "; from functions.shared import log, tracing; log.powertools_logger(); tracing.tracer(); tracing.patch_aws_sdk()"
+    return code
 
 
 def run(quick: bool) -> Result:
     runs = 3 if quick else 7
     handlers = present_handlers()
-    baseline, import_ms = _import_times(runs, handlers)
+    revision = os.environ.get(BASELINE_VARIABLE, "")
+    with revision_tree(revision) if revision else _no_tree() as baseline_root:
+        baseline, import_ms = _import_times(runs, handlers, baseline_root, revision)
 
     with tempfile.TemporaryDirectory(prefix="bench-package-") as out:
         start = time.perf_counter()
@@ -111,19 +156,39 @@ def run(quick: bool) -> Result:
         Figure(f"import {module} / import boto3", import_ms[f"import {module}"] / import_ms[BOTO3], TARGET_HANDLER_OVER_BOTO3)
         for module in handlers
     ]
+    figures.extend(
+        Figure(
+            f"before: import {module} / import boto3 ({revision})",
+            import_ms[f"import {module} ({revision})"] / import_ms[BOTO3],
+            reason="context: the same handler at the baseline revision, measured in this run",
+        )
+        for module in handlers
+        if f"import {module} ({revision})" in import_ms
+    )
     figures.append(
         Figure(
             "first request's imports / import boto3",
             import_ms[FIRST_REQUEST] / import_ms[BOTO3],
-            reason="context: the API handler, then boto3 and redis as its first invocation loads them",
+            reason="context: the API handler, then what its first invocation loads: boto3, redis, Powertools' Logger, "
+            "the Tracer and its botocore patch",
         )
     )
+    if f"{FIRST_REQUEST} ({revision})" in import_ms:
+        figures.append(
+            Figure(
+                f"before: first request's imports / import boto3 ({revision})",
+                import_ms[f"{FIRST_REQUEST} ({revision})"] / import_ms[BOTO3],
+                reason="context: the same at the baseline revision",
+            )
+        )
     return Result(
         name=NAME,
         title="Cold start: handler imports vs import boto3, package size",
         method=(
-            f"Each variant in a fresh `python -c` interpreter in the project root, {runs} runs each, taking turns; "
-            f"import time = median wall time minus the median of `{BASELINE}`."
+            f"Each variant in a fresh `python -c` interpreter in the project root, {runs} runs each, taking turns, "
+            "with `LAMBDA_TASK_ROOT` set as on Lambda; "
+            f"import time = median wall time minus the median of `{BASELINE}`"
+            + (f"; the handlers of `{revision}` (`--baseline`) measured in the same run." if revision else ".")
         ),
         figures=figures,
         tables=[
@@ -142,6 +207,11 @@ def run(quick: bool) -> Result:
         notes=_notes(baseline, runs, build_seconds, handlers),
         plots=[import_plot(NAME, "Import time in a fresh interpreter (interpreter start subtracted)", import_ms)],
     )
+
+
+@contextmanager
+def _no_tree() -> Iterator[None]:
+    yield None
 
 
 def _notes(baseline: float, runs: int, build_seconds: float, handlers: list[str]) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.coldstart import HANDLER_MODULES, present_handlers
+from bench.coldstart import HANDLER_MODULES, first_request_code, present_handlers, revision_tree
 from bench.measure import (
     BARS,
     INFO,
@@ -196,3 +196,19 @@ def test_only_handler_modules_that_exist_are_imported(tmp_path: Path) -> None:
 
 def test_bars_are_a_plot_kind() -> None:
     assert Plot("x", "t", "y", BARS, {"a": [1]}).filename == "bench-x.png"
+
+
+def test_a_baseline_revision_is_extracted_with_its_handlers() -> None:
+    """``--baseline``: the revision's ``functions/`` in a temporary directory, measured like this checkout's."""
+    with revision_tree("HEAD") as root:
+        assert present_handlers(root) == list(HANDLER_MODULES)
+        assert (root / "functions" / "shared" / "log.py").is_file()
+        extracted = root
+    assert not extracted.exists()
+
+
+def test_the_first_request_loads_powertools_only_where_the_tree_has_it(tmp_path: Path) -> None:
+    assert first_request_code(tmp_path) == "import functions.api.handler, boto3, redis"
+    (tmp_path / "functions" / "shared").mkdir(parents=True)
+    (tmp_path / "functions" / "shared" / "tracing.py").write_text("")
+    assert "tracing.patch_aws_sdk()" in first_request_code(tmp_path)

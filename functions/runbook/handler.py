@@ -19,7 +19,8 @@ from functions.runbook.clients import Boto3Clients, RunbookClients
 from functions.runbook.model import STEPS, FailoverRequest, StepRefusedError, StepRetryableError, Topology
 from functions.runbook.runner import run_step
 from functions.shared.errors import ValidationError
-from functions.shared.log import get_logger, now_ms, request_context
+from functions.shared.log import get_logger, lambda_entry, now_ms
+from functions.shared.tracing import trace_entry
 
 logger = get_logger("runbook")
 
@@ -69,6 +70,8 @@ def current_clients() -> RunbookClients:
         return _clients
 
 
+@lambda_entry(correlation_id_path="request.runId")
+@trace_entry
 def handle(
     event: Mapping[str, Any],
     context: Any,
@@ -77,28 +80,28 @@ def handle(
     clients: RunbookClients | None = None,
     clock_ms: Callable[[], int] = now_ms,
 ) -> dict[str, Any]:
-    """The Lambda entry point: one attempt of the event's step (tests pass their topology, clients and clock)."""
-    with request_context(str(getattr(context, "aws_request_id", ""))):
-        try:
-            step, request = parse_event(event)
-            topology = topology or current_topology()
-        except ValidationError as error:
-            logger.warning("refused", extra={"field": error.field, "error": error.message})
-            raise StepRefusedError(str(error)) from None
-        fields = {"step": step, "run_id": request.run_id, "target_region": request.target_region, "planned": request.planned}
-        try:
-            result = run_step(step, request, topology, clients or current_clients(), now_ms=clock_ms)
-        except StepRefusedError as error:
-            logger.warning("refused", extra={**fields, "error": str(error)})
-            raise
-        except StepRetryableError as error:
-            logger.warning("retryable failure", extra={**fields, "error": str(error)})
-            raise
-        except Exception as error:
-            logger.exception("unexpected failure", extra={**fields, "error": repr(error)})
-            raise
-        logger.info(
-            "step done" if result.done else "step waiting",
-            extra={**fields, "done": result.done, "wait_seconds": result.wait_seconds, "detail": dict(result.detail)},
-        )
-        return result.to_dict()
+    """The Lambda entry point: one attempt of the event's step (tests pass their topology, clients and clock). Log
+    lines carry the run id as their correlation and request id."""
+    try:
+        step, request = parse_event(event)
+        topology = topology or current_topology()
+    except ValidationError as error:
+        logger.warning("refused", extra={"field": error.field, "error": error.message})
+        raise StepRefusedError(str(error)) from None
+    fields = {"step": step, "run_id": request.run_id, "target_region": request.target_region, "planned": request.planned}
+    try:
+        result = run_step(step, request, topology, clients or current_clients(), now_ms=clock_ms)
+    except StepRefusedError as error:
+        logger.warning("refused", extra={**fields, "error": str(error)})
+        raise
+    except StepRetryableError as error:
+        logger.warning("retryable failure", extra={**fields, "error": str(error)})
+        raise
+    except Exception as error:
+        logger.exception("unexpected failure", extra={**fields, "error": repr(error)})
+        raise
+    logger.info(
+        "step done" if result.done else "step waiting",
+        extra={**fields, "done": result.done, "wait_seconds": result.wait_seconds, "detail": dict(result.detail)},
+    )
+    return result.to_dict()

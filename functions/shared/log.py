@@ -136,7 +136,7 @@ def lambda_entry(correlation_id_path: str | None = None) -> Callable[[Handler], 
 
 def correlation_id(event: Mapping[str, Any], path: str | None) -> Any:
     """What ``path`` (a JMESPath expression, as Powertools' ``correlation_paths``) finds in the event, else None."""
-    if not path:
+    if not path or not isinstance(event, Mapping):
         return None
     from aws_lambda_powertools.utilities import jmespath_utils
 
