@@ -3,9 +3,7 @@
 One package serves every function; each names its handler in it (``handler_entry``). ``build_package`` runs with
 the program at every preview and update: sorted entries, a fixed timestamp and mode, stored uncompressed, written to
 ``.build/lambda-<sha256 prefix>.zip``, so the same source gives the same bytes and hash on every machine. redis-py
-(``VENDORED``) is copied from this environment and must be pure Python. Powertools and what it brings come from the
-public layer (components/powertools.py) and are refused in the package (``LAYER_PROVIDED``).
-Why: docs/design/application-functions.md.
+(``VENDORED``), pure Python, is copied from here; the layer's ``LAYER_PROVIDED`` is refused. docs/design/application-functions.md
 
 Example:
     >>> build_package().path.name.startswith("lambda-")

@@ -1,10 +1,9 @@
 """Powertools for AWS Lambda (Python) as the functions get it: the AWS-managed public layer, pinned here alone.
 
-``POWERTOOLS_VERSION`` is the package the functions are written and tested against (the venv pins the same in
-requirements-dev.txt); ``POWERTOOLS_LAYER_VERSION`` is the public layer's version that carries it. The layer's
-version counts publications of the layer and is not derived from the package's, so a bump changes both together
-and ``ops preflight`` checks the pair against AWS. ``powertools_environment`` is the Powertools configuration every
-function gets. Why the layer, why 3.23.0, how to bump: docs/design/application-functions.md (Powertools).
+``POWERTOOLS_VERSION`` is the package the functions are tested against (requirements-dev.txt pins the same);
+``POWERTOOLS_LAYER_VERSION`` the public layer version carrying it, which counts publications and is not derived from
+the package's: a bump changes both, and ``ops preflight`` checks the pair against AWS. ``powertools_environment``:
+every function's Powertools settings. Why 3.23.0, how to bump: docs/design/application-functions.md (Powertools).
 
 Example:
     >>> powertools_layer_arn("eu-west-1")
