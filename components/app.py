@@ -40,6 +40,7 @@ from components.app_functions import (
 from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package, handler_entry
 from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
+from components.powertools import powertools_environment, powertools_layer_arn
 from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
 
@@ -413,10 +414,12 @@ class AppFunctionArgs:
     """Parameters
     ----------
     function_name: the fixed name (``function_name``).
+    service: its short name (``api``, ``runbook``): Powertools' service name in its logs and metrics.
+    region: the region of the provider in ``opts``: the Powertools layer is that region's.
     handler: the handler in the package.
     package: the built package.
     policy: the role's inline policy document (JSON).
-    environment: the function's environment.
+    environment: the function's own environment; the Powertools settings (``powertools_environment``) are added.
     timeout_seconds, reserved_concurrency, log_retention_days: from the app config.
     memory_mb: its memory (``FUNCTION_MEMORY_MB`` unless its entry says otherwise).
     key_arn: the region's key, encrypting the log group.
@@ -424,6 +427,8 @@ class AppFunctionArgs:
     """
 
     function_name: str
+    service: str
+    region: str
     handler: str
     package: Package
     policy: pulumi.Input[str]
@@ -471,6 +476,8 @@ class AppFunction(pulumi.ComponentResource):
             architectures=[LAMBDA_ARCHITECTURE],
             handler=args.handler,
             code=pulumi.FileArchive(str(args.package.path)),
+            # Powertools comes from the AWS-managed public layer, not the package (components/powertools.py).
+            layers=[powertools_layer_arn(args.region)],
             source_code_hash=args.package.sha256_b64,
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
@@ -479,7 +486,9 @@ class AppFunction(pulumi.ComponentResource):
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=list(args.private_subnet_ids), security_group_ids=[args.security_group_id]
             ),
-            environment=aws.lambda_.FunctionEnvironmentArgs(variables=dict(args.environment)),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={**args.environment, **powertools_environment(args.service)}
+            ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             # Creating a function in a VPC checks that its role may manage network interfaces: the policy first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, self.log_group]),
@@ -688,6 +697,8 @@ class RegionalApp(pulumi.ComponentResource):
             f"{self.component_name}-{spec.name}",
             AppFunctionArgs(
                 function_name=fname,
+                service=spec.name,
+                region=args.region,
                 handler=spec.handler,
                 package=args.package,
                 policy=resources.apply(lambda r: json.dumps(grants_policy(spec, r, log_group))),

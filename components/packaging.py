@@ -3,7 +3,7 @@
 One package serves every function; each names its handler in it (``handler_entry``). ``build_package`` runs with
 the program at every preview and update: sorted entries, a fixed timestamp and mode, stored uncompressed, written to
 ``.build/lambda-<sha256 prefix>.zip``, so the same source gives the same bytes and hash on every machine. redis-py
-(``VENDORED``) is copied from this environment and must be pure Python. Why: docs/design/application-functions.md.
+(``VENDORED``), pure Python, is copied from here; the layer's ``LAYER_PROVIDED`` is refused. docs/design/application-functions.md
 
 Example:
     >>> build_package().path.name.startswith("lambda-")
@@ -33,6 +33,10 @@ LAMBDA_RUNTIME = "python3.13"
 LAMBDA_ARCHITECTURE = "arm64"
 
 VENDORED = ("redis",)
+# What the Powertools public layer provides (components/powertools.py): the package, the Tracer's X-Ray SDK and their
+# dependencies (the v3 layer is built with every extra: docs/design/powertools-groundwork.md, section 2). Shipping one
+# of them too would shadow the layer's copy, since the package's directory comes first on sys.path.
+LAYER_PROVIDED = ("aws_lambda_powertools", "aws_xray_sdk", "wrapt", "jmespath")
 SOURCE_DIR = ROOT / "functions"
 BUILD_DIR = ROOT / ".build"
 ARCHIVE_PREFIX = "lambda-"
@@ -127,6 +131,17 @@ def requirements_for(requires: Iterable[str], runtime: str = LAMBDA_RUNTIME) -> 
     return needed
 
 
+def top_level_library(arcname: str) -> str:
+    """The importable name an entry belongs to: its first folder, without a .dist-info folder's version.
+
+    Example:
+        >>> top_level_library("aws_xray_sdk-2.15.0.dist-info/METADATA"), top_level_library("redis/client.py")
+        ('aws_xray_sdk', 'redis')
+    """
+    top = arcname.split("/", 1)[0]
+    return top.split("-", 1)[0] if top.endswith(".dist-info") else top
+
+
 def _excluded(relative: Path) -> bool:
     parts = relative.parts
     return any(part in EXCLUDED_DIRS or part.startswith(".") for part in parts) or relative.suffix in EXCLUDED_SUFFIXES
@@ -198,10 +213,16 @@ def build_package(source_dir: Path = SOURCE_DIR, vendored: Sequence[str] = VENDO
     """
     if not (source_dir / "__init__.py").is_file():
         raise PackagingError(f"{source_dir} is not a Python package (no __init__.py)")
+    layered = sorted(set(vendored) & set(LAYER_PROVIDED))
+    if layered:
+        raise PackagingError(f"{', '.join(layered)} come from the Powertools layer; remove them from VENDORED")
     files = tree_entries(source_dir, source_dir.name)
     for name in vendored:
         files += vendored_entries(name)
     names = [arcname for arcname, _ in files]
+    layered = sorted({n for n in names if top_level_library(n) in LAYER_PROVIDED})
+    if layered:
+        raise PackagingError(f"the package would ship what the Powertools layer provides: {', '.join(layered)}")
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise PackagingError(f"two sources for {', '.join(duplicates)}")

@@ -384,6 +384,8 @@ class FailoverRunbook(pulumi.ComponentResource):
             f"{self.component_name}-lambda",
             AppFunctionArgs(
                 function_name=function_name,
+                service=RUNBOOK,
+                region=args.region,
                 handler=HANDLER,
                 package=args.package,
                 policy=policy,

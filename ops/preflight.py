@@ -11,6 +11,7 @@ exit status: 0 every check passed; 1 at least one failed; 2 bad flags or an inva
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from components.app import reserved_concurrency
 from components.config import AZ_COUNT, StackConfig
 from components.network_plan import REFUSED_ZONE_IDS, Zone, choose_zones
+from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME
+from components.powertools import POWERTOOLS_VERSION, powertools_layer_arn, powertools_ssm_parameter
 from components.zone import zone_comment
 from ops.context import Boto3Factory
 
@@ -42,6 +45,13 @@ EKS_SUPPORTED_STATUSES = ("STANDARD_SUPPORT", "EXTENDED_SUPPORT")
 # only ("MemoryDB offers reserved nodes for the memory optimized R7g, R6g, and R6gd nodes", MemoryDB developer guide,
 # reserved nodes). Other families (db.t4g) are reported as not checkable rather than failed.
 MEMORYDB_OFFERED_FAMILIES = ("r6g", "r7g", "r6gd")
+# The IAM action of an operation where its name differs ("GetLayerVersion ... also supports GetLayerVersionByArn API",
+# the service authorization reference for Lambda).
+IAM_ACTIONS = {"GetLayerVersionByArn": "lambda:GetLayerVersion"}
+# How the Powertools layer names its package release: "Powertools for AWS Lambda (Python) V3 [arm64 - Python 3.13] with
+# extra dependencies version 3.23.0" (layer_v3/layer_constructors/layer_stack.py of powertools-lambda-python at
+# 083ed6262b494825707ae5b228a8b8b0d41ab1f8).
+LAYER_DESCRIBED_VERSION = re.compile(r"\bversion (\d+\.\d+\.\d+)\b")
 
 ClientFactory = Callable[[str, str], Any]
 NameServerLookup = Callable[[str], set[str]]
@@ -121,7 +131,7 @@ def _client_error_fix(code: str, operation: str) -> str:
     if code in ("ExpiredToken", "ExpiredTokenException", "InvalidClientTokenId", "UnrecognizedClientException"):
         return "refresh the credentials (aws sso login, or new access keys) and retry"
     if "AccessDenied" in code or code == "UnauthorizedOperation":
-        return f"allow {operation} to the identity running preflight (it only reads)"
+        return f"allow {IAM_ACTIONS.get(operation, operation)} to the identity running preflight (it only reads)"
     return "retry; if it persists, the message above names the cause"
 
 
@@ -310,6 +320,43 @@ def _network_quotas(clients: ClientFactory, config: StackConfig, region: str, of
     return True, "; ".join(f"{name} {used}+{more} of {limit}" for name, used, more, limit in needs), ""
 
 
+def _powertools_layer(clients: ClientFactory, config: StackConfig, region: str, offered: OfferedZones) -> tuple[bool, str, str]:
+    """The pinned public layer exists in ``region`` and is the pinned release: its description names the package
+    version, and Powertools' public SSM parameter for that version (when there is one) holds the same ARN."""
+    arn, parameter = powertools_layer_arn(region), powertools_ssm_parameter()
+    fix = (
+        f"in components/powertools.py set POWERTOOLS_LAYER_VERSION to the layer version of Powertools {POWERTOOLS_VERSION} "
+        f"(aws ssm get-parameter --name {parameter} --region {region}), or move POWERTOOLS_VERSION and the "
+        "requirements-dev.txt pin to the release that layer version carries (README, Powertools)"
+    )
+    try:
+        layer = clients("lambda", region).get_layer_version_by_arn(Arn=arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        return False, f"{arn} does not exist", fix
+    problems = []
+    described = LAYER_DESCRIBED_VERSION.search(layer.get("Description", ""))
+    if described and described[1] != POWERTOOLS_VERSION:
+        problems.append(f"it is Powertools {described[1]} (its description), the pin is {POWERTOOLS_VERSION}")
+    for field, pinned in (("CompatibleRuntimes", LAMBDA_RUNTIME), ("CompatibleArchitectures", LAMBDA_ARCHITECTURE)):
+        if layer.get(field) and pinned not in layer[field]:
+            problems.append(f"its {field} are {', '.join(layer[field])}, not {pinned}")
+    try:
+        published: str | None = clients("ssm", region).get_parameter(Name=parameter)["Parameter"]["Value"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ParameterNotFound":
+            raise
+        published = None
+    if published is not None and published != arn:
+        problems.append(f"Powertools' parameter {parameter} names {published}")
+    if problems:
+        return False, f"{arn}: " + "; ".join(problems), fix
+    found = [f"Powertools {described[1]} (its description)" if described else "its description names no version"]
+    found += [f"the ARN {parameter} names"] if published else [f"{parameter} does not exist: not compared"]
+    return True, f"{arn}: " + "; ".join(found), ""
+
+
 RegionCheck = Callable[[ClientFactory, StackConfig, str, OfferedZones], tuple[bool, str, str]]
 # The checks made in every region, in the order a deploy meets what they catch: (name, check).
 REGION_CHECKS: tuple[tuple[str, RegionCheck], ...] = (
@@ -319,6 +366,7 @@ REGION_CHECKS: tuple[tuple[str, RegionCheck], ...] = (
     ("memorydb", _memorydb),
     ("eks version", _eks_version),
     ("lambda concurrency", _lambda_concurrency),
+    ("powertools layer", _powertools_layer),
     ("network quotas", _network_quotas),
 )
 

@@ -186,7 +186,13 @@ def test_environment_names_this_regions_table_cache_and_secret(stack_run: Progra
             expected |= {"processor": common, "stream": common, "api": api}
             for function in FUNCTIONS:
                 variables = _function(run, region, function).inputs["environment"]["variables"]
-                assert variables == expected[function], f"{region} {function}"
+                # Powertools' settings (components/powertools.py): the function's service name, INFO, 1 % at DEBUG.
+                powertools = {
+                    "POWERTOOLS_SERVICE_NAME": function,
+                    "POWERTOOLS_LOG_LEVEL": "INFO",
+                    "POWERTOOLS_LOGGER_SAMPLE_RATE": "0.01",
+                }
+                assert variables == {**expected[function], **powertools}, f"{region} {function}"
                 assert "AWS_REGION" not in variables, "reserved: Lambda sets it"
 
 

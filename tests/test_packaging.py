@@ -21,11 +21,13 @@ from components.packaging import (
     FIXED_DATE_TIME,
     LAMBDA_ARCHITECTURE,
     LAMBDA_RUNTIME,
+    LAYER_PROVIDED,
     ROOT,
     PackagingError,
     build_package,
     requirements_for,
     runtime_python_version,
+    top_level_library,
     vendored_entries,
 )
 
@@ -107,6 +109,28 @@ def test_the_package_holds_the_functions_redis_and_its_metadata() -> None:
     metadata = [e for e in entries if e.startswith("redis-") and ".dist-info/" in e]
     assert {e.rsplit("/", 1)[-1] for e in metadata} == {"METADATA", "WHEEL", "LICENSE"}
     assert not [e for e in entries if not e.startswith(("functions/", "redis/", "redis-"))]
+
+
+def test_the_built_archive_leaves_powertools_and_its_dependencies_to_the_layer() -> None:
+    """Opened as Lambda opens it: redis-py is in the zip, nothing the Powertools layer provides is."""
+    assert set(LAYER_PROVIDED) == {"aws_lambda_powertools", "aws_xray_sdk", "wrapt", "jmespath"}
+    with zipfile.ZipFile(build_package().path) as archive:
+        names = archive.namelist()
+    tops = {top_level_library(name) for name in names}
+    assert tops == {"functions", "redis"}, tops
+    assert not [n for n in names if any(library in n.lower() for library in LAYER_PROVIDED)]
+    assert "redis/cluster.py" in names
+    assert any(n.startswith("redis-") and n.endswith(".dist-info/METADATA") for n in names)
+
+
+def test_what_the_layer_provides_is_refused_in_the_package(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError, match="jmespath come from the Powertools layer; remove them from VENDORED"):
+        build_package(vendored=("redis", "jmespath"), out_dir=tmp_path / "out")
+    shadow = tmp_path / "src" / "wrapt"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("")
+    with pytest.raises(PackagingError, match=r"ship what the Powertools layer provides: wrapt/__init__\.py"):
+        build_package(source_dir=shadow, vendored=(), out_dir=tmp_path / "out")
 
 
 def test_every_handler_the_functions_name_is_in_the_package() -> None:

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 
 from components.app import reserved_concurrency
 from components.config import StackConfig
+from components.powertools import powertools_layer_arn, powertools_ssm_parameter
 from components.zone import zone_comment
 from ops import preflight
 from ops.preflight import AwsClients, Check, run_checks
@@ -37,10 +38,30 @@ HEALTHY: dict[tuple[str, str], Any] = {
     ("memorydb", "describe_reserved_nodes_offerings"): {"ReservedNodesOfferings": [{"ReservedNodesOfferingId": "o-1"}]},
     ("eks", "describe_cluster_versions"): {"clusterVersions": [{"clusterVersion": "1.35", "versionStatus": "STANDARD_SUPPORT"}]},
     ("lambda", "get_account_settings"): {"AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 1000}},
+    ("lambda", "get_layer_version_by_arn"): lambda region: powertools_layer(powertools_layer_arn(region)),
+    ("ssm", "get_parameter"): lambda region: powertools_parameter(powertools_layer_arn(region)),
 }
 
 
 OFFERINGS = ("memorydb", "describe_reserved_nodes_offerings")
+
+
+def powertools_layer(arn: str, release: str = "3.23.0") -> dict[str, Any]:
+    """GetLayerVersionByArn's answer for the Powertools public layer ``arn`` made of ``release`` (as its publishing
+    stack describes it: layer_v3/layer_constructors/layer_stack.py of powertools-lambda-python)."""
+    return {
+        "LayerVersionArn": arn,
+        "Version": int(arn.rsplit(":", 1)[1]),
+        "Description": f"Powertools for AWS Lambda (Python) V3 [arm64 - Python 3.13] with extra dependencies version {release}",
+        "CompatibleRuntimes": ["python3.13"],
+        "CompatibleArchitectures": ["arm64"],
+        "LicenseInfo": "MIT-0",
+    }
+
+
+def powertools_parameter(value: str) -> dict[str, Any]:
+    """GetParameter's answer for Powertools' public parameter of the pinned release, holding ``value``."""
+    return {"Parameter": {"Name": powertools_ssm_parameter(), "Type": "String", "Value": value, "Version": 1}}
 
 
 def listed(node_type: str) -> bool:
@@ -74,6 +95,8 @@ class Account:
                 if (service, operation) == OFFERINGS and not listed(config.memorydb.node_type):
                     continue  # not asked: MemoryDB lists no offering for the family
                 answer = changes.get((service, operation, region), healthy)
+                if callable(answer):  # an answer that names the region (an ARN)
+                    answer = answer(region)
                 if isinstance(answer, str):
                     self.stub(service, region).add_client_error(operation, answer, f"{answer} (stubbed)")
                 else:
@@ -120,6 +143,7 @@ def test_a_healthy_account_passes_every_check(account: Account) -> None:
                 "memorydb",
                 "eks version",
                 "lambda concurrency",
+                "powertools layer",
                 "network quotas",
             )
         ),
@@ -376,3 +400,69 @@ def test_a_bucket_this_account_already_has_passes_as_ours(account: Account) -> N
     assert (
         check.detail == f"3 free; already this account's: multi-region-dev-us-east-1-{ACCOUNT} (an earlier deploy of this stack)"
     )
+
+
+LAYER = "powertools layer eu-west-1"
+PARAMETER = "/aws/service/powertools/python/arm64/python3.13/3.23.0"
+
+
+def test_the_pinned_powertools_layer_is_asked_for_by_its_arn_and_parameter(account: Account) -> None:
+    arn = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+    account.stub("lambda", "eu-west-1").add_response("get_layer_version_by_arn", powertools_layer(arn), {"Arn": arn})
+    account.stub("ssm", "eu-west-1").add_response("get_parameter", powertools_parameter(arn), {"Name": PARAMETER})
+    passed, detail, fix = preflight._powertools_layer(account.clients, DEV, "eu-west-1", list)
+    assert (passed, detail, fix) == (True, f"{arn}: Powertools 3.23.0 (its description); the ARN {PARAMETER} names", "")
+    for stub in account.stubs.values():
+        stub.assert_no_pending_responses()
+
+
+def _layer_failure(account: Account, changes: dict[tuple[str, str, str], Any]) -> Check:
+    account.answer(DEV, changes)
+    problem = failed(run_checks(DEV, account.clients, published({})))
+    assert list(problem) == [LAYER]
+    return problem[LAYER]
+
+
+def test_a_layer_version_that_does_not_exist_fails_with_what_to_change(account: Account) -> None:
+    check = _layer_failure(account, {("lambda", "get_layer_version_by_arn", "eu-west-1"): "ResourceNotFoundException"})
+    assert check.detail == f"{powertools_layer_arn('eu-west-1')} does not exist"
+    assert check.fix == (
+        "in components/powertools.py set POWERTOOLS_LAYER_VERSION to the layer version of Powertools 3.23.0 "
+        f"(aws ssm get-parameter --name {PARAMETER} --region eu-west-1), or move POWERTOOLS_VERSION and the "
+        "requirements-dev.txt pin to the release that layer version carries (README, Powertools)"
+    )
+
+
+def test_a_layer_of_another_release_fails(account: Account) -> None:
+    """The package pin moved to 3.24.0 and the layer version did not: layer 27 still says 3.23.0."""
+    other = powertools_layer(powertools_layer_arn("eu-west-1"), release="3.22.1")
+    check = _layer_failure(account, {("lambda", "get_layer_version_by_arn", "eu-west-1"): other})
+    assert check.detail == f"{powertools_layer_arn('eu-west-1')}: it is Powertools 3.22.1 (its description), the pin is 3.23.0"
+    assert "set POWERTOOLS_LAYER_VERSION" in check.fix
+
+
+def test_a_layer_for_another_runtime_or_architecture_fails(account: Account) -> None:
+    other = {**powertools_layer(powertools_layer_arn("eu-west-1")), "CompatibleArchitectures": ["x86_64"]}
+    check = _layer_failure(account, {("lambda", "get_layer_version_by_arn", "eu-west-1"): other})
+    assert check.detail.endswith(": its CompatibleArchitectures are x86_64, not arm64")
+
+
+def test_a_public_parameter_naming_another_layer_version_fails(account: Account) -> None:
+    newer = powertools_layer_arn("eu-west-1").replace(":27", ":28")
+    check = _layer_failure(account, {("ssm", "get_parameter", "eu-west-1"): powertools_parameter(newer)})
+    assert check.detail == f"{powertools_layer_arn('eu-west-1')}: Powertools' parameter {PARAMETER} names {newer}"
+
+
+def test_a_missing_public_parameter_is_reported_not_failed(account: Account) -> None:
+    account.answer(DEV, {("ssm", "get_parameter", region): "ParameterNotFound" for region in DEV.region_names})
+    checks = verdicts(run_checks(DEV, account.clients, published({})))
+    assert failed(list(checks.values())) == {}
+    assert checks[LAYER].detail == (
+        f"{powertools_layer_arn('eu-west-1')}: Powertools 3.23.0 (its description); {PARAMETER} does not exist: not compared"
+    )
+
+
+def test_a_denied_layer_lookup_names_the_iam_action(account: Account) -> None:
+    check = _layer_failure(account, {("lambda", "get_layer_version_by_arn", "eu-west-1"): "AccessDeniedException"})
+    assert check.detail == "GetLayerVersionByArn failed: AccessDeniedException: AccessDeniedException (stubbed)"
+    assert check.fix == "allow lambda:GetLayerVersion to the identity running preflight (it only reads)"

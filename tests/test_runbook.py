@@ -154,7 +154,9 @@ def test_the_function_runs_the_runbook_handler_on_the_apps_package(run: ProgramR
         assert sorted(inputs["vpcConfig"]["subnetIds"]) == subnets
         assert inputs["vpcConfig"]["securityGroupIds"] == [f"{region}-app-sg-id"]
         variables = inputs["environment"]["variables"]
-        assert list(variables) == ["RUNBOOK_TOPOLOGY"], "AWS_REGION is Lambda's own (reserved)"
+        powertools = ["POWERTOOLS_SERVICE_NAME", "POWERTOOLS_LOG_LEVEL", "POWERTOOLS_LOGGER_SAMPLE_RATE"]
+        assert sorted(variables) == sorted(["RUNBOOK_TOPOLOGY", *powertools]), "AWS_REGION is Lambda's own (reserved)"
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "runbook"
         assert variables["RUNBOOK_TOPOLOGY"] == _topology_text(run, region)
         logs = _named(run, f"{region}-runbook-lambda-logs")
         assert logs.inputs == {
