@@ -93,16 +93,14 @@ def current_processor() -> Processor:
 
 def handle(event: Mapping[str, Any], context: Any, processor: Processor | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process an SQS batch, answer the failed message ids."""
-    # Powertools is imported on the first batch, with the clients: its package imports botocore (its user-agent hook),
-    # which a handler's import does not load (tests/functions/test_cold_path.py).
+    # Imported on the first batch: Powertools' package imports botocore (docs/design/functions.md, "Batches").
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
     records = event.get("Records")
-    if not records:  # the library refuses an empty batch; it has nothing to fail
+    if not records:  # the library refuses an empty batch
         return {"batchItemFailures": []}
     processor = processor or current_processor()
-    # A batch processor per invocation: it holds the batch's records and failures.
-    batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)  # every record failed: report every one
+    batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)  # all failed: a response, not an error
     record_handler = partial(process_record, processor=processor, deadline_ms=invocation_deadline(context, processor.clock_ms))
     with request_context(str(getattr(context, "aws_request_id", ""))):
         try:

@@ -84,15 +84,12 @@ def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) 
     """Process every record in order; the sequence number of the first that failed, or None. Records after a failed
     one are processed too (their repairs must not wait for the cache to come back), and again on the retry, which
     Lambda starts at the reported one: every step is idempotent."""
-    # Imported on the first batch, with the clients: Powertools' package imports botocore (its user-agent hook), which
-    # a handler's import does not load (tests/functions/test_cold_path.py).
+    # Imported on the first batch: Powertools' package imports botocore (docs/design/functions.md, "Batches").
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    if not records:  # the library refuses an empty batch; it has nothing to fail
+    if not records:  # the library refuses an empty batch
         return None
-    # One per invocation (it holds the batch); when every record fails it reports them rather than raising, so that
-    # Lambda still retries from the first.
-    batch = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+    batch = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)  # all failed: still the first
     response = process_partial_response({"Records": list(records)}, partial(process_record, handler=handler), batch)
     return next((failure["itemIdentifier"] for failure in response["batchItemFailures"]), None)
 
