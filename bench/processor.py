@@ -14,9 +14,9 @@ import itertools
 import json
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from bench.local import REGION, SAMPLE_DATA, STATE_READ, Local, RequestCounter, item_record
 from bench.measure import BARS, Figure, Plot, Result, Table, interleaved
@@ -35,19 +35,19 @@ NEW_EVENT_MISS_REASON = (
 )
 
 
-def sqs_record(number: int, timestamp: int) -> dict[str, Any]:
-    """An SQS message of the events queue, as the event source mapping delivers it."""
+def sqs_record(number: int, timestamp: int) -> SQSRecord:
+    """An SQS message of the events queue, as the event source mapping delivers it to the record handler."""
     body = {"id": f"item-{number}", "data": SAMPLE_DATA, "timestamp": timestamp, "idempotencyKey": f"bench-{number}"}
-    return {"messageId": f"message-{number}", "body": json.dumps(body), "attributes": {"ApproximateReceiveCount": "1"}}
+    return SQSRecord({"messageId": f"message-{number}", "body": json.dumps(body), "attributes": {"ApproximateReceiveCount": "1"}})
 
 
-def _processing(records: list[dict[str, Any]], processor: Processor, kinds: Counter[str]) -> Callable[[], None]:
-    """A call that processes the next of ``records`` and counts its outcome's kind in ``kinds``."""
+def _processing(records: list[SQSRecord], processor: Processor, kinds: Counter[str]) -> Callable[[], None]:
+    """A call that processes the next of ``records`` and counts its outcome's kind in ``kinds`` (a failed record
+    raises)."""
     pending = iter(records)
 
     def process() -> None:
-        outcome = process_record(next(pending), processor)
-        kinds[outcome.kind if outcome is not None else "failed"] += 1
+        kinds[process_record(next(pending), processor).kind] += 1
 
     return process
 

@@ -1,19 +1,21 @@
 """The event processor: SQS-triggered, one event per message, partial batch responses.
 
-Each record is parsed (:func:`functions.shared.events.parse_event`) and applied
-(:func:`functions.shared.write_path.apply_event`) on its own; the response lists the failed records
-(``batchItemFailures``), which SQS retries and then moves to the dead-letter queue. Validation errors and conflicts
-fail too, so that they land in the DLQ rather than vanish. Which failures fail a record, and the metrics flushed once
-per batch: ``docs/design/functions.md``.
+Powertools' ``BatchProcessor`` (``process_partial_response``) runs :func:`process_record` on each record: it parses
+(:func:`functions.shared.events.parse_event`) and applies (:func:`functions.shared.write_path.apply_event`) one event,
+and a record that raises is reported by its message id (``batchItemFailures``), which SQS retries and then moves to
+the dead-letter queue; the rest proceed. Validation errors and conflicts fail too, so that they land in the DLQ rather
+than vanish. Which failures fail a record, the metrics flushed once per batch, and how the library is used:
+``docs/design/functions.md``.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from functions.shared.errors import FencedError, RetryableError, ValidationError
 from functions.shared.events import parse_event
@@ -32,6 +34,10 @@ from functions.shared.write_path import (
     VersionConflictError,
     apply_event,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = get_logger("processor")
 
@@ -85,15 +91,22 @@ def current_processor() -> Processor:
         return _processor
 
 
-def handle(event: Mapping[str, Any], context: Any, processor: Processor | None = None) -> dict[str, list[dict[str, str]]]:
+def handle(event: Mapping[str, Any], context: Any, processor: Processor | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process an SQS batch, answer the failed message ids."""
+    # Imported on the first batch: Powertools' package imports botocore (docs/design/functions.md, "Batches").
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    records = event.get("Records")
+    if not records:  # the library refuses an empty batch
+        return {"batchItemFailures": []}
     processor = processor or current_processor()
+    batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)  # all failed: a response, not an error
+    record_handler = partial(process_record, processor=processor, deadline_ms=invocation_deadline(context, processor.clock_ms))
     with request_context(str(getattr(context, "aws_request_id", ""))):
         try:
-            failed = process_batch(event.get("Records", []), processor, invocation_deadline(context, processor.clock_ms))
+            return process_partial_response({"Records": records}, record_handler, batch)
         finally:
             processor.metrics.flush()
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
 def invocation_deadline(context: Any, clock_ms: Callable[[], int]) -> int | None:
@@ -102,20 +115,12 @@ def invocation_deadline(context: Any, clock_ms: Callable[[], int]) -> int | None
     return clock_ms() + int(remaining()) if callable(remaining) else None
 
 
-def process_batch(records: Sequence[Mapping[str, Any]], processor: Processor, deadline_ms: int | None = None) -> list[str]:
-    """Process every record; the message ids of those that failed, in order."""
-    return [str(record.get("messageId", "")) for record in records if process_record(record, processor, deadline_ms) is None]
-
-
-def process_record(record: Mapping[str, Any], processor: Processor, deadline_ms: int | None = None) -> Outcome | None:
-    """Parse and apply one SQS record: its outcome, or None when it failed (it is logged and counted)."""
+def process_record(record: SQSRecord, processor: Processor, deadline_ms: int | None = None) -> Outcome:
+    """Parse and apply one SQS record: its outcome; a failure is logged, counted and raised (the record is reported)."""
     metrics = processor.metrics
-    fields: dict[str, Any] = {
-        "message_id": record.get("messageId", ""),
-        "receive_count": record.get("attributes", {}).get("ApproximateReceiveCount"),
-    }
+    fields: dict[str, Any] = {"message_id": record.message_id, "receive_count": record.attributes.approximate_receive_count}
     try:
-        event = parse_event(record.get("body"), now_ms=processor.clock_ms(), max_skew_ms=processor.settings.max_clock_skew_ms)
+        event = parse_event(record.body, now_ms=processor.clock_ms(), max_skew_ms=processor.settings.max_clock_skew_ms)
         fields.update(id=event.id, idempotency_key=event.idempotency_key)
         outcome = apply_event(
             processor.table,
@@ -129,7 +134,7 @@ def process_record(record: Mapping[str, Any], processor: Processor, deadline_ms:
         )
     except Exception as error:
         _failed(metrics, error, fields)
-        return None
+        raise
     metrics.add(OUTCOME_METRICS[outcome.kind])
     logger.info(outcome.kind, extra={**fields, **outcome.as_dict()})
     return outcome

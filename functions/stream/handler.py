@@ -3,8 +3,9 @@
 For every changed item, local or replicated: re-assert the winner when the change moved the item down the total order
 (:func:`functions.shared.conflicts.reassert_winner`), record the loser (:func:`functions.shared.conflicts.record_conflict`),
 and invalidate the region's cache entry at the new order token, failing the record until that happened. The table's
-own records are skipped. The first failed record is reported and the rest of the batch retried from it, so a shard
-stays in order. Why the service's replication needs this, and the metrics: ``docs/design/functions.md``.
+own records are skipped. Powertools' ``BatchProcessor`` runs :func:`process_record` on every record of the batch, in
+order, also after a failed one; the first failed record alone is reported, and Lambda retries the shard from it (as
+it would from the lowest of several), so a shard stays in order. Why, and the metrics: ``docs/design/functions.md``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from functions.shared.codec import string_of
 from functions.shared.conflicts import reassert_winner, record_conflict
@@ -23,6 +25,10 @@ from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPD
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
 from functions.shared.write_path import InvalidatesCache
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 logger = get_logger("stream")
 
@@ -63,7 +69,7 @@ def current_handler() -> StreamHandler:
         return _handler
 
 
-def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None = None) -> dict[str, list[dict[str, str]]]:
+def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process a batch of stream records; answer the first failed one."""
     handler = handler or current_handler()
     with request_context(str(getattr(context, "aws_request_id", ""))):
@@ -78,28 +84,40 @@ def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) 
     """Process every record in order; the sequence number of the first that failed, or None. Records after a failed
     one are processed too (their repairs must not wait for the cache to come back), and again on the retry, which
     Lambda starts at the reported one: every step is idempotent."""
-    first_failed: str | None = None
-    for record in records:
-        change = record.get("dynamodb", {})
-        try:
-            process_record(record, handler)
-        except Exception as error:
-            sequence_number = str(change.get("SequenceNumber", ""))
-            handler.metrics.add("Failed")
-            logger.exception(
-                "stream record failed",
-                extra={"sequence_number": sequence_number, "event_id": record.get("eventID"), "error": repr(error)},
-            )
-            first_failed = first_failed or sequence_number
-    return first_failed
+    # Imported on the first batch: Powertools' package imports botocore (docs/design/functions.md, "Batches").
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    if not records:  # the library refuses an empty batch
+        return None
+    batch = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)  # all failed: still the first
+    response = process_partial_response({"Records": list(records)}, partial(process_record, handler=handler), batch)
+    return next((failure["itemIdentifier"] for failure in response["batchItemFailures"]), None)
 
 
-def process_record(record: Mapping[str, Any], handler: StreamHandler) -> None:
-    change = record.get("dynamodb", {})
-    item_id = str(change.get("Keys", {}).get(ATTR_ID, {}).get("S", ""))
-    if not item_id or not is_item_id(item_id):
+def process_record(record: DynamoDBRecord, handler: StreamHandler) -> None:
+    """Repair and invalidate for one stream record; a failure is counted, logged and raised (the batch reports it)."""
+    try:
+        _process_change(record, handler)
+    except Exception as error:
+        handler.metrics.add("Failed")
+        logger.exception(
+            "stream record failed",
+            extra={
+                "sequence_number": record.dynamodb.sequence_number if record.dynamodb else None,
+                "event_id": record.event_id,
+                "error": repr(error),
+            },
+        )
+        raise
+
+
+def _process_change(record: DynamoDBRecord, handler: StreamHandler) -> None:
+    change = record.dynamodb
+    item_id = change.keys.get(ATTR_ID) if change is not None else None
+    if change is None or not isinstance(item_id, str) or not is_item_id(item_id):
         return
     handler.metrics.add("ItemChanges")
+    # The images as the stream has them (attribute values): the winner is written back as it was.
     old: Mapping[str, Any] = change.get("OldImage") or {}
     new: Mapping[str, Any] = change.get("NewImage") or {}
     winner, loser = _token(old), _token(new)

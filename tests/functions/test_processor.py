@@ -15,10 +15,11 @@ import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions.processor import handler
 from functions.processor.handler import Processor, handle, process_record
@@ -154,6 +155,39 @@ def test_an_unexpected_error_fails_its_record_only(write_table: ItemTable) -> No
     response = handle({"Records": [record("m-1", body("item-1", "k-1", {}))]}, Context(), processor=processor)
     assert response == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     assert emitted_metrics(processor)[0]["Unexpected"] == 1
+
+
+def test_a_batch_whose_every_record_fails_reports_every_one(write_table: ItemTable) -> None:
+    """Not an error of the invocation (which would retry the whole batch): each failed record is reported."""
+    processor = make_processor(write_table)
+    response = handle({"Records": [record("bad-1", "{not json"), record("bad-2", "[]")]}, Context(), processor=processor)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad-1"}, {"itemIdentifier": "bad-2"}]}
+    assert emitted_metrics(processor)[0]["Failed"] == 2
+
+
+def test_an_empty_batch_has_no_failures(write_table: ItemTable) -> None:
+    processor = make_processor(write_table)
+    assert handle({"Records": []}, Context(), processor=processor) == {"batchItemFailures": []}
+    assert emitted_metrics(processor) == []
+
+
+@dataclass
+class ContextWithDeadline(Context):
+    remaining_ms: int = 1_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_a_claim_is_owned_no_longer_than_the_invocation_runs(write_table: ItemTable) -> None:
+    """The deadline of the Lambda context reaches the write path: the claim's owner deadline is the invocation's end."""
+    start = now_ms()
+    processor = replace(make_processor(write_table), clock_ms=lambda: start)
+    batch = {"Records": [record("m-1", body("item-1", "k-1", {"n": 1}, timestamp=start))]}
+    assert handle(batch, ContextWithDeadline(remaining_ms=1_000), processor=processor) == {"batchItemFailures": []}
+    claim = get(write_table, idempotency_record_id("k-1"))
+    assert claim is not None
+    assert claim["OwnerDeadline"] == start + 1_000
 
 
 # ---- test 10, part 2 and test 11: a real queue with a redrive policy ------------------------------------------------
@@ -348,7 +382,7 @@ def test_sixteen_threads_delivering_the_same_1000_events_change_each_key_exactly
     lock = threading.Lock()
 
     def deliver(index: int) -> None:
-        outcome = process_record(record(f"m-{index}", bodies[index]), processor)
+        outcome = process_record(SQSRecord(record(f"m-{index}", bodies[index])), processor)
         with lock:
             outcomes[deliveries[index].idempotency_key].append(outcome)
 

@@ -194,6 +194,12 @@ def test_the_tables_own_records_are_skipped(write_table: ItemTable, stream_handl
     assert stream_handler.metrics.stream.getvalue() == ""  # nothing counted, nothing flushed
 
 
+def test_an_empty_batch_has_no_failures(stream_handler: StreamHandler) -> None:
+    assert handle({"Records": []}, None, handler=stream_handler) == {"batchItemFailures": []}
+    assert isinstance(stream_handler.metrics.stream, io.StringIO)
+    assert stream_handler.metrics.stream.getvalue() == ""
+
+
 def test_the_first_failed_record_is_reported_and_the_rest_still_processed(write_table: ItemTable) -> None:
     """A record after a failed one is processed too: its repair must not wait for the cache (Lambda retries from the
     reported record, and every step is idempotent)."""
