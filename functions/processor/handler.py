@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from functions.shared.batch import SQS, process_partial_batch
 from functions.shared.errors import FencedError, RetryableError, ValidationError
 from functions.shared.events import parse_event
-from functions.shared.log import get_logger, now_ms, request_context
+from functions.shared.log import get_logger, lambda_entry, now_ms
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
 from functions.shared.state_cache import StateCache, StateSource
+from functions.shared.tracing import trace_entry
 from functions.shared.write_path import (
     APPLIED,
     DUPLICATE,
@@ -91,22 +93,19 @@ def current_processor() -> Processor:
         return _processor
 
 
+@lambda_entry()
+@trace_entry
 def handle(event: Mapping[str, Any], context: Any, processor: Processor | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process an SQS batch, answer the failed message ids."""
-    # Imported on the first batch: Powertools' package imports botocore (docs/design/functions.md, "Batches").
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    records = event.get("Records")
-    if not records:  # the library refuses an empty batch
+    records = event.get("Records") or []
+    if not records:
         return {"batchItemFailures": []}
     processor = processor or current_processor()
-    batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)  # all failed: a response, not an error
     record_handler = partial(process_record, processor=processor, deadline_ms=invocation_deadline(context, processor.clock_ms))
-    with request_context(str(getattr(context, "aws_request_id", ""))):
-        try:
-            return process_partial_response({"Records": records}, record_handler, batch)
-        finally:
-            processor.metrics.flush()
+    try:
+        return process_partial_batch(records, SQS, record_handler)
+    finally:
+        processor.metrics.flush()
 
 
 def invocation_deadline(context: Any, clock_ms: Callable[[], int]) -> int | None:

@@ -22,8 +22,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
@@ -94,22 +93,29 @@ def request_context(request_id: str) -> Iterator[None]:
         request_id_var.reset(token)
 
 
-@dataclass(frozen=True)
 class LocalContext:
-    """What Powertools reads of a Lambda context, for a handler called without one (tests, the drill, benchmarks)."""
+    """A Lambda context for a handler called without a whole one (tests, the drill, benchmarks): what the given
+    context has (its deadline, say), else what Powertools reads filled in."""
 
-    aws_request_id: str = ""
-    function_name: str = ""
-    memory_limit_in_mb: int = 0
-    invoked_function_arn: str = ""
+    DEFAULTS: ClassVar[dict[str, object]] = {"aws_request_id": "", "memory_limit_in_mb": 0, "invoked_function_arn": ""}
+
+    def __init__(self, context: object) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return getattr(self._context, name)
+        except AttributeError:
+            if name == "function_name":
+                return service_name()
+            if name in self.DEFAULTS:
+                return self.DEFAULTS[name]
+            raise
 
     @classmethod
     def completing(cls, context: object) -> Any:
-        """``context`` itself when it is a whole Lambda context, else one with what it has."""
-        if all(hasattr(context, name) for name in LAMBDA_CONTEXT_FIELDS):
-            return context
-        found = {name: getattr(context, name) for name in LAMBDA_CONTEXT_FIELDS if hasattr(context, name)}
-        return cls(**{"function_name": service_name(), **found})
+        """``context`` itself when it is a whole Lambda context, else one completed."""
+        return context if all(hasattr(context, name) for name in LAMBDA_CONTEXT_FIELDS) else cls(context)
 
 
 def lambda_entry(correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:

@@ -16,14 +16,16 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from functions.shared.batch import DYNAMODB_STREAMS, process_partial_batch
 from functions.shared.codec import string_of
 from functions.shared.conflicts import reassert_winner, record_conflict
 from functions.shared.errors import RetryableError
-from functions.shared.log import get_logger, now_ms, request_context
+from functions.shared.log import get_logger, lambda_entry, now_ms
 from functions.shared.metrics import Metrics
 from functions.shared.schema import ATTR_ID, ATTR_IDEMPOTENCY_KEY, ATTR_LAST_UPDATED_REGION, ATTR_ORDER_TOKEN, is_item_id
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
+from functions.shared.tracing import trace_entry
 from functions.shared.write_path import InvalidatesCache
 
 if TYPE_CHECKING:
@@ -69,14 +71,18 @@ def current_handler() -> StreamHandler:
         return _handler
 
 
+@lambda_entry()
+@trace_entry
 def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process a batch of stream records; answer the first failed one."""
+    records = event.get("Records") or []
+    if not records:
+        return {"batchItemFailures": []}
     handler = handler or current_handler()
-    with request_context(str(getattr(context, "aws_request_id", ""))):
-        try:
-            failed = process_batch(event.get("Records", []), handler)
-        finally:
-            handler.metrics.flush()
+    try:
+        failed = process_batch(records, handler)
+    finally:
+        handler.metrics.flush()
     return {"batchItemFailures": [{"itemIdentifier": failed}] if failed is not None else []}
 
 
@@ -84,13 +90,7 @@ def process_batch(records: Sequence[Mapping[str, Any]], handler: StreamHandler) 
     """Process every record in order; the sequence number of the first that failed, or None. Records after a failed
     one are processed too (their repairs must not wait for the cache to come back), and again on the retry, which
     Lambda starts at the reported one: every step is idempotent."""
-    # Imported on the first batch: Powertools' package imports botocore (docs/design/functions.md, "Batches").
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    if not records:  # the library refuses an empty batch
-        return None
-    batch = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)  # all failed: still the first
-    response = process_partial_response({"Records": list(records)}, partial(process_record, handler=handler), batch)
+    response = process_partial_batch(records, DYNAMODB_STREAMS, partial(process_record, handler=handler))
     return next((failure["itemIdentifier"] for failure in response["batchItemFailures"]), None)
 
 
