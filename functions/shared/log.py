@@ -144,9 +144,9 @@ def correlation_id(event: Mapping[str, Any], path: str | None) -> Any:
     """What ``path`` (a JMESPath expression, as Powertools' ``correlation_paths``) finds in the event, else None."""
     if not path or not isinstance(event, Mapping):
         return None
-    from aws_lambda_powertools.utilities import jmespath_utils
+    from aws_lambda_powertools.utilities.jmespath_utils import query as search
 
-    return jmespath_utils.query(envelope=path, data=dict(event))
+    return search(envelope=path, data=dict(event))
 
 
 def now_ms() -> int:
