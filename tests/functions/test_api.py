@@ -22,11 +22,11 @@ from functions.shared.metrics import Metrics
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, transition
+from simulation.http_api import http_api_event
 from simulation.local_servers import RedisServer, free_port
 from simulation.local_tables import create_items_table as create_table
 from tests.support.cache_doubles import CallCounter, CountingRedis, put_item
 from tests.support.dynamo import function_client
-from tests.support.http_api import http_api_event
 
 REGION = "us-east-1"
 OTHER_REGION = "eu-west-1"

@@ -31,9 +31,9 @@ from functions.shared.state import ItemTable
 from functions.shared.state_cache import StateCache
 from functions.stream.handler import StreamHandler
 from functions.stream.handler import handle as stream_handle
+from simulation.http_api import http_api_event
 from tests.support.dynamo import create_items_table, local_client
 from tests.support.faults import ContainerKilled, DynamoFaults
-from tests.support.http_api import http_api_event
 
 TABLE = "multi-region-test-items"
 QUEUE_URL = "https://sqs.local/events"

@@ -1,4 +1,5 @@
-"""Requests to the regional API as API Gateway's HTTP API hands them to the function (payload format 2.0)."""
+"""Requests to the regional API as API Gateway's HTTP API hands them to the function (payload format 2.0): for the
+drill and the tests, which call the real handler in-process."""
 
 from __future__ import annotations
 
