@@ -155,7 +155,15 @@ def current_api() -> Api:
 
 
 def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None) -> dict[str, Any]:
-    """The Lambda entry point (HTTP API payload format 2.0)."""
+    """The Lambda entry point (HTTP API payload format 2.0).
+
+    Raises
+    ------
+    ValueError
+        ``event`` is not an HTTP API request: it lacks ``rawPath`` or ``requestContext.http`` (what the routes match).
+    """
+    if "rawPath" not in event or "http" not in (event.get("requestContext") or {}):
+        raise ValueError("event: not an HTTP API request (payload format 2.0): rawPath and requestContext.http are required")
     request_id = str((event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", "") or "")
     route = str(event.get("routeKey", ""))
     with request_context(request_id):

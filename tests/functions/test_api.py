@@ -396,6 +396,17 @@ def test_the_health_route_is_405_for_another_method_only_on_the_configured_path(
     assert call(api, request("POST /health"))[0] == 404
 
 
+@pytest.mark.parametrize("missing", ["rawPath", "requestContext"])
+def test_an_event_that_is_not_an_http_api_request_is_refused_naming_what_it_lacks(api: Api, missing: str) -> None:
+    event = request("GET /state")
+    if missing == "rawPath":
+        del event["rawPath"]
+    else:
+        del event["requestContext"]["http"]
+    with pytest.raises(ValueError, match=r"not an HTTP API request .*rawPath and requestContext\.http are required"):
+        handle(event, None, api)
+
+
 def test_a_named_stage_prefix_is_not_part_of_the_route(api: Api) -> None:
     event = request("GET /items/{id}", item_id="item-1")
     event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/items/item-1"
