@@ -62,16 +62,16 @@ class SQSClient(Protocol):
 class HttpApiResolver(APIGatewayHttpResolver):
     """Powertools' HTTP API resolver with API Gateway's path parameters, and the methods a path has.
 
-    A rule is a literal path in which ``<name>`` stands for one whole segment, any characters but ``/``, as
-    ``{name}`` does in an API Gateway route key. The library's own ``<name>`` matches only a set of URL characters,
-    but API Gateway hands over ``rawPath`` percent-decoded: an id such as ``a#b`` (sent as ``a%23b``) would find no
-    route and be answered 404, where the route's answer is a 400 naming the id. An empty segment matches too, so
-    ``/items/`` is a missing id (400), not an unknown route.
+    As in the library, a rule is a regular expression (the paths here are plain text) in which ``<name>`` stands for
+    a path parameter: here one whole segment, any characters but ``/``, as ``{name}`` is in an API Gateway route key.
+    The library's own ``<name>`` matches only a set of URL characters, but API Gateway hands over ``rawPath``
+    percent-decoded: an id such as ``a#b`` (sent as ``a%23b``) would find no route and be answered 404, where the
+    route's answer is a 400 naming the id. An empty segment matches too, so ``/items/`` is a missing id (400).
     """
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
-        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]*)", re.escape(rule))))
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]*)", rule)))
 
     def allowed_methods(self, path: str) -> list[str]:
         """The methods of the routes whose rule matches ``path`` (as the resolver matches them: the same rules)."""
