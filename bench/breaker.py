@@ -90,7 +90,7 @@ def _measure_outage(
                 before = clock.total_ns
                 response = get_item(api, f"item-{next(api_ids)}")
                 in_dynamodb[API_READ].append(clock.total_ns - before)
-                sources[response["headers"].get("x-cache", "")] += 1
+                sources[str(response.headers.get("x-cache", ""))] += 1
 
             def direct_read() -> None:
                 before = clock.total_ns

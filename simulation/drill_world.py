@@ -45,6 +45,7 @@ from functions.stream import handler as stream_handler
 from functions.stream.handler import StreamHandler
 from planning.harness import read_project
 from simulation.aurora_double import GlobalClusterDouble
+from simulation.http_api import http_api_event
 from simulation.local_servers import MotoServer, RedisServer, free_port
 from simulation.local_tables import create_items_table
 from simulation.replication_double import GlobalTableReplicationDouble
@@ -633,15 +634,8 @@ class World:
 
     def call_api(self, region: Region, route: str, *, body: str | None = None, item_id: str | None = None) -> dict[str, Any]:
         """One HTTP API request (payload format 2.0) to the region's real API handler."""
-        request: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route,
-            "requestContext": {"requestId": f"drill-{self.clock.now}-{self.rng.getrandbits(32):08x}"},
-        }
-        if body is not None:
-            request.update(body=body, isBase64Encoded=False)
-        if item_id is not None:
-            request["pathParameters"] = {"id": item_id}
+        request_id = f"drill-{self.clock.now}-{self.rng.getrandbits(32):08x}"
+        request = http_api_event(route, item_id=item_id, body=body, request_id=request_id)
         return api_handler.handle(request, None, region.functions.api)
 
     # ---- writers ------------------------------------------------------------------------------------------------

@@ -1,22 +1,27 @@
 """The regional API: ``GET /items/{id}``, ``POST /events``, ``GET /health`` and ``GET /state`` in one function.
 
-Behind the region's API Gateway HTTP API (payload format 2.0), routed on ``routeKey``. Items are read cache-aside with
+Behind the region's API Gateway HTTP API (payload format 2.0), routed by Powertools' ``APIGatewayHttpResolver`` on
+the request's method and ``rawPath`` (the stage is ``$default``, so no stage prefix). Items are read cache-aside with
 a strongly consistent loader; events are validated and queued, or refused at once with 503 and ``Retry-After`` when
 this region may not write; ``/health`` checks the state, the table and the cache. Every response is JSON and a 4xx
-names the field at fault. Clients, settings and the cache are built once per container (:func:`current_api`); tests
-pass their own :class:`Api`. Each route's contract and why an HTTP API: ``docs/design/functions.md``.
+names the field at fault. API Gateway answers a request for an undeclared route itself (``components/app.py``
+declares each route key), so the function's own 404 and 405 (with ``Allow``) serve direct invocations and a
+``$default`` route. Clients, settings, the cache and the routes are built once per container (:func:`current_api`);
+tests pass their own :class:`Api`. Each route's contract and why an HTTP API: ``docs/design/functions.md``.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.content_types import APPLICATION_JSON
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
@@ -39,22 +44,39 @@ from functions.shared.state_cache import STATE_CACHE_SECONDS, StateCache
 
 logger = get_logger("api")
 
-ROUTE_GET_ITEM = "GET /items/{id}"
-ROUTE_POST_EVENTS = "POST /events"
-ROUTE_HEALTH = "GET /health"
-ROUTE_STATE = "GET /state"
-
+DEFAULT_HEALTH_PATH = "/health"
 RETRY_AFTER_SECONDS = 5
 HEALTH_SCOPES = ("write", "read")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 PUBLIC_ATTRIBUTES = (ATTR_ID, ATTR_DATA, ATTR_VERSION, ATTR_TIMESTAMP, ATTR_LAST_UPDATED_REGION)
 WHOLE_NUMBER_ATTRIBUTES = (ATTR_VERSION, ATTR_TIMESTAMP)
 
-Response = dict[str, Any]
+JsonResponse = Response[dict[str, Any]]
 
 
 class SQSClient(Protocol):
     def send_message(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class HttpApiResolver(APIGatewayHttpResolver):
+    """Powertools' HTTP API resolver with API Gateway's path parameters, and the methods a path has.
+
+    As in the library, a rule is a regular expression (the paths here are plain text) in which ``<name>`` stands for
+    a path parameter: here one whole segment, any characters but ``/``, as ``{name}`` is in an API Gateway route key.
+    The library's own ``<name>`` matches only a set of URL characters, but API Gateway hands over ``rawPath``
+    percent-decoded: an id such as ``a#b`` (sent as ``a%23b``) would find no route and be answered 404, where the
+    route's answer is a 400 naming the id. An empty segment matches too, so ``/items/`` is a missing id (400).
+    """
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]*)", rule)))
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods of the routes whose rule matches ``path`` (as the resolver matches them: the same rules)."""
+        routes = (*self._static_routes, *self._dynamic_routes)
+        return sorted({route.method for route in routes if route.rule.match(path)})
 
 
 @dataclass
@@ -71,8 +93,8 @@ class Api:
     cache_configured: whether the region has a cache (the health check requires it to answer only then).
     clock: monotonic seconds, for the short-lived state copy of ``POST /events``.
     state_cache_seconds: how long ``POST /events`` reuses a state read.
-    health_route: the health route's key: ``GET`` and the configured health path (``HEALTH_PATH``, set by the
-        deployment from ``healthCheckPath``; ``/health`` by default).
+    health_path: the health route's path (``HEALTH_PATH``, set by the deployment from ``healthCheckPath``;
+        ``/health`` by default).
     """
 
     settings: Settings
@@ -83,11 +105,12 @@ class Api:
     cache_configured: bool = True
     clock: Callable[[], float] = time.monotonic
     state_cache_seconds: float = STATE_CACHE_SECONDS
-    health_route: str = ROUTE_HEALTH
+    health_path: str = DEFAULT_HEALTH_PATH
     _write_states: StateCache | None = field(default=None, init=False, repr=False)
+    _resolver: HttpApiResolver | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, health_path: str = "/health") -> Api:
+    def from_settings(cls, settings: Settings, health_path: str = DEFAULT_HEALTH_PATH) -> Api:
         metrics = Metrics("api")
         cache = ItemCache(
             redis_client(settings),
@@ -103,7 +126,7 @@ class Api:
             cache=cache,
             metrics=metrics,
             cache_configured=bool(settings.cache_host),
-            health_route=f"GET {health_path}",
+            health_path=health_path,
         )
 
     def write_state(self) -> AppState:
@@ -113,6 +136,12 @@ class Api:
             self._write_states = StateCache(self.table, self.state_cache_seconds, self.clock)
         return self._write_states.get()
 
+    def resolver(self) -> HttpApiResolver:
+        """The routes of this Api (:func:`routes`), built on the first request."""
+        if self._resolver is None:
+            self._resolver = routes(self)
+        return self._resolver
+
 
 _api: Api | None = None
 
@@ -121,12 +150,20 @@ def current_api() -> Api:
     """The container's Api, built on first use from the environment."""
     global _api  # noqa: PLW0603 - one per container, on purpose
     if _api is None:
-        _api = Api.from_settings(Settings.from_env(), os.environ.get("HEALTH_PATH") or "/health")
+        _api = Api.from_settings(Settings.from_env(), os.environ.get("HEALTH_PATH") or DEFAULT_HEALTH_PATH)
     return _api
 
 
-def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None) -> Response:
-    """The Lambda entry point (HTTP API payload format 2.0)."""
+def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None) -> dict[str, Any]:
+    """The Lambda entry point (HTTP API payload format 2.0).
+
+    Raises
+    ------
+    ValueError
+        ``event`` is not an HTTP API request: it lacks ``rawPath`` or ``requestContext.http`` (what the routes match).
+    """
+    if "rawPath" not in event or "http" not in (event.get("requestContext") or {}):
+        raise ValueError("event: not an HTTP API request (payload format 2.0): rawPath and requestContext.http are required")
     request_id = str((event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", "") or "")
     route = str(event.get("routeKey", ""))
     with request_context(request_id):
@@ -135,50 +172,51 @@ def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None
         except Exception:
             # Settings or a client could not be built; the next invocation tries again.
             logger.exception("container setup failed", extra={"route": route})
-            return unavailable("configuration", "the function could not start; see its logs")
-        try:
-            response = _dispatch(api, route, event)
-        except ValidationError as error:
-            response = json_response(400, error.as_dict())
-        except Exception as error:
-            # The details (names, endpoints) go to the log, not to the client; the request id ties the two.
-            if isinstance(error, RetryableError) or _is_aws_error(error):
-                logger.warning("dependency unavailable", extra={"route": route, "error": repr(error)})
-                response = unavailable("dependency", f"a dependency is unavailable (request {request_id}); retry later")
-            else:
-                logger.exception("request failed", extra={"route": route})
-                response = json_response(500, {"error": "internal", "message": f"internal error (request {request_id})"})
+            return _named_as_before(not_started.resolve(dict(event), context))
+        resolver = api.resolver()
+        resolver.append_context(request_id=request_id, route=route)  # type: ignore[no-untyped-call]  # unannotated upstream
+        response = _named_as_before(resolver.resolve(dict(event), context))
         logger.info("request", extra={"route": route, "status": response["statusCode"]})
         api.metrics.add(f"Status{response['statusCode'] // 100}xx")
         api.metrics.flush()
         return response
 
 
-def _dispatch(api: Api, route: str, event: Mapping[str, Any]) -> Response:
-    if route == ROUTE_GET_ITEM:
-        return get_item(api, (event.get("pathParameters") or {}).get("id"))
-    if route == ROUTE_POST_EVENTS:
-        return post_event(api, request_body(event))
-    if route == api.health_route:
-        return health(api, (event.get("queryStringParameters") or {}).get("scope", "write"))
-    if route == ROUTE_STATE:
-        return state(api)
-    return json_response(404, {"error": "not_found", "field": "route", "message": f"no route {route or '(none)'}"})
+def _named_as_before(response: dict[str, Any]) -> dict[str, Any]:
+    """The resolver names the header ``Content-Type``; this API's responses have always carried ``content-type``
+    (one header either way in HTTP, but not for a caller that reads the payload's headers as a dict)."""
+    headers = response["headers"]
+    if "Content-Type" in headers:
+        headers["content-type"] = headers.pop("Content-Type")
+    return response
 
 
 # ---- routes --------------------------------------------------------------------------------------
 
 
-def get_item(api: Api, raw_id: object) -> Response:
+def routes(api: Api) -> HttpApiResolver:
+    """The API's routes, errors and unknown routes on a resolver, each route a thin function of ``api``."""
+    app = HttpApiResolver()
+    app.get("/items/<item_id>")(lambda item_id: get_item(api, item_id))
+    app.post("/events")(lambda: post_event(api, request_text(app.current_event)))
+    app.get(api.health_path)(lambda: health(api, app.current_event.get_query_string_value("scope", "write")))
+    app.get("/state")(lambda: state(api))
+    app.exception_handler(ValidationError)(refused)
+    app.exception_handler(Exception)(lambda error: failed(app, error))
+    app.not_found(lambda _: no_route(app))
+    return app
+
+
+def get_item(api: Api, raw_id: object) -> JsonResponse:
     item_id = validate_key(raw_id, "id")
     item, source = api.cache.get(item_id, lambda: read_item(api.table, item_id))
     if item is None:
-        return json_response(404, {"error": "not_found", "field": "id", "message": f"no item {item_id}"}, source=source)
-    return json_response(200, public_item(item), source=source)
+        return answer(404, {"error": "not_found", "field": "id", "message": f"no item {item_id}"}, {"x-cache": source})
+    return answer(200, public_item(item), {"x-cache": source})
 
 
-def post_event(api: Api, body: str | bytes | None) -> Response:
-    if body is None or body in ("", b""):
+def post_event(api: Api, body: str | None) -> JsonResponse:
+    if not body:
         raise ValidationError("body", "is required: a JSON object {id, data, timestamp, idempotencyKey}")
     event = parse_event(body, now_ms=now_ms(), max_skew_ms=api.settings.max_clock_skew_ms)
     current = api.write_state()
@@ -197,13 +235,13 @@ def post_event(api: Api, body: str | bytes | None) -> Response:
     sent = api.sqs.send_message(**message)
     api.metrics.add("EventsAccepted")
     logger.info("event accepted", extra={"id": event.id, "idempotencyKey": event.idempotency_key})
-    return json_response(
+    return answer(
         202,
         {"accepted": True, "id": event.id, "idempotencyKey": event.idempotency_key, "messageId": sent.get("MessageId")},
     )
 
 
-def health(api: Api, scope: object) -> Response:
+def health(api: Api, scope: object) -> JsonResponse:
     if scope not in HEALTH_SCOPES:
         raise ValidationError("scope", f"must be one of {', '.join(HEALTH_SCOPES)}, got {scope!r}")
     region = api.settings.region
@@ -226,18 +264,18 @@ def health(api: Api, scope: object) -> Response:
         breaker = api.cache.breaker
         suffix = f" (circuit breaker {breaker.state})" if breaker is not None else ""
         checks["cache"] = f"failed: no answer to PING{suffix}"
-    failed = sorted(name for name, result in checks.items() if not result.startswith("ok"))
-    body = {"healthy": not failed, "region": region, "scope": scope, "failed": failed, "checks": checks}
-    if failed:
+    failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    body = {"healthy": not failed_checks, "region": region, "scope": scope, "failed": failed_checks, "checks": checks}
+    if failed_checks:
         api.metrics.add("HealthFailed")
-        return json_response(503, body)
-    return json_response(200, body)
+        return answer(503, body)
+    return answer(200, body)
 
 
-def state(api: Api) -> Response:
+def state(api: Api) -> JsonResponse:
     current = read_state(api.table)
     region = api.settings.region
-    return json_response(
+    return answer(
         200,
         {
             "status": current.status,
@@ -298,32 +336,58 @@ def public_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return shown
 
 
-# ---- requests and responses ----------------------------------------------------------------------
+# ---- requests, errors and unknown routes ---------------------------------------------------------
 
 
-def request_body(event: Mapping[str, Any]) -> str | bytes | None:
-    body = event.get("body")
-    if body is None or not event.get("isBase64Encoded"):
-        return body if body is None or isinstance(body, str) else str(body)
+def request_text(event: APIGatewayProxyEventV2) -> str | None:
+    """The body as text, decoded by the library when API Gateway marked it base64-encoded."""
     try:
-        return base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValidationError("body", "is marked base64-encoded but is not valid base64") from None
+        return event.decoded_body
+    except ValueError:  # binascii.Error, UnicodeDecodeError
+        raise ValidationError("body", "is marked base64-encoded but is not base64 of UTF-8 text") from None
 
 
-def json_response(
-    status: int, body: Mapping[str, Any], headers: Mapping[str, str] | None = None, source: str | None = None
-) -> Response:
-    all_headers = {"content-type": "application/json", **(headers or {})}
-    if source is not None:
-        all_headers["x-cache"] = source
-    return {"statusCode": status, "headers": all_headers, "body": json.dumps(body, default=str), "isBase64Encoded": False}
+def refused(error: ValidationError) -> JsonResponse:
+    return answer(400, error.as_dict())
 
 
-def unavailable(what: str, message: str) -> Response:
-    return json_response(
-        503, {"error": "unavailable", "field": what, "message": message}, {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    )
+def failed(app: HttpApiResolver, error: Exception) -> JsonResponse:
+    """A dependency's failure is a 503 to retry; anything else a 500. The details (names, endpoints) go to the log, not
+    to the client; the request id ties the two."""
+    request_id, route = app.context.get("request_id", ""), app.context.get("route", "")
+    if isinstance(error, RetryableError) or _is_aws_error(error):
+        logger.warning("dependency unavailable", extra={"route": route, "error": repr(error)})
+        return unavailable("dependency", f"a dependency is unavailable (request {request_id}); retry later")
+    logger.error("request failed", exc_info=error, extra={"route": route})
+    return answer(500, {"error": "internal", "message": f"internal error (request {request_id})"})
+
+
+def no_route(app: HttpApiResolver) -> JsonResponse:
+    """405 with ``Allow`` for a path that has routes for other methods, else 404."""
+    method, path = app.current_event.http_method, app.current_event.path
+    allowed = app.allowed_methods(path)
+    if allowed:
+        message = f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}"
+        return answer(405, {"error": "method_not_allowed", "field": "method", "message": message}, {"Allow": ", ".join(allowed)})
+    return answer(404, {"error": "not_found", "field": "route", "message": f"no route {method} {path}"})
+
+
+not_started = APIGatewayHttpResolver()
+
+
+@not_started.route(".*", list(HTTP_METHODS))
+def _not_started() -> JsonResponse:
+    """What every request gets while the container cannot be built (its settings or a client failed)."""
+    return unavailable("configuration", "the function could not start; see its logs")
+
+
+def answer(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JsonResponse:
+    return Response(status_code=status, content_type=APPLICATION_JSON, body=body, headers=headers)
+
+
+def unavailable(what: str, message: str) -> JsonResponse:
+    body = {"error": "unavailable", "field": what, "message": message}
+    return answer(503, body, {"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _is_aws_error(error: BaseException) -> bool:

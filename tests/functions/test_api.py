@@ -22,6 +22,7 @@ from functions.shared.metrics import Metrics
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, transition
+from simulation.http_api import http_api_event
 from simulation.local_servers import RedisServer, free_port
 from simulation.local_tables import create_items_table as create_table
 from tests.support.cache_doubles import CallCounter, CountingRedis, put_item
@@ -101,15 +102,7 @@ def api(make_api: ApiFactory, queue_url: str) -> Api:
 
 
 def request(route: str, *, item_id: str | None = None, body: Any = None, query: dict[str, str] | None = None) -> dict[str, Any]:
-    event: dict[str, Any] = {"version": "2.0", "routeKey": route, "requestContext": {"requestId": f"req-{route}"}}
-    if item_id is not None:
-        event["pathParameters"] = {"id": item_id}
-    if body is not None:
-        event["body"] = body if isinstance(body, str) else json.dumps(body)
-        event["isBase64Encoded"] = False
-    if query is not None:
-        event["queryStringParameters"] = query
-    return event
+    return http_api_event(route, item_id=item_id, body=body, query=query, request_id=f"req-{route}")
 
 
 def call(api: Api, event: dict[str, Any]) -> tuple[int, dict[str, Any], dict[str, str]]:
@@ -250,6 +243,30 @@ def test_invalid_base64_is_400_naming_the_body(api: Api) -> None:
     assert (status, body["field"]) == (400, "body")
 
 
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        pytest.param("abc", id="bad-padding"),
+        pytest.param(base64.b64encode(b"\xff\xfe{}").decode(), id="not-utf8"),
+        pytest.param(base64.b64encode(b"[1, 2]").decode(), id="json-array"),
+    ],
+)
+def test_a_base64_body_that_is_not_a_json_object_is_400_naming_the_body(api: Api, sqs: Any, queue_url: str, encoded: str) -> None:
+    event = request("POST /events", body=encoded)
+    event["isBase64Encoded"] = True
+    status, body, _ = call(api, event)
+    assert (status, body["error"], body["field"]) == (400, "validation", "body")
+    assert messages(sqs, queue_url) == []
+
+
+def test_a_base64_body_naming_a_bad_field_is_400_naming_that_field(api: Api) -> None:
+    event = request("POST /events")
+    event["body"] = base64.b64encode(json.dumps(event_body(timestamp="yesterday")).encode()).decode()
+    event["isBase64Encoded"] = True
+    status, body, _ = call(api, event)
+    assert (status, body["error"], body["field"]) == (400, "validation", "timestamp")
+
+
 def test_a_fenced_region_refuses_events_with_a_retryable_503(api: Api, table: ItemTable, sqs: Any, queue_url: str) -> None:
     fence(table)
     status, body, headers = call(api, request("POST /events", body=event_body()))
@@ -360,9 +377,42 @@ def test_state_shows_the_application_state(api: Api, table: ItemTable) -> None:
 
 
 def test_an_unknown_route_is_404_naming_the_route(api: Api) -> None:
-    status, body, _ = call(api, request("DELETE /items/{id}", item_id="item-1"))
+    status, body, _ = call(api, request("DELETE /things/{id}", item_id="item-1"))
     assert (status, body["error"], body["field"]) == (404, "not_found", "route")
-    assert "DELETE /items/{id}" in body["message"]
+    assert "DELETE /things/item-1" in body["message"]
+
+
+@pytest.mark.parametrize(("route", "allowed"), [("DELETE /items/{id}", "GET"), ("PUT /events", "POST"), ("POST /state", "GET")])
+def test_another_method_on_a_known_path_is_405_with_allow(api: Api, route: str, allowed: str) -> None:
+    status, body, headers = call(api, request(route, item_id="item-1"))
+    assert (status, body["error"], body["field"], headers["Allow"]) == (405, "method_not_allowed", "method", allowed)
+    assert route.split(maxsplit=1)[0] in body["message"]
+
+
+def test_the_health_route_is_405_for_another_method_only_on_the_configured_path(make_api: ApiFactory) -> None:
+    api = make_api()
+    api.health_path = "/healthz"
+    assert call(api, request("POST /healthz"))[0] == 405
+    assert call(api, request("POST /health"))[0] == 404
+
+
+@pytest.mark.parametrize("missing", ["rawPath", "requestContext"])
+def test_an_event_that_is_not_an_http_api_request_is_refused_naming_what_it_lacks(api: Api, missing: str) -> None:
+    event = request("GET /state")
+    if missing == "rawPath":
+        del event["rawPath"]
+    else:
+        del event["requestContext"]["http"]
+    with pytest.raises(ValueError, match=r"not an HTTP API request .*rawPath and requestContext\.http are required"):
+        handle(event, None, api)
+
+
+def test_a_named_stage_prefix_is_not_part_of_the_route(api: Api) -> None:
+    event = request("GET /items/{id}", item_id="item-1")
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/prod/items/item-1"
+    event["requestContext"]["stage"] = "prod"
+    status, body, _ = call(api, event)
+    assert (status, body) == (200, ITEM_1)
 
 
 # ---- the container, logs and metrics ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ from functions.shared.state import ItemTable
 from functions.shared.state_cache import StateCache
 from functions.stream.handler import StreamHandler
 from functions.stream.handler import handle as stream_handle
+from simulation.http_api import http_api_event
 from tests.support.dynamo import create_items_table, local_client
 from tests.support.faults import ContainerKilled, DynamoFaults
 
@@ -222,11 +223,7 @@ class Region:
     # ---- requests ------------------------------------------------------------------------------------------------
 
     def request(self, route: str, *, item_id: str | None = None, body: Any = None) -> tuple[int, dict[str, Any], str]:
-        event: dict[str, Any] = {"version": "2.0", "routeKey": route, "requestContext": {"requestId": "r"}}
-        if item_id is not None:
-            event["pathParameters"] = {"id": item_id}
-        if body is not None:
-            event["body"] = body if isinstance(body, str) else json.dumps(body)
+        event = http_api_event(route, item_id=item_id, body=body)
         response = within_budget(lambda: api_handle(event, None, self.api))
         return response["statusCode"], json.loads(response["body"]), response["headers"].get("x-cache", "")
 
