@@ -13,22 +13,17 @@ tests pass their own :class:`Api`. Each route's contract and why an HTTP API: ``
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.content_types import APPLICATION_JSON
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
 from functions.shared.codec import item_from_image
 from functions.shared.errors import RetryableError, ValidationError
 from functions.shared.events import canonical_json, parse_event, validate_key
-from functions.shared.log import get_logger, now_ms, request_context
+from functions.shared.log import get_logger, lambda_entry, now_ms, request_id_var
 from functions.shared.metrics import Metrics
 from functions.shared.schema import (
     ATTR_DATA,
@@ -41,42 +36,33 @@ from functions.shared.schema import (
 from functions.shared.settings import Settings
 from functions.shared.state import AppState, ItemTable, StateUnavailableError, read_state
 from functions.shared.state_cache import STATE_CACHE_SECONDS, StateCache
+from functions.shared.tracing import trace_entry
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+
+    from functions.api.routing import HttpApiResolver
+
+    JsonResponse = Response[dict[str, Any]]
 
 logger = get_logger("api")
+
+# Where the request id is in an HTTP API event: the correlation id and ``request_id`` of the function's log lines.
+CORRELATION_ID_PATH = "requestContext.requestId"
 
 DEFAULT_HEALTH_PATH = "/health"
 RETRY_AFTER_SECONDS = 5
 HEALTH_SCOPES = ("write", "read")
-HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+# The route key of a catch-all route (a ``$default`` route, or a direct invocation's): routed by the path alone.
+DEFAULT_ROUTE_KEY = "$default"
 
 PUBLIC_ATTRIBUTES = (ATTR_ID, ATTR_DATA, ATTR_VERSION, ATTR_TIMESTAMP, ATTR_LAST_UPDATED_REGION)
 WHOLE_NUMBER_ATTRIBUTES = (ATTR_VERSION, ATTR_TIMESTAMP)
 
-JsonResponse = Response[dict[str, Any]]
-
 
 class SQSClient(Protocol):
     def send_message(self, **kwargs: Any) -> dict[str, Any]: ...
-
-
-class HttpApiResolver(APIGatewayHttpResolver):
-    """Powertools' HTTP API resolver with API Gateway's path parameters, and the methods a path has.
-
-    As in the library, a rule is a regular expression (the paths here are plain text) in which ``<name>`` stands for
-    a path parameter: here one whole segment, any characters but ``/``, as ``{name}`` is in an API Gateway route key.
-    The library's own ``<name>`` matches only a set of URL characters, but API Gateway hands over ``rawPath``
-    percent-decoded: an id such as ``a#b`` (sent as ``a%23b``) would find no route and be answered 404, where the
-    route's answer is a 400 naming the id. An empty segment matches too, so ``/items/`` is a missing id (400).
-    """
-
-    @staticmethod
-    def _compile_regex(rule: str, base_regex: str = "^{}$") -> re.Pattern[str]:
-        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]*)", rule)))
-
-    def allowed_methods(self, path: str) -> list[str]:
-        """The methods of the routes whose rule matches ``path`` (as the resolver matches them: the same rules)."""
-        routes = (*self._static_routes, *self._dynamic_routes)
-        return sorted({route.method for route in routes if route.rule.match(path)})
 
 
 @dataclass
@@ -154,6 +140,8 @@ def current_api() -> Api:
     return _api
 
 
+@lambda_entry(correlation_id_path=CORRELATION_ID_PATH)
+@trace_entry
 def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None) -> dict[str, Any]:
     """The Lambda entry point (HTTP API payload format 2.0).
 
@@ -164,22 +152,22 @@ def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None
     """
     if "rawPath" not in event or "http" not in (event.get("requestContext") or {}):
         raise ValueError("event: not an HTTP API request (payload format 2.0): rawPath and requestContext.http are required")
-    request_id = str((event.get("requestContext") or {}).get("requestId") or getattr(context, "aws_request_id", "") or "")
     route = str(event.get("routeKey", ""))
-    with request_context(request_id):
-        try:
-            api = api or current_api()
-        except Exception:
-            # Settings or a client could not be built; the next invocation tries again.
-            logger.exception("container setup failed", extra={"route": route})
-            return _named_as_before(not_started.resolve(dict(event), context))
-        resolver = api.resolver()
-        resolver.append_context(request_id=request_id, route=route)  # type: ignore[no-untyped-call]  # unannotated upstream
-        response = _named_as_before(resolver.resolve(dict(event), context))
-        logger.info("request", extra={"route": route, "status": response["statusCode"]})
-        api.metrics.add(f"Status{response['statusCode'] // 100}xx")
-        api.metrics.flush()
-        return response
+    try:
+        api = api or current_api()
+    except Exception:
+        # Settings or a client could not be built; the next invocation tries again.
+        logger.exception("container setup failed", extra={"route": route})
+        from functions.api.routing import not_started
+
+        return _named_as_before(not_started().resolve(dict(event), context))
+    resolver = api.resolver()
+    resolver.append_context(request_id=request_id_var.get(), route=route)  # type: ignore[no-untyped-call]  # unannotated upstream
+    response = _named_as_before(resolver.resolve(dict(event), context))
+    logger.info("request", extra={"route": route, "status": response["statusCode"]})
+    api.metrics.add(f"Status{response['statusCode'] // 100}xx")
+    api.metrics.flush()
+    return response
 
 
 def _named_as_before(response: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +184,8 @@ def _named_as_before(response: dict[str, Any]) -> dict[str, Any]:
 
 def routes(api: Api) -> HttpApiResolver:
     """The API's routes, errors and unknown routes on a resolver, each route a thin function of ``api``."""
+    from functions.api.routing import HttpApiResolver
+
     app = HttpApiResolver()
     app.get("/items/<item_id>")(lambda item_id: get_item(api, item_id))
     app.post("/events")(lambda: post_event(api, request_text(app.current_event)))
@@ -363,8 +353,13 @@ def failed(app: HttpApiResolver, error: Exception) -> JsonResponse:
 
 
 def no_route(app: HttpApiResolver) -> JsonResponse:
-    """405 with ``Allow`` for a path that has routes for other methods, else 404."""
-    method, path = app.current_event.http_method, app.current_event.path
+    """No route of this function matches. API Gateway matched a route key this function does not serve: 404 naming
+    it (a deployment that declares more routes than the function has). A catch-all request (``$default``, a direct
+    invocation) is routed by its path: 405 with ``Allow`` for a path that has routes for other methods, else 404."""
+    event = app.current_event
+    method, path, route_key = event.http_method, event.path, event.route_key
+    if route_key and route_key != DEFAULT_ROUTE_KEY:
+        return answer(404, {"error": "not_found", "field": "route", "message": f"no route {route_key}"})
     allowed = app.allowed_methods(path)
     if allowed:
         message = f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}"
@@ -372,16 +367,10 @@ def no_route(app: HttpApiResolver) -> JsonResponse:
     return answer(404, {"error": "not_found", "field": "route", "message": f"no route {method} {path}"})
 
 
-not_started = APIGatewayHttpResolver()
-
-
-@not_started.route(".*", list(HTTP_METHODS))
-def _not_started() -> JsonResponse:
-    """What every request gets while the container cannot be built (its settings or a client failed)."""
-    return unavailable("configuration", "the function could not start; see its logs")
-
-
 def answer(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JsonResponse:
+    from aws_lambda_powertools.event_handler import Response  # on the first request: see functions/api/routing.py
+    from aws_lambda_powertools.event_handler.content_types import APPLICATION_JSON
+
     return Response(status_code=status, content_type=APPLICATION_JSON, body=body, headers=headers)
 
 

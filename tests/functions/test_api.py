@@ -377,23 +377,39 @@ def test_state_shows_the_application_state(api: Api, table: ItemTable) -> None:
 
 
 def test_an_unknown_route_is_404_naming_the_route(api: Api) -> None:
-    status, body, _ = call(api, request("DELETE /things/{id}", item_id="item-1"))
+    status, body, _ = call(api, request("DELETE /items/{id}", item_id="item-1"))
+    assert (status, body["error"], body["field"]) == (404, "not_found", "route")
+    assert "DELETE /items/{id}" in body["message"]
+
+
+def catch_all(route: str, item_id: str | None = None) -> dict[str, Any]:
+    """A request as a ``$default`` route (or a direct invocation) hands it over: routed by its path alone."""
+    return {**request(route, item_id=item_id), "routeKey": "$default"}
+
+
+def test_an_unknown_path_of_a_catch_all_request_is_404_naming_it(api: Api) -> None:
+    status, body, _ = call(api, catch_all("DELETE /things/{id}", item_id="item-1"))
     assert (status, body["error"], body["field"]) == (404, "not_found", "route")
     assert "DELETE /things/item-1" in body["message"]
 
 
 @pytest.mark.parametrize(("route", "allowed"), [("DELETE /items/{id}", "GET"), ("PUT /events", "POST"), ("POST /state", "GET")])
 def test_another_method_on_a_known_path_is_405_with_allow(api: Api, route: str, allowed: str) -> None:
-    status, body, headers = call(api, request(route, item_id="item-1"))
+    status, body, headers = call(api, catch_all(route, item_id="item-1"))
     assert (status, body["error"], body["field"], headers["Allow"]) == (405, "method_not_allowed", "method", allowed)
     assert route.split(maxsplit=1)[0] in body["message"]
+
+
+def test_a_catch_all_request_for_a_known_route_is_served(api: Api) -> None:
+    status, body, _ = call(api, catch_all("GET /items/{id}", item_id="item-1"))
+    assert (status, body) == (200, ITEM_1)
 
 
 def test_the_health_route_is_405_for_another_method_only_on_the_configured_path(make_api: ApiFactory) -> None:
     api = make_api()
     api.health_path = "/healthz"
-    assert call(api, request("POST /healthz"))[0] == 405
-    assert call(api, request("POST /health"))[0] == 404
+    assert call(api, catch_all("POST /healthz"))[0] == 405
+    assert call(api, catch_all("POST /health"))[0] == 404
 
 
 @pytest.mark.parametrize("missing", ["rawPath", "requestContext"])
