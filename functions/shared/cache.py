@@ -1,19 +1,13 @@
 """The region's item cache over Redis (MemoryDB): one key per item, written only after the database commit.
 
 Writers call ``invalidate`` (False when Redis did not answer: the stream handler retries); the API reads with ``get``,
-cache-aside, single-flight within the container and under a short Redis lock across containers. Every write to a key
+cache-aside, single-flight within the container and under redis-py's ``Lock`` across containers. Every write to a key
 is the ``put if not older`` Lua script, versioned by the item's order token; anything unusable under a key is a miss.
-A failing Redis never fails the caller (circuit breaker). Entries, the read step by step, where a read was served
-from and the metrics: ``docs/design/cache.md``.
-
-The cross-container load lock is redis-py's ``Lock`` (a random token, ``SET NX PX``, released by its own
-compare-and-delete script). Two scripts stay ours: no library offers *put if not older*, and the discard of an unusable
-value compares the value itself, not a lock token (``DELEX ... IFEQ`` of Redis 8.4 and ``DELIFEQ`` of Valkey 9.0 would
-do it, but not on the Redis 7 / Valkey 7 engines MemoryDB runs).
+A failing Redis never fails the caller (circuit breaker). Entries, the read step by step, the metrics, and why two Lua
+scripts stay ours (no library or MemoryDB command does them): ``docs/design/cache.md``.
 
 Example: ``ItemCache(redis_client, ttl_seconds=300, metrics=m, breaker=cache_breaker(m)).get("item-1", load=read)``
-answers ``(item, "cache")`` on a hit.
-"""
+answers ``(item, "cache")`` on a hit."""
 
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ def apply_event(
         applied_version, holder = writer.apply()
     except Exception:
         if claim is None:
-            writer.release_quietly()
+            writer.release_claim_quietly()
         raise
     if applied_version is not None:
         # A settle that fails is retried with the event: the redelivery finds the item at this event's token and
@@ -230,11 +230,11 @@ def _refused(
     held_epoch = number_of(holder, ATTR_WRITE_EPOCH)
     if held_epoch is not None and held_epoch > writer.epoch:
         # The item was written under a newer epoch than the state this container holds: a failover happened.
-        writer.release()
+        writer.release_claim()
         state.invalidate()
         fresh = state.get()
         raise FencedError(region, fresh.status, fresh.active_region, max(fresh.epoch, held_epoch))
-    writer.release()
+    writer.release_claim()
     raise VersionConflictError(event, number_of(holder, ATTR_VERSION) or 0)
 
 
@@ -379,7 +379,7 @@ class _Writer:
             ExpressionAttributeValues=to_item({":pending": PENDING}),
         )
 
-    def release(self) -> None:
+    def release_claim(self) -> None:
         """Delete this event's pending claim: the write was refused, and nothing of it must remain."""
         conditional(
             self.table.client.delete_item,
@@ -390,10 +390,10 @@ class _Writer:
             ExpressionAttributeValues=to_item({":pending": PENDING, ":hash": self.event.payload_hash}),
         )
 
-    def release_quietly(self) -> None:
+    def release_claim_quietly(self) -> None:
         """Release after a failed apply, and leave the claim to its deadline if even that fails."""
         try:
-            self.release()
+            self.release_claim()
         except Exception as error:
             logger.warning(
                 "claim left pending",
