@@ -13,10 +13,9 @@ know whether the source region answers, and the runner whether trying again can 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any, Protocol
 
-from functions.shared.errors import error_code
+from functions.shared.errors import error_code, http_status, is_transient
 
 CONNECT_TIMEOUT_SECONDS = 2.0
 READ_TIMEOUT_SECONDS = 5.0
@@ -27,29 +26,15 @@ ROUTING_CONTROL_MAX_ATTEMPTS = 2
 # Route53's control plane (health checks) is a global service whose API is signed for us-east-1.
 ROUTE53_REGION = "us-east-1"
 
-# Error codes that trying again later can fix: throttling, a service-side failure, a resource busy with another
-# operation (an Aurora global cluster switching over, a health check updated concurrently).
-RETRYABLE_CODES = frozenset(
+# Beyond what botocore's retry modes retry (``functions.shared.errors.is_transient``): AWS's answers that a resource is
+# busy with another operation, which passes (an Aurora global cluster switching over, a health check updated
+# concurrently, an ARC cluster endpoint that asks to be tried again).
+BUSY_CODES = frozenset(
     {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestThrottled",
-        "PriorRequestNotComplete",
-        "TransactionConflictException",
-        "InternalFailure",
-        "InternalError",
-        "InternalServerError",
-        "InternalServerException",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "EndpointTemporarilyUnavailableException",
         "InvalidGlobalClusterStateFault",
         "InvalidDBClusterStateFault",
         "HealthCheckVersionMismatch",
+        "EndpointTemporarilyUnavailableException",
     }
 )
 
@@ -118,21 +103,15 @@ class Boto3Clients:
 
 
 def is_unreachable(error: BaseException) -> bool:
-    """The service did not answer: no connection, a timeout, or a 5xx after the client's own retries."""
+    """The service did not answer: no connection, a timeout (botocore's ``ConnectionError``, ``HTTPClientError``), or a
+    5xx after the client's own retries."""
     import botocore.exceptions
 
     if isinstance(error, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
         return True
-    return _status(error) >= 500
+    return http_status(error) >= 500
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Trying the same call later can succeed: unreachable, throttled, or the resource is busy."""
-    return is_unreachable(error) or error_code(error) in RETRYABLE_CODES
-
-
-def _status(error: BaseException) -> int:
-    response = getattr(error, "response", None)
-    if not isinstance(response, Mapping):
-        return 0
-    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    """Trying the same call later can succeed: unreachable, what botocore's retry modes retry, or a busy resource."""
+    return is_unreachable(error) or is_transient(error) or error_code(error) in BUSY_CODES

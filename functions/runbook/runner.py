@@ -34,6 +34,7 @@ from functions.runbook.model import (
     Topology,
     run_record_id,
 )
+from functions.shared.codec import item_from_image, to_item
 from functions.shared.errors import CONDITIONAL_CHECK_FAILED, ConflictError, RetryableError, ValidationError, error_code
 from functions.shared.log import get_logger, now_ms
 from functions.shared.schema import ATTR_ID, ATTR_RECORD_TYPE
@@ -58,68 +59,71 @@ class RunRecordConflictError(StepRetryableError):
 
 def run_to_item(run: RunRecord, revision: int) -> dict[str, Any]:
     """The run record as a DynamoDB item (DynamoDB JSON)."""
-    item: dict[str, Any] = {
-        ATTR_ID: {"S": run_record_id(run.run_id)},
-        ATTR_RECORD_TYPE: {"S": RECORD_TYPE_RUNBOOK},
-        "Revision": {"N": str(revision)},
-        "RunId": {"S": run.run_id},
-        "TargetRegion": {"S": run.target_region},
-        "SourceRegion": {"S": run.source_region},
-        "StartEpoch": {"N": str(run.start_epoch)},
-        "Planned": {"BOOL": run.planned},
-        "AllowDataLoss": {"BOOL": run.allow_data_loss},
-        "RequestedBy": {"S": run.requested_by},
-        "Status": {"S": run.status},
-        "StartedAt": {"N": str(run.started_at)},
-        "Steps": {"M": {name: {"M": _step_to_item(record)} for name, record in run.steps.items()}},
+    record = {
+        ATTR_ID: run_record_id(run.run_id),
+        ATTR_RECORD_TYPE: RECORD_TYPE_RUNBOOK,
+        "Revision": revision,
+        "RunId": run.run_id,
+        "TargetRegion": run.target_region,
+        "SourceRegion": run.source_region,
+        "StartEpoch": run.start_epoch,
+        "Planned": run.planned,
+        "AllowDataLoss": run.allow_data_loss,
+        "RequestedBy": run.requested_by,
+        "Status": run.status,
+        "StartedAt": run.started_at,
+        "Steps": {name: _step_to_record(step) for name, step in run.steps.items()},
+        "FinishedAt": run.finished_at,
+        "Error": run.error,
     }
-    if run.finished_at is not None:
-        item["FinishedAt"] = {"N": str(run.finished_at)}
-    if run.error is not None:
-        item["Error"] = {"S": run.error}
-    return item
+    return to_item(_present(record))
 
 
 def run_from_item(item: Mapping[str, Any]) -> tuple[RunRecord, int]:
     """The run record and its revision from a DynamoDB item."""
+    record = item_from_image(item)
     run = RunRecord(
-        run_id=item["RunId"]["S"],
-        target_region=item["TargetRegion"]["S"],
-        source_region=item["SourceRegion"]["S"],
-        start_epoch=int(item["StartEpoch"]["N"]),
-        planned=bool(item["Planned"]["BOOL"]),
-        allow_data_loss=bool(item["AllowDataLoss"]["BOOL"]),
-        requested_by=item["RequestedBy"]["S"],
-        status=item["Status"]["S"],
-        started_at=int(item["StartedAt"]["N"]),
-        finished_at=int(item["FinishedAt"]["N"]) if "FinishedAt" in item else None,
-        steps={name: _step_from_item(value["M"]) for name, value in item.get("Steps", {}).get("M", {}).items()},
-        error=item["Error"]["S"] if "Error" in item else None,
+        run_id=record["RunId"],
+        target_region=record["TargetRegion"],
+        source_region=record["SourceRegion"],
+        start_epoch=record["StartEpoch"],
+        planned=record["Planned"],
+        allow_data_loss=record["AllowDataLoss"],
+        requested_by=record["RequestedBy"],
+        status=record["Status"],
+        started_at=record["StartedAt"],
+        finished_at=record.get("FinishedAt"),
+        steps={name: _step_from_record(step) for name, step in record.get("Steps", {}).items()},
+        error=record.get("Error"),
     )
-    return run, int(item["Revision"]["N"])
+    return run, record["Revision"]
 
 
-def _step_to_item(record: StepRecord) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "Status": {"S": record.status},
-        "Attempts": {"N": str(record.attempts)},
-        "Detail": {"S": json.dumps(dict(record.detail), sort_keys=True, default=str)},
-    }
-    if record.started_at is not None:
-        item["StartedAt"] = {"N": str(record.started_at)}
-    if record.finished_at is not None:
-        item["FinishedAt"] = {"N": str(record.finished_at)}
-    return item
+def _step_to_record(step: StepRecord) -> dict[str, Any]:
+    return _present(
+        {
+            "Status": step.status,
+            "Attempts": step.attempts,
+            "Detail": json.dumps(dict(step.detail), sort_keys=True, default=str),
+            "StartedAt": step.started_at,
+            "FinishedAt": step.finished_at,
+        }
+    )
 
 
-def _step_from_item(item: Mapping[str, Any]) -> StepRecord:
+def _step_from_record(record: Mapping[str, Any]) -> StepRecord:
     return StepRecord(
-        status=item["Status"]["S"],
-        started_at=int(item["StartedAt"]["N"]) if "StartedAt" in item else None,
-        finished_at=int(item["FinishedAt"]["N"]) if "FinishedAt" in item else None,
-        attempts=int(item["Attempts"]["N"]),
-        detail=json.loads(item["Detail"]["S"]),
+        status=record["Status"],
+        started_at=record.get("StartedAt"),
+        finished_at=record.get("FinishedAt"),
+        attempts=record["Attempts"],
+        detail=json.loads(record["Detail"]),
     )
+
+
+def _present(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The attributes that have a value (an absent one is left out of the item, not stored as NULL)."""
+    return {name: value for name, value in record.items() if value is not None}
 
 
 def _table(topology: Topology, clients: RunbookClients, region: str) -> ItemTable:
@@ -127,7 +131,7 @@ def _table(topology: Topology, clients: RunbookClients, region: str) -> ItemTabl
 
 
 def _load(table: ItemTable, run_id: str) -> tuple[RunRecord, int] | None:
-    response = table.client.get_item(TableName=table.name, Key={ATTR_ID: {"S": run_record_id(run_id)}}, ConsistentRead=True)
+    response = table.client.get_item(TableName=table.name, Key=to_item({ATTR_ID: run_record_id(run_id)}), ConsistentRead=True)
     item = response.get("Item")
     return run_from_item(item) if item is not None else None
 
@@ -140,7 +144,7 @@ def _save(table: ItemTable, run: RunRecord, revision: int) -> int:
         else {
             "ConditionExpression": "#revision = :revision",
             "ExpressionAttributeNames": {"#revision": "Revision"},
-            "ExpressionAttributeValues": {":revision": {"N": str(revision)}},
+            "ExpressionAttributeValues": to_item({":revision": revision}),
         }
     )
     try:

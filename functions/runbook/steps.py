@@ -31,6 +31,7 @@ from functions.runbook.model import (
     StepRetryableError,
     Topology,
 )
+from functions.shared.codec import number_of, to_item
 from functions.shared.errors import ValidationError, error_code
 from functions.shared.schema import ATTR_EXPIRES_AT, ATTR_ID, ATTR_RECORD_TYPE, STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCED
 from functions.shared.state import (
@@ -312,29 +313,30 @@ def _planned_timeout(ctx: StepContext, state: AppState, dynamodb: Mapping[str, A
 
 def _dynamodb_drained(ctx: StepContext, now: int) -> dict[str, Any]:
     """Whether the marker written in the source is readable in the target; writes the marker when it is missing."""
-    key = {ATTR_ID: {"S": DRAIN_MARKER_PREFIX + ctx.run.run_id}}
+    key = to_item({ATTR_ID: DRAIN_MARKER_PREFIX + ctx.run.run_id})
     name = ctx.topology.table_name
     seen = ctx.clients.dynamodb(ctx.target).get_item(TableName=name, Key=key, ConsistentRead=True).get("Item")
     if seen is not None:
-        written_at = int(seen[ATTR_WRITTEN_AT]["N"])
+        written_at = number_of(seen, ATTR_WRITTEN_AT)
         return {"drained": True, "sourceReachable": True, "markerWrittenAt": written_at, "markerSeenAt": now}
     source = ctx.clients.dynamodb(ctx.source)
     try:
         held = source.get_item(TableName=name, Key=key, ConsistentRead=True).get("Item")
         if held is None:
-            held = {
-                **key,
-                ATTR_RECORD_TYPE: {"S": RECORD_TYPE_DRAIN_MARKER},
-                ATTR_RUN_ID: {"S": ctx.run.run_id},
-                ATTR_WRITTEN_AT: {"N": str(now)},
-                ATTR_EXPIRES_AT: {"N": str(now // 1000 + DRAIN_MARKER_TTL_SECONDS)},
-            }
+            held = key | to_item(
+                {
+                    ATTR_RECORD_TYPE: RECORD_TYPE_DRAIN_MARKER,
+                    ATTR_RUN_ID: ctx.run.run_id,
+                    ATTR_WRITTEN_AT: now,
+                    ATTR_EXPIRES_AT: now // 1000 + DRAIN_MARKER_TTL_SECONDS,
+                }
+            )
             source.put_item(TableName=name, Item=held)
     except Exception as error:
         if not is_unreachable(error):
             raise
         return {"drained": False, "sourceReachable": False, "error": repr(error)}
-    return {"drained": False, "sourceReachable": True, "markerWrittenAt": int(held[ATTR_WRITTEN_AT]["N"])}
+    return {"drained": False, "sourceReachable": True, "markerWrittenAt": number_of(held, ATTR_WRITTEN_AT)}
 
 
 def _aurora_drained(ctx: StepContext, settled_at: int, now: int) -> dict[str, Any]:

@@ -1,14 +1,13 @@
 """The region's item cache over Redis (MemoryDB): one key per item, written only after the database commit.
 
 Writers call ``invalidate`` (False when Redis did not answer: the stream handler retries); the API reads with ``get``,
-cache-aside, single-flight within the container and under a short Redis lock across containers. Every write to a key
+cache-aside, single-flight within the container and under redis-py's ``Lock`` across containers. Every write to a key
 is the ``put if not older`` Lua script, versioned by the item's order token; anything unusable under a key is a miss.
-A failing Redis never fails the caller (circuit breaker). Entries, the read step by step, where a read was served
-from and the metrics: ``docs/design/cache.md``.
+A failing Redis never fails the caller (circuit breaker). Entries, the read step by step, the metrics, and why two Lua
+scripts stay ours (no library or MemoryDB command does them): ``docs/design/cache.md``.
 
 Example: ``ItemCache(redis_client, ttl_seconds=300, metrics=m, breaker=cache_breaker(m)).get("item-1", load=read)``
-answers ``(item, "cache")`` on a hit.
-"""
+answers ``(item, "cache")`` on a hit."""
 
 from __future__ import annotations
 
@@ -16,14 +15,16 @@ import json
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from functions.shared.breaker import CLOSED, OPEN, CircuitBreaker
 from functions.shared.log import get_logger
 from functions.shared.metrics import Metrics
 from functions.shared.schema import ATTR_ORDER_TOKEN
+
+if TYPE_CHECKING:
+    from redis.lock import Lock
 
 logger = get_logger("cache")
 
@@ -41,8 +42,7 @@ LOCK_POLL_SECONDS = 0.02
 BREAKER_FAILURE_THRESHOLD = 3
 BREAKER_OPEN_SECONDS = 10.0
 
-# Compare and delete: a lock only if it still holds our token (it may have expired and been taken by another loader);
-# a value found unusable only if it is still there (a writer may have replaced it since).
+# Compare and delete a value found unusable, only if it is still there (a writer may have replaced it since).
 _DELETE_IF_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 # Put if not older (see "Entries and versions"). ARGV: the entry's token, the entry, its TTL in seconds, "1" when the
 # entry holds an item. A value that is not an entry (another type: pcall; not JSON; no token) is replaced. An item copy
@@ -79,6 +79,13 @@ class RedisLike(Protocol):
     def eval(self, script: str, numkeys: int, *keys_and_args: str) -> Any: ...
 
     def ping(self) -> Any: ...
+
+    # What redis-py's Lock calls besides ``set``: its release script, loaded on first use.
+    def register_script(self, script: str) -> Any: ...
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any: ...
+
+    def script_load(self, script: str) -> Any: ...
 
 
 def item_key(item_id: str) -> str:
@@ -282,28 +289,25 @@ class ItemCache:
 
     def _lead(self, item_id: str, load: Loader, cache_state: str) -> tuple[Item | None, str]:
         if cache_state != _OK:
-            return self._load(item_id, load, cache_state, token="")
-        token = uuid.uuid4().hex
-        cache_state, taken = self._guarded(
-            "lock", item_id, lambda client: client.set(lock_key(item_id), token, px=LOCK_TTL_MS, nx=True)
-        )
+            return self._load(item_id, load, cache_state, lock=None)
+        cache_state, lock = self._guarded("lock", item_id, lambda client: _take_load_lock(client, item_id))
         if cache_state != _OK:
-            return self._load(item_id, load, cache_state, token="")
-        if not taken:
+            return self._load(item_id, load, cache_state, lock=None)
+        if lock is None:
             cache_state, filled = self._wait_for_fill(item_id)
             if filled is None:
-                return self._load(item_id, load, cache_state, token="")
+                return self._load(item_id, load, cache_state, lock=None)
             item, source = self._served(filled)
             return item, "cache-wait" if source == "cache" else source
         # Read again under the lock: whoever held it before (another container, or this container's previous
         # leader for the key) filled the key before releasing it.
         cache_state, cached = self._read(item_id)
         if cached is not None:
-            self._release(item_id, token)
+            self._release(item_id, lock)
             return self._served(cached)
-        return self._load(item_id, load, cache_state, token)
+        return self._load(item_id, load, cache_state, lock=lock)
 
-    def _load(self, item_id: str, load: Loader, cache_state: str, token: str) -> tuple[Item | None, str]:
+    def _load(self, item_id: str, load: Loader, cache_state: str, *, lock: Lock | None) -> tuple[Item | None, str]:
         """Read the database, fill the key when the cache works, and only then release the lock (if held)."""
         self.metrics.add("CacheLoads")
         try:
@@ -311,12 +315,12 @@ class ItemCache:
             if cache_state == _OK:
                 self._fill(item_id, item)
         finally:
-            if token:
-                self._release(item_id, token)
+            if lock is not None:
+                self._release(item_id, lock)
         return item, {_OK: "db", _SKIPPED: "db-cache-skipped", _FAILED: "db-cache-error"}[cache_state]
 
-    def _release(self, item_id: str, token: str) -> None:
-        self._guarded("unlock", item_id, lambda client: client.eval(_DELETE_IF_SCRIPT, 1, lock_key(item_id), token))
+    def _release(self, item_id: str, lock: Lock) -> None:
+        self._guarded("unlock", item_id, lambda _client: _release_load_lock(lock))
 
     def _wait_for_fill(self, item_id: str) -> tuple[str, _Copy | None]:
         """Poll the item key while another container loads it: the cache's state and the copy, None if none came."""
@@ -372,6 +376,27 @@ class ItemCache:
     def _failed(self, operation: str, item_id: str, error: BaseException) -> None:
         self.metrics.add("CacheErrors")
         logger.warning("cache unavailable", extra={"operation": operation, "id": item_id, "error": repr(error)})
+
+
+def _take_load_lock(client: RedisLike, item_id: str) -> Lock | None:
+    """The item's load lock if this loader took it (redis-py's ``Lock``: a random token, ``SET NX PX``, no waiting), None
+    when another loader holds it. The lock gets this client, so its commands go through it (``LazyRedis``, doubles)."""
+    from redis.lock import Lock
+
+    lock = Lock(client, lock_key(item_id), timeout=LOCK_TTL_MS / 1000, blocking=False, thread_local=False)
+    return lock if lock.acquire() else None
+
+
+def _release_load_lock(lock: Lock) -> bool:
+    """Release the load lock if it still holds this loader's token (``Lock``'s compare-and-delete script): False when
+    it expired meanwhile, and perhaps another loader took it: that loader's to release."""
+    from redis.exceptions import LockNotOwnedError
+
+    try:
+        lock.release()
+    except LockNotOwnedError:
+        return False
+    return True
 
 
 def _answered(error: BaseException) -> bool:

@@ -61,8 +61,9 @@ def cache_password(settings: Settings) -> str:
 class LazyRedis:
     """A redis-py client built on its first command (see the module docstring), then shared by every thread.
 
-    It answers the commands the cache uses (``get``, ``set``, ``eval``, ``ping``: ``cache.RedisLike``, which mypy checks
-    against these methods, not ``__getattr__``) and, for tools and tests, every other attribute of the built client.
+    It answers the commands the cache uses (``get``, ``set``, ``eval``, ``ping``, and what redis-py's ``Lock`` calls:
+    ``register_script``, ``evalsha``, ``script_load``; ``cache.RedisLike``, which mypy checks against these methods, not
+    ``__getattr__``) and, for tools and tests, every other attribute of the built client.
     """
 
     def __init__(self, build: Callable[[], Any]) -> None:
@@ -92,6 +93,15 @@ class LazyRedis:
 
     def ping(self) -> Any:
         return self.client.ping()
+
+    def register_script(self, script: str) -> Any:
+        return self.client.register_script(script)
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any:
+        return self.client.evalsha(sha, numkeys, *keys_and_args)
+
+    def script_load(self, script: str) -> Any:
+        return self.client.script_load(script)
 
     def close(self) -> None:
         """Close the built client's connections (nothing to do if it was never built)."""

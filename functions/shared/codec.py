@@ -1,59 +1,78 @@
 """The DynamoDB attribute codec: plain JSON values to DynamoDB JSON and back, and typed reads of one attribute.
 
-Numbers are written as their exact decimal text and read back as ``int`` when the text is an integer. The functions
-speak DynamoDB JSON through the low-level client (every request explicit and countable: ``docs/design/write-path.md``).
+The type tags are boto3's ``TypeSerializer`` / ``TypeDeserializer``; this module adds the one rule they leave to the
+caller, numbers. Going in, a float is written as its shortest exact text (``repr``, as ``json.dumps`` writes it);
+coming out, a number written without a fraction or an exponent is an ``int``, any other a ``float``. Only plain JSON
+passes, both ways: a set, bytes or NaN is refused with ``TypeError`` / ``ValueError``, as DynamoDB JSON written by
+anything but this codec is not the functions' data. ``boto3.dynamodb.types`` imports the whole ``boto3`` package, so
+it is imported on the first conversion, never with this module (the cold path). The functions speak DynamoDB JSON
+through the low-level client (every request explicit and countable: ``docs/design/write-path.md``).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
-from decimal import Decimal
-from typing import Any
+from decimal import Decimal, DecimalException
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+@functools.cache
+def _serializer() -> TypeSerializer:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@functools.cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def to_attribute(value: object) -> dict[str, Any]:
     """A JSON value as a DynamoDB attribute value (numbers as their exact decimal text)."""
-    if isinstance(value, bool):
-        attribute: dict[str, Any] = {"BOOL": value}
-    elif value is None:
-        attribute = {"NULL": True}
-    elif isinstance(value, str):
-        attribute = {"S": value}
-    elif isinstance(value, int):
-        attribute = {"N": str(value)}
-    elif isinstance(value, float):
-        attribute = {"N": str(Decimal(repr(value)))}
-    elif isinstance(value, list):
-        attribute = {"L": [to_attribute(child) for child in value]}
-    elif isinstance(value, Mapping):
-        attribute = {"M": {str(key): to_attribute(child) for key, child in value.items()}}
-    else:
-        raise TypeError(f"cannot store {type(value).__name__} in DynamoDB")
+    try:
+        exact = json.loads(json.dumps(value, allow_nan=False), parse_float=Decimal)
+    except TypeError as error:
+        raise TypeError(f"cannot store {type(value).__name__} in DynamoDB: only plain JSON ({error})") from None
+    except ValueError as error:  # NaN, an infinity, a circular reference
+        raise ValueError(f"cannot store this value in DynamoDB: {error}") from None
+    try:
+        attribute: dict[str, Any] = _serializer().serialize(exact)
+    except DecimalException:
+        raise ValueError(
+            "a number does not fit DynamoDB's: at most 38 significant digits, magnitude 1E-130 to 9.99E+125"
+        ) from None
     return attribute
+
+
+def to_item(record: Mapping[str, object]) -> dict[str, dict[str, Any]]:
+    """A record of plain JSON values as a DynamoDB item (the inverse of :func:`item_from_image`)."""
+    return {name: to_attribute(value) for name, value in record.items()}
 
 
 def from_attribute(attribute: Mapping[str, Any]) -> Any:
     """A DynamoDB attribute value as plain JSON (the inverse of :func:`to_attribute`)."""
-    kind, value = next(iter(attribute.items()))
-    if kind == "S":
-        return value
-    if kind == "N":
-        number = float(value)
-        return int(value) if number.is_integer() and "." not in value and "e" not in value.lower() else number
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    if kind == "L":
-        return [from_attribute(child) for child in value]
-    if kind == "M":
-        return {key: from_attribute(child) for key, child in value.items()}
-    raise TypeError(f"unexpected DynamoDB type {kind}")
+    return json.loads(json.dumps(_deserializer().deserialize(attribute), default=_plain_number))
+
+
+def _plain_number(value: object) -> int | float:
+    if not isinstance(value, Decimal):
+        raise TypeError(f"DynamoDB {type(value).__name__} is not plain JSON")
+    exponent = value.as_tuple().exponent
+    return int(value) if exponent == 0 else float(value)
 
 
 def item_from_image(image: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """A record in DynamoDB JSON (an item, a stream image) as plain JSON."""
-    return {name: from_attribute(value) for name, value in image.items()}
+    plain: dict[str, Any] = from_attribute({"M": image})
+    return plain
 
 
 def string_of(item: Mapping[str, Any] | None, name: str) -> str | None:

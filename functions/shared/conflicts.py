@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from functions.shared.codec import string_of
+from functions.shared.codec import string_of, to_item
 from functions.shared.conditional import conditional
 from functions.shared.log import get_logger
 from functions.shared.schema import (
@@ -49,19 +49,21 @@ def record_conflict(
     now: int,
 ) -> bool:
     """Record a loser of last-writer-wins once (a repeat finds the record and writes nothing). True when written."""
-    record = {
-        ATTR_ID: {"S": conflict_record_id(item_id, loser_order_token)},
-        ATTR_RECORD_TYPE: {"S": RECORD_TYPE_CONFLICT},
-        ATTR_ITEM_ID: {"S": item_id},
-        ATTR_LOSER_ORDER_TOKEN: {"S": loser_order_token},
-        ATTR_LOSER_IDEMPOTENCY_KEY: {"S": loser_idempotency_key},
-        ATTR_LOSER_REGION: {"S": loser_region},
-        ATTR_WINNER_ORDER_TOKEN: {"S": winner_order_token},
-        ATTR_DETECTED_BY: {"S": detected_by},
-        ATTR_DETECTED_IN: {"S": detected_in},
-        ATTR_DETECTED_AT: {"N": str(now)},
-        ATTR_EXPIRES_AT: {"N": str(now // 1000 + CONFLICT_TTL_SECONDS)},
-    }
+    record = to_item(
+        {
+            ATTR_ID: conflict_record_id(item_id, loser_order_token),
+            ATTR_RECORD_TYPE: RECORD_TYPE_CONFLICT,
+            ATTR_ITEM_ID: item_id,
+            ATTR_LOSER_ORDER_TOKEN: loser_order_token,
+            ATTR_LOSER_IDEMPOTENCY_KEY: loser_idempotency_key,
+            ATTR_LOSER_REGION: loser_region,
+            ATTR_WINNER_ORDER_TOKEN: winner_order_token,
+            ATTR_DETECTED_BY: detected_by,
+            ATTR_DETECTED_IN: detected_in,
+            ATTR_DETECTED_AT: now,
+            ATTR_EXPIRES_AT: now // 1000 + CONFLICT_TTL_SECONDS,
+        }
+    )
     result = conditional(
         table.client.put_item,
         TableName=table.name,
@@ -100,6 +102,6 @@ def reassert_winner(table: ItemTable, winner: Mapping[str, Any]) -> bool:
         Item=dict(winner),
         ConditionExpression="attribute_exists(#id) AND (attribute_not_exists(#order) OR #order < :winner)",
         ExpressionAttributeNames={"#id": ATTR_ID, "#order": ATTR_ORDER_TOKEN},
-        ExpressionAttributeValues={":winner": {"S": token}},
+        ExpressionAttributeValues=to_item({":winner": token}),
     )
     return not result.failed

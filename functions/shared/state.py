@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from functions.shared import codec
 from functions.shared.errors import CONDITIONAL_CHECK_FAILED, ConflictError, RetryableError, error_code
 from functions.shared.log import now_ms
 from functions.shared.schema import (
@@ -117,20 +118,22 @@ class AppState:
             raise StateUnavailableError(f"the state record has an unknown status {state.status!r}")
         return state
 
-    def to_item(self) -> dict[str, dict[str, str]]:
-        return {
-            ATTR_ID: {"S": STATE_ITEM_ID},
-            ATTR_RECORD_TYPE: {"S": RECORD_TYPE_STATE},
-            ATTR_STATUS: {"S": self.status},
-            ATTR_ACTIVE_REGION: {"S": self.active_region},
-            ATTR_EPOCH: {"N": str(self.epoch)},
-            ATTR_UPDATED_AT: {"N": str(self.updated_at)},
-            ATTR_UPDATED_BY: {"S": self.updated_by},
-        }
+    def to_item(self) -> dict[str, dict[str, Any]]:
+        return codec.to_item(
+            {
+                ATTR_ID: STATE_ITEM_ID,
+                ATTR_RECORD_TYPE: RECORD_TYPE_STATE,
+                ATTR_STATUS: self.status,
+                ATTR_ACTIVE_REGION: self.active_region,
+                ATTR_EPOCH: self.epoch,
+                ATTR_UPDATED_AT: self.updated_at,
+                ATTR_UPDATED_BY: self.updated_by,
+            }
+        )
 
 
-def state_key() -> dict[str, dict[str, str]]:
-    return {ATTR_ID: {"S": STATE_ITEM_ID}}
+def state_key() -> dict[str, dict[str, Any]]:
+    return codec.to_item({ATTR_ID: STATE_ITEM_ID})
 
 
 def check_transition(current: AppState, to_status: str, active_region: str) -> None:
@@ -239,16 +242,18 @@ def _write_transition(table: ItemTable, current: AppState, new: AppState, expect
                 "#at": ATTR_UPDATED_AT,
                 "#by": ATTR_UPDATED_BY,
             },
-            ExpressionAttributeValues={
-                ":status": {"S": new.status},
-                ":region": {"S": new.active_region},
-                ":epoch": {"N": str(new.epoch)},
-                ":at": {"N": str(new.updated_at)},
-                ":by": {"S": new.updated_by},
-                ":expected": {"N": str(current.epoch)},
-                ":from_status": {"S": current.status},
-                ":from_region": {"S": current.active_region},
-            },
+            ExpressionAttributeValues=codec.to_item(
+                {
+                    ":status": new.status,
+                    ":region": new.active_region,
+                    ":epoch": new.epoch,
+                    ":at": new.updated_at,
+                    ":by": new.updated_by,
+                    ":expected": current.epoch,
+                    ":from_status": current.status,
+                    ":from_region": current.active_region,
+                }
+            ),
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
     except Exception as error:

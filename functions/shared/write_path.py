@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from functions.shared.clients import CALL_BUDGET_SECONDS
-from functions.shared.codec import number_of, string_of, to_attribute
+from functions.shared.codec import number_of, string_of, to_item
 from functions.shared.conditional import call_dynamodb, conditional
 from functions.shared.conflicts import record_conflict
 from functions.shared.errors import ConflictError, FencedError, RetryableError
-from functions.shared.events import Event, EventData
+from functions.shared.events import Event
 from functions.shared.log import get_logger, now_ms
 from functions.shared.schema import (
     ATTR_CLAIMED_AT,
@@ -164,7 +164,7 @@ def apply_event(
         applied_version, holder = writer.apply()
     except Exception:
         if claim is None:
-            writer.release_quietly()
+            writer.release_claim_quietly()
         raise
     if applied_version is not None:
         # A settle that fails is retried with the event: the redelivery finds the item at this event's token and
@@ -230,11 +230,11 @@ def _refused(
     held_epoch = number_of(holder, ATTR_WRITE_EPOCH)
     if held_epoch is not None and held_epoch > writer.epoch:
         # The item was written under a newer epoch than the state this container holds: a failover happened.
-        writer.release()
+        writer.release_claim()
         state.invalidate()
         fresh = state.get()
         raise FencedError(region, fresh.status, fresh.active_region, max(fresh.epoch, held_epoch))
-    writer.release()
+    writer.release_claim()
     raise VersionConflictError(event, number_of(holder, ATTR_VERSION) or 0)
 
 
@@ -280,7 +280,7 @@ class _Writer:
     ) -> None:
         self.table, self.event, self.region, self.epoch, self.clock_ms = table, event, region, epoch, clock_ms
         self.deadline_ms = deadline_ms
-        self.claim_key = {ATTR_ID: {"S": idempotency_record_id(event.idempotency_key)}}
+        self.claim_key = to_item({ATTR_ID: idempotency_record_id(event.idempotency_key)})
         self.claim_record: Mapping[str, Any] = {}
 
     def claim(self) -> Mapping[str, Any] | None:
@@ -289,18 +289,19 @@ class _Writer:
         deadline = now + CLAIM_OWNER_WINDOW_MS
         if self.deadline_ms is not None:
             deadline = min(deadline, self.deadline_ms)
-        record = {
-            **self.claim_key,
-            ATTR_RECORD_TYPE: {"S": RECORD_TYPE_IDEMPOTENCY},
-            ATTR_ITEM_ID: {"S": self.event.id},
-            ATTR_PAYLOAD_HASH: {"S": self.event.payload_hash},
-            ATTR_ORDER_TOKEN: {"S": self.event.order_token},
-            ATTR_OUTCOME: {"S": PENDING},
-            ATTR_LAST_UPDATED_REGION: {"S": self.region},
-            ATTR_CLAIMED_AT: {"N": str(now)},
-            ATTR_OWNER_DEADLINE: {"N": str(deadline)},
-            ATTR_EXPIRES_AT: {"N": str(now // 1000 + IDEMPOTENCY_TTL_SECONDS)},
-        }
+        record = self.claim_key | to_item(
+            {
+                ATTR_RECORD_TYPE: RECORD_TYPE_IDEMPOTENCY,
+                ATTR_ITEM_ID: self.event.id,
+                ATTR_PAYLOAD_HASH: self.event.payload_hash,
+                ATTR_ORDER_TOKEN: self.event.order_token,
+                ATTR_OUTCOME: PENDING,
+                ATTR_LAST_UPDATED_REGION: self.region,
+                ATTR_CLAIMED_AT: now,
+                ATTR_OWNER_DEADLINE: deadline,
+                ATTR_EXPIRES_AT: now // 1000 + IDEMPOTENCY_TTL_SECONDS,
+            }
+        )
         existing = conditional(
             self.table.client.put_item,
             TableName=self.table.name,
@@ -326,17 +327,17 @@ class _Writer:
             "#epoch": ATTR_WRITE_EPOCH,
             "#version": ATTR_VERSION,
         }
-        values: dict[str, Any] = {
-            ":data": _data_attribute(event.data),
-            ":ts": {"N": str(event.timestamp)},
-            ":key": {"S": event.idempotency_key},
-            ":hash": {"S": event.payload_hash},
-            ":order": {"S": event.order_token},
-            ":region": {"S": self.region},
-            ":type": {"S": RECORD_TYPE_ITEM},
-            ":epoch": {"N": str(self.epoch)},
-            ":zero": {"N": "0"},
-            ":one": {"N": "1"},
+        values: dict[str, object] = {
+            ":data": event.data,
+            ":ts": event.timestamp,
+            ":key": event.idempotency_key,
+            ":hash": event.payload_hash,
+            ":order": event.order_token,
+            ":region": self.region,
+            ":type": RECORD_TYPE_ITEM,
+            ":epoch": self.epoch,
+            ":zero": 0,
+            ":one": 1,
         }
         condition = "(attribute_not_exists(#order) OR #order < :order) AND (attribute_not_exists(#epoch) OR #epoch <= :epoch)"
         if event.expected_version == 0:
@@ -344,18 +345,18 @@ class _Writer:
             names["#id"] = ATTR_ID
         elif event.expected_version is not None:
             condition += " AND #version = :expected"
-            values[":expected"] = {"N": str(event.expected_version)}
+            values[":expected"] = event.expected_version
         result = conditional(
             self.table.client.update_item,
             TableName=self.table.name,
-            Key={ATTR_ID: {"S": event.id}},
+            Key=to_item({ATTR_ID: event.id}),
             UpdateExpression=(
                 "SET #data = :data, #ts = :ts, #key = :key, #hash = :hash, #order = :order, #region = :region, "
                 "#type = :type, #epoch = :epoch, #version = if_not_exists(#version, :zero) + :one"
             ),
             ConditionExpression=condition,
             ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            ExpressionAttributeValues=to_item(values),
             ReturnValues="UPDATED_NEW",
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
@@ -367,21 +368,18 @@ class _Writer:
         """Record the outcome in the claim, if still pending: the first to settle decides. (A conditional put of the
         whole claim rather than an update: the claim's content is known, and a put is the cheaper request.)"""
         record = {name: value for name, value in self.claim_record.items() if name not in (ATTR_VERSION, ATTR_WINNER_ORDER_TOKEN)}
-        record[ATTR_OUTCOME] = {"S": outcome}
-        if version is not None:
-            record[ATTR_VERSION] = {"N": str(version)}
-        if winner is not None:
-            record[ATTR_WINNER_ORDER_TOKEN] = {"S": winner}
+        settled = {ATTR_OUTCOME: outcome, ATTR_VERSION: version, ATTR_WINNER_ORDER_TOKEN: winner}
+        record |= to_item({name: value for name, value in settled.items() if value is not None})
         conditional(
             self.table.client.put_item,
             TableName=self.table.name,
             Item={**record, **self.claim_key},
             ConditionExpression="#outcome = :pending",
             ExpressionAttributeNames={"#outcome": ATTR_OUTCOME},
-            ExpressionAttributeValues={":pending": {"S": PENDING}},
+            ExpressionAttributeValues=to_item({":pending": PENDING}),
         )
 
-    def release(self) -> None:
+    def release_claim(self) -> None:
         """Delete this event's pending claim: the write was refused, and nothing of it must remain."""
         conditional(
             self.table.client.delete_item,
@@ -389,13 +387,13 @@ class _Writer:
             Key=self.claim_key,
             ConditionExpression="#outcome = :pending AND #hash = :hash",
             ExpressionAttributeNames={"#outcome": ATTR_OUTCOME, "#hash": ATTR_PAYLOAD_HASH},
-            ExpressionAttributeValues={":pending": {"S": PENDING}, ":hash": {"S": self.event.payload_hash}},
+            ExpressionAttributeValues=to_item({":pending": PENDING, ":hash": self.event.payload_hash}),
         )
 
-    def release_quietly(self) -> None:
+    def release_claim_quietly(self) -> None:
         """Release after a failed apply, and leave the claim to its deadline if even that fails."""
         try:
-            self.release()
+            self.release_claim()
         except Exception as error:
             logger.warning(
                 "claim left pending",
@@ -419,7 +417,3 @@ class _Writer:
             detected_in=self.region,
             now=self.clock_ms(),
         )
-
-
-def _data_attribute(data: EventData) -> dict[str, Any]:
-    return {"S": data} if isinstance(data, str) else to_attribute(data)

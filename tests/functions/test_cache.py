@@ -20,9 +20,12 @@ import redis
 from functions.api.handler import read_item
 from functions.shared.breaker import CLOSED, OPEN
 from functions.shared.cache import (
+    LOCK_TTL_MS,
     NEGATIVE_ENTRY,
     NEGATIVE_TTL_SECONDS,
     ItemCache,
+    _release_load_lock,
+    _take_load_lock,
     cache_breaker,
     copy_entry,
     item_key,
@@ -33,7 +36,7 @@ from functions.shared.clients import redis_client
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
-from simulation.local_servers import RedisServer
+from simulation.local_servers import RedisClusterServers, RedisServer
 from simulation.local_tables import create_items_table as create_table
 from tests.support.cache_doubles import CallCounter, CountingRedis, FakeClock, put_item
 from tests.support.dynamo import function_client
@@ -251,6 +254,30 @@ def test_a_loader_releases_only_its_own_lock(cache_client: Any, table: ItemTable
 
     assert cache.get(item_id, slow_load) == (expected(item_id, 1), "db")
     assert cache_client.get(lock_key(item_id)) == "next-owner"
+
+
+@pytest.mark.parametrize("cluster", [False, True], ids=["single", "cluster"])
+def test_the_load_lock_is_redis_pys_lock_through_the_lazy_client(
+    cluster: bool, cache_settings: Settings, redis_cluster: RedisClusterServers
+) -> None:
+    """Taken without waiting, with an expiry, by one loader at a time, released by its owner only: on one server and
+    on a Redis Cluster (the lock key shares the item key's slot), through ``LazyRedis`` and a double wrapping it."""
+    where = {"cache_host": redis_cluster.host, "cache_port": redis_cluster.port} if cluster else {}
+    client = redis_client(Settings(**{**cache_settings.__dict__, **where, "cache_cluster": cluster}))
+    try:
+        calls = CountingRedis(client)
+        first = _take_load_lock(calls, "item-1")  # type: ignore[arg-type]
+        assert first is not None and 0 < client.pttl(lock_key("item-1")) <= LOCK_TTL_MS
+        assert _take_load_lock(client, "item-1") is None
+        assert _release_load_lock(first) and client.exists(lock_key("item-1")) == 0
+        assert calls.calls >= 2  # the SET NX and the release script went through the double
+        second = _take_load_lock(client, "item-1")
+        assert second is not None
+        client.set(lock_key("item-1"), "next-owner", px=30_000)  # ours expired, another loader took it
+        assert not _release_load_lock(second) and client.get(lock_key("item-1")) == "next-owner"
+        client.delete(lock_key("item-1"))
+    finally:
+        client.close()
 
 
 # ---- test 9: a stampede on one key -------------------------------------------------------------------
