@@ -86,6 +86,10 @@ class Boto3Clients:
                 import boto3
                 from botocore.config import Config
 
+                from functions.shared.tracing import patch_aws_sdk
+
+                patch_aws_sdk()  # every step's AWS calls as X-Ray subsegments
+
                 config = Config(
                     connect_timeout=CONNECT_TIMEOUT_SECONDS,
                     read_timeout=READ_TIMEOUT_SECONDS,

@@ -22,6 +22,7 @@ from functions.shared.breaker import CLOSED, OPEN, CircuitBreaker
 from functions.shared.log import get_logger
 from functions.shared.metrics import Metrics
 from functions.shared.schema import ATTR_ORDER_TOKEN
+from functions.shared.tracing import subsegment
 
 if TYPE_CHECKING:
     from redis.lock import Lock
@@ -357,7 +358,8 @@ class ItemCache:
             self.metrics.add("CacheSkipped")
             return _SKIPPED, None
         try:
-            result = call(self.client)
+            with subsegment(f"redis {operation}", {"operation": operation}):
+                result = call(self.client)
         except Exception as error:
             if _answered(error):
                 # Redis is up and said the value is unusable (another type): a miss for this key, not an outage.

@@ -37,8 +37,13 @@ CACHE_SOCKET_TIMEOUT_SECONDS = 0.25
 
 @functools.cache
 def aws_client(service: str, region: str) -> Any:
-    """A boto3 client for ``service`` in ``region``, shared by every invocation of the container."""
+    """A boto3 client for ``service`` in ``region``, shared by every invocation of the container; its calls are
+    traced (X-Ray subsegments, ``functions/shared/tracing.py``)."""
     import boto3
+
+    from functions.shared.tracing import patch_aws_sdk
+
+    patch_aws_sdk()
     from botocore.config import Config
 
     config = Config(
