@@ -1,18 +1,11 @@
 """Cold start: how long importing each handler module takes, against ``import boto3`` alone, and the package size.
 
-Each import runs in a fresh interpreter (``python -c "import <module>"`` in the project root); the time of
-``python -c pass`` (the interpreter's own start) is subtracted, medians of several runs each, the variants taking
-turns. The handlers import neither boto3 nor redis at import time (``tests/functions/test_cold_path.py``): they
-build their clients on the first invocation, so the first request pays those imports; the *first request's
-imports* row adds them.
-
-Every variant runs as in Lambda (``LAMBDA_TASK_ROOT`` set: Powertools' Tracer, for one, behaves differently outside).
-With a baseline revision (``python -m bench coldstart --baseline <rev>``) the handlers of that revision, extracted
-with ``git archive``, are measured in the same run, taking turns with this checkout's: the figures before and after
-a change.
-
-The package is built by ``components.packaging.build_package`` into a temporary directory: one zip serves every
-function.
+Each import runs in a fresh interpreter (``python -c "import <module>"`` in the project root, ``LAMBDA_TASK_ROOT`` set
+as on Lambda); the time of ``python -c pass`` is subtracted, medians of several runs each, the variants taking turns.
+The handlers import neither boto3, redis nor Powertools at import time (``tests/functions/test_cold_path.py``): the
+*first request's imports* row adds what the first invocation loads. ``--baseline <rev>`` measures that revision's
+handlers (``git archive``) in the same run: before and after a change. The package is built by
+``components.packaging.build_package`` into a temporary directory: one zip serves every function.
 """
 
 from __future__ import annotations
@@ -152,6 +145,37 @@ def run(quick: bool) -> Result:
         zip_bytes = package.path.stat().st_size
         parts = package_parts(package.path)
 
+    figures = _figures(import_ms, handlers, revision)
+    return Result(
+        name=NAME,
+        title="Cold start: handler imports vs import boto3, package size",
+        method=(
+            f"Each variant in a fresh `python -c` interpreter in the project root, {runs} runs each, taking turns, "
+            "with `LAMBDA_TASK_ROOT` set as on Lambda; "
+            f"import time = median wall time minus the median of `{BASELINE}`"
+            + (f"; the handlers of `{revision}` (`--baseline`) measured in the same run." if revision else ".")
+        ),
+        figures=figures,
+        tables=[
+            Table(
+                ("import", "median (ms, interpreter start subtracted)"),
+                tuple((name, f"{value:.1f}") for name, value in import_ms.items()),
+            ),
+            Table(
+                ("package part", "files", "bytes"),
+                (
+                    *((top, str(count), f"{size:,}") for top, (count, size) in parts.items()),
+                    ("zip (every function's package)", str(len(package.entries)), f"{zip_bytes:,}"),
+                ),
+            ),
+        ],
+        notes=_notes(baseline, runs, build_seconds, handlers),
+        plots=[import_plot(NAME, "Import time in a fresh interpreter (interpreter start subtracted)", import_ms)],
+    )
+
+
+def _figures(import_ms: Mapping[str, float], handlers: list[str], revision: str) -> list[Figure]:
+    """Each handler's import against the target, then the context: the baseline's, the first request's imports."""
     figures = [
         Figure(f"import {module} / import boto3", import_ms[f"import {module}"] / import_ms[BOTO3], TARGET_HANDLER_OVER_BOTO3)
         for module in handlers
@@ -181,32 +205,7 @@ def run(quick: bool) -> Result:
                 reason="context: the same at the baseline revision",
             )
         )
-    return Result(
-        name=NAME,
-        title="Cold start: handler imports vs import boto3, package size",
-        method=(
-            f"Each variant in a fresh `python -c` interpreter in the project root, {runs} runs each, taking turns, "
-            "with `LAMBDA_TASK_ROOT` set as on Lambda; "
-            f"import time = median wall time minus the median of `{BASELINE}`"
-            + (f"; the handlers of `{revision}` (`--baseline`) measured in the same run." if revision else ".")
-        ),
-        figures=figures,
-        tables=[
-            Table(
-                ("import", "median (ms, interpreter start subtracted)"),
-                tuple((name, f"{value:.1f}") for name, value in import_ms.items()),
-            ),
-            Table(
-                ("package part", "files", "bytes"),
-                (
-                    *((top, str(count), f"{size:,}") for top, (count, size) in parts.items()),
-                    ("zip (every function's package)", str(len(package.entries)), f"{zip_bytes:,}"),
-                ),
-            ),
-        ],
-        notes=_notes(baseline, runs, build_seconds, handlers),
-        plots=[import_plot(NAME, "Import time in a fresh interpreter (interpreter start subtracted)", import_ms)],
-    )
+    return figures
 
 
 @contextmanager

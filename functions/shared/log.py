@@ -1,16 +1,12 @@
 """Structured JSON logs on Powertools' Logger: one line per record, with the request id of the invocation.
 
-Every module logs through a standard ``logging`` logger named ``functions.<module>`` (:func:`get_logger`); they all
-propagate to the one Powertools ``Logger`` of the process (:func:`powertools_logger`, named ``functions``), whose
-handler writes Powertools' JSON to stdout. :func:`lambda_entry` wraps a handler in Powertools' context injection
-(cold start, function name, request and correlation ids, per-invocation debug sampling). The keys the project adds
-to Powertools' and why: ``docs/design/functions.md`` (Logs).
+Modules log through ``logging`` loggers named ``functions.<module>`` (:func:`get_logger`), which propagate to the
+process's one Powertools ``Logger`` (:func:`powertools_logger`, named ``functions``; JSON to stdout). Each handler's
+:func:`lambda_entry` is Powertools' context injection (cold start, function, request and correlation ids, debug
+sampling). What the project adds and why: ``docs/design/functions.md`` (Logs). Example::
 
-Example:
-    >>> logger = get_logger("processor")
-    >>> with request_context("abc-123"):
-    ...     logger.info("applied", extra={"id": "item-1", "version": 3})
-    {"level":"INFO","message":"applied","logger":"functions.processor","request_id":"abc-123","id":"item-1",...}
+    with request_context("abc-123"):
+        get_logger("processor").info("applied", extra={"id": "item-1"})  # ... "request_id":"abc-123","id":"item-1"
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
-"""Metrics in CloudWatch's embedded metric format (EMF), written by Powertools: one JSON log line per flush, no API
-calls.
+"""Metrics in CloudWatch's embedded metric format (EMF), written by Powertools: one JSON log line per flush.
 
 Counters accumulate during an invocation and are written once at its end through Powertools' EMF provider
 (``AmazonCloudWatchEMFProvider``: the document, its validation, the ``service`` dimension), so a batch of 100 records
-costs one log line with one value per metric. Why the counting stays here and not in Powertools' ``Metrics``:
-``docs/design/functions.md`` (Metrics).
+costs one line with one value per metric. Why the counting stays here: ``docs/design/functions.md`` (Metrics).
 
 Example:
     >>> metrics = Metrics(namespace="multi-region", service="processor")   # else POWERTOOLS_METRICS_NAMESPACE
