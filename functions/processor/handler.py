@@ -98,8 +98,6 @@ def current_processor() -> Processor:
 def handle(event: Mapping[str, Any], context: Any, processor: Processor | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process an SQS batch, answer the failed message ids."""
     records = event.get("Records") or []
-    if not records:
-        return {"batchItemFailures": []}
     processor = processor or current_processor()
     record_handler = partial(process_record, processor=processor, deadline_ms=invocation_deadline(context, processor.clock_ms))
     try:

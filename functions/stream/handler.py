@@ -76,8 +76,6 @@ def current_handler() -> StreamHandler:
 def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None = None) -> PartialItemFailureResponse:
     """The Lambda entry point: process a batch of stream records; answer the first failed one."""
     records = event.get("Records") or []
-    if not records:
-        return {"batchItemFailures": []}
     handler = handler or current_handler()
     try:
         failed = process_batch(records, handler)
