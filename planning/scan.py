@@ -36,7 +36,7 @@ PLAN_DIR = ROOT / ".build" / "checkov"
 NOT_APPLICABLE = ROOT / "security" / "checkov-not-applicable.yaml"
 STACKS = ("prod", "dev")
 CHECK_ID = re.compile(r"CKV2?_AWS_\d+")
-ENTRY_KEYS = ("reason", "only")
+ENTRY_KEYS = ("reason", "only", "stacks")
 # Nothing checkov might ask the network for leaves the machine: no download, a proxy nobody listens on.
 OFFLINE_ENV = {"BC_SKIP_MAPPING": "TRUE", "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
 
@@ -61,14 +61,15 @@ class Finding:
 
 @dataclass(frozen=True)
 class NotApplicable:
-    """A check that does not apply here, why, and (if narrowed) the resource addresses it does not apply to."""
+    """A check that does not apply here, why, and (if narrowed) the resource addresses and stacks it does not apply to."""
 
     check_id: str
     reason: str
     only: tuple[str, ...] = ()
+    stacks: tuple[str, ...] = ()
 
     def covers(self, finding: Finding) -> bool:
-        if finding.check_id != self.check_id:
+        if finding.check_id != self.check_id or (self.stacks and finding.stack not in self.stacks):
             return False
         return not self.only or any(fnmatch.fnmatchcase(finding.address, pattern) for pattern in self.only)
 
@@ -88,7 +89,7 @@ class ScanResult:
 
 
 def load_not_applicable(path: Path = NOT_APPLICABLE) -> tuple[NotApplicable, ...]:
-    """The committed not-applicable list: ``CHECK_ID: {reason: ..., only: [address glob, ...]}`` per entry."""
+    """The committed not-applicable list: ``CHECK_ID: {reason: ..., only: [address glob, ...], stacks: [...]}``."""
     data = yaml.safe_load(path.read_text()) or {}
     if not isinstance(data, Mapping):
         raise NotApplicableError(f"{path}: expected a mapping of check ids (e.g. CKV_AWS_272) to entries")
@@ -102,10 +103,12 @@ def load_not_applicable(path: Path = NOT_APPLICABLE) -> tuple[NotApplicable, ...
         reason = entry.get("reason")
         if not isinstance(reason, str) or not reason.strip():
             raise NotApplicableError(f"{where}: 'reason' must say why the check does not apply")
-        only = entry.get("only", [])
-        if not isinstance(only, list) or not all(isinstance(item, str) and item for item in only):
-            raise NotApplicableError(f"{where}: 'only' must be a list of resource address patterns, e.g. aws_s3_bucket.*-logs")
-        entries.append(NotApplicable(check_id, reason.strip(), tuple(only)))
+        examples = {"only": "resource address patterns, e.g. aws_s3_bucket.*-logs", "stacks": "stack names, e.g. dev"}
+        narrowed = {key: entry.get(key, []) for key in examples}
+        for key, items in narrowed.items():
+            if not isinstance(items, list) or not all(isinstance(item, str) and item for item in items):
+                raise NotApplicableError(f"{where}: '{key}' must be a list of {examples[key]}")
+        entries.append(NotApplicable(check_id, reason.strip(), tuple(narrowed["only"]), tuple(narrowed["stacks"])))
     return tuple(entries)
 
 
