@@ -210,7 +210,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m planning.scan", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", action="append", help="a stack to scan (repeat for more; default: prod and dev)")
     parser.add_argument("--out", type=Path, default=PLAN_DIR, help="where the plan JSON files go (default: .build/checkov/)")
+    parser.add_argument("--install-only", action="store_true", help="make checkov's virtualenv if needed, scan nothing")
     args = parser.parse_args(argv)
+    if args.install_only:
+        ensure_checkov()
+        return 0
     result = scan(args.stack or STACKS, args.out)
     print(render(result))
     return 1 if result.applicable else 0
