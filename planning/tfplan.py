@@ -203,9 +203,8 @@ def _convert_object(inputs: Mapping[str, Any], known: Mapping[str, Reference], r
             continue
         attribute = renames.get(key) or snake(key)
         if refs:
-            # Terraform knows another resource's id or ARN only after it is created: unknown, with its expression. The
-            # value is the expression itself, as checkov substitutes it (checkov takes only a list's first reference).
-            out.values[attribute] = _as_expressions(value, known)
+            # Terraform knows another resource's id or ARN only after it is created: unknown, with its expression
+            # (checkov puts the expression in the value's place and connects the resources it names).
             out.unknown[attribute] = True
             out.expressions[attribute] = {"references": [part for ref in refs for part in ref.expression()]}
         elif isinstance(value, Mapping) and key in MAP_ATTRIBUTES:
@@ -243,13 +242,6 @@ def _references(value: Any, known: Mapping[str, Reference]) -> list[Reference]:
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return [known[item] for item in value if item in known]
     return []
-
-
-def _as_expressions(value: str | list[str], known: Mapping[str, Reference]) -> str | list[str]:
-    """A value with each reference written as its Terraform expression (``aws_s3_bucket.data.id``)."""
-    if isinstance(value, str):
-        return known[value].text
-    return [known[item].text if item in known else item for item in value]
 
 
 def _addresses(resources: Iterable[Resource]) -> dict[str, str]:

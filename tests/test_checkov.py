@@ -141,10 +141,7 @@ def test_an_input_holding_another_resources_id_is_an_unknown_reference() -> None
     )
     plan = to_tfplan(tiny_run(bucket, key, versioning, encryption))
     address = "aws_s3_bucket_versioning.data-versioning"
-    assert planned(plan, address)["values"] == {
-        "bucket": "aws_s3_bucket.data.id",
-        "versioning_configuration": [{"status": "Enabled"}],
-    }
+    assert planned(plan, address)["values"] == {"versioning_configuration": [{"status": "Enabled"}]}
     assert configured(plan, address)["expressions"] == {"bucket": {"references": ["aws_s3_bucket.data.id", "aws_s3_bucket.data"]}}
     change = next(c for c in plan["resource_changes"] if c["address"] == address)
     assert change["change"]["after_unknown"] == {"bucket": True, "versioning_configuration": [{}]}
@@ -291,7 +288,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> ScanResult:
 
 def test_checkov_sees_rotations_parameter_groups_and_backup_selections(scanned: ScanResult) -> None:
     """A secret's rotation, a cluster's parameter group and a backup selection's clusters are resources of their own,
-    seen only through the converter's references; every cluster of a selection's list, not only the first."""
+    seen only through the converter's references (every cluster of a selection's list)."""
     failed = {(f.check_id, f.address) for f in scanned.findings if f.stack == "connections"}
     checks = {"CKV2_AWS_57", "CKV2_AWS_27", "CKV2_AWS_8"}
     assert {found for found in failed if found[0] in checks} == {
