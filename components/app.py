@@ -2,7 +2,7 @@
 
 ``RegionalApp`` builds, for every entry of the function table, the function on the one package (``packaging.py``)
 with its own role, inline policy (the entry's grants plus what every function needs) and log group, and its trigger
-(an SQS mapping, the region's table stream, or the HTTP API's routes); plus the cache secret and the queues
+(an SQS mapping, the region's table stream, or the HTTP API's routes); plus the queues
 (``events``, its DLQ ``events-dlq``, ``stream-failures``), SSE-KMS with the region's key and kept in production.
 Names are fixed, ``<project>-<stack>-<function>``, so alarms and log groups are known before the functions exist.
 Why each setting is what it is: docs/design/application-functions.md.
@@ -43,9 +43,6 @@ from components.policies import Policy, allow_statement, assume_role_policy, dyn
 from components.powertools import powertools_environment, powertools_layer_arn
 from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
-
-# The default table's names and handlers (what the tests and the package check name); builders read the table itself.
-SECRET_RECOVERY_DAYS_PROTECTED = 30
 
 # The queues whose every message is a failure: each is alarmed on its first visible message.
 FAILURE_QUEUES = (DEAD_LETTER_QUEUE, STREAM_FAILURE_QUEUE)
@@ -198,7 +195,8 @@ class AppResources:
     these fields).
 
     ``table`` is this region's table (the home table or the replica) and ``table_key`` the key encrypting it;
-    ``stream`` its current stream; ``key`` the region's key, encrypting the queues and the cache secret.
+    ``stream`` its current stream; ``key`` the region's key, encrypting the queues; ``cache_cluster`` and
+    ``cache_user`` the region's MemoryDB cluster and IAM-authenticated user, which ``memorydb:Connect`` names.
     """
 
     partition: str
@@ -211,7 +209,8 @@ class AppResources:
     stream_failure_queue: str
     key: str
     table_key: str
-    cache_secret: str
+    cache_cluster: str
+    cache_user: str
 
 
 QUEUE_RESOURCES = {
@@ -220,7 +219,7 @@ QUEUE_RESOURCES = {
     STREAM_FAILURE_QUEUE: "stream_failure_queue",
 }
 GRANT_RESOURCES = ("table", "stream", *QUEUE_RESOURCES.values())
-"""What a grant may name (or ``*``); the keys and the secret are granted by ``function_policy`` itself."""
+"""What a grant may name (or ``*``); the keys and the cache are granted by ``function_policy`` itself."""
 
 
 def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Policy]:
@@ -229,27 +228,21 @@ def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Poli
 
 
 def _common_statements(resources: AppResources, log_group: str, *, sends: bool) -> list[Policy]:
-    """What every function needs: its logs, tracing, network interfaces, the cache secret and the key through
-    SQS and Secrets Manager (``sends``: it also sends to an encrypted queue, which takes a data key)."""
+    """What every function needs: its logs, tracing, network interfaces, an IAM connection to the cache (its cluster
+    and user, docs/design/data-store-auth.md) and the key through SQS (``sends``: it also sends to an encrypted
+    queue, which takes a data key)."""
     logs = log_group_arn(resources.partition, resources.region, resources.account_id, log_group)
     key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"]
     return [
         allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
         allow_statement("Tracing", XRAY_ACTIONS, ["*"]),
         allow_statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
-        allow_statement("CacheSecret", ["secretsmanager:GetSecretValue"], [resources.cache_secret]),
+        allow_statement("CacheIamConnect", ["memorydb:Connect"], [resources.cache_cluster, resources.cache_user]),
         allow_statement(
-            "RegionKeyThroughSqsAndSecretsManager",
+            "RegionKeyThroughSqs",
             key_actions,
             [resources.key],
-            {
-                "StringEquals": {
-                    "kms:ViaService": [
-                        f"sqs.{resources.region}.amazonaws.com",
-                        f"secretsmanager.{resources.region}.amazonaws.com",
-                    ]
-                }
-            },
+            {"StringEquals": {"kms:ViaService": [f"sqs.{resources.region}.amazonaws.com"]}},
         ),
     ]
 
@@ -290,7 +283,7 @@ def function_environment(
     cache_host: pulumi.Input[str],
     cache_port: int,
     cache_user: str,
-    cache_secret_arn: pulumi.Input[str],
+    cache_cluster_name: str,
     app: AppConfig,
     metrics_namespace: str,
 ) -> dict[str, pulumi.Input[str]]:
@@ -300,7 +293,7 @@ def function_environment(
         "CACHE_HOST": cache_host,
         "CACHE_PORT": str(cache_port),
         "CACHE_USER": cache_user,
-        "CACHE_SECRET_ARN": cache_secret_arn,
+        "CACHE_CLUSTER_NAME": cache_cluster_name,
         "CACHE_TLS": "true",
         "CACHE_CLUSTER": "true",
         "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
@@ -505,15 +498,17 @@ class RegionalAppArgs:
     metrics_namespace: the CloudWatch namespace of the functions' own metrics (the project's name).
     table_name: the global table; its replica in this region has the same name.
     stream_arn: this region's stream of the table (``table_stream_arn``).
-    key_arn: the region's KMS key (queues, secret, log groups).
+    key_arn: the region's KMS key (queues, log groups).
     table_key_arn: the key encrypting the table's replica in this region (``GlobalTable.key_arns``).
     private_subnet_ids, security_group_id: the region's private subnets and application security group.
-    cache_endpoint, cache_port, cache_user, cache_password: the region's MemoryDB configuration endpoint and ACL user.
+    cache_endpoint, cache_port, cache_user: the region's MemoryDB configuration endpoint and ACL user (IAM-authenticated).
+    cache_cluster_name, cache_cluster_arn, cache_user_arn: the cluster the IAM token names and the ARNs
+        ``memorydb:Connect`` is granted on.
     api: the region's HTTP API (``RegionalApi.api``), which gets the routes.
     health_check_path: the anonymous route the Route53 health checks request.
     app: the functions' settings.
     package: the built Lambda package.
-    protect: production: protect the queues and the cache secret and keep them on delete.
+    protect: production: protect the queues and keep them on delete.
     """
 
     region: str
@@ -528,7 +523,9 @@ class RegionalAppArgs:
     cache_endpoint: pulumi.Input[str]
     cache_port: int
     cache_user: str
-    cache_password: pulumi.Input[str]
+    cache_cluster_name: str
+    cache_cluster_arn: pulumi.Input[str]
+    cache_user_arn: pulumi.Input[str]
     api: aws.apigatewayv2.Api
     health_check_path: str
     app: AppConfig
@@ -537,10 +534,9 @@ class RegionalAppArgs:
 
 
 class RegionalApp(pulumi.ComponentResource):
-    """The region's application layer: the cache secret, the queues, and every function of the table with its
+    """The region's application layer: the queues, and every function of the table with its
     trigger (see the module notes)."""
 
-    cache_secret: aws.secretsmanager.Secret
     events_queue: aws.sqs.Queue
     dead_letter_queue: aws.sqs.Queue
     stream_failure_queue: aws.sqs.Queue
@@ -554,9 +550,8 @@ class RegionalApp(pulumi.ComponentResource):
         table = application_functions()
         validate_functions(table, args.package, args.name_prefix)
         self.component_name, self.args = name, args
-        # The secret, and the queues that hold events not yet (or never) processed, are protected in production.
+        # The queues, which hold events not yet (or never) processed, are protected in production.
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        self._cache_secret(kept)
         self._queues(kept)
         resources = self._resources()
         environment = self._environments()
@@ -572,7 +567,6 @@ class RegionalApp(pulumi.ComponentResource):
                 "dead_letter_queue_url": self.dead_letter_queue.url,
                 "stream_failure_queue_url": self.stream_failure_queue.url,
                 "function_names": {f: fn.function.name for f, fn in self.functions.items()},
-                "cache_secret_arn": self.cache_secret.arn,
             }
         )
 
@@ -585,24 +579,6 @@ class RegionalApp(pulumi.ComponentResource):
             "streamFailureQueueUrl": self.stream_failure_queue.url,
             "functions": {function: fn.function.name for function, fn in self.functions.items()},
         }
-
-    def _cache_secret(self, kept: pulumi.ResourceOptions) -> None:
-        """The MemoryDB user's password, under the region's key, read once per container by every function."""
-        args = self.args
-        self.cache_secret = aws.secretsmanager.Secret(
-            f"{self.component_name}-cache-secret",
-            description=f"{args.name_prefix}: password of the MemoryDB user {args.cache_user} in {args.region}",
-            kms_key_id=args.key_arn,
-            # Autonamed: in dev the secret goes at once; in prod it can be restored for the recovery window.
-            recovery_window_in_days=SECRET_RECOVERY_DAYS_PROTECTED if args.protect else 0,
-            opts=kept,
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{self.component_name}-cache-secret-value",
-            secret_id=self.cache_secret.id,
-            secret_string=pulumi.Output.secret(args.cache_password).apply(lambda password: json.dumps({"password": password})),
-            opts=pulumi.ResourceOptions(parent=self.cache_secret),
-        )
 
     def _queue(self, queue: str, kept: pulumi.ResourceOptions, **settings: pulumi.Input[object]) -> aws.sqs.Queue:
         return aws.sqs.Queue(
@@ -645,7 +621,7 @@ class RegionalApp(pulumi.ComponentResource):
         }
 
     def _resources(self) -> pulumi.Output[AppResources]:
-        """The ARNs the role policies name, once the account, the queues and the secret are known."""
+        """The ARNs the role policies name, once the account, the queues and the cache are known."""
         args, invoke = self.args, pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)
@@ -658,7 +634,8 @@ class RegionalApp(pulumi.ComponentResource):
             stream_failure_queue=self.stream_failure_queue.arn,
             key=args.key_arn,
             table_key=args.table_key_arn,
-            cache_secret=self.cache_secret.arn,
+            cache_cluster=args.cache_cluster_arn,
+            cache_user=args.cache_user_arn,
         ).apply(
             lambda v: AppResources(
                 region=args.region,
@@ -675,7 +652,7 @@ class RegionalApp(pulumi.ComponentResource):
             cache_host=args.cache_endpoint,
             cache_port=args.cache_port,
             cache_user=args.cache_user,
-            cache_secret_arn=self.cache_secret.arn,
+            cache_cluster_name=args.cache_cluster_name,
             app=args.app,
             metrics_namespace=args.metrics_namespace,
         )

@@ -1,4 +1,4 @@
-"""MemoryDB (Valkey or Redis OSS, by config) in one region: TLS, KMS, an ACL with a real user, replicas across AZs.
+"""MemoryDB (Valkey or Redis OSS, by config) in one region: TLS, KMS, an ACL with an IAM user, replicas across AZs.
 
 ``MemoryDbCluster`` is the cluster, its ACL and application user, subnet group and security group; the pure
 helpers above it (names, ingress, data tiering) are tested without Pulumi. Why each of its settings:
@@ -16,7 +16,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import MemoryDbConfig
-from components.passwords import generated_password
 
 REDIS_PORT = 6379
 
@@ -28,10 +27,6 @@ NAME_MAX_LENGTH = 40
 # no administrative command: -@dangerous removes KEYS, FLUSHALL, FLUSHDB, CONFIG, DEBUG, MONITOR, SHUTDOWN,
 # INFO and the like. Cluster-aware clients keep what they need (CLUSTER SLOTS/SHARDS, COMMAND, READONLY).
 APP_ACCESS_STRING = "on ~* &* +@all -@dangerous"
-
-# Passwords are 16 to 128 characters. AWS documents the special characters accepted by its Redis services
-# as ! & # $ ^ < > - (ElastiCache AUTH); keeping to them avoids characters that break URLs or shells.
-PASSWORD_SPECIAL_CHARACTERS = "!&#$^<>-"
 
 # Snapshots first, maintenance after, both at night in UTC and never overlapping (each at least 60 min).
 SNAPSHOT_WINDOW = "03:00-05:00"
@@ -114,8 +109,9 @@ class MemoryDbArgs:
 class MemoryDbCluster(pulumi.ComponentResource):
     """The region's MemoryDB cluster, its ACL and application user, subnet group and security group.
 
-    Consumers connect with TLS to ``endpoint_address``:``port`` as ``user_name`` with ``password`` (a
-    secret), from a security group listed in ``client_security_group_ids``.
+    Consumers connect with TLS to ``endpoint_address``:``port`` as ``user_name`` with an IAM authentication token
+    (their role needs ``memorydb:Connect`` on ``cluster.arn`` and ``user.arn``), from a security group listed in
+    ``client_security_group_ids``; there is no password (docs/design/data-store-auth.md).
 
     Example:
         >>> cache = MemoryDbCluster("us-east-1-memorydb", MemoryDbArgs(config.memorydb, "multi-region-prod", ...),
@@ -132,7 +128,6 @@ class MemoryDbCluster(pulumi.ComponentResource):
     cluster_name: str
     acl_name: str
     user_name: str
-    password: pulumi.Output[str]
     endpoint_address: pulumi.Output[str]
     port: int
 
@@ -170,20 +165,19 @@ class MemoryDbCluster(pulumi.ComponentResource):
                 "port": self.port,
                 "acl_name": self.acl_name,
                 "user_name": self.user_name,
+                "user_arn": self.user.arn,
                 "security_group_id": self.security_group.id,
             }
         )
 
     def _user_and_acl(self, name: str) -> None:
-        """The application user, authenticated by a generated password, and the ACL that holds only it."""
+        """The application user, authenticated by IAM (no password), and the ACL that holds only it."""
         child = pulumi.ResourceOptions(parent=self)
-        password = generated_password(f"{name}-app-password", PASSWORD_SPECIAL_CHARACTERS, child)
-        self.password = pulumi.Output.secret(password.result)
         self.user = aws.memorydb.User(
             f"{name}-app-user",
             user_name=self.user_name,
             access_string=APP_ACCESS_STRING,
-            authentication_mode=aws.memorydb.UserAuthenticationModeArgs(type="password", passwords=[self.password]),
+            authentication_mode=aws.memorydb.UserAuthenticationModeArgs(type="iam"),
             opts=child,
         )
         self.acl = aws.memorydb.Acl(f"{name}-acl", name=self.acl_name, user_names=[self.user.user_name], opts=child)

@@ -88,8 +88,10 @@ MEMORYDB_SHARDS = (1, 20)
 MEMORYDB_REPLICAS = (1, 5)
 MEMORYDB_SNAPSHOT_DAYS = (1, 35)
 # MemoryDB's two engines and the versions each has (MemoryDB developer guide, "Engine versions"): Redis OSS stops at
-# 7.1; 7.2 (Valkey 7.2.6) and 7.3 (multi-Region clusters) are Valkey only.
-MEMORYDB_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {"valkey": ("7.2", "7.3"), "redis": ("6.2", "7.0", "7.1")}
+# 7.1; 7.2 (Valkey 7.2.6) and 7.3 (multi-Region clusters) are Valkey only. Redis OSS 6.2 exists but is refused: the
+# functions authenticate with IAM, which needs 7.0 or later ("Authenticating with IAM"; docs/design/data-store-auth.md).
+MEMORYDB_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {"valkey": ("7.2", "7.3"), "redis": ("7.0", "7.1")}
+MEMORYDB_VERSIONS_WITHOUT_IAM_AUTH = ("6.2",)
 EC2_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$")
 NONCURRENT_VERSION_DAYS = (1, 3650)
 DOMAIN_NAME = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -486,6 +488,8 @@ def _check_memorydb_version(r: _Reader, engine: str | None, version: str | None)
         return version
     owner = [name for name, versions in MEMORYDB_ENGINE_VERSIONS.items() if version in versions]
     hint = f" ({version} is a {owner[0]} version: set memorydbEngine to {owner[0]})" if owner else ""
+    if version in MEMORYDB_VERSIONS_WITHOUT_IAM_AUTH:
+        hint = f" ({version} has no IAM authentication, which the functions use: 7.0 or later)"
     r.fail("memorydbEngineVersion", version, f"a {engine} version: " + ", ".join(MEMORYDB_ENGINE_VERSIONS[engine]) + hint)
     return None
 

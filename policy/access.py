@@ -1,4 +1,5 @@
-"""Public access: nothing reachable from the internet but HTTPS, no public data stores, no public buckets."""
+"""Public access: nothing reachable from the internet but HTTPS, no public data stores, no public buckets; data stores
+authenticate by IAM identity where AWS offers it (docs/design/data-store-auth.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from policy.core import (
     DISTRIBUTION,
     EKS_CLUSTER,
     LAMBDA_FUNCTION,
+    RDS_CLUSTER,
     RDS_CLUSTER_INSTANCE,
     RDS_INSTANCE,
     S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,
@@ -36,6 +38,9 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
 SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+MEMORYDB_USER = "aws:memorydb/user:User"
+# Aurora engines that offer IAM database authentication (Aurora user guide, "IAM database authentication").
+IAM_AUTH_ENGINES = ("aurora-postgresql", "aurora-mysql")
 
 
 def _missing_flags(props: Props) -> list[str]:
@@ -168,6 +173,28 @@ def cloudfront_origin_access_control(resource_type: str, props: Props) -> Messag
             yield f"S3 origin {origin.get('originId')} has no originAccessControlId: the bucket would have to be public"
 
 
+@resource_rule(
+    "memorydb-user-iam-authentication",
+    "MemoryDB users authenticate with IAM (a short-lived SigV4 token), not a long-lived password.",
+    MEMORYDB_USER,
+)
+def memorydb_user_iam_authentication(resource_type: str, props: Props) -> Messages:
+    mode = block(props.get("authenticationMode"))
+    kind = known(mode, "type")
+    if kind != "iam":
+        yield f"authenticationMode.type is {kind!r}: must be 'iam' (Valkey, or Redis OSS 7.0 or later), no password"
+
+
+@resource_rule(
+    "aurora-iam-database-authentication",
+    "Aurora clusters have IAM database authentication on, so clients need no database password.",
+    RDS_CLUSTER,
+)
+def aurora_iam_database_authentication(resource_type: str, props: Props) -> Messages:
+    if known(props, "engine") in IAM_AUTH_ENGINES and flag(props.get("iamDatabaseAuthenticationEnabled")) is not True:
+        yield "iamDatabaseAuthenticationEnabled must be true"
+
+
 RULES = (
     s3_public_access_block_complete,
     s3_bucket_public_access_blocked,
@@ -177,4 +204,6 @@ RULES = (
     subnet_no_auto_public_ip,
     lambda_in_vpc,
     cloudfront_origin_access_control,
+    memorydb_user_iam_authentication,
+    aurora_iam_database_authentication,
 )

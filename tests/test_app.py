@@ -45,7 +45,6 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 REDRIVE_ALLOW = "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"
-SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 # The three functions' handlers written out; an entry added to the table is checked against its own.
 FUNCTIONS = function_names()
 HANDLERS = {spec.name: spec.handler for spec in FUNCTION_TABLE} | {
@@ -65,8 +64,8 @@ EXPECTED_PER_REGION = {
     INTEGRATION: 1,
     ROUTE: 4,
     PERMISSION: 1,
-    SECRET: 1,
-    SECRET_VERSION: 1,
+    SECRET: 0,
+    SECRET_VERSION: 0,
 }
 
 
@@ -114,9 +113,11 @@ def _queue(run: ProgramRun, region: str, queue: str) -> Resource:
     return _named(run, region, f"{region}-app-{queue}")
 
 
-def _unwrap_secret(value: Any) -> Any:
-    assert isinstance(value, dict) and (value.get(SECRET_SIG[0]) == SECRET_SIG[1]), "the value is a secret"
-    return value["value"]
+def _cache_arns(run: ProgramRun, region: str) -> tuple[str, str]:
+    """The region's MemoryDB cluster and application user ARNs (the mocks' ARNs)."""
+    cluster = run.one("aws:memorydb/cluster:Cluster", region)
+    user = run.one("aws:memorydb/user:User", region)
+    return mock_arn(cluster), mock_arn(user)
 
 
 # ---- functions ------------------------------------------------------------------------------------------------
@@ -157,18 +158,17 @@ def test_functions_run_in_the_regions_private_subnets_with_the_app_security_grou
                 assert vpc["securityGroupIds"] == [f"{region}-app-sg-id"]
 
 
-def test_environment_names_this_regions_table_cache_and_secret(stack_run: ProgramRun, latency_run: ProgramRun) -> None:
+def test_environment_names_this_regions_table_and_cache_cluster(stack_run: ProgramRun, latency_run: ProgramRun) -> None:
     for run in _runs(stack_run, latency_run):
         assert run.config is not None
         app, prefix = run.config.app, _prefix(run)
         for region in run.region_order:
-            secret = _named(run, region, f"{region}-app-cache-secret")
             common = {
                 "TABLE_NAME": f"{prefix}-items",
                 "CACHE_HOST": f"clustercfg.{region}-memorydb-cluster.memorydb.amazonaws.com",
                 "CACHE_PORT": "6379",
                 "CACHE_USER": f"{prefix}-app",
-                "CACHE_SECRET_ARN": mock_arn(secret),
+                "CACHE_CLUSTER_NAME": prefix,
                 "CACHE_TLS": "true",
                 "CACHE_CLUSTER": "true",
                 "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
@@ -346,7 +346,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
     own statements are its grants on this region's ARNs."""
     table = _table_arn(run, region)
     events, failures = mock_arn(_queue(run, region, "events")), mock_arn(_queue(run, region, "stream-failures"))
-    secret = mock_arn(_named(run, region, f"{region}-app-cache-secret"))
+    cache_cluster, cache_user = _cache_arns(run, region)
     logs = f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{_prefix(run)}-{function}:*"
     arns = {
         "table": table,
@@ -356,7 +356,8 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
         "stream_failure_queue": failures,
         "key": _key_arn(region),
         "table_key": _key_arn(region),
-        "cache_secret": secret,
+        "cache_cluster": cache_cluster,
+        "cache_user": cache_user,
         "*": "*",
     }
     granted = [(g.sid, list(g.actions), [arns[g.resource]]) for g in function_spec(function).grants]
@@ -388,7 +389,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
     common = [
         ("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [logs]),
         *TRACING_AND_VPC_STATEMENTS,
-        ("CacheSecret", ["secretsmanager:GetSecretValue"], [secret]),
+        ("CacheIamConnect", ["memorydb:Connect"], [cache_cluster, cache_user]),
     ]
     statements = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in own]
     statements.append(
@@ -403,13 +404,11 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
     statements += [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in common]
     statements.append(
         {
-            "Sid": "RegionKeyThroughSqsAndSecretsManager",
+            "Sid": "RegionKeyThroughSqs",
             "Effect": "Allow",
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"],
             "Resource": [_key_arn(region)],
-            "Condition": {
-                "StringEquals": {"kms:ViaService": [f"sqs.{region}.amazonaws.com", f"secretsmanager.{region}.amazonaws.com"]}
-            },
+            "Condition": {"StringEquals": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
         }
     )
     return statements
@@ -463,24 +462,23 @@ def test_roles_trust_lambda_and_carry_no_managed_policy(stack_run: ProgramRun) -
         assert not _of(stack_run, region, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 
 
-def test_the_cache_secret_holds_the_regions_password_under_the_region_key(stack_run: ProgramRun) -> None:
+def test_every_role_connects_to_its_regions_cache_by_iam_and_no_cache_secret_is_left(stack_run: ProgramRun) -> None:
     for region in stack_run.region_order:
-        secret = _named(stack_run, region, f"{region}-app-cache-secret")
-        assert secret.inputs["kmsKeyId"] == _key_arn(region)
-        (version,) = _of(stack_run, region, SECRET_VERSION)
-        assert version.inputs["secretId"] == f"{secret.name}-id"
-        assert json.loads(_unwrap_secret(version.inputs["secretString"])) == {
-            "password": f"mock-password-{region}-memorydb-app-password"
-        }
+        cluster, user = _cache_arns(stack_run, region)
+        assert cluster == f"arn:aws:memorydb:{region}:{ACCOUNT_ID}:cluster/{region}-memorydb-cluster"
+        assert user == f"arn:aws:memorydb:{region}:{ACCOUNT_ID}:user/{region}-memorydb-app-user"
+        for function in FUNCTIONS:
+            (connect,) = [s for s in _policy(stack_run, region, function)["Statement"] if "memorydb:Connect" in s["Action"]]
+            assert (connect["Action"], connect["Resource"]) == (["memorydb:Connect"], [cluster, user])
+        assert not _of(stack_run, region, SECRET) and not _of(stack_run, region, SECRET_VERSION)
 
 
-def test_queues_and_the_secret_are_protected_in_prod_only(run_stack: ProgramRunner) -> None:
+def test_queues_are_protected_in_prod_only(run_stack: ProgramRunner) -> None:
     for stack, protected in (("prod", True), ("dev", False)):
         run = run_stack(stack)
         for region in run.region_order:
-            for resource in _of(run, region, QUEUE) + _of(run, region, SECRET):
+            for resource in _of(run, region, QUEUE):
                 assert (resource.protect, resource.retain_on_delete) == (protected, protected), resource.name
-            assert _named(run, region, f"{region}-app-cache-secret").inputs["recoveryWindowInDays"] == (30 if protected else 0)
 
 
 # ---- shape, outputs, preview, parity --------------------------------------------------------------------------
@@ -575,7 +573,8 @@ def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_str
         stream_failure_queue="arn:aws:sqs:eu-west-1:111122223333:q-failures",
         key="arn:aws:kms:eu-west-1:111122223333:key/k",
         table_key="arn:aws:kms:eu-west-1:111122223333:key/k",
-        cache_secret="arn:aws:secretsmanager:eu-west-1:111122223333:secret:s",
+        cache_cluster="arn:aws:memorydb:eu-west-1:111122223333:cluster/c",
+        cache_user="arn:aws:memorydb:eu-west-1:111122223333:user/u",
     )
     for function in FUNCTIONS:
         statements = function_policy(function, resources, f"/aws/lambda/p-{function}")["Statement"]

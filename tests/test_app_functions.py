@@ -218,9 +218,9 @@ def test_writes_and_sends_are_derived_from_the_grants() -> None:
         "kms:GenerateDataKey",
         "kms:GenerateDataKeyWithoutPlaintext",
     ]
-    assert keys["writer"]["RegionKeyThroughSqsAndSecretsManager"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert keys["writer"]["RegionKeyThroughSqs"] == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert keys["reader"]["TableKeyThroughDynamoDBEuWest1"] == ["kms:Decrypt"]
-    assert keys["reader"]["RegionKeyThroughSqsAndSecretsManager"] == ["kms:Decrypt"]
+    assert keys["reader"]["RegionKeyThroughSqs"] == ["kms:Decrypt"]
 
 
 def _resources() -> AppResources:
@@ -236,5 +236,6 @@ def _resources() -> AppResources:
         stream_failure_queue=arn.format("sqs", "q-failures"),
         key=arn.format("kms", "key/k"),
         table_key=arn.format("kms", "key/k"),
-        cache_secret=arn.format("secretsmanager", "secret:s"),
+        cache_cluster=arn.format("memorydb", "cluster/c"),
+        cache_user=arn.format("memorydb", "user/u"),
     )

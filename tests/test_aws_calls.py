@@ -15,16 +15,15 @@ def _actions(entry: str) -> list[str]:
 
 
 def test_each_handler_reaches_exactly_the_calls_its_code_makes() -> None:
-    assert _actions("functions.api.handler.handle") == ["dynamodb:GetItem", "secretsmanager:GetSecretValue", "sqs:SendMessage"]
+    assert _actions("functions.api.handler.handle") == ["dynamodb:GetItem", "sqs:SendMessage"]
     assert _actions("functions.processor.handler.handle") == [
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
-        "secretsmanager:GetSecretValue",
     ]
     # The stream handler's dict lookups (record.get(...)) do not reach StateCache.get, which it never constructs.
-    assert _actions("functions.stream.handler.handle") == ["dynamodb:PutItem", "secretsmanager:GetSecretValue"]
+    assert _actions("functions.stream.handler.handle") == ["dynamodb:PutItem"]
     runbook = _actions("functions.runbook.handler.handle")
     # The steps are reached through the runner's table of steps; the Aurora, traffic and metric calls through them.
     assert {"rds:SwitchoverGlobalCluster", "rds:FailoverGlobalCluster", "route53:UpdateHealthCheck"} <= set(runbook)
@@ -39,7 +38,6 @@ def test_the_services_are_those_the_code_builds_clients_for() -> None:
         "rds",
         "route53",
         "route53-recovery-cluster",
-        "secretsmanager",
         "sqs",
     }
     assert AwsCall("cloudwatch", "GetMetricData").action == "cloudwatch:GetMetricData"

@@ -1,18 +1,14 @@
-"""MemoryDB per region: TLS, the region's key, an ACL with a real password user, replicas, snapshots, a
+"""MemoryDB per region: TLS, the region's key, an ACL with an IAM-authenticated user, replicas, snapshots, a
 subnet group over the private subnets and a security group open on 6379 to the client groups only."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pytest
-from pulumi.runtime import rpc
 
 from components.cache import (
     APP_ACCESS_STRING,
     NAME_MAX_LENGTH,
-    PASSWORD_SPECIAL_CHARACTERS,
     REDIS_PORT,
     MemoryDbArgs,
     MemoryDbCluster,
@@ -21,8 +17,7 @@ from components.cache import (
     needs_data_tiering,
 )
 from components.config import RegionConfig, StackConfig
-from components.passwords import PASSWORD_LENGTH
-from planning.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
+from planning.harness import ACCOUNT_ID, ProgramRun, Resource
 from tests.support.program import ProgramRunner, component_in_regions
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
@@ -51,18 +46,6 @@ def _memorydb(config: StackConfig, region: RegionConfig, opts: pulumi.ResourceOp
 def _cache_security_group(run: ProgramRun, region: str) -> Resource:
     (group,) = [g for g in run.of_type(SECURITY_GROUP, region) if g.name == f"{region}-memorydb-sg"]
     return group
-
-
-def _cache_password(run: ProgramRun, region: str) -> Resource:
-    component = run.one(COMPONENT, region)
-    (password,) = [p for p in run.of_type(PASSWORD, region) if p.parent == component.urn]
-    return password
-
-
-def _unsecret(value: Any) -> Any:
-    """The plain value of an input the engine received as a secret; fails if it was not one."""
-    assert isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig, f"not a secret: {value!r}"
-    return value["value"]
 
 
 # ---- pure helpers -----------------------------------------------------------------------------------
@@ -104,13 +87,7 @@ def test_client_ingress_admits_each_client_group_on_6379_only() -> None:
     assert client_ingress([]) == []
 
 
-def test_password_policy_fits_memorydb() -> None:
-    assert 16 <= PASSWORD_LENGTH <= 128
-    # The special characters AWS documents for Redis passwords; none of @ " / or space.
-    assert set(PASSWORD_SPECIAL_CHARACTERS) <= set("!&#$^<>-")
-
-
-def test_application_access_string_is_on_with_a_password_and_no_admin_commands() -> None:
+def test_application_access_string_is_on_and_has_no_admin_commands() -> None:
     assert APP_ACCESS_STRING.split()[0] == "on"
     assert "nopass" not in APP_ACCESS_STRING and ">" not in APP_ACCESS_STRING
     assert APP_ACCESS_STRING.split()[-1] == "-@dangerous"
@@ -135,22 +112,18 @@ def test_cluster_uses_tls_the_regions_key_and_its_own_acl(stack_run: ProgramRun)
         assert cluster.inputs["autoMinorVersionUpgrade"] is True
 
 
-def test_acl_lists_the_application_user_with_a_generated_secret_password(stack_run: ProgramRun) -> None:
-    config_values = set(raw_config(stack_run.stack)[0].values())
+def test_acl_lists_only_the_application_user_authenticated_by_iam_without_a_password(stack_run: ProgramRun) -> None:
     for region in stack_run.config.region_names:
         acl = stack_run.one(ACL, region)
         user = stack_run.one(USER, region)
-        password = _cache_password(stack_run, region)
+        component = stack_run.one(COMPONENT, region)
         assert user.inputs["userName"] == f"multi-region-{stack_run.stack}-app"
         assert acl.inputs["userNames"] == [user.inputs["userName"]]
         assert user.inputs["accessString"] == APP_ACCESS_STRING
-        mode = _unsecret(user.inputs["authenticationMode"])
-        assert mode["type"] == "password"
-        assert mode["passwords"] == [f"mock-password-{password.name}"]
-        assert mode["passwords"][0] not in config_values, "the password comes from RandomPassword, never from config"
-        assert password.inputs["length"] == PASSWORD_LENGTH
-        assert password.inputs["overrideSpecial"] == PASSWORD_SPECIAL_CHARACTERS
-        assert user.parent == acl.parent == password.parent == stack_run.one(COMPONENT, region).urn
+        assert user.inputs["authenticationMode"] == {"type": "iam"}
+        assert user.parent == acl.parent == component.urn
+        # No password is generated for the cache any more (the Aurora master's is the only one).
+        assert not [p for p in stack_run.of_type(PASSWORD, region) if p.parent == component.urn]
 
 
 def test_replicas_and_snapshots_follow_the_stack_config(stack_run: ProgramRun) -> None:

@@ -133,7 +133,12 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     (
         "a Valkey version on Redis OSS",
         {"memorydbEngine": "redis", "memorydbEngineVersion": "7.2"},
-        ["memorydbEngineVersion: got '7.2'", "a redis version: 6.2, 7.0, 7.1", "set memorydbEngine to valkey"],
+        ["memorydbEngineVersion: got '7.2'", "a redis version: 7.0, 7.1", "set memorydbEngine to valkey"],
+    ),
+    (
+        "a Redis OSS version without IAM authentication",
+        {"memorydbEngine": "redis", "memorydbEngineVersion": "6.2"},
+        ["memorydbEngineVersion: got '6.2'", "a redis version: 7.0, 7.1", "has no IAM authentication"],
     ),
     (
         "a zone to create without a domain",

@@ -2,8 +2,10 @@
 
 The calls come from the Lambda code (``tests/support/aws_calls.py``), the resources and their keys from the program's
 run under the mocks, and each policy is evaluated as IAM evaluates an identity policy; the key use each call needs is
-AWS's documented use of a customer managed key by DynamoDB, SQS and Secrets Manager. Moto enforces neither IAM nor
-KMS, so this is what catches a missing grant before the first real request. The rules: ``docs/design/key-grants.md``.
+AWS's documented use of a customer managed key by DynamoDB and SQS. The cache connection is no API call but an IAM
+token the client signs, which needs ``memorydb:Connect`` on the cluster and the user (docs/design/data-store-auth.md).
+Moto enforces neither IAM nor KMS, so this is what catches a missing grant before the first real request. The rules:
+``docs/design/key-grants.md``.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 TABLE = "aws:dynamodb/table:Table"
 QUEUE = "aws:sqs/queue:Queue"
-SECRET = "aws:secretsmanager/secret:Secret"
+MEMORYDB_CLUSTER = "aws:memorydb/cluster:Cluster"
+MEMORYDB_USER = "aws:memorydb/user:User"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 
 DYNAMODB_KEY_USE = {"Read": ("kms:Decrypt",), "Write": ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")}
 SQS_KEY_USE = {"SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"), "ReceiveMessage": ("kms:Decrypt",)}
-SECRET_KEY_USE = {"GetSecretValue": ("kms:Decrypt",)}
 # Lambda polls a queue and a stream with the function's role, and sends a stream's failed batches with it too.
 QUEUE_CONSUMER_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
 STREAM_READER_ACTIONS = ("DescribeStream", "GetRecords", "GetShardIterator")
@@ -130,15 +132,18 @@ def _code_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
             yield from _table_needs(run, call, name, regions, why)
         elif call.service == "sqs":
             yield from _queue_needs(run, _queue_by_url(run, env["QUEUE_URL"]), (call.operation,), why)
-        elif call.service == "secretsmanager":
-            secret = _by_arn(run, SECRET, env["CACHE_SECRET_ARN"])
-            yield Need(call.action, env["CACHE_SECRET_ARN"], why)
-            for action in SECRET_KEY_USE[call.operation]:
-                yield Need(
-                    action, secret.inputs["kmsKeyId"], f"{call.operation} of the cache secret", _via("secretsmanager", region)
-                )
         else:
             yield Need(call.action, None, why)
+    if env.get("CACHE_CLUSTER_NAME"):
+        yield from _cache_needs(run, region, env["CACHE_CLUSTER_NAME"], env["CACHE_USER"])
+
+
+def _cache_needs(run: ProgramRun, region: str, cluster_name: str, user_name: str) -> Iterator[Need]:
+    """The cache client's IAM authentication: ``memorydb:Connect`` on the cluster and the user it names."""
+    (cluster,) = [c for c in run.of_type(MEMORYDB_CLUSTER, region) if c.inputs["name"] == cluster_name]
+    (user,) = [u for u in run.of_type(MEMORYDB_USER, region) if u.inputs["userName"] == user_name]
+    for resource in (cluster, user):
+        yield Need("memorydb:Connect", mock_arn(resource), f"the cache client authenticates to {cluster_name} by IAM")
 
 
 def _mapping_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
@@ -267,7 +272,7 @@ def test_no_role_names_a_table_index(stack_run: ProgramRun) -> None:
 
 # ---- the check fails when a grant is taken away ------------------------------------------------------------------------
 
-DATA_PREFIXES = ("kms:", "dynamodb:", "sqs:", "secretsmanager:")
+DATA_PREFIXES = ("kms:", "dynamodb:", "sqs:", "memorydb:")
 
 
 def test_removing_any_data_or_key_statement_is_reported(stack_run: ProgramRun) -> None:

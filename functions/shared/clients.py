@@ -5,15 +5,14 @@ not call AWS on its cold path does not pay for it. ``AWS_ENDPOINT_URL`` (honoure
 every client at a local emulator in tests.
 
 The Redis client is built on its first command, not when the container starts (:class:`LazyRedis`): redis-py's cluster
-client connects in its constructor, and so does reading the cache password, so a container built while the cache (or
-Secrets Manager) is unreachable would otherwise fail every invocation, reads from DynamoDB and writes included. A build
-that fails is the failure of that one cache call; the next call builds again.
+client connects in its constructor, so a container built while the cache is unreachable would otherwise fail every
+invocation, reads from DynamoDB and writes included. A build that fails is the failure of that one cache call; the next
+call builds again. The client authenticates with an IAM token (``functions.shared.memorydb_auth``), no password.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -53,14 +52,6 @@ def aws_client(service: str, region: str) -> Any:
         tcp_keepalive=True,
     )
     return boto3.session.Session().client(service, region_name=region, config=config)
-
-
-def cache_password(settings: Settings) -> str:
-    """The cache user's password from Secrets Manager (read once per container by ``redis_client``)."""
-    if not settings.cache_secret_arn:
-        return ""
-    secret = aws_client("secretsmanager", settings.region).get_secret_value(SecretId=settings.cache_secret_arn)
-    return str(json.loads(secret["SecretString"])["password"])
 
 
 class LazyRedis:
@@ -120,11 +111,10 @@ class LazyRedis:
 
 
 def redis_client(settings: Settings) -> LazyRedis | None:
-    """A Redis client for the region's cache with TLS and ACL auth, or None when no cache is configured.
+    """A Redis client for the region's cache with TLS and IAM auth, or None when no cache is configured.
 
     Timeouts are short: the cache is an optimisation, and the circuit breaker (``functions.shared.cache``)
-    decides what to do when it is slow or down. Nothing is connected (or read from Secrets Manager) until the first
-    command.
+    decides what to do when it is slow or down. Nothing is connected (or signed) until the first command.
     """
     if not settings.cache_host:
         return None
@@ -139,8 +129,6 @@ def _build_redis(settings: Settings) -> redis.Redis | redis.RedisCluster:
     options: dict[str, Any] = {
         "host": settings.cache_host,
         "port": settings.cache_port,
-        "username": settings.cache_user or None,
-        "password": cache_password(settings) or None,
         "ssl": settings.cache_tls,
         "socket_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
         "socket_connect_timeout": CACHE_SOCKET_TIMEOUT_SECONDS,
@@ -149,6 +137,14 @@ def _build_redis(settings: Settings) -> redis.Redis | redis.RedisCluster:
         # server, measured). The circuit breaker and the database fallback handle a failing cache.
         "retry": Retry(NoBackoff(), 0),
     }
+    if settings.cache_cluster_name:
+        from functions.shared.memorydb_auth import MemoryDbIamCredentialProvider
+
+        options["credential_provider"] = MemoryDbIamCredentialProvider(
+            settings.cache_user, settings.cache_cluster_name, settings.region
+        )
+    elif settings.cache_user:
+        options["username"] = settings.cache_user
     if settings.cache_cluster:
         return redis.RedisCluster(**options)
     return redis.Redis(**options, health_check_interval=30)

@@ -21,7 +21,8 @@ class Settings:
     table_name: the global table (``TABLE_NAME``).
     queue_url: the events queue, for the API's ``POST /events`` (``QUEUE_URL``; empty elsewhere).
     cache_host, cache_port, cache_user: the MemoryDB (Redis) endpoint and ACL user; empty host: no cache.
-    cache_secret_arn: Secrets Manager secret holding ``{"password": ...}`` for ``cache_user``.
+    cache_cluster_name: the MemoryDB cluster; set, the client authenticates as ``cache_user`` with an IAM token
+        (``functions.shared.memorydb_auth``); empty (a local test server), with no credentials.
     cache_tls: TLS to the cache (always on in AWS; tests against a local Redis turn it off).
     cache_cluster: the cache speaks the Redis Cluster protocol (MemoryDB always does; a local test server not).
     cache_ttl_seconds: TTL of a cached item (jitter is added on top).
@@ -34,7 +35,7 @@ class Settings:
     cache_host: str = ""
     cache_port: int = 6379
     cache_user: str = ""
-    cache_secret_arn: str = ""
+    cache_cluster_name: str = ""
     cache_tls: bool = True
     cache_cluster: bool = True
     cache_ttl_seconds: int = 300
@@ -50,7 +51,7 @@ class Settings:
             cache_host=env.get("CACHE_HOST", ""),
             cache_port=_integer(env, "CACHE_PORT", 6379),
             cache_user=env.get("CACHE_USER", ""),
-            cache_secret_arn=env.get("CACHE_SECRET_ARN", ""),
+            cache_cluster_name=env.get("CACHE_CLUSTER_NAME", ""),
             cache_tls=env.get("CACHE_TLS", "true").lower() == "true",
             cache_cluster=env.get("CACHE_CLUSTER", "true").lower() == "true",
             cache_ttl_seconds=_integer(env, "CACHE_TTL_SECONDS", 300),

@@ -31,6 +31,7 @@ from tests.support.policy_cases import (
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
+RDS_CLUSTER = "aws:rds/cluster:Cluster"
 SUBNET = "aws:ec2/subnet:Subnet"
 BLOCK_ALL: dict[str, Any] = dict.fromkeys(access.PUBLIC_ACCESS_FLAGS, True)
 HALF_BLOCKED: dict[str, Any] = {"blockPublicAcls": True, "blockPublicPolicy": True}
@@ -142,6 +143,27 @@ CASES: Cases = {
         ],
         failing=[
             (DISTRIBUTION, {"origins": [{"originId": "s3", "domainName": "data.s3.eu-west-1.amazonaws.com"}]}, "S3 origin s3")
+        ],
+    ),
+    "memorydb-user-iam-authentication": ResourceCases(
+        passing=[(access.MEMORYDB_USER, {"userName": "app", "authenticationMode": {"type": "iam"}})],
+        failing=[
+            (
+                access.MEMORYDB_USER,
+                {"userName": "app", "authenticationMode": {"type": "password", "passwords": ["x" * 32]}},
+                "must be 'iam'",
+            ),
+            (access.MEMORYDB_USER, {"userName": "app"}, "authenticationMode.type is None"),
+        ],
+    ),
+    "aurora-iam-database-authentication": ResourceCases(
+        passing=[
+            (RDS_CLUSTER, {"engine": "aurora-postgresql", "iamDatabaseAuthenticationEnabled": True}),
+            (RDS_CLUSTER, {"engine": "neptune"}),
+        ],
+        failing=[
+            (RDS_CLUSTER, {"engine": "aurora-postgresql"}, "iamDatabaseAuthenticationEnabled must be true"),
+            (RDS_CLUSTER, {"engine": "aurora-mysql", "iamDatabaseAuthenticationEnabled": False}, "iamDatabaseAuthentication"),
         ],
     ),
 }

@@ -53,6 +53,8 @@ REAL_ARNS: dict[str, Callable[[Resource], str]] = {
     "aws:secretsmanager/secret:Secret": lambda r: (
         f"arn:{PARTITION}:secretsmanager:{r.region}:{ACCOUNT_ID}:secret:{r.name}-AbCdEf"
     ),
+    "aws:memorydb/cluster:Cluster": lambda r: f"arn:{PARTITION}:memorydb:{r.region}:{ACCOUNT_ID}:cluster/{_name(r)}",
+    "aws:memorydb/user:User": lambda r: f"arn:{PARTITION}:memorydb:{r.region}:{ACCOUNT_ID}:user/{_name(r, 'userName')}",
     "aws:kms/key:Key": lambda r: f"arn:{PARTITION}:kms:{r.region}:{ACCOUNT_ID}:key/{r.name}",
     "aws:cloudwatch/logGroup:LogGroup": lambda r: f"arn:{PARTITION}:logs:{r.region}:{ACCOUNT_ID}:log-group:{_name(r)}",
     "aws:rds/cluster:Cluster": lambda r: f"arn:{PARTITION}:rds:{r.region}:{ACCOUNT_ID}:cluster:{_name(r, 'clusterIdentifier')}",
