@@ -119,6 +119,12 @@ def test_a_missing_user_cluster_or_region_is_refused_by_name(user: str, cluster:
         MemoryDbIamCredentialProvider(user, cluster, region, credentials=Credentials(ACCESS_KEY, SECRET_KEY))
 
 
+def _local_settings(redis_server: RedisServer, **cache: str) -> Settings:
+    """A function's settings for the local Redis server (no TLS, no cluster protocol)."""
+    where = {"cache_host": redis_server.host, "cache_port": redis_server.port, "cache_tls": False, "cache_cluster": False}
+    return Settings(region=REGION, table_name="t", **where, **cache)  # type: ignore[arg-type]
+
+
 def test_the_client_authenticates_with_the_token_as_the_users_password(
     redis_server: RedisServer, signing_time: list[datetime.datetime], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -128,16 +134,7 @@ def test_the_client_authenticates_with_the_token_as_the_users_password(
         "functions.shared.memorydb_auth.botocore.session.Session.get_credentials",
         lambda self: Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN),
     )
-    settings = Settings(
-        region=REGION,
-        table_name="t",
-        cache_host=redis_server.host,
-        cache_port=redis_server.port,
-        cache_user=USER,
-        cache_cluster_name=CLUSTER,
-        cache_tls=False,
-        cache_cluster=False,
-    )
+    settings = _local_settings(redis_server, cache_user=USER, cache_cluster_name=CLUSTER)
     _, token = _provider().get_credentials()
     admin = redis.Redis(host=redis_server.host, port=redis_server.port)
     admin.acl_setuser(USER, enabled=True, passwords=[f"+{token}"], keys="~*", commands=["+@all"])
@@ -151,23 +148,19 @@ def test_the_client_authenticates_with_the_token_as_the_users_password(
         assert client.client.acl_whoami() == USER
         admin.acl_setuser(USER, reset_passwords=True, passwords=["+another-token"])
         client.close()
+        refused = redis_client(settings)
+        assert refused is not None
         with pytest.raises(redis.AuthenticationError):
-            redis_client(settings).ping()  # type: ignore[union-attr]
+            refused.ping()
+        refused.close()
     finally:
         admin.acl_deluser(USER)
         admin.close()
 
 
 def test_without_a_cluster_name_the_client_sends_no_credentials(redis_server: RedisServer) -> None:
-    settings = Settings(
-        region=REGION,
-        table_name="t",
-        cache_host=redis_server.host,
-        cache_port=redis_server.port,
-        cache_tls=False,
-        cache_cluster=False,
-    )
-    client = clients._build_redis(settings)
+    client = clients._build_redis(_local_settings(redis_server))
+    assert isinstance(client, redis.Redis)
     try:
         assert client.connection_pool.connection_kwargs.get("credential_provider") is None
         assert client.ping() is True
