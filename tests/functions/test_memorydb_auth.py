@@ -19,7 +19,7 @@ from functions.shared import clients
 from functions.shared.clients import redis_client
 from functions.shared.memorydb_auth import TOKEN_EXPIRY_SECONDS, TOKEN_REUSE_SECONDS, MemoryDbIamCredentialProvider
 from functions.shared.settings import Settings
-from simulation.local_servers import RedisServer
+from simulation.local_servers import RedisClusterServers, RedisServer
 
 ACCESS_KEY, SECRET_KEY, SESSION_TOKEN = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "session-token"
 SIGNED_AT = datetime.datetime(2026, 12, 3, 10, 0, 0, tzinfo=datetime.UTC)
@@ -156,6 +156,36 @@ def test_the_client_authenticates_with_the_token_as_the_users_password(
     finally:
         admin.acl_deluser(USER)
         admin.close()
+
+
+def test_the_cluster_client_authenticates_every_node_with_the_token(
+    redis_cluster: RedisClusterServers, signing_time: list[datetime.datetime], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MemoryDB speaks the cluster protocol: redis-py's cluster client hands the provider to every node's connections."""
+    monkeypatch.setattr(
+        "functions.shared.memorydb_auth.botocore.session.Session.get_credentials",
+        lambda self: Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN),
+    )
+    _, token = _provider().get_credentials()
+    admins = [redis.Redis(host=node.host, port=node.port) for node in redis_cluster.nodes]
+    for admin in admins:
+        admin.acl_setuser(USER, enabled=True, passwords=[f"+{token}"], keys="~*", commands=["+@all"])
+    where = {"cache_host": redis_cluster.host, "cache_port": redis_cluster.port}
+    client = redis_client(
+        Settings(region=REGION, table_name="t", **where, cache_user=USER, cache_cluster_name=CLUSTER, cache_tls=False)
+    )  # type: ignore[arg-type]
+    assert client is not None
+    try:
+        keys = [f"item-{n}" for n in range(12)]  # spread over the three masters' slots
+        for key in keys:
+            assert client.set(key, "v") is True
+        assert len({client.client.get_node_from_key(k).name for k in keys}) == len(redis_cluster.nodes)
+        assert all(client.client.acl_whoami(target_nodes=node) == USER for node in client.client.get_primaries())
+    finally:
+        client.close()
+        for admin in admins:
+            admin.acl_deluser(USER)
+            admin.close()
 
 
 def test_without_a_cluster_name_the_client_sends_no_credentials(redis_server: RedisServer) -> None:
