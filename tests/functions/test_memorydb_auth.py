@@ -119,10 +119,18 @@ def test_a_missing_user_cluster_or_region_is_refused_by_name(user: str, cluster:
         MemoryDbIamCredentialProvider(user, cluster, region, credentials=Credentials(ACCESS_KEY, SECRET_KEY))
 
 
-def _local_settings(redis_server: RedisServer, **cache: str) -> Settings:
-    """A function's settings for the local Redis server (no TLS, no cluster protocol)."""
-    where = {"cache_host": redis_server.host, "cache_port": redis_server.port, "cache_tls": False, "cache_cluster": False}
-    return Settings(region=REGION, table_name="t", **where, **cache)  # type: ignore[arg-type]
+def _local_settings(host: str, port: int, *, cluster: bool = False, user: str = "", cluster_name: str = "") -> Settings:
+    """A function's settings for a local Redis server or cluster (no TLS)."""
+    return Settings(
+        region=REGION,
+        table_name="t",
+        cache_host=host,
+        cache_port=port,
+        cache_user=user,
+        cache_cluster_name=cluster_name,
+        cache_tls=False,
+        cache_cluster=cluster,
+    )
 
 
 def test_the_client_authenticates_with_the_token_as_the_users_password(
@@ -134,7 +142,7 @@ def test_the_client_authenticates_with_the_token_as_the_users_password(
         "functions.shared.memorydb_auth.botocore.session.Session.get_credentials",
         lambda self: Credentials(ACCESS_KEY, SECRET_KEY, SESSION_TOKEN),
     )
-    settings = _local_settings(redis_server, cache_user=USER, cache_cluster_name=CLUSTER)
+    settings = _local_settings(redis_server.host, redis_server.port, user=USER, cluster_name=CLUSTER)
     _, token = _provider().get_credentials()
     admin = redis.Redis(host=redis_server.host, port=redis_server.port)
     admin.acl_setuser(USER, enabled=True, passwords=[f"+{token}"], keys="~*", commands=["+@all"])
@@ -170,10 +178,7 @@ def test_the_cluster_client_authenticates_every_node_with_the_token(
     admins = [redis.Redis(host=node.host, port=node.port) for node in redis_cluster.nodes]
     for admin in admins:
         admin.acl_setuser(USER, enabled=True, passwords=[f"+{token}"], keys="~*", commands=["+@all"])
-    where = {"cache_host": redis_cluster.host, "cache_port": redis_cluster.port}
-    client = redis_client(
-        Settings(region=REGION, table_name="t", **where, cache_user=USER, cache_cluster_name=CLUSTER, cache_tls=False)
-    )  # type: ignore[arg-type]
+    client = redis_client(_local_settings(redis_cluster.host, redis_cluster.port, cluster=True, user=USER, cluster_name=CLUSTER))
     assert client is not None
     try:
         keys = [f"item-{n}" for n in range(12)]  # spread over the three masters' slots
@@ -189,7 +194,7 @@ def test_the_cluster_client_authenticates_every_node_with_the_token(
 
 
 def test_without_a_cluster_name_the_client_sends_no_credentials(redis_server: RedisServer) -> None:
-    client = clients._build_redis(_local_settings(redis_server))
+    client = clients._build_redis(_local_settings(redis_server.host, redis_server.port))
     assert isinstance(client, redis.Redis)
     try:
         assert client.connection_pool.connection_kwargs.get("credential_provider") is None
