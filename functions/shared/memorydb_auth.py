@@ -5,10 +5,7 @@ for service ``memorydb`` in the cluster's region, to ``<cluster-name>/`` with ``
 valid 900 seconds, the scheme stripped. It is signed locally with botocore's ``RequestSigner`` and the function
 role's credentials (no API call); the role needs ``memorydb:Connect`` on the cluster and the user. redis-py asks
 the provider for credentials on every new connection, so a connection opened after a token expired gets a new one.
-Why, and what the docs say: docs/design/data-store-auth.md.
-
-Imported by ``functions.shared.clients`` when it builds the Redis client, not before (redis-py and botocore load
-on the cache's first command).
+Imported by ``functions.shared.clients`` on the cache's first command. Why, and the docs: docs/design/data-store-auth.md.
 """
 
 from __future__ import annotations
