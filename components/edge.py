@@ -135,7 +135,10 @@ def web_acl_rules(metric_prefix: str, rate_limit: int) -> list[aws.wafv2.WebAclR
         return aws.wafv2.WebAclRuleArgs(
             name=group,
             priority=priority,
-            override_action=aws.wafv2.WebAclRuleOverrideActionArgs(none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()),
+            # "none": the group's own rule actions apply (an empty block, whose generated class has an untyped __init__).
+            override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()  # type: ignore[no-untyped-call]
+            ),
             statement=aws.wafv2.WebAclRuleStatementArgs(
                 managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
                     name=group, vendor_name=WAF_VENDOR
