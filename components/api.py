@@ -87,6 +87,9 @@ class RegionalApiArgs:
         without a domain).
     key_arn: the region's KMS key, which encrypts the access-log group.
     health_check_path: the path of the health endpoint, for ``health_url``.
+    throttle_rate_limit: steady requests per second the stage accepts (every route, the health route too) before
+        answering 429; WAF does not attach to HTTP APIs, so this bounds what a flood costs (docs/design/edge-and-dns.md).
+    throttle_burst_limit: the stage's burst, the token bucket's size.
     protect: production: keep the shared validation record when this region's stack is removed.
     """
 
@@ -95,6 +98,8 @@ class RegionalApiArgs:
     zone_id: pulumi.Input[str] | None
     key_arn: pulumi.Input[str]
     health_check_path: str
+    throttle_rate_limit: int
+    throttle_burst_limit: int
     protect: bool
 
 
@@ -104,7 +109,8 @@ class RegionalApi(pulumi.ComponentResource):
 
     Example:
         >>> RegionalApi("us-east-1-api", RegionalApiArgs("multi-region-prod", "app.example.com", zone.zone_id,
-        ...             key.arn, "/health", protect=True), pulumi.ResourceOptions(parent=regional_stack))
+        ...             key.arn, "/health", 500, 1000,
+        ...             protect=True), pulumi.ResourceOptions(parent=regional_stack))
     """
 
     api: aws.apigatewayv2.Api
@@ -142,6 +148,10 @@ class RegionalApi(pulumi.ComponentResource):
             auto_deploy=True,
             access_log_settings=aws.apigatewayv2.StageAccessLogSettingsArgs(
                 destination_arn=self.access_logs.arn, format=access_log_format()
+            ),
+            # Every route, the unsigned health route too; a route's own settings would override these.
+            default_route_settings=aws.apigatewayv2.StageDefaultRouteSettingsArgs(
+                throttling_rate_limit=args.throttle_rate_limit, throttling_burst_limit=args.throttle_burst_limit
             ),
             opts=pulumi.ResourceOptions(parent=self.api),
         )

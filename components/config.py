@@ -112,6 +112,12 @@ CACHE_TTL_SECONDS = (1, 86400)
 TRAFFIC_CONTROLS = ("healthCheckGate", "routingControl")
 DRAIN_TIMEOUT_SECONDS = (30, 3600)
 RTO_SECONDS = (60, 86400)
+# WAF rate-based rules count per 5-minute window; the lowest limit WAF takes is 10, the highest 2,000,000,000.
+WAF_RATE_LIMIT = (10, 2_000_000_000)
+# API Gateway's default account throttle per region (across all APIs) is 10,000 requests per second with a burst
+# bucket of 5,000; a stage's default route throttle cannot exceed it.
+API_THROTTLE_RATE = (1, 10_000)
+API_THROTTLE_BURST = (1, 5_000)
 RPO_SECONDS = (0, 86400)
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
@@ -205,6 +211,7 @@ class EdgeConfig:
     cdn_failover_on_missing: bool
     cdn_price_class: str
     alarm_emails: tuple[str, ...]
+    waf_rate_limit: int
 
 
 @dataclass(frozen=True)
@@ -218,6 +225,8 @@ class AppConfig:
     function_log_retention_days: int
     max_clock_skew_seconds: int
     cache_ttl_seconds: int
+    api_throttle_rate_limit: int
+    api_throttle_burst_limit: int
 
 
 @dataclass(frozen=True)
@@ -302,6 +311,7 @@ KEYS: dict[str, str] = {
     "cdnFailoverOnMissing": "boolean",
     "cdnPriceClass": "string",
     "alarmEmails": "array",
+    "wafRateLimit": "integer",
     "functionTimeoutSeconds": "integer",
     "processorReservedConcurrency": "integer",
     "apiReservedConcurrency": "integer",
@@ -309,6 +319,8 @@ KEYS: dict[str, str] = {
     "functionLogRetentionDays": "integer",
     "maxClockSkewSeconds": "integer",
     "cacheTtlSeconds": "integer",
+    "apiThrottleRateLimit": "integer",
+    "apiThrottleBurstLimit": "integer",
     "trafficControl": "string",
     "failoverDrainTimeoutSeconds": "integer",
     "rtoSeconds": "integer",
@@ -706,6 +718,7 @@ def _read_edge(r: _Reader) -> EdgeConfig | None:
     failover_on_missing = r.boolean("cdnFailoverOnMissing")
     price_class = r.string("cdnPriceClass", PRICE_CLASSES)
     emails = r.string_list("alarmEmails")
+    waf_rate_limit = r.integer("wafRateLimit", WAF_RATE_LIMIT)
     bad_email = next((e for e in emails or [] if not EMAIL.match(e)), None)
     if bad_email is not None:
         r.fail("alarmEmails", bad_email, "email addresses such as oncall@example.com")
@@ -722,6 +735,7 @@ def _read_edge(r: _Reader) -> EdgeConfig | None:
         failover_on_missing,
         price_class,
         tuple(emails),
+        waf_rate_limit,
     )
 
 
@@ -735,6 +749,8 @@ def _read_app(r: _Reader) -> AppConfig | None:
         r.integer("functionLogRetentionDays", choices=LOG_RETENTION_DAYS),
         r.integer("maxClockSkewSeconds", CLOCK_SKEW_SECONDS),
         r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS),
+        r.integer("apiThrottleRateLimit", API_THROTTLE_RATE),
+        r.integer("apiThrottleBurstLimit", API_THROTTLE_BURST),
     )
 
 

@@ -2,7 +2,8 @@
 to the next region's, behind ``cdn.<domain>`` with a us-east-1 certificate, logging every request.
 
 ``Cdn`` (under the us-east-1 provider, after every region's bucket exists) owns the distribution, its origin access
-control, certificate, DNS names and access-log delivery. The grants it needs elsewhere are composed by the caller:
+control, certificate, DNS names, access-log delivery, its WAF web ACL (with the log of what the ACL blocks) and its
+security response headers. The grants it needs elsewhere are composed by the caller:
 each origin bucket's policy admits it (``origin_read_statement``) and every region's key lets CloudFront decrypt.
 Why two origins, reads only, and vended logs: docs/design/edge-and-dns.md.
 """
@@ -20,10 +21,26 @@ import pulumi_aws as aws
 from components.policies import Policy
 from components.storage import RegionalBucket
 
-# AWS managed policies (their IDs are fixed): cache on the path only, with gzip and brotli; and the standard
-# security headers (HSTS, nosniff, frame and referrer policies) on every response.
+# AWS managed cache policy (its ID is fixed): cache on the path only, with gzip and brotli.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-SECURITY_HEADERS_POLICY_ID = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+# The security headers of every response, the stack's own policy (AWS's managed SecurityHeadersPolicy sends HSTS
+# without includeSubDomains and preload, and lets the origin's frame options win): HSTS for a year with
+# subdomains and preload, nosniff, no framing, no referrer path to other origins, and the XSS filter in block mode.
+HSTS_MAX_AGE_SECONDS = 31_536_000
+FRAME_OPTION = "DENY"
+REFERRER_POLICY = "strict-origin-when-cross-origin"
+# The web ACL: AWS managed rule groups (no subscription fee), each with its rules' own actions (override "none"),
+# and a rate limit per client IP address. Order is priority: the cheap IP reputation list and the rate limit first,
+# so that known-bad and flooding clients are stopped before the larger groups inspect them.
+WAF_VENDOR = "AWS"
+WAF_IP_REPUTATION = "AWSManagedRulesAmazonIpReputationList"
+WAF_COMMON = "AWSManagedRulesCommonRuleSet"
+WAF_KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"
+WAF_MANAGED_RULE_GROUPS = (WAF_IP_REPUTATION, WAF_COMMON, WAF_KNOWN_BAD_INPUTS)
+WAF_RATE_RULE = "rate-limit-per-ip"
+WAF_RATE_WINDOW_SECONDS = 300
+# What the web ACL's log keeps: the requests a rule blocked or counted (every request is in the access logs already).
+WAF_LOGGED_ACTIONS = ("BLOCK", "COUNT")
 ORIGIN_GROUP_ID = "regional-buckets"
 # Origin groups fail over only for these methods; allowing any other would make CloudFront refuse the behavior.
 ALLOWED_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -103,6 +120,52 @@ def access_log_delivery_policy(partition: str, account_id: str, region: str, log
     }
 
 
+def web_acl_rules(metric_prefix: str, rate_limit: int) -> list[aws.wafv2.WebAclRuleArgs]:
+    """The web ACL's rules in priority order: IP reputation, the rate limit, the common rule set, known bad inputs
+    (which holds the Log4j rules). Each reports CloudWatch metrics ``<metric_prefix>-<rule>`` and samples requests.
+    ``rate_limit`` counts per IP address in 5 minutes (the config checks it is in WAF's range, 10 to 2,000,000,000).
+    """
+
+    def visibility(rule: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+        return aws.wafv2.WebAclRuleVisibilityConfigArgs(
+            cloudwatch_metrics_enabled=True, metric_name=f"{metric_prefix}-{rule}", sampled_requests_enabled=True
+        )
+
+    def managed(group: str, priority: int) -> aws.wafv2.WebAclRuleArgs:
+        return aws.wafv2.WebAclRuleArgs(
+            name=group,
+            priority=priority,
+            # "none": the group's own rule actions apply (an empty block, whose generated class has an untyped __init__).
+            override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()  # type: ignore[no-untyped-call]
+            ),
+            statement=aws.wafv2.WebAclRuleStatementArgs(
+                managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
+                    name=group, vendor_name=WAF_VENDOR
+                )
+            ),
+            visibility_config=visibility(group),
+        )
+
+    rate = aws.wafv2.WebAclRuleArgs(
+        name=WAF_RATE_RULE,
+        priority=1,
+        action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+        statement=aws.wafv2.WebAclRuleStatementArgs(
+            rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                limit=rate_limit, aggregate_key_type="IP", evaluation_window_sec=WAF_RATE_WINDOW_SECONDS
+            )
+        ),
+        visibility_config=visibility(WAF_RATE_RULE),
+    )
+    return [managed(WAF_IP_REPUTATION, 0), rate, managed(WAF_COMMON, 2), managed(WAF_KNOWN_BAD_INPUTS, 3)]
+
+
+def waf_log_group_name(prefix: str) -> str:
+    """WAF logs only to CloudWatch log groups whose name starts with ``aws-waf-logs-``."""
+    return f"aws-waf-logs-{prefix}-cdn"
+
+
 # ---- component -----------------------------------------------------------------------------------
 
 
@@ -120,6 +183,8 @@ class CdnArgs:
     log_retention_days: how long the access logs are kept.
     log_key_arn: a KMS key of the provider's region (us-east-1) for the access-log group (that region's key, or one
         of its own when us-east-1 is not a region of the stack).
+    waf_rate_limit: requests one client IP address may send in 5 minutes before the web ACL blocks it (10 to
+        2,000,000,000).
     """
 
     hostname: str | None
@@ -129,6 +194,7 @@ class CdnArgs:
     price_class: str
     log_retention_days: int
     log_key_arn: pulumi.Input[str]
+    waf_rate_limit: int
 
 
 class Cdn(pulumi.ComponentResource):
@@ -139,11 +205,14 @@ class Cdn(pulumi.ComponentResource):
     origin bucket's policy must admit ``distribution_arn`` (``origin_read_statement``). Viewers are redirected to
     HTTPS and need TLS 1.2 or later (``TLSv1.2_2021``) on ``hostname``, whose certificate is validated by DNS in
     the zone. Access logs go through CloudWatch Logs vended-log delivery (standard logging v2) into a log group:
-    the legacy S3 logging would need bucket ACLs, which the stack's buckets disable.
+    the legacy S3 logging would need bucket ACLs, which the stack's buckets disable. A WAF web ACL (scope CLOUDFRONT,
+    so in us-east-1) filters every request: AWS's IP reputation list, a rate limit per IP address, the common rule set
+    and known bad inputs; what it blocks or counts is logged to ``aws-waf-logs-<project>-<stack>-cdn``. Every response
+    carries the security headers of ``response_headers_policy``.
 
     Example:
         >>> Cdn("cdn", CdnArgs("cdn.app.example.com", zone.zone_id, [primary_bucket, replica_bucket], True,
-        ...                    "PriceClass_100", 365), pulumi.ResourceOptions(provider=edge))
+        ...                    "PriceClass_100", 365, edge_key.arn, 2000), pulumi.ResourceOptions(provider=edge))
     """
 
     distribution: aws.cloudfront.Distribution
@@ -152,6 +221,9 @@ class Cdn(pulumi.ComponentResource):
     hostname: str | None
     origin_access_control: aws.cloudfront.OriginAccessControl
     log_group: aws.cloudwatch.LogGroup
+    web_acl: aws.wafv2.WebAcl
+    waf_log_group: aws.cloudwatch.LogGroup
+    response_headers_policy: aws.cloudfront.ResponseHeadersPolicy
 
     def __init__(self, name: str, args: CdnArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:edge:Cdn", name, None, opts)
@@ -171,12 +243,15 @@ class Cdn(pulumi.ComponentResource):
             opts=child,
         )
         certificate_arn = self._certificate(name, args.hostname, args.zone_id) if args.hostname and args.zone_id else None
+        self.web_acl = self._web_acl(name, args, prefix)
+        self.response_headers_policy = self._response_headers_policy(name, prefix)
         self.distribution = self._distribution(name, args, prefix, certificate_arn)
         self.distribution_arn = self.distribution.arn
         self.domain_name = self.distribution.domain_name
         if args.hostname and args.zone_id:
             self._alias_records(name, args.hostname, args.zone_id)
         self.log_group = self._access_logs(name, args, prefix)
+        self.waf_log_group = self._waf_logs(name, args, prefix)
 
         self.register_outputs(
             {
@@ -186,6 +261,8 @@ class Cdn(pulumi.ComponentResource):
                 "hostname": self.hostname,
                 "origin_regions": [bucket.region for bucket in args.origins],
                 "access_log_group": self.log_group.name,
+                "web_acl_arn": self.web_acl.arn,
+                "waf_log_group": self.waf_log_group.name,
             }
         )
 
@@ -215,7 +292,7 @@ class Cdn(pulumi.ComponentResource):
                 allowed_methods=list(ALLOWED_METHODS),
                 cached_methods=list(CACHED_METHODS),
                 cache_policy_id=CACHING_OPTIMIZED_POLICY_ID,
-                response_headers_policy_id=SECURITY_HEADERS_POLICY_ID,
+                response_headers_policy_id=self.response_headers_policy.id,
                 compress=True,
             ),
             default_root_object=DEFAULT_ROOT_OBJECT,
@@ -226,6 +303,48 @@ class Cdn(pulumi.ComponentResource):
                 geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
             ),
             viewer_certificate=_viewer_certificate(certificate_arn),
+            # WAFv2 takes the web ACL's ARN here (WAF Classic took its ID).
+            web_acl_id=self.web_acl.arn,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _web_acl(self, name: str, args: CdnArgs, prefix: str) -> aws.wafv2.WebAcl:
+        """The distribution's web ACL: allow by default, the managed groups and the rate limit of ``web_acl_rules``."""
+        return aws.wafv2.WebAcl(
+            f"{name}-web-acl",
+            name=f"{prefix}-cdn",
+            description=f"{prefix}: CloudFront's managed protections and rate limit",
+            scope="CLOUDFRONT",
+            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            rules=web_acl_rules(f"{prefix}-cdn", args.waf_rate_limit),
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True, metric_name=f"{prefix}-cdn", sampled_requests_enabled=True
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _response_headers_policy(self, name: str, prefix: str) -> aws.cloudfront.ResponseHeadersPolicy:
+        """The security headers on every response, overriding what the origin sends."""
+        headers = aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigArgs(
+            strict_transport_security=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigStrictTransportSecurityArgs(
+                access_control_max_age_sec=HSTS_MAX_AGE_SECONDS, include_subdomains=True, preload=True, override=True
+            ),
+            content_type_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigContentTypeOptionsArgs(override=True),
+            frame_options=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigFrameOptionsArgs(
+                frame_option=FRAME_OPTION, override=True
+            ),
+            referrer_policy=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigReferrerPolicyArgs(
+                referrer_policy=REFERRER_POLICY, override=True
+            ),
+            xss_protection=aws.cloudfront.ResponseHeadersPolicySecurityHeadersConfigXssProtectionArgs(
+                protection=True, mode_block=True, override=True
+            ),
+        )
+        return aws.cloudfront.ResponseHeadersPolicy(
+            f"{name}-security-headers",
+            name=f"{prefix}-security-headers",
+            comment=f"{prefix}: HSTS, nosniff, no framing, referrer policy",
+            security_headers_config=headers,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -280,11 +399,6 @@ class Cdn(pulumi.ComponentResource):
 
     def _access_logs(self, name: str, args: CdnArgs, prefix: str) -> aws.cloudwatch.LogGroup:
         """Standard logging (v2): the distribution as a delivery source, a log group as the destination."""
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        account_id = aws.get_caller_identity_output(opts=invoke).account_id
-        partition = aws.get_partition_output(opts=invoke).partition
-        region = aws.get_region_output(opts=invoke).region
-
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
             # Under /aws/vendedlogs/, the prefix AWS suggests for groups that receive vended logs.
@@ -294,14 +408,7 @@ class Cdn(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         in_log_group = pulumi.ResourceOptions(parent=log_group)
-        delivery_policy = aws.cloudwatch.LogResourcePolicy(
-            f"{name}-access-logs-policy",
-            resource_arn=log_group.arn,
-            policy_document=pulumi.Output.all(partition, account_id, region, log_group.arn).apply(
-                lambda v: json.dumps(access_log_delivery_policy(v[0], v[1], v[2], v[3]))
-            ),
-            opts=in_log_group,
-        )
+        delivery_policy = self._delivery_policy(f"{name}-access-logs-policy", log_group)
         destination = aws.cloudwatch.LogDeliveryDestination(
             f"{name}-access-logs-destination",
             name=f"{prefix}-cdn-access-logs",
@@ -323,6 +430,53 @@ class Cdn(pulumi.ComponentResource):
             delivery_source_name=source.name,
             delivery_destination_arn=destination.arn,
             opts=pulumi.ResourceOptions(parent=source, depends_on=[delivery_policy]),
+        )
+        return log_group
+
+    def _delivery_policy(self, resource_name: str, log_group: aws.cloudwatch.LogGroup) -> aws.cloudwatch.LogResourcePolicy:
+        """The log group's resource policy of ``access_log_delivery_policy``, a child of the group."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account_id = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        region = aws.get_region_output(opts=invoke).region
+        return aws.cloudwatch.LogResourcePolicy(
+            resource_name,
+            resource_arn=log_group.arn,
+            policy_document=pulumi.Output.all(partition, account_id, region, log_group.arn).apply(
+                lambda v: json.dumps(access_log_delivery_policy(v[0], v[1], v[2], v[3]))
+            ),
+            opts=pulumi.ResourceOptions(parent=log_group),
+        )
+
+    def _waf_logs(self, name: str, args: CdnArgs, prefix: str) -> aws.cloudwatch.LogGroup:
+        """The web ACL's log: the requests it blocked or counted, in a group of the access logs' retention and key."""
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-waf-logs",
+            name=waf_log_group_name(prefix),
+            retention_in_days=args.log_retention_days,
+            kms_key_id=args.log_key_arn,
+            opts=pulumi.ResourceOptions(parent=self.web_acl),
+        )
+        # WAF delivers through the log delivery service, which needs the same grant as the access logs.
+        delivery_policy = self._delivery_policy(f"{name}-waf-logs-policy", log_group)
+        keep = aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterArgs(
+            behavior="KEEP",
+            requirement="MEETS_ANY",
+            conditions=[
+                aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionArgs(
+                    action_condition=aws.wafv2.WebAclLoggingConfigurationLoggingFilterFilterConditionActionConditionArgs(
+                        action=action
+                    )
+                )
+                for action in WAF_LOGGED_ACTIONS
+            ],
+        )
+        aws.wafv2.WebAclLoggingConfiguration(
+            f"{name}-waf-logging",
+            resource_arn=self.web_acl.arn,
+            log_destination_configs=[log_group.arn],
+            logging_filter=aws.wafv2.WebAclLoggingConfigurationLoggingFilterArgs(default_behavior="DROP", filters=[keep]),
+            opts=pulumi.ResourceOptions(parent=log_group, depends_on=[delivery_policy]),
         )
         return log_group
 

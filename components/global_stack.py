@@ -190,6 +190,7 @@ class GlobalStack(pulumi.ComponentResource):
             price_class=edge.cdn_price_class,
             log_retention_days=self.config.flow_log_retention_days,
             log_key_arn=self.edge_key.key.arn,
+            waf_rate_limit=edge.waf_rate_limit,
         )
         return Cdn("cdn", cdn_args, self._child(self.edge_provider))
 

@@ -216,6 +216,8 @@ class RegionalStack(pulumi.ComponentResource):
             zone_id=zone_id,
             key_arn=self.key.key.arn,
             health_check_path=self.config.edge.health_check_path,
+            throttle_rate_limit=self.config.app.api_throttle_rate_limit,
+            throttle_burst_limit=self.config.app.api_throttle_burst_limit,
             protect=self._protect_stateful,
         )
         return RegionalApi(f"{self._prefix}-api", api_args, self._child())

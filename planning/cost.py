@@ -134,6 +134,11 @@ def _secret(inputs: Mapping[str, Any], _: dict[str, Any], monthly: dict[str, Any
     return "Secrets Manager secret or replica", 1 + len(inputs.get("replicas") or []), _per_month(monthly["secret"])
 
 
+def _web_acl(inputs: Mapping[str, Any], _: dict[str, Any], monthly: dict[str, Any]) -> PricedItem:
+    rules = len(inputs.get("rules") or [])
+    return f"WAF web ACL with {rules} rules", 1, _per_month(monthly["waf_web_acl"] + rules * monthly["waf_rule"])
+
+
 # Billed by a size or a count read from the resource's inputs.
 _BY_INPUTS: dict[str, Callable[[Mapping[str, Any], dict[str, Any], dict[str, Any]], PricedItem]] = {
     "aws:eks/nodeGroup:NodeGroup": _node_group,
@@ -141,6 +146,7 @@ _BY_INPUTS: dict[str, Callable[[Mapping[str, Any], dict[str, Any], dict[str, Any
     "aws:memorydb/cluster:Cluster": _memorydb,
     "aws:route53/healthCheck:HealthCheck": _health_check,
     "aws:secretsmanager/secret:Secret": _secret,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
 }
 
 
@@ -157,5 +163,7 @@ def render_cost(cost: Cost) -> list[str]:
     lines.append(f"  {'total':<{width}}  {'':>5}  {'':>10}  {cost.total:9.2f}")
     if cost.unpriced:
         lines.append(f"  not in the price list (add them to planning/prices.yaml): {', '.join(cost.unpriced)}")
-    lines.append("  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, data transfer, CloudWatch Logs")
+    lines.append(
+        "  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, WAF requests, data transfer, CloudWatch Logs"
+    )
     return lines

@@ -1,5 +1,6 @@
 """Public access: nothing reachable from the internet but HTTPS, no public data stores, no public buckets; data stores
-authenticate by IAM identity where AWS offers it (docs/design/data-store-auth.md)."""
+authenticate by IAM identity where AWS offers it (docs/design/data-store-auth.md); what faces the internet is filtered
+(CloudFront behind a WAF web ACL, security headers on its responses, HTTP APIs throttled)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from policy.core import (
     block,
     blocks,
     flag,
+    get,
     given,
     known,
     number,
@@ -41,6 +43,15 @@ INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 MEMORYDB_USER = "aws:memorydb/user:User"
 # Aurora engines that offer IAM database authentication (Aurora user guide, "IAM database authentication").
 IAM_AUTH_ENGINES = ("aurora-postgresql", "aurora-mysql")
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+API_STAGE = "aws:apigatewayv2/stage:Stage"
+# The AWS managed rule groups a CloudFront web ACL must apply: common exploits, known bad inputs (Log4j among them)
+# and AWS's IP reputation list.
+REQUIRED_WAF_GROUPS = (
+    "AWSManagedRulesCommonRuleSet",
+    "AWSManagedRulesKnownBadInputsRuleSet",
+    "AWSManagedRulesAmazonIpReputationList",
+)
 
 
 def _missing_flags(props: Props) -> list[str]:
@@ -195,6 +206,67 @@ def aurora_iam_database_authentication(resource_type: str, props: Props) -> Mess
         yield "iamDatabaseAuthenticationEnabled must be true"
 
 
+@resource_rule(
+    "cloudfront-web-acl",
+    "CloudFront distributions are behind a WAFv2 web ACL.",
+    DISTRIBUTION,
+)
+def cloudfront_web_acl(resource_type: str, props: Props) -> Messages:
+    if not given(props, "webAclId"):
+        yield "webAclId must be the ARN of a WAFv2 web ACL of scope CLOUDFRONT (created in us-east-1)"
+
+
+def _managed_group(rule: Props) -> str | None:
+    statement = block(get(rule, "statement", "managedRuleGroupStatement"))
+    return str(statement["name"]) if statement.get("vendorName") == "AWS" and statement.get("name") else None
+
+
+@resource_rule(
+    "waf-managed-rules-and-rate-limit",
+    "CloudFront web ACLs apply AWS's common, known-bad-inputs and IP-reputation rule groups and block by rate per IP.",
+    WEB_ACL,
+)
+def waf_managed_rules_and_rate_limit(resource_type: str, props: Props) -> Messages:
+    if known(props, "scope") != "CLOUDFRONT":
+        return
+    rules = blocks(known(props, "rules"))
+    applied = {group: rule for rule in rules if (group := _managed_group(rule))}
+    for group in REQUIRED_WAF_GROUPS:
+        if group not in applied:
+            yield f"no rule applies the AWS managed rule group {group}"
+        elif "none" not in block(applied[group].get("overrideAction")):
+            yield f"the rule of {group} must have overrideAction none (its rules' own actions), not count"
+    rate_rules = [rule for rule in rules if get(rule, "statement", "rateBasedStatement")]
+    if not any("block" in block(rule.get("action")) for rule in rate_rules):
+        yield "no rate-based rule blocks clients over a request limit (rateBasedStatement with action block)"
+
+
+@resource_rule(
+    "cloudfront-response-headers-policy",
+    "Every CloudFront cache behaviour adds security headers through a response headers policy.",
+    DISTRIBUTION,
+)
+def cloudfront_response_headers_policy(resource_type: str, props: Props) -> Messages:
+    behaviours = [("defaultCacheBehavior", block(props.get("defaultCacheBehavior")))]
+    behaviours += [(f"orderedCacheBehaviors {b.get('pathPattern')}", b) for b in blocks(props.get("orderedCacheBehaviors"))]
+    for where, behaviour in behaviours:
+        if not given(behaviour, "responseHeadersPolicyId"):
+            yield f"{where} has no responseHeadersPolicyId (HSTS, nosniff, frame and referrer policies)"
+
+
+@resource_rule(
+    "api-stage-throttled",
+    "API Gateway v2 stages throttle every route (WAF does not attach to HTTP APIs).",
+    API_STAGE,
+)
+def api_stage_throttled(resource_type: str, props: Props) -> Messages:
+    settings = block(props.get("defaultRouteSettings"))
+    for limit in ("throttlingRateLimit", "throttlingBurstLimit"):
+        value = known(settings, limit)
+        if not given(settings, limit) or (value is not None and (number(value) or 0) <= 0):
+            yield f"defaultRouteSettings.{limit} must be a positive limit"
+
+
 RULES = (
     s3_public_access_block_complete,
     s3_bucket_public_access_blocked,
@@ -206,4 +278,8 @@ RULES = (
     cloudfront_origin_access_control,
     memorydb_user_iam_authentication,
     aurora_iam_database_authentication,
+    cloudfront_web_acl,
+    waf_managed_rules_and_rate_limit,
+    cloudfront_response_headers_policy,
+    api_stage_throttled,
 )

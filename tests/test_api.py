@@ -141,6 +141,26 @@ def test_default_stage_auto_deploys_and_logs_to_an_encrypted_group(case: tuple[P
         assert region in log_group.inputs["kmsKeyId"]
 
 
+def test_every_route_is_throttled_by_the_stage(case: tuple[ProgramRun, StackConfig]) -> None:
+    """WAF does not attach to HTTP APIs: the stage's default route throttle bounds a flood in every region, on the
+    signed routes and the anonymous health route alike (no route has settings of its own that would lift it)."""
+    run, config = case
+    for region in config.region_names:
+        stage = part(run, STAGE, region)
+        assert stage.inputs["defaultRouteSettings"] == {
+            "throttlingRateLimit": config.app.api_throttle_rate_limit,
+            "throttlingBurstLimit": config.app.api_throttle_burst_limit,
+        }
+        assert not stage.inputs.get("routeSettings")
+
+
+def test_the_stage_throttle_comes_from_the_config(run_stack: ProgramRunner) -> None:
+    run = run_stack("prod", apiThrottleRateLimit=50, apiThrottleBurstLimit=25)
+    for region in ("us-east-1", "eu-west-1"):
+        settings = part(run, STAGE, region).inputs["defaultRouteSettings"]
+        assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (50, 25)
+
+
 def test_certificate_per_region_for_the_api_hostname_validated_in_the_zone(case: tuple[ProgramRun, StackConfig]) -> None:
     run, config = case
     hostname = f"api.{config.edge.domain_name}"

@@ -148,6 +148,13 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("domain with capitals", {"domainName": "App.Example.com"}, ["domainName: got 'App.Example.com'", "or empty for no domain"]),
     ("unknown MemoryDB engine", {"memorydbEngine": "memcached"}, ["memorydbEngine: got 'memcached'", "one of valkey, redis"]),
     ("undeclared key", {"regoins": ["us-east-1"]}, ["regoins: got", "declared keys regions, primaryRegion"]),
+    ("WAF rate limit below WAF's minimum", {"wafRateLimit": 5}, ["wafRateLimit: got 5", "from 10 to 2000000000"]),
+    (
+        "API throttle over the account quota",
+        {"apiThrottleRateLimit": 20000},
+        ["apiThrottleRateLimit: got 20000", "from 1 to 10000"],
+    ),
+    ("API burst of zero", {"apiThrottleBurstLimit": 0}, ["apiThrottleBurstLimit: got 0", "from 1 to 5000"]),
 ]
 
 

@@ -31,6 +31,8 @@ def test_prod_is_priced_from_its_resources(run_stack: ProgramRunner) -> None:
     assert prod["MemoryDB valkey db.r7g.large"].per_day == pytest.approx(24 * hourly["memorydb"]["valkey"]["db.r7g.large"])
     assert prod["NAT gateway"].count == prod["public IPv4 address"].count == 6  # per-az
     assert prod["KMS key"].per_day == pytest.approx(PRICES["monthly"]["kms_key"] / DAYS_PER_MONTH)
+    # The CDN's web ACL: three managed rule groups and the rate rule, each billed as a rule.
+    assert prod["WAF web ACL with 4 rules"] == CostLine("WAF web ACL with 4 rules", 1, (5.00 + 4 * 1.00) / DAYS_PER_MONTH)
     checks = prod["Route53 health check (HTTPS, 10 s, latency)"]
     assert checks.per_day == pytest.approx((0.75 + 3 * 2.00) / DAYS_PER_MONTH)
 

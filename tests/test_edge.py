@@ -13,7 +13,10 @@ import pytest
 from components.config import StackConfig, load_config
 from components.edge import (
     CACHING_OPTIMIZED_POLICY_ID,
-    SECURITY_HEADERS_POLICY_ID,
+    WAF_COMMON,
+    WAF_IP_REPUTATION,
+    WAF_KNOWN_BAD_INPUTS,
+    WAF_RATE_RULE,
     Cdn,
     CdnArgs,
     access_log_delivery_policy,
@@ -40,6 +43,9 @@ LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
 BUCKET = "aws:s3/bucket:Bucket"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 KEY = "aws:kms/key:Key"
+WEB_ACL = "aws:wafv2/webAcl:WebAcl"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+HEADERS_POLICY = "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy"
 
 WITHOUT_US_EAST_1 = {
     "regions": ["eu-west-1", "eu-central-1"],
@@ -195,7 +201,7 @@ def cdn_alone(stack: str, **overrides: Any) -> ProgramRun:
             for name in cdn_origin_regions(config.region_names, config.primary.name)
         ]
         edge = config.edge
-        args = CdnArgs(None, None, origins, edge.cdn_failover_on_missing, edge.cdn_price_class, 365, "edge-key-arn")
+        args = CdnArgs(None, None, origins, edge.cdn_failover_on_missing, edge.cdn_price_class, 365, "edge-key-arn", 2000)
         Cdn("cdn", args, pulumi.ResourceOptions(provider=edge_provider(config, providers)))
 
     return run_component(build, stack=stack, overrides=overrides)
@@ -230,9 +236,104 @@ def test_viewers_are_redirected_to_https_and_only_read(scenario: tuple[ProgramRu
     assert behavior["allowedMethods"] == ["GET", "HEAD", "OPTIONS"]
     assert behavior["cachedMethods"] == ["GET", "HEAD"]
     assert behavior["cachePolicyId"] == CACHING_OPTIMIZED_POLICY_ID == "658327ea-f89d-4fab-a63d-7e88639e58f6"
-    assert behavior["responseHeadersPolicyId"] == SECURITY_HEADERS_POLICY_ID
+    assert behavior["responseHeadersPolicyId"] == f"{child(cdn_component(run), HEADERS_POLICY).name}-id"
     assert behavior["compress"] is True
     assert not distribution(run).inputs.get("orderedCacheBehaviors")
+
+
+def test_every_response_carries_the_security_headers(scenario: tuple[ProgramRun, StackConfig, tuple[str, str]]) -> None:
+    run, _, _ = scenario
+    policy = child(cdn_component(run), HEADERS_POLICY)
+    assert policy.region == "us-east-1"
+    assert policy.inputs["name"] == f"multi-region-{run.stack}-security-headers"
+    headers = policy.inputs["securityHeadersConfig"]
+    # HSTS for at least a year, with subdomains and preload, replacing whatever the origin sends.
+    assert headers["strictTransportSecurity"] == {
+        "accessControlMaxAgeSec": 31_536_000,
+        "includeSubdomains": True,
+        "preload": True,
+        "override": True,
+    }
+    assert headers["contentTypeOptions"] == {"override": True}
+    assert headers["frameOptions"] == {"frameOption": "DENY", "override": True}
+    assert headers["referrerPolicy"] == {"referrerPolicy": "strict-origin-when-cross-origin", "override": True}
+    assert headers["xssProtection"] == {"protection": True, "modeBlock": True, "override": True}
+    assert not policy.inputs.get("corsConfig")
+
+
+# ---- the web ACL ----------------------------------------------------------------------------------
+
+
+def test_the_distribution_is_behind_a_us_east_1_web_acl(scenario: tuple[ProgramRun, StackConfig, tuple[str, str]]) -> None:
+    run, config, _ = scenario
+    acl = child(cdn_component(run), WEB_ACL)
+    assert acl.region == "us-east-1"
+    assert acl.inputs["scope"] == "CLOUDFRONT"
+    assert acl.inputs["name"] == f"multi-region-{run.stack}-cdn"
+    assert acl.inputs["defaultAction"] == {"allow": {}}
+    assert acl.inputs["visibilityConfig"]["cloudwatchMetricsEnabled"] is True
+    # WAFv2: the distribution names the web ACL by its ARN.
+    assert distribution(run).inputs["webAclId"] == mock_arn("wafv2", "webacl", acl.name)
+
+    rules = {rule["name"]: rule for rule in acl.inputs["rules"]}
+    assert [r["name"] for r in sorted(rules.values(), key=lambda r: r["priority"])] == [
+        WAF_IP_REPUTATION,
+        WAF_RATE_RULE,
+        WAF_COMMON,
+        WAF_KNOWN_BAD_INPUTS,
+    ]
+    for group in (WAF_IP_REPUTATION, WAF_COMMON, WAF_KNOWN_BAD_INPUTS):
+        # The group's own rule actions apply: override "none", no rule set to count.
+        assert rules[group]["overrideAction"] == {"none": {}}
+        assert rules[group]["statement"] == {"managedRuleGroupStatement": {"name": group, "vendorName": "AWS"}}
+    rate = rules[WAF_RATE_RULE]
+    assert rate["action"] == {"block": {}}
+    assert rate["statement"]["rateBasedStatement"] == {
+        "limit": config.edge.waf_rate_limit,
+        "aggregateKeyType": "IP",
+        "evaluationWindowSec": 300,
+    }
+    for rule in rules.values():
+        visibility = rule["visibilityConfig"]
+        assert visibility["cloudwatchMetricsEnabled"] is True and visibility["sampledRequestsEnabled"] is True
+        assert visibility["metricName"] == f"multi-region-{run.stack}-cdn-{rule['name']}"
+
+
+def test_the_rate_limit_comes_from_the_config(run_stack: ProgramRunner) -> None:
+    run = run_stack("prod", wafRateLimit=300)
+    (rule,) = [r for r in child(cdn_component(run), WEB_ACL).inputs["rules"] if r["name"] == WAF_RATE_RULE]
+    assert rule["statement"]["rateBasedStatement"]["limit"] == 300
+
+
+def test_the_web_acl_logs_what_it_blocks_or_counts(scenario: tuple[ProgramRun, StackConfig, tuple[str, str]]) -> None:
+    run, config, _ = scenario
+    acl = child(cdn_component(run), WEB_ACL)
+    log_group = child(acl, LOG_GROUP)
+    assert log_group.region == "us-east-1"
+    # WAF logs only to groups named aws-waf-logs-*; same retention and key as the access logs.
+    assert log_group.inputs["name"] == f"aws-waf-logs-multi-region-{run.stack}-cdn"
+    access_logs = child(cdn_component(run), LOG_GROUP)
+    assert log_group.inputs["retentionInDays"] == config.flow_log_retention_days
+    assert log_group.inputs["kmsKeyId"] == access_logs.inputs["kmsKeyId"]
+    log_group_arn = mock_arn("cloudwatch", "loggroup", log_group.name)
+
+    logging = child(log_group, WAF_LOGGING)
+    assert logging.inputs["resourceArn"] == mock_arn("wafv2", "webacl", acl.name)
+    assert logging.inputs["logDestinationConfigs"] == [log_group_arn]
+    assert logging.inputs["loggingFilter"] == {
+        "defaultBehavior": "DROP",
+        "filters": [
+            {
+                "behavior": "KEEP",
+                "requirement": "MEETS_ANY",
+                "conditions": [{"actionCondition": {"action": "BLOCK"}}, {"actionCondition": {"action": "COUNT"}}],
+            }
+        ],
+    }
+    policy = child(log_group, LOG_POLICY)
+    assert policy.inputs["resourceArn"] == log_group_arn
+    assert policy.policy("policyDocument") == access_log_delivery_policy("aws", ACCOUNT_ID, "us-east-1", log_group_arn)
+    assert policy.urn in logging.dependencies
 
 
 # ---- TLS and DNS ----------------------------------------------------------------------------------
@@ -409,8 +510,12 @@ def test_preview_registers_the_cdn_and_every_bucket_policy(preview_run: ProgramR
         DISTRIBUTION: 1,
         OAC: 1,
         **domain,
-        LOG_GROUP: 1,
-        LOG_POLICY: 1,
+        # The access logs' and the web ACL's.
+        LOG_GROUP: 2,
+        LOG_POLICY: 2,
+        WEB_ACL: 1,
+        WAF_LOGGING: 1,
+        HEADERS_POLICY: 1,
         LOG_SOURCE: 1,
         LOG_DESTINATION: 1,
         LOG_DELIVERY: 1,

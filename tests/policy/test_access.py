@@ -38,6 +38,22 @@ HALF_BLOCKED: dict[str, Any] = {"blockPublicAcls": True, "blockPublicPolicy": Tr
 DATA = resource(BUCKET, "data", bucket="data")
 
 
+def waf_group(name: str, override: str = "none") -> dict[str, Any]:
+    return {
+        "name": name,
+        "overrideAction": {override: {}},
+        "statement": {"managedRuleGroupStatement": {"name": name, "vendorName": "AWS"}},
+    }
+
+
+RATE_RULE: dict[str, Any] = {
+    "name": "rate",
+    "action": {"block": {}},
+    "statement": {"rateBasedStatement": {"limit": 2000, "aggregateKeyType": "IP"}},
+}
+FULL_ACL: dict[str, Any] = {"scope": "CLOUDFRONT", "rules": [*map(waf_group, access.REQUIRED_WAF_GROUPS), RATE_RULE]}
+
+
 def ingress(protocol: str, port: float, cidr: str) -> dict[str, Any]:
     return {"protocol": protocol, "fromPort": port, "toPort": port, "cidrBlocks": [cidr]}
 
@@ -164,6 +180,68 @@ CASES: Cases = {
         failing=[
             (RDS_CLUSTER, {"engine": "aurora-postgresql"}, "iamDatabaseAuthenticationEnabled must be true"),
             (RDS_CLUSTER, {"engine": "aurora-mysql", "iamDatabaseAuthenticationEnabled": False}, "iamDatabaseAuthentication"),
+        ],
+    ),
+    "cloudfront-web-acl": ResourceCases(
+        passing=[(DISTRIBUTION, {"webAclId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/cdn/1"})],
+        failing=[(DISTRIBUTION, {"origins": []}, "webAclId must be the ARN of a WAFv2 web ACL")],
+    ),
+    "waf-managed-rules-and-rate-limit": ResourceCases(
+        passing=[
+            (access.WEB_ACL, FULL_ACL),
+            # A regional web ACL (an ALB's, say) is not the edge's: not judged here.
+            (access.WEB_ACL, {"scope": "REGIONAL", "rules": []}),
+        ],
+        failing=[
+            (
+                access.WEB_ACL,
+                {**FULL_ACL, "rules": [waf_group("AWSManagedRulesCommonRuleSet"), RATE_RULE]},
+                "AWSManagedRulesKnownBadInputsRuleSet",
+            ),
+            (
+                access.WEB_ACL,
+                {**FULL_ACL, "rules": [waf_group(g, "count") for g in access.REQUIRED_WAF_GROUPS] + [RATE_RULE]},
+                "must have overrideAction none",
+            ),
+            (access.WEB_ACL, {**FULL_ACL, "rules": [*map(waf_group, access.REQUIRED_WAF_GROUPS)]}, "no rate-based rule"),
+            (
+                access.WEB_ACL,
+                {**FULL_ACL, "rules": [*map(waf_group, access.REQUIRED_WAF_GROUPS), {**RATE_RULE, "action": {"count": {}}}]},
+                "no rate-based rule blocks",
+            ),
+        ],
+    ),
+    "cloudfront-response-headers-policy": ResourceCases(
+        passing=[
+            (
+                DISTRIBUTION,
+                {
+                    "defaultCacheBehavior": {"responseHeadersPolicyId": "headers"},
+                    "orderedCacheBehaviors": [{"pathPattern": "/img/*", "responseHeadersPolicyId": "headers"}],
+                },
+            )
+        ],
+        failing=[
+            (DISTRIBUTION, {"defaultCacheBehavior": {"targetOriginId": "s3"}}, "defaultCacheBehavior has no responseHeaders"),
+            (
+                DISTRIBUTION,
+                {
+                    "defaultCacheBehavior": {"responseHeadersPolicyId": "headers"},
+                    "orderedCacheBehaviors": [{"pathPattern": "/img/*"}],
+                },
+                "orderedCacheBehaviors /img/* has no",
+            ),
+        ],
+    ),
+    "api-stage-throttled": ResourceCases(
+        passing=[(access.API_STAGE, {"defaultRouteSettings": {"throttlingRateLimit": 500, "throttlingBurstLimit": 1000}})],
+        failing=[
+            (access.API_STAGE, {"name": "$default"}, "defaultRouteSettings.throttlingRateLimit must be a positive limit"),
+            (
+                access.API_STAGE,
+                {"defaultRouteSettings": {"throttlingRateLimit": 500, "throttlingBurstLimit": 0}},
+                "throttlingBurstLimit must be",
+            ),
         ],
     ),
 }
