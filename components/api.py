@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-ACCESS_LOG_RETENTION_DAYS = 90
 DEFAULT_STAGE = "$default"
 TLS_POLICY = "TLS_1_2"
 VALIDATION_RECORD_TTL = 60
@@ -87,6 +86,7 @@ class RegionalApiArgs:
         without a domain).
     key_arn: the region's KMS key, which encrypts the access-log group.
     health_check_path: the path of the health endpoint, for ``health_url``.
+    log_retention_days: of the access-log group (``logRetentionDays``).
     protect: production: keep the shared validation record when this region's stack is removed.
     """
 
@@ -95,6 +95,7 @@ class RegionalApiArgs:
     zone_id: pulumi.Input[str] | None
     key_arn: pulumi.Input[str]
     health_check_path: str
+    log_retention_days: int
     protect: bool
 
 
@@ -104,7 +105,7 @@ class RegionalApi(pulumi.ComponentResource):
 
     Example:
         >>> RegionalApi("us-east-1-api", RegionalApiArgs("multi-region-prod", "app.example.com", zone.zone_id,
-        ...             key.arn, "/health", protect=True), pulumi.ResourceOptions(parent=regional_stack))
+        ...             key.arn, "/health", 365, protect=True), pulumi.ResourceOptions(parent=regional_stack))
     """
 
     api: aws.apigatewayv2.Api
@@ -131,7 +132,7 @@ class RegionalApi(pulumi.ComponentResource):
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
             name=f"/aws/apigateway/{args.api_name}",
-            retention_in_days=ACCESS_LOG_RETENTION_DAYS,
+            retention_in_days=args.log_retention_days,
             kms_key_id=args.key_arn,
             opts=pulumi.ResourceOptions(parent=self.api),
         )

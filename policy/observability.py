@@ -39,17 +39,21 @@ FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 VPC = "aws:ec2/vpc:Vpc"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+# A year of logs: what an incident or audit reaching back over the last year needs (checkov CKV_AWS_338).
+MIN_LOG_RETENTION_DAYS = 365
 
 
 @resource_rule(
     "log-group-retention",
-    "CloudWatch log groups set a retention period (never 'keep forever').",
+    f"CloudWatch log groups keep their logs at least {MIN_LOG_RETENTION_DAYS} days, and not forever.",
     LOG_GROUP,
 )
 def log_group_retention(resource_type: str, props: Props) -> Messages:
     days = number(props.get("retentionInDays"))
     if days is None or days <= 0:
         yield "retentionInDays must be set: without it logs are kept, and billed, forever"
+    elif days < MIN_LOG_RETENTION_DAYS:
+        yield f"retentionInDays is {days:g}; keep logs at least {MIN_LOG_RETENTION_DAYS} days (logRetentionDays)"
 
 
 @resource_rule(

@@ -311,7 +311,7 @@ def test_access_logs_are_delivered_to_a_us_east_1_log_group(scenario: tuple[Prog
     log_group = child(component, LOG_GROUP)
     assert log_group.region == "us-east-1"
     assert log_group.inputs["name"] == f"/aws/vendedlogs/cloudfront/multi-region-{run.stack}"
-    assert log_group.inputs["retentionInDays"] == config.flow_log_retention_days
+    assert log_group.inputs["retentionInDays"] == config.log_retention_days
     if "us-east-1" in config.region_names:
         assert log_group.inputs["kmsKeyId"] == run.outputs["regions"]["us-east-1"]["kmsKeyArn"]
     else:  # a key of its own in us-east-1, with the regional key policy (CloudWatch Logs of that region may use it)

@@ -42,8 +42,12 @@ def flow_log(traffic: str) -> Any:
 
 CASES: Cases = {
     "log-group-retention": ResourceCases(
-        passing=[(LOG_GROUP, {"retentionInDays": 90.0})],
-        failing=[(LOG_GROUP, {}, "retentionInDays"), (LOG_GROUP, {"retentionInDays": 0.0}, "retentionInDays")],
+        passing=[(LOG_GROUP, {"retentionInDays": 365.0}), (LOG_GROUP, {"retentionInDays": 3653.0})],
+        failing=[
+            (LOG_GROUP, {}, "retentionInDays must be set"),
+            (LOG_GROUP, {"retentionInDays": 0.0}, "retentionInDays must be set"),
+            (LOG_GROUP, {"retentionInDays": 180.0}, "retentionInDays is 180; keep logs at least 365 days"),
+        ],
     ),
     "eks-control-plane-logs": ResourceCases(
         passing=[(EKS_CLUSTER, {"enabledClusterLogTypes": list(observability.EKS_LOG_TYPES)})],
