@@ -205,6 +205,7 @@ class RegionalStack(pulumi.ComponentResource):
             region=self.region.name,
             key_arn=self.key.key.arn,
             noncurrent_version_days=self.config.noncurrent_version_days,
+            log_retention_days=self.config.log_retention_days,
             protect=self._protect_stateful,
         )
         return RegionalBucket(f"{self._prefix}-bucket", bucket_args, self._child())

@@ -14,6 +14,7 @@ from policy.core import (
     RDS_CLUSTER,
     RDS_INSTANCE,
     S3_BUCKET,
+    S3_LIFECYCLE,
     S3_LOGGING,
     STATE_MACHINE,
     Messages,
@@ -23,6 +24,7 @@ from policy.core import (
     Violations,
     attached,
     block,
+    blocks,
     bucket_of,
     flag,
     given,
@@ -156,6 +158,36 @@ def s3_access_logging(stack: Stack) -> Violations:
 
 
 @stack_rule(
+    "s3-bucket-lifecycle",
+    "Every S3 bucket has a lifecycle that expires noncurrent versions and aborts incomplete uploads; a bucket of "
+    "server access logs also expires its logs.",
+)
+def s3_bucket_lifecycle(stack: Stack) -> Violations:
+    log_buckets = log_target_buckets(stack)
+    for bucket in stack.of_type(*S3_BUCKET):
+        rules = [
+            rule
+            for config in attached(stack, S3_LIFECYCLE, bucket)
+            for rule in blocks(config.props.get("rules"))
+            if rule.get("status") == "Enabled"
+        ]
+        if not rules:
+            yield StackViolation(f"bucket {bucket.name} has no enabled lifecycle rule", bucket.urn)
+            continue
+        missing = [
+            what
+            for what, path in (
+                ("expire noncurrent versions", ("noncurrentVersionExpiration", "noncurrentDays")),
+                ("abort incomplete multipart uploads", ("abortIncompleteMultipartUpload", "daysAfterInitiation")),
+                *((("expire its access logs", ("expiration", "days")),) if bucket_of(bucket) in log_buckets else ()),
+            )
+            if not any(given(block(rule.get(path[0])), path[1]) for rule in rules)
+        ]
+        if missing:
+            yield StackViolation(f"bucket {bucket.name}'s lifecycle does not {', '.join(missing)}", bucket.urn)
+
+
+@stack_rule(
     "cloudfront-access-logging",
     "Every CloudFront distribution writes access logs (legacy S3 logging, or a log delivery source with a delivery).",
 )
@@ -183,5 +215,6 @@ RULES = (
     state_machine_tracing,
     vpc_flow_logs,
     s3_access_logging,
+    s3_bucket_lifecycle,
     cloudfront_access_logging,
 )

@@ -189,7 +189,13 @@ def cdn_alone(stack: str, **overrides: Any) -> ProgramRun:
         origins = [
             RegionalBucket(
                 f"{name}-bucket",
-                RegionalBucketArgs(name, f"{name}-key-arn", config.noncurrent_version_days, config.protect_stateful_resources),
+                RegionalBucketArgs(
+                    name,
+                    f"{name}-key-arn",
+                    config.noncurrent_version_days,
+                    config.log_retention_days,
+                    config.protect_stateful_resources,
+                ),
                 pulumi.ResourceOptions(provider=providers[name]),
             )
             for name in cdn_origin_regions(config.region_names, config.primary.name)

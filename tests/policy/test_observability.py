@@ -36,6 +36,17 @@ SOURCE = resource(observability.LOG_DELIVERY_SOURCE, "cdn-source", depends_on=[C
 DELIVERY = resource(observability.LOG_DELIVERY, "cdn-delivery", deliverySourceName="cdn-logs")
 
 
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+NONCURRENT = {"noncurrentVersionExpiration": {"noncurrentDays": 90.0}}
+ABORT = {"abortIncompleteMultipartUpload": {"daysAfterInitiation": 7.0}}
+EXPIRE = {"expiration": {"days": 365.0}}
+TO_LOGS = resource(LOGGING, "data-logging", bucket="data", targetBucket="logs")
+
+
+def lifecycle(bucket: str, *rules: dict[str, Any], status: str = "Enabled") -> Any:
+    return resource(LIFECYCLE, f"{bucket}-lifecycle", bucket=bucket, rules=[{"status": status, **r} for r in rules])
+
+
 def flow_log(traffic: str) -> Any:
     return resource(observability.FLOW_LOG, f"flow-{traffic}", depends_on=[VPC], trafficType=traffic)
 
@@ -103,6 +114,31 @@ CASES: Cases = {
         failing=[
             (stack(DATA, LOGS), "bucket data writes no server access logs"),
             (stack(DATA, LOGS, resource(LOGGING, "other-logging", bucket="other", targetBucket="logs")), "bucket data writes no"),
+        ],
+    ),
+    "s3-bucket-lifecycle": StackCases(
+        passing=[
+            # The data bucket's rules apart, the log bucket's in one rule with its transitions.
+            stack(
+                DATA,
+                LOGS,
+                TO_LOGS,
+                lifecycle("data", NONCURRENT, ABORT),
+                lifecycle("logs", {**EXPIRE, **NONCURRENT, **ABORT, "transitions": [{"days": 30.0, "storageClass": "GLACIER"}]}),
+            ),
+        ],
+        failing=[
+            (stack(DATA), "bucket data has no enabled lifecycle rule"),
+            (stack(DATA, lifecycle("data", NONCURRENT, ABORT, status="Disabled")), "bucket data has no enabled lifecycle rule"),
+            (stack(DATA, lifecycle("data", NONCURRENT)), "does not abort incomplete multipart uploads"),
+            (
+                stack(DATA, LOGS, TO_LOGS, lifecycle("data", NONCURRENT, ABORT), lifecycle("logs", NONCURRENT, ABORT)),
+                "bucket logs's lifecycle does not expire its access logs",
+            ),
+            (
+                stack(DATA, LOGS, TO_LOGS, lifecycle("data", NONCURRENT, ABORT), lifecycle("logs", {**EXPIRE, **ABORT})),
+                "does not expire noncurrent versions",
+            ),
         ],
     ),
     "cloudfront-access-logging": StackCases(
