@@ -174,6 +174,7 @@ class RegionalStack(pulumi.ComponentResource):
         database_args = AuroraRegionalArgs(
             aurora=self.config.aurora,
             region=self.region.name,
+            name_prefix=self.config.name_prefix,
             is_primary=self.region.is_primary,
             global_cluster_id=args.aurora_global.global_cluster_id,
             master_username=args.aurora_global.master_username,

@@ -20,6 +20,7 @@ from policy.core import (
     Messages,
     Props,
     Stack,
+    StackResource,
     StackViolation,
     Violations,
     attached,
@@ -28,6 +29,7 @@ from policy.core import (
     bucket_of,
     flag,
     given,
+    known,
     log_target_buckets,
     number,
     resource_rule,
@@ -41,6 +43,10 @@ FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 VPC = "aws:ec2/vpc:Vpc"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+RDS_CLUSTER_PARAMETER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
+# log_statement values that log at least every DDL statement; log_min_duration_statement -1 turns slow-statement
+# logging off.
+DDL_LOG_STATEMENTS = ("ddl", "mod", "all")
 # A year of logs: what an incident or audit reaching back over the last year needs (checkov CKV_AWS_338).
 MIN_LOG_RETENTION_DAYS = 365
 
@@ -132,6 +138,51 @@ def state_machine_tracing(resource_type: str, props: Props) -> Messages:
         yield "tracingConfiguration.enabled must be true"
 
 
+def _names_group(stack: Stack, cluster: StackResource, name: str | None, group: StackResource) -> bool:
+    """Whether ``cluster`` names ``group``; a new group's name is known only after the update: then the group the
+    cluster depends on."""
+    if name:
+        return group.props.get("name") == name
+    return given(cluster.props, "dbClusterParameterGroupName") and stack.depends_on(cluster, group)
+
+
+@stack_rule(
+    "aurora-postgresql-query-logging",
+    "Aurora PostgreSQL clusters log DDL and slow statements through a cluster parameter group of their engine's family "
+    "(log_statement ddl or more, log_min_duration_statement set).",
+)
+def aurora_postgresql_query_logging(stack: Stack) -> Violations:
+    groups = stack.of_type(RDS_CLUSTER_PARAMETER_GROUP)
+    for cluster in stack.of_type(RDS_CLUSTER):
+        if "postgresql" not in str(cluster.props.get("engine") or ""):
+            continue
+        name = known(cluster.props, "dbClusterParameterGroupName")
+        attached_groups = [g for g in groups if g.region == cluster.region and _names_group(stack, cluster, name, g)]
+        if not attached_groups:
+            yield StackViolation(f"cluster {cluster.name} names no cluster parameter group of the stack", cluster.urn)
+            continue
+        group = attached_groups[0]
+        values = {str(p.get("name")): str(p.get("value")) for p in blocks(group.props.get("parameters"))}
+        if values.get("log_statement") not in DDL_LOG_STATEMENTS:
+            yield StackViolation(
+                f"cluster {cluster.name}'s parameter group {group.name} has log_statement {values.get('log_statement')!r}; "
+                f"one of {', '.join(DDL_LOG_STATEMENTS)}",
+                cluster.urn,
+            )
+        if not values.get("log_min_duration_statement", "-1").isdigit():
+            yield StackViolation(
+                f"cluster {cluster.name}'s parameter group {group.name} does not set log_min_duration_statement to a number "
+                "of milliseconds (slow statements go unlogged)",
+                cluster.urn,
+            )
+        version = known(cluster.props, "engineVersion")
+        family = known(group.props, "family")
+        if version and family and family != f"aurora-postgresql{str(version).split('.', maxsplit=1)[0]}":
+            yield StackViolation(
+                f"cluster {cluster.name} runs {version} but its parameter group {group.name} is of family {family}", cluster.urn
+            )
+
+
 @stack_rule(
     "vpc-flow-logs",
     "Every VPC records all its traffic (accepted and rejected) in flow logs.",
@@ -209,6 +260,7 @@ RULES = (
     log_group_retention,
     eks_control_plane_logs,
     rds_log_exports,
+    aurora_postgresql_query_logging,
     api_access_logs,
     state_machine_logging,
     lambda_tracing,

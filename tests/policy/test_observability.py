@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import observability
-from policy.core import DISTRIBUTION, EKS_CLUSTER, LAMBDA_FUNCTION, LOG_GROUP, RDS_CLUSTER, RDS_INSTANCE, STATE_MACHINE, Rule
+from policy.core import (
+    DISTRIBUTION,
+    EKS_CLUSTER,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    RDS_CLUSTER,
+    RDS_INSTANCE,
+    STATE_MACHINE,
+    Rule,
+    StackResource,
+)
 from tests.support.policy_cases import (
     Cases,
     ResourceCases,
@@ -45,6 +56,33 @@ TO_LOGS = resource(LOGGING, "data-logging", bucket="data", targetBucket="logs")
 
 def lifecycle(bucket: str, *rules: dict[str, Any], status: str = "Enabled") -> Any:
     return resource(LIFECYCLE, f"{bucket}-lifecycle", bucket=bucket, rules=[{"status": status, **r} for r in rules])
+
+
+PG = "aurora-postgresql"
+PG_CLUSTER = resource(RDS_CLUSTER, "db", engine=PG, engineVersion="16.8", dbClusterParameterGroupName="db-logging")
+PENDING_CLUSTER = StackResource(
+    RDS_CLUSTER,
+    "pending",
+    "urn:pending",
+    unknown_checking_proxy({"engine": PG, "dbClusterParameterGroupName": UNKNOWN_STRING_VALUE}),
+    "us-east-1",
+    ("urn:aws:rds/clusterParameterGroup:ClusterParameterGroup::db-logging",),
+)
+
+
+def pg_group(*, family: str = "aurora-postgresql16", region: str = "us-east-1", **parameters: str) -> Any:
+    values = {"log_statement": "ddl", "log_min_duration_statement": "1000", **parameters}
+    return resource(
+        observability.RDS_CLUSTER_PARAMETER_GROUP,
+        "db-logging",
+        region,
+        name="db-logging",
+        family=family,
+        parameters=[{"name": k, "value": v, "applyMethod": "immediate"} for k, v in values.items()],
+    )
+
+
+PG_GROUP = pg_group()
 
 
 def flow_log(traffic: str) -> Any:
@@ -100,6 +138,21 @@ CASES: Cases = {
     "state-machine-tracing": ResourceCases(
         passing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": True}})],
         failing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": False}}, "tracingConfiguration.enabled")],
+    ),
+    "aurora-postgresql-query-logging": StackCases(
+        passing=[
+            stack(PG_CLUSTER, PG_GROUP),
+            # A new group's name is known only after the update: the group the cluster depends on.
+            stack(PG_GROUP, PENDING_CLUSTER),
+            stack(resource(RDS_CLUSTER, "mysql", engine="aurora-mysql")),
+        ],
+        failing=[
+            (stack(resource(RDS_CLUSTER, "db", engine=PG, engineVersion="16.8")), "names no cluster parameter group"),
+            (stack(PG_CLUSTER, pg_group(log_statement="none")), "log_statement 'none'; one of ddl, mod, all"),
+            (stack(PG_CLUSTER, pg_group(log_min_duration_statement="-1")), "does not set log_min_duration_statement"),
+            (stack(PG_CLUSTER, pg_group(family="aurora-postgresql15")), "runs 16.8 but its parameter group"),
+            (stack(PG_CLUSTER, pg_group(region="eu-west-1")), "names no cluster parameter group"),
+        ],
     ),
     "vpc-flow-logs": StackCases(
         passing=[stack(VPC, flow_log("ALL"))],
