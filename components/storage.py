@@ -281,12 +281,7 @@ class RegionalBucket(pulumi.ComponentResource):
         self.bucket_arn = pulumi.Output.all(partition, self.bucket_name).apply(lambda v: bucket_arn(v[0], v[1]))
         self.bucket_regional_domain_name = self.bucket.bucket_regional_domain_name
         in_bucket = pulumi.ResourceOptions(parent=self.bucket)
-        self.versioning = aws.s3.BucketVersioning(
-            f"{name}-data-versioning",
-            bucket=self.bucket_name,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=in_bucket,
-        )
+        self.versioning = self._versioned(f"{name}-data", self.bucket, self.bucket_name)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-data-encryption",
             bucket=self.bucket_name,
@@ -371,13 +366,7 @@ class RegionalBucket(pulumi.ComponentResource):
         """The log bucket versioned, and one rule over every log: transitions as they age, expiry after
         ``log_retention_days`` (which also removes the delete markers left alone), noncurrent versions expired after
         ``noncurrent_version_days``, incomplete uploads aborted."""
-        in_bucket = pulumi.ResourceOptions(parent=self.log_bucket)
-        versioning = aws.s3.BucketVersioning(
-            f"{name}-logs-versioning",
-            bucket=self.log_bucket_name,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=in_bucket,
-        )
+        versioning = self._versioned(f"{name}-logs", self.log_bucket, self.log_bucket_name)
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-logs-lifecycle",
             bucket=self.log_bucket_name,
@@ -400,6 +389,16 @@ class RegionalBucket(pulumi.ComponentResource):
                 )
             ],
             opts=pulumi.ResourceOptions(parent=self.log_bucket, depends_on=[versioning]),
+        )
+
+    @staticmethod
+    def _versioned(name: str, bucket: aws.s3.Bucket, name_output: pulumi.Output[str]) -> aws.s3.BucketVersioning:
+        """Versioning on: an overwritten or deleted object stays as a noncurrent version (replication needs it too)."""
+        return aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=name_output,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=pulumi.ResourceOptions(parent=bucket),
         )
 
     @staticmethod
