@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-ACCESS_LOG_RETENTION_DAYS = 90
 DEFAULT_STAGE = "$default"
 TLS_POLICY = "TLS_1_2"
 VALIDATION_RECORD_TTL = 60
@@ -90,6 +89,7 @@ class RegionalApiArgs:
     throttle_rate_limit: steady requests per second the stage accepts (every route, the health route too) before
         answering 429; WAF does not attach to HTTP APIs, so this bounds what a flood costs (docs/design/edge-and-dns.md).
     throttle_burst_limit: the stage's burst, the token bucket's size.
+    log_retention_days: of the access-log group (``logRetentionDays``).
     protect: production: keep the shared validation record when this region's stack is removed.
     """
 
@@ -100,6 +100,7 @@ class RegionalApiArgs:
     health_check_path: str
     throttle_rate_limit: int
     throttle_burst_limit: int
+    log_retention_days: int
     protect: bool
 
 
@@ -109,7 +110,7 @@ class RegionalApi(pulumi.ComponentResource):
 
     Example:
         >>> RegionalApi("us-east-1-api", RegionalApiArgs("multi-region-prod", "app.example.com", zone.zone_id,
-        ...             key.arn, "/health", 500, 1000,
+        ...             key.arn, "/health", 500, 1000, 365,
         ...             protect=True), pulumi.ResourceOptions(parent=regional_stack))
     """
 
@@ -137,7 +138,7 @@ class RegionalApi(pulumi.ComponentResource):
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
             name=f"/aws/apigateway/{args.api_name}",
-            retention_in_days=ACCESS_LOG_RETENTION_DAYS,
+            retention_in_days=args.log_retention_days,
             kms_key_id=args.key_arn,
             opts=pulumi.ResourceOptions(parent=self.api),
         )

@@ -507,6 +507,7 @@ class RegionalAppArgs:
     api: the region's HTTP API (``RegionalApi.api``), which gets the routes.
     health_check_path: the anonymous route the Route53 health checks request.
     app: the functions' settings.
+    log_retention_days: of every function's log group (``logRetentionDays``).
     package: the built Lambda package.
     protect: production: protect the queues and keep them on delete.
     """
@@ -529,6 +530,7 @@ class RegionalAppArgs:
     api: aws.apigatewayv2.Api
     health_check_path: str
     app: AppConfig
+    log_retention_days: int
     package: Package
     protect: bool
 
@@ -682,7 +684,7 @@ class RegionalApp(pulumi.ComponentResource):
                 environment={**common, **{variable: extra[variable] for variable in spec.environment}},
                 timeout_seconds=args.app.function_timeout_seconds,
                 reserved_concurrency=reserved,
-                log_retention_days=args.app.function_log_retention_days,
+                log_retention_days=args.log_retention_days,
                 key_arn=args.key_arn,
                 private_subnet_ids=args.private_subnet_ids,
                 security_group_id=args.security_group_id,

@@ -19,7 +19,6 @@ from components.policies import assume_role_policy
 
 # Every control-plane log type EKS can ship to CloudWatch Logs.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
-CONTROL_PLANE_LOG_RETENTION_DAYS = 90
 CLUSTER_POLICIES = ("AmazonEKSClusterPolicy",)
 # What a node needs to join the cluster, run the VPC CNI (which assigns pod IPs from the VPC) and pull images.
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly")
@@ -54,6 +53,7 @@ class EksClusterArgs:
     region: the region of the inherited provider.
     private_subnet_ids: where the control plane ENIs and the nodes live (EKS takes the VPC from them).
     key_arn: the region's KMS key, encrypting Kubernetes secrets and the control-plane logs.
+    log_retention_days: of the control-plane log group (``logRetentionDays``).
     protect: protect stateful parts (production).
     """
 
@@ -62,6 +62,7 @@ class EksClusterArgs:
     region: str
     private_subnet_ids: list[pulumi.Input[str]]
     key_arn: pulumi.Input[str]
+    log_retention_days: int
     protect: bool
 
 
@@ -74,7 +75,8 @@ class EksCluster(pulumi.ComponentResource):
     group EKS creates, which is what the data stores admit (``cluster_security_group_id``).
 
     Example:
-        >>> EksCluster("us-east-1-eks", EksClusterArgs(config.eks, "multi-region-prod", "us-east-1", subnet_ids, key.arn, True),
+        >>> EksCluster("us-east-1-eks",
+        ...            EksClusterArgs(config.eks, "multi-region-prod", "us-east-1", subnet_ids, key.arn, 365, True),
         ...            pulumi.ResourceOptions(parent=regional_stack))
     """
 
@@ -130,7 +132,7 @@ class EksCluster(pulumi.ComponentResource):
         return aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
             name=f"/aws/eks/{args.cluster_name}/cluster",
-            retention_in_days=CONTROL_PLANE_LOG_RETENTION_DAYS,
+            retention_in_days=args.log_retention_days,
             kms_key_id=args.key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )

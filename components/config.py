@@ -65,7 +65,9 @@ KNOWN_REGIONS: tuple[str, ...] = (
 
 NAT_MODES = ("single", "per-az")
 ROUTING_MODES = ("failover", "latency")
-# The values CloudWatch Logs accepts for a log group's retention.
+# The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy's `retentionInDays`). Every log
+# group of the stack is kept `logRetentionDays`; the policy pack asks at least a year of each (MIN_LOG_RETENTION_DAYS
+# in policy/observability.py).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 KMS_DELETION_WINDOW = (7, 30)
 VPC_PREFIX = (16, 24)
@@ -222,7 +224,6 @@ class AppConfig:
     processor_reserved_concurrency: int
     api_reserved_concurrency: int
     queue_max_receive_count: int
-    function_log_retention_days: int
     max_clock_skew_seconds: int
     cache_ttl_seconds: int
     api_throttle_rate_limit: int
@@ -247,7 +248,7 @@ class StackConfig:
     stack: str
     regions: tuple[RegionConfig, ...]
     routing: RoutingConfig
-    flow_log_retention_days: int
+    log_retention_days: int
     kms_deletion_window_days: int
     protect_stateful_resources: bool
     eks: EksConfig
@@ -280,7 +281,7 @@ KEYS: dict[str, str] = {
     "privateSubnetPrefixLength": "integer",
     "publicSubnetPrefixLength": "integer",
     "natGateways": "string",
-    "flowLogRetentionDays": "integer",
+    "logRetentionDays": "integer",
     "kmsDeletionWindowDays": "integer",
     "protectStatefulResources": "boolean",
     "routingMode": "string",
@@ -316,7 +317,6 @@ KEYS: dict[str, str] = {
     "processorReservedConcurrency": "integer",
     "apiReservedConcurrency": "integer",
     "queueMaxReceiveCount": "integer",
-    "functionLogRetentionDays": "integer",
     "maxClockSkewSeconds": "integer",
     "cacheTtlSeconds": "integer",
     "apiThrottleRateLimit": "integer",
@@ -578,7 +578,7 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     """
     r = _Reader(raw)
     regions = _read_regions(r)
-    retention = r.integer("flowLogRetentionDays", choices=LOG_RETENTION_DAYS)
+    retention = r.integer("logRetentionDays", choices=LOG_RETENTION_DAYS)
     window = r.integer("kmsDeletionWindowDays", KMS_DELETION_WINDOW)
     protect = r.boolean("protectStatefulResources")
     routing = _read_routing(r)
@@ -601,7 +601,7 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
         stack=stack,
         regions=regions,
         routing=routing,
-        flow_log_retention_days=retention,
+        log_retention_days=retention,
         kms_deletion_window_days=window,
         protect_stateful_resources=protect,
         eks=eks,
@@ -746,7 +746,6 @@ def _read_app(r: _Reader) -> AppConfig | None:
         r.integer("processorReservedConcurrency", RESERVED_CONCURRENCY),
         r.integer("apiReservedConcurrency", RESERVED_CONCURRENCY),
         r.integer("queueMaxReceiveCount", MAX_RECEIVE_COUNT),
-        r.integer("functionLogRetentionDays", choices=LOG_RETENTION_DAYS),
         r.integer("maxClockSkewSeconds", CLOCK_SKEW_SECONDS),
         r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS),
         r.integer("apiThrottleRateLimit", API_THROTTLE_RATE),

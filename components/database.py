@@ -37,6 +37,11 @@ MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
 MONITORING_INTERVAL_SECONDS = 60
 PERFORMANCE_INSIGHTS_RETENTION_DAYS = 7
 LOG_EXPORTS = ("postgresql",)
+# What PostgreSQL writes to that log (the cluster parameter group, both parameters dynamic: applied without a reboot):
+# every DDL statement (CREATE, ALTER, DROP: who changed the schema, and when), and every statement that ran longer than
+# SLOW_STATEMENT_MS milliseconds, with its duration.
+LOG_STATEMENT = "ddl"
+SLOW_STATEMENT_MS = 1000
 SECRET_RECOVERY_DAYS_PROTECTED = 30
 
 # Fields of a member cluster that a switchover or failover changes outside Pulumi, or that only the region that
@@ -84,6 +89,22 @@ def instance_zones(zones: Sequence[T], count: int) -> list[T]:
     if count < 1:
         raise ValueError(f"a cluster needs at least one instance; got {count}")
     return [zones[i % len(zones)] for i in range(count)]
+
+
+def parameter_group_family(engine_version: str) -> str:
+    """The parameter group family of an Aurora PostgreSQL version: ``aurora-postgresql<major>``. Every member of the
+    global database runs the global cluster's version, so every region's group has the same family.
+
+    Example:
+        >>> parameter_group_family("16.8")
+        'aurora-postgresql16'
+    """
+    return f"{ENGINE}{engine_version.split('.', maxsplit=1)[0]}"
+
+
+def logging_parameters() -> dict[str, str]:
+    """The cluster parameters that log DDL and slow statements (``LOG_STATEMENT``, ``SLOW_STATEMENT_MS``)."""
+    return {"log_statement": LOG_STATEMENT, "log_min_duration_statement": str(SLOW_STATEMENT_MS)}
 
 
 def final_snapshot_identifier(global_cluster_id: str, region: str) -> str:
@@ -183,6 +204,7 @@ class AuroraRegionalArgs:
     ----------
     aurora: engine and sizes from the stack config.
     region: the region of the inherited provider.
+    name_prefix: ``<project>-<stack>``, which starts the name of the cluster parameter group.
     is_primary: whether this region holds the writer at first deploy (see docs/design/data-stores.md).
     global_cluster_id: the global cluster to join.
     master_username, master_password: used only by the primary cluster at creation.
@@ -197,6 +219,7 @@ class AuroraRegionalArgs:
 
     aurora: AuroraConfig
     region: str
+    name_prefix: str
     is_primary: bool
     global_cluster_id: pulumi.Input[str]
     master_username: str
@@ -212,8 +235,8 @@ class AuroraRegionalArgs:
 
 class AuroraRegionalCluster(pulumi.ComponentResource):
     """This region's member of the global database: its cluster (writer or secondary), instances spread over
-    the AZs, the subnet group, the security group admitting only the given clients, and the Enhanced
-    Monitoring role.
+    the AZs, the subnet group, the cluster parameter group that logs DDL and slow statements, the security group
+    admitting only the given clients, and the Enhanced Monitoring role.
 
     Every region registers the same resources with the same inputs whatever its role, except the master
     credentials, which only the primary passes and every member ignores afterwards.
@@ -223,6 +246,7 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
     instances: list[aws.rds.ClusterInstance]
     security_group: aws.ec2.SecurityGroup
     subnet_group: aws.rds.SubnetGroup
+    parameter_group: aws.rds.ClusterParameterGroup
     monitoring_role: aws.iam.Role
 
     def __init__(self, name: str, args: AuroraRegionalArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -233,6 +257,7 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
             description=f"Aurora global database member in {args.region}: private subnets only",
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self.parameter_group = self._parameter_group(name, args)
         self.security_group = self._security_group(name, args)
         self.monitoring_role, monitoring_policy = self._monitoring(name)
         self.cluster = self._cluster(name, args)
@@ -244,6 +269,22 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
                 "reader_endpoint": self.cluster.reader_endpoint,
                 "security_group_id": self.security_group.id,
             }
+        )
+
+    def _parameter_group(self, name: str, args: AuroraRegionalArgs) -> aws.rds.ClusterParameterGroup:
+        """DDL and slow-statement logging (``logging_parameters``). Named for its family: a major upgrade needs a
+        group of the new family, which then is a new group beside the old, not a rename."""
+        family = parameter_group_family(args.aurora.engine_version)
+        return aws.rds.ClusterParameterGroup(
+            f"{name}-parameters",
+            name=f"{args.name_prefix}-{family}",
+            family=family,
+            description=f"{args.name_prefix} Aurora PostgreSQL: log DDL and statements over {SLOW_STATEMENT_MS} ms",
+            parameters=[
+                aws.rds.ClusterParameterGroupParameterArgs(name=key, value=value, apply_method="immediate")
+                for key, value in logging_parameters().items()
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _security_group(self, name: str, args: AuroraRegionalArgs) -> aws.ec2.SecurityGroup:
@@ -294,6 +335,7 @@ class AuroraRegionalCluster(pulumi.ComponentResource):
             master_username=args.master_username if args.is_primary else None,
             master_password=pulumi.Output.secret(args.master_password) if args.is_primary else None,
             db_subnet_group_name=self.subnet_group.id,  # a DB subnet group's id is its name
+            db_cluster_parameter_group_name=self.parameter_group.name,
             vpc_security_group_ids=[self.security_group.id],
             port=PORT,
             storage_encrypted=True,

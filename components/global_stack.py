@@ -188,7 +188,7 @@ class GlobalStack(pulumi.ComponentResource):
             origins=[regions[name].bucket for name in cdn_origin_regions(self.config.region_names, self.config.primary.name)],
             failover_on_missing=edge.cdn_failover_on_missing,
             price_class=edge.cdn_price_class,
-            log_retention_days=self.config.flow_log_retention_days,
+            log_retention_days=self.config.log_retention_days,
             log_key_arn=self.edge_key.key.arn,
             waf_rate_limit=edge.waf_rate_limit,
         )

@@ -129,7 +129,7 @@ class RegionalStack(pulumi.ComponentResource):
         network_args = NetworkArgs(
             region=self.region.name,
             network=self.region.network,
-            flow_log_retention_days=self.config.flow_log_retention_days,
+            flow_log_retention_days=self.config.log_retention_days,
             log_key_arn=self.key.key.arn,
         )
         return Network(f"{self._prefix}-net", network_args, self._child())
@@ -162,6 +162,7 @@ class RegionalStack(pulumi.ComponentResource):
             region=self.region.name,
             private_subnet_ids=self.private_subnet_ids,
             key_arn=self.key.key.arn,
+            log_retention_days=self.config.log_retention_days,
             protect=self._protect_stateful,
         )
         return EksCluster(f"{self._prefix}-eks", eks_args, self._child())
@@ -173,6 +174,7 @@ class RegionalStack(pulumi.ComponentResource):
         database_args = AuroraRegionalArgs(
             aurora=self.config.aurora,
             region=self.region.name,
+            name_prefix=self.config.name_prefix,
             is_primary=self.region.is_primary,
             global_cluster_id=args.aurora_global.global_cluster_id,
             master_username=args.aurora_global.master_username,
@@ -204,6 +206,7 @@ class RegionalStack(pulumi.ComponentResource):
             region=self.region.name,
             key_arn=self.key.key.arn,
             noncurrent_version_days=self.config.noncurrent_version_days,
+            log_retention_days=self.config.log_retention_days,
             protect=self._protect_stateful,
         )
         return RegionalBucket(f"{self._prefix}-bucket", bucket_args, self._child())
@@ -218,6 +221,7 @@ class RegionalStack(pulumi.ComponentResource):
             health_check_path=self.config.edge.health_check_path,
             throttle_rate_limit=self.config.app.api_throttle_rate_limit,
             throttle_burst_limit=self.config.app.api_throttle_burst_limit,
+            log_retention_days=self.config.log_retention_days,
             protect=self._protect_stateful,
         )
         return RegionalApi(f"{self._prefix}-api", api_args, self._child())
@@ -255,6 +259,7 @@ class RegionalStack(pulumi.ComponentResource):
             api=self.api.api,
             health_check_path=config.edge.health_check_path,
             app=config.app,
+            log_retention_days=config.log_retention_days,
             package=package,
             protect=self._protect_stateful,
         )
@@ -317,7 +322,7 @@ class RegionalStack(pulumi.ComponentResource):
             table_key_arns=global_stack.table.key_arns,
             private_subnet_ids=self.private_subnet_ids,
             security_group_id=self.app_security_group.id,
-            log_retention_days=config.app.function_log_retention_days,
+            log_retention_days=config.log_retention_days,
             execution_timeout_seconds=execution_timeout_seconds(config.failover.drain_timeout_seconds),
             alarm_topic_arn=self.alarm_topic.arn,
         )

@@ -297,7 +297,7 @@ class FailoverRunbookArgs:
     table_key_arns: the key encrypting the table in each region (``GlobalTable.key_arns``): the runbook reads and
         writes every region's replica.
     private_subnet_ids, security_group_id: the region's private subnets and application security group.
-    log_retention_days: of both log groups (``functionLogRetentionDays``).
+    log_retention_days: of both log groups (``logRetentionDays``).
     execution_timeout_seconds: the bound of one execution (``execution_timeout_seconds``).
     alarm_topic_arn: the region's alarm topic.
     """

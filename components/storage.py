@@ -24,6 +24,10 @@ MAX_BUCKET_NAME_LENGTH = 63
 # Server access logs go under this prefix of the log bucket (the log-delivery grant is scoped to it).
 ACCESS_LOG_PREFIX = "access-logs/"
 ABORT_INCOMPLETE_UPLOADS_DAYS = 7
+# Where access logs move as they age: to Standard-IA after 30 days (its minimum age), then to Glacier Flexible Retrieval
+# 60 days later (S3 asks 30 in Standard-IA first); a step comes only when it falls before the logs expire.
+ACCESS_LOG_TRANSITIONS: tuple[tuple[int, str], ...] = ((30, "STANDARD_IA"), (90, "GLACIER"))
+ACCESS_LOG_LIFECYCLE_RULE = "archive-then-expire-access-logs"
 # S3 Replication Time Control: 15 minutes is the only threshold S3 offers, for both the SLA and the metrics.
 REPLICATION_TIME_MINUTES = 15
 
@@ -43,6 +47,19 @@ def bucket_name(project: str, stack: str, region: str, account_id: str, suffix: 
     if len(name) > MAX_BUCKET_NAME_LENGTH:
         raise ValueError(f"bucket name {name!r} is {len(name)} characters; S3 allows {MAX_BUCKET_NAME_LENGTH}")
     return name
+
+
+def access_log_transitions(retention_days: int) -> list[tuple[int, str]]:
+    """The steps of ``ACCESS_LOG_TRANSITIONS`` an access log takes before it expires at ``retention_days`` (S3
+    refuses a transition on or after the expiration).
+
+    Example:
+        >>> access_log_transitions(365)
+        [(30, 'STANDARD_IA'), (90, 'GLACIER')]
+        >>> access_log_transitions(60)
+        [(30, 'STANDARD_IA')]
+    """
+    return [(days, storage_class) for days, storage_class in ACCESS_LOG_TRANSITIONS if days < retention_days]
 
 
 def replication_rule_id(destination_region: str) -> str:
@@ -175,7 +192,8 @@ class RegionalBucketArgs:
     ----------
     region: the region of the inherited provider.
     key_arn: this region's KMS key (SSE-KMS with bucket keys).
-    noncurrent_version_days: how long noncurrent versions are kept.
+    noncurrent_version_days: how long noncurrent versions are kept (in the log bucket too).
+    log_retention_days: how long access logs are kept (``logRetentionDays``) before they expire.
     protect: Pulumi protection and retain on delete (production); without it the buckets can be emptied and
         deleted by ``pulumi destroy`` (dev).
     """
@@ -183,6 +201,7 @@ class RegionalBucketArgs:
     region: str
     key_arn: pulumi.Input[str]
     noncurrent_version_days: int
+    log_retention_days: int
     protect: bool
 
 
@@ -195,7 +214,10 @@ class RegionalBucket(pulumi.ComponentResource):
     CloudFront read grant on origin buckets) is attached afterwards with ``attach_data_bucket_policy``: S3 keeps
     one policy per bucket and the CloudFront grant names a distribution that itself needs this bucket.
     The log bucket is SSE-S3 (S3 cannot deliver access logs into a bucket whose default encryption is
-    SSE-KMS), private, TLS-only, and writable only by S3 log delivery for this data bucket.
+    SSE-KMS), private, TLS-only, and writable only by S3 log delivery for this data bucket (a bucket policy: ACLs are
+    disabled); versioned, so a log deleted or overwritten stays recoverable for ``noncurrent_version_days``; its logs
+    move to Standard-IA then Glacier (``access_log_transitions``) and expire after ``log_retention_days``. It has no
+    Object Lock default retention and no Requester Pays, which S3 refuses in a log target.
 
     ``versioning`` is exposed because replication in either direction must wait for it.
     """
@@ -259,12 +281,7 @@ class RegionalBucket(pulumi.ComponentResource):
         self.bucket_arn = pulumi.Output.all(partition, self.bucket_name).apply(lambda v: bucket_arn(v[0], v[1]))
         self.bucket_regional_domain_name = self.bucket.bucket_regional_domain_name
         in_bucket = pulumi.ResourceOptions(parent=self.bucket)
-        self.versioning = aws.s3.BucketVersioning(
-            f"{name}-data-versioning",
-            bucket=self.bucket_name,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
-            opts=in_bucket,
-        )
+        self.versioning = self._versioned(f"{name}-data", self.bucket, self.bucket_name)
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-data-encryption",
             bucket=self.bucket_name,
@@ -335,6 +352,7 @@ class RegionalBucket(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self.log_bucket),
         )
         log_access_block = self._private(f"{name}-logs", self.log_bucket, self.log_bucket_name)
+        self._log_lifecycle(name, args)
         return aws.s3.BucketPolicy(
             f"{name}-logs-policy",
             bucket=self.log_bucket_name,
@@ -342,6 +360,45 @@ class RegionalBucket(pulumi.ComponentResource):
                 lambda v: json.dumps(access_log_bucket_policy(v[0], v[1], v[2], ACCESS_LOG_PREFIX))
             ),
             opts=pulumi.ResourceOptions(parent=self.log_bucket, depends_on=[log_access_block]),
+        )
+
+    def _log_lifecycle(self, name: str, args: RegionalBucketArgs) -> None:
+        """The log bucket versioned, and one rule over every log: transitions as they age, expiry after
+        ``log_retention_days`` (which also removes the delete markers left alone), noncurrent versions expired after
+        ``noncurrent_version_days``, incomplete uploads aborted."""
+        versioning = self._versioned(f"{name}-logs", self.log_bucket, self.log_bucket_name)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-logs-lifecycle",
+            bucket=self.log_bucket_name,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id=ACCESS_LOG_LIFECYCLE_RULE,
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+                    transitions=[
+                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(days=days, storage_class=storage_class)
+                        for days, storage_class in access_log_transitions(args.log_retention_days)
+                    ],
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=args.log_retention_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=args.noncurrent_version_days
+                    ),
+                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                        days_after_initiation=ABORT_INCOMPLETE_UPLOADS_DAYS
+                    ),
+                )
+            ],
+            opts=pulumi.ResourceOptions(parent=self.log_bucket, depends_on=[versioning]),
+        )
+
+    @staticmethod
+    def _versioned(name: str, bucket: aws.s3.Bucket, name_output: pulumi.Output[str]) -> aws.s3.BucketVersioning:
+        """Versioning on: an overwritten or deleted object stays as a noncurrent version (replication needs it too)."""
+        return aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            bucket=name_output,
+            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            opts=pulumi.ResourceOptions(parent=bucket),
         )
 
     @staticmethod

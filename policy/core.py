@@ -41,6 +41,10 @@ S3_ENCRYPTION = (
 )
 S3_VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersioningV2:BucketVersioningV2")
 S3_LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
+S3_LIFECYCLE = (
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+)
 S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 S3_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"

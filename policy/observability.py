@@ -14,18 +14,22 @@ from policy.core import (
     RDS_CLUSTER,
     RDS_INSTANCE,
     S3_BUCKET,
+    S3_LIFECYCLE,
     S3_LOGGING,
     STATE_MACHINE,
     Messages,
     Props,
     Stack,
+    StackResource,
     StackViolation,
     Violations,
     attached,
     block,
+    blocks,
     bucket_of,
     flag,
     given,
+    known,
     log_target_buckets,
     number,
     resource_rule,
@@ -39,17 +43,25 @@ FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 VPC = "aws:ec2/vpc:Vpc"
 LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
 LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+RDS_CLUSTER_PARAMETER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
+# log_statement values that log at least every DDL statement; log_min_duration_statement -1 turns slow-statement
+# logging off.
+DDL_LOG_STATEMENTS = ("ddl", "mod", "all")
+# A year of logs: what an incident or audit reaching back over the last year needs (checkov CKV_AWS_338).
+MIN_LOG_RETENTION_DAYS = 365
 
 
 @resource_rule(
     "log-group-retention",
-    "CloudWatch log groups set a retention period (never 'keep forever').",
+    f"CloudWatch log groups keep their logs at least {MIN_LOG_RETENTION_DAYS} days, and not forever.",
     LOG_GROUP,
 )
 def log_group_retention(resource_type: str, props: Props) -> Messages:
     days = number(props.get("retentionInDays"))
     if days is None or days <= 0:
         yield "retentionInDays must be set: without it logs are kept, and billed, forever"
+    elif days < MIN_LOG_RETENTION_DAYS:
+        yield f"retentionInDays is {days:g}; keep logs at least {MIN_LOG_RETENTION_DAYS} days (logRetentionDays)"
 
 
 @resource_rule(
@@ -126,6 +138,51 @@ def state_machine_tracing(resource_type: str, props: Props) -> Messages:
         yield "tracingConfiguration.enabled must be true"
 
 
+def _names_group(stack: Stack, cluster: StackResource, name: str | None, group: StackResource) -> bool:
+    """Whether ``cluster`` names ``group``; a new group's name is known only after the update: then the group the
+    cluster depends on."""
+    if name:
+        return group.props.get("name") == name
+    return given(cluster.props, "dbClusterParameterGroupName") and stack.depends_on(cluster, group)
+
+
+@stack_rule(
+    "aurora-postgresql-query-logging",
+    "Aurora PostgreSQL clusters log DDL and slow statements through a cluster parameter group of their engine's family "
+    "(log_statement ddl or more, log_min_duration_statement set).",
+)
+def aurora_postgresql_query_logging(stack: Stack) -> Violations:
+    groups = stack.of_type(RDS_CLUSTER_PARAMETER_GROUP)
+    for cluster in stack.of_type(RDS_CLUSTER):
+        if "postgresql" not in str(cluster.props.get("engine") or ""):
+            continue
+        name = known(cluster.props, "dbClusterParameterGroupName")
+        attached_groups = [g for g in groups if g.region == cluster.region and _names_group(stack, cluster, name, g)]
+        if not attached_groups:
+            yield StackViolation(f"cluster {cluster.name} names no cluster parameter group of the stack", cluster.urn)
+            continue
+        group = attached_groups[0]
+        values = {str(p.get("name")): str(p.get("value")) for p in blocks(group.props.get("parameters"))}
+        if values.get("log_statement") not in DDL_LOG_STATEMENTS:
+            yield StackViolation(
+                f"cluster {cluster.name}'s parameter group {group.name} has log_statement {values.get('log_statement')!r}; "
+                f"one of {', '.join(DDL_LOG_STATEMENTS)}",
+                cluster.urn,
+            )
+        if not values.get("log_min_duration_statement", "-1").isdigit():
+            yield StackViolation(
+                f"cluster {cluster.name}'s parameter group {group.name} does not set log_min_duration_statement to a number "
+                "of milliseconds (slow statements go unlogged)",
+                cluster.urn,
+            )
+        version = known(cluster.props, "engineVersion")
+        family = known(group.props, "family")
+        if version and family and family != f"aurora-postgresql{str(version).split('.', maxsplit=1)[0]}":
+            yield StackViolation(
+                f"cluster {cluster.name} runs {version} but its parameter group {group.name} is of family {family}", cluster.urn
+            )
+
+
 @stack_rule(
     "vpc-flow-logs",
     "Every VPC records all its traffic (accepted and rejected) in flow logs.",
@@ -152,6 +209,36 @@ def s3_access_logging(stack: Stack) -> Violations:
 
 
 @stack_rule(
+    "s3-bucket-lifecycle",
+    "Every S3 bucket has a lifecycle that expires noncurrent versions and aborts incomplete uploads; a bucket of "
+    "server access logs also expires its logs.",
+)
+def s3_bucket_lifecycle(stack: Stack) -> Violations:
+    log_buckets = log_target_buckets(stack)
+    for bucket in stack.of_type(*S3_BUCKET):
+        rules = [
+            rule
+            for config in attached(stack, S3_LIFECYCLE, bucket)
+            for rule in blocks(config.props.get("rules"))
+            if rule.get("status") == "Enabled"
+        ]
+        if not rules:
+            yield StackViolation(f"bucket {bucket.name} has no enabled lifecycle rule", bucket.urn)
+            continue
+        missing = [
+            what
+            for what, path in (
+                ("expire noncurrent versions", ("noncurrentVersionExpiration", "noncurrentDays")),
+                ("abort incomplete multipart uploads", ("abortIncompleteMultipartUpload", "daysAfterInitiation")),
+                *((("expire its access logs", ("expiration", "days")),) if bucket_of(bucket) in log_buckets else ()),
+            )
+            if not any(given(block(rule.get(path[0])), path[1]) for rule in rules)
+        ]
+        if missing:
+            yield StackViolation(f"bucket {bucket.name}'s lifecycle does not {', '.join(missing)}", bucket.urn)
+
+
+@stack_rule(
     "cloudfront-access-logging",
     "Every CloudFront distribution writes access logs (legacy S3 logging, or a log delivery source with a delivery).",
 )
@@ -173,11 +260,13 @@ RULES = (
     log_group_retention,
     eks_control_plane_logs,
     rds_log_exports,
+    aurora_postgresql_query_logging,
     api_access_logs,
     state_machine_logging,
     lambda_tracing,
     state_machine_tracing,
     vpc_flow_logs,
     s3_access_logging,
+    s3_bucket_lifecycle,
     cloudfront_access_logging,
 )

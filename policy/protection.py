@@ -22,6 +22,10 @@ from policy.core import (
     SECRET,
     Messages,
     Props,
+    Stack,
+    StackViolation,
+    Violations,
+    attached,
     block,
     blocks,
     flag,
@@ -29,6 +33,7 @@ from policy.core import (
     given,
     number,
     resource_rule,
+    stack_rule,
 )
 
 MIN_BACKUP_DAYS = 7.0
@@ -154,6 +159,21 @@ def s3_versioning_enabled(resource_type: str, props: Props) -> Messages:
         yield f"versioningConfiguration.status is {status!r}; it must be 'Enabled'"
 
 
+@stack_rule(
+    "s3-bucket-versioned",
+    "Every S3 bucket is versioned, the access-log buckets too: a log deleted or overwritten stays recoverable.",
+)
+def s3_bucket_versioned(stack: Stack) -> Violations:
+    for bucket in stack.of_type(*S3_BUCKET):
+        if flag(get(block(bucket.props.get("versioning")), "enabled")) is True:
+            continue
+        statuses = [get(block(v.props.get("versioningConfiguration")), "status") for v in attached(stack, S3_VERSIONING, bucket)]
+        if "Enabled" not in statuses:
+            yield StackViolation(
+                f"bucket {bucket.name} is not versioned (no versioning configuration with status Enabled)", bucket.urn
+            )
+
+
 RULES = (
     rds_deletion_protection,
     dynamodb_deletion_protection,
@@ -165,6 +185,7 @@ RULES = (
     rds_backup_retention,
     cache_snapshots,
     s3_versioning_enabled,
+    s3_bucket_versioned,
 )
 
 DELETION_PROTECTION = tuple(

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from components.api import (
-    ACCESS_LOG_RETENTION_DAYS,
     access_log_format,
     api_hostname,
     execute_api_host,
@@ -136,7 +135,7 @@ def test_default_stage_auto_deploys_and_logs_to_an_encrypted_group(case: tuple[P
         assert settings["destinationArn"] == fake_arn("cloudwatch", "loggroup", region, log_group.name)
         assert json.loads(settings["format"]) == json.loads(access_log_format())
         assert log_group.inputs["name"] == f"/aws/apigateway/multi-region-{config.stack}"
-        assert log_group.inputs["retentionInDays"] == ACCESS_LOG_RETENTION_DAYS
+        assert log_group.inputs["retentionInDays"] == config.log_retention_days
         assert log_group.inputs["kmsKeyId"] == run.outputs["regions"][region]["kmsKeyArn"]
         assert region in log_group.inputs["kmsKeyId"]
 

@@ -204,7 +204,7 @@ def test_log_groups_come_first_with_retention_and_the_region_key(stack_run: Prog
                 logs = _named(run, region, f"{region}-app-{function}-logs")
                 assert logs.inputs == {
                     "name": f"/aws/lambda/{_prefix(run)}-{function}",
-                    "retentionInDays": run.config.app.function_log_retention_days,
+                    "retentionInDays": run.config.log_retention_days,
                     "kmsKeyId": _key_arn(region),
                 }
                 created = _function(run, region, function)

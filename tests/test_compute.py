@@ -34,6 +34,7 @@ def _eks(config: StackConfig, region: RegionConfig, opts: pulumi.ResourceOptions
         region=region.name,
         private_subnet_ids=[f"{region.name}-private-{zone}" for zone in range(3)],
         key_arn=f"arn:aws:kms:{region.name}:{ACCOUNT_ID}:key/{region.name}-kms-key",
+        log_retention_days=config.log_retention_days,
         protect=config.protect_stateful_resources,
     )
     return EksCluster(f"{region.name}-eks", args, opts)
@@ -104,7 +105,7 @@ def test_control_plane_logs_go_to_an_encrypted_group_created_first(stack_run: Pr
         ]
         assert group.inputs["name"] == f"/aws/eks/{cluster.inputs['name']}/cluster"
         assert group.inputs["kmsKeyId"] == f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key.name}"
-        assert group.inputs["retentionInDays"] == 90
+        assert group.inputs["retentionInDays"] == stack_run.config.log_retention_days
 
 
 def test_endpoint_is_private_only_by_default(stack_run: ProgramRun) -> None:

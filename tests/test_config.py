@@ -32,7 +32,6 @@ def test_dev_is_the_same_shape_smaller_and_unprotected() -> None:
     assert dev.regions[0].network.nat_gateways == "single"
     assert dev.eks.node_desired < prod.eks.node_desired
     assert dev.aurora.instances_per_region < prod.aurora.instances_per_region
-    assert dev.flow_log_retention_days < prod.flow_log_retention_days
 
 
 def test_defaults_deploy_in_a_new_account() -> None:
@@ -91,8 +90,8 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
     ("subnets do not fit", {"privateSubnetPrefixLength": 17}, ["privateSubnetPrefixLength: got 17", "/18 or longer"]),
     ("subnet prefix absurd", {"publicSubnetPrefixLength": 40}, ["publicSubnetPrefixLength: got 40", "from 17 to 28"]),
     ("unknown NAT mode", {"natGateways": "two"}, ["natGateways: got 'two'", "one of single, per-az"]),
-    ("negative retention", {"flowLogRetentionDays": -1}, ["flowLogRetentionDays: got -1", "one of 1, 3, 5, 7"]),
-    ("retention not a number", {"flowLogRetentionDays": "a week"}, ["flowLogRetentionDays: got 'a week'", "a whole number"]),
+    ("negative retention", {"logRetentionDays": -1}, ["logRetentionDays: got -1", "one of 1, 3, 5, 7"]),
+    ("retention not a number", {"logRetentionDays": "a week"}, ["logRetentionDays: got 'a week'", "a whole number"]),
     ("KMS window too short", {"kmsDeletionWindowDays": 3}, ["kmsDeletionWindowDays: got 3", "from 7 to 30"]),
     ("protection not a boolean", {"protectStatefulResources": "yes"}, ["protectStatefulResources: got 'yes'", "true or false"]),
     ("unknown routing mode", {"routingMode": "round-robin"}, ["routingMode: got 'round-robin'", "one of failover, latency"]),

@@ -18,9 +18,11 @@ from components.database import (
     MASTER_USERNAME,
     MEMBER_CLUSTER_IGNORED_FIELDS,
     PASSWORD_SPECIALS,
+    SLOW_STATEMENT_MS,
     final_snapshot_identifier,
     instance_zones,
     master_secret_document,
+    parameter_group_family,
 )
 from components.passwords import PASSWORD_LENGTH
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource, raw_config
@@ -28,6 +30,7 @@ from tests.support.program import THREE_REGIONS, ProgramRunner, chosen_zones
 
 GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 CLUSTER = "aws:rds/cluster:Cluster"
+PARAMETER_GROUP = "aws:rds/clusterParameterGroup:ClusterParameterGroup"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 SUBNET_GROUP = "aws:rds/subnetGroup:SubnetGroup"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -218,6 +221,38 @@ def test_backups_iam_auth_and_log_exports(stack_run: ProgramRun) -> None:
         assert cluster.inputs["enabledCloudwatchLogsExports"] == ["postgresql"]
 
 
+@pytest.mark.parametrize(
+    ("version", "family"), [("14.9", "aurora-postgresql14"), ("16.8", "aurora-postgresql16"), ("17.4", "aurora-postgresql17")]
+)
+def test_the_parameter_group_family_is_the_engine_and_the_major_version(version: str, family: str) -> None:
+    assert parameter_group_family(version) == family
+
+
+def test_every_member_logs_ddl_and_slow_statements_through_a_parameter_group_of_its_family(stack_run: ProgramRun) -> None:
+    cfg = stack_run.config
+    family = f"aurora-postgresql{cfg.aurora.engine_version.split('.')[0]}"
+    assert family == "aurora-postgresql16"
+    for region in cfg.region_names:
+        cluster = _member(stack_run, region)
+        group = _named(stack_run, PARAMETER_GROUP, f"{region}-aurora-parameters")
+        assert group.region == region
+        assert group.inputs["name"] == f"multi-region-{stack_run.stack}-{family}"
+        assert group.inputs["family"] == family
+        assert sorted(group.inputs["parameters"], key=lambda p: p["name"]) == [
+            {"name": "log_min_duration_statement", "value": str(SLOW_STATEMENT_MS), "applyMethod": "immediate"},
+            {"name": "log_statement", "value": "ddl", "applyMethod": "immediate"},
+        ]
+        assert cluster.inputs["dbClusterParameterGroupName"] == group.inputs["name"]
+        assert group.urn in cluster.dependencies
+
+
+def test_another_major_version_gets_a_group_of_its_own_family(run_stack: ProgramRunner) -> None:
+    run = run_stack("dev", auroraEngineVersion="17.4")
+    for region in run.config.region_names:
+        group = _named(run, PARAMETER_GROUP, f"{region}-aurora-parameters")
+        assert (group.inputs["family"], group.inputs["name"]) == ("aurora-postgresql17", "multi-region-dev-aurora-postgresql17")
+
+
 def test_members_ignore_the_fields_a_switchover_moves(stack_run: ProgramRun) -> None:
     expected = {_camel(field) for field in MEMBER_CLUSTER_IGNORED_FIELDS}
     assert expected == {
@@ -386,6 +421,7 @@ def test_preview_registers_every_aurora_resource_in_every_region(preview_run: Pr
     for region in cfg.region_names:
         assert _member(preview_run, region).region == region
         assert _named(preview_run, SUBNET_GROUP, f"{region}-aurora-subnets").region == region
+        assert _named(preview_run, PARAMETER_GROUP, f"{region}-aurora-parameters").region == region
         assert _named(preview_run, SECURITY_GROUP, f"{region}-aurora-sg").region == region
         assert _named(preview_run, ROLE, f"{region}-aurora-monitoring-role").region == region
         assert _named(preview_run, ATTACHMENT, f"{region}-aurora-monitoring-policy").region == region

@@ -195,7 +195,13 @@ def cdn_alone(stack: str, **overrides: Any) -> ProgramRun:
         origins = [
             RegionalBucket(
                 f"{name}-bucket",
-                RegionalBucketArgs(name, f"{name}-key-arn", config.noncurrent_version_days, config.protect_stateful_resources),
+                RegionalBucketArgs(
+                    name,
+                    f"{name}-key-arn",
+                    config.noncurrent_version_days,
+                    config.log_retention_days,
+                    config.protect_stateful_resources,
+                ),
                 pulumi.ResourceOptions(provider=providers[name]),
             )
             for name in cdn_origin_regions(config.region_names, config.primary.name)
@@ -412,7 +418,7 @@ def test_access_logs_are_delivered_to_a_us_east_1_log_group(scenario: tuple[Prog
     log_group = child(component, LOG_GROUP)
     assert log_group.region == "us-east-1"
     assert log_group.inputs["name"] == f"/aws/vendedlogs/cloudfront/multi-region-{run.stack}"
-    assert log_group.inputs["retentionInDays"] == config.flow_log_retention_days
+    assert log_group.inputs["retentionInDays"] == config.log_retention_days
     if "us-east-1" in config.region_names:
         assert log_group.inputs["kmsKeyId"] == run.outputs["regions"]["us-east-1"]["kmsKeyArn"]
     else:  # a key of its own in us-east-1, with the regional key policy (CloudWatch Logs of that region may use it)

@@ -205,3 +205,24 @@ def test_dashboard_body_adds_a_functions_row_before_the_health_checks() -> None:
         ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "p-events-dlq"],
     ]
     assert body["widgets"][10]["properties"]["title"] == "Health check of us-east-1"
+
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+
+
+def test_every_log_group_keeps_its_logs_the_configured_days(stack_run: ProgramRun) -> None:
+    """One key, logRetentionDays, sets every group: flow, function, API access, EKS control plane, runbook function
+    and state machine, CDN access logs; the committed stacks keep a year."""
+    groups = stack_run.of_type(LOG_GROUP)
+    regions = stack_run.config.region_names
+    # Per region: flow logs, 3 functions, API access, EKS control plane, runbook function and state machine; the CDN's.
+    assert len(groups) == 8 * len(regions) + 1
+    assert {g.name: g.inputs["retentionInDays"] for g in groups} == {g.name: 365 for g in groups}
+    assert stack_run.config.log_retention_days == 365
+
+
+def test_another_retention_reaches_every_log_group(run_stack: ProgramRunner) -> None:
+    run = run_stack("dev", logRetentionDays=731)
+    groups = run.of_type(LOG_GROUP)
+    assert groups
+    assert {g.name: g.inputs["retentionInDays"] for g in groups} == {g.name: 731 for g in groups}

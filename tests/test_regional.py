@@ -127,7 +127,7 @@ def test_flow_logs_capture_all_traffic_into_an_encrypted_log_group(stack_run: Pr
         (group,) = [
             g for g in stack_run.of_type("aws:cloudwatch/logGroup:LogGroup", region) if g.name == f"{region}-net-flow-logs"
         ]
-        assert group.inputs["retentionInDays"] == cfg.flow_log_retention_days
+        assert group.inputs["retentionInDays"] == cfg.log_retention_days
         assert group.inputs["kmsKeyId"] == f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key.name}"
         flow = stack_run.one("aws:ec2/flowLog:FlowLog", region)
         assert flow.inputs["vpcId"] == f"{region}-net-vpc-id"

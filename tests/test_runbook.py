@@ -161,7 +161,7 @@ def test_the_function_runs_the_runbook_handler_on_the_apps_package(run: ProgramR
         logs = _named(run, f"{region}-runbook-lambda-logs")
         assert logs.inputs == {
             "name": f"/aws/lambda/{prefix}-runbook",
-            "retentionInDays": run.config.app.function_log_retention_days,
+            "retentionInDays": run.config.log_retention_days,
             "kmsKeyId": _key_arn(region),
         }
         assert logs.urn in _function(run, region).dependencies
@@ -183,7 +183,7 @@ def test_the_state_machine_logs_everything_encrypted_and_traces(run: ProgramRun)
         assert machine.inputs["tracingConfiguration"] == {"enabled": True}
         assert logs.inputs == {
             "name": f"/aws/vendedlogs/states/{prefix}-failover",
-            "retentionInDays": run.config.app.function_log_retention_days,
+            "retentionInDays": run.config.log_retention_days,
             "kmsKeyId": _key_arn(region),
         }
         role = _named(run, f"{region}-runbook-state-machine-role")

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from components.storage import (
+    ACCESS_LOG_LIFECYCLE_RULE,
     ACCESS_LOG_PREFIX,
     ReplicaSide,
     access_log_bucket_policy,
+    access_log_transitions,
     bucket_arn,
     bucket_name,
     data_bucket_policy,
@@ -211,6 +213,44 @@ def test_log_bucket_is_sse_s3_tls_only_and_writable_only_by_log_delivery_for_its
         }
 
 
+def test_log_bucket_is_versioned_and_moves_then_expires_its_logs(stack_run: ProgramRun) -> None:
+    retention, noncurrent = stack_run.config.log_retention_days, noncurrent_days(stack_run.stack)
+    assert retention == 365
+    for region in stack_run.regions():
+        logs = log_bucket(stack_run, region)
+        versioning = config_of(stack_run, VERSIONING, logs)
+        assert versioning.inputs["versioningConfiguration"] == {"status": "Enabled"}
+        lifecycle = config_of(stack_run, LIFECYCLE, logs)
+        assert versioning.urn in lifecycle.dependencies
+        assert lifecycle.inputs["rules"] == [
+            {
+                "id": ACCESS_LOG_LIFECYCLE_RULE,
+                "status": "Enabled",
+                "filter": {},
+                "transitions": [{"days": 30, "storageClass": "STANDARD_IA"}, {"days": 90, "storageClass": "GLACIER"}],
+                "expiration": {"days": 365},
+                "noncurrentVersionExpiration": {"noncurrentDays": noncurrent},
+                "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7},
+            }
+        ]
+
+
+def test_a_short_retention_expires_the_logs_before_the_transitions_that_would_follow(run_stack: ProgramRunner) -> None:
+    run = run_stack("dev", logRetentionDays=60)
+    for region in run.regions():
+        (rule,) = config_of(run, LIFECYCLE, log_bucket(run, region)).inputs["rules"]
+        assert rule["transitions"] == [{"days": 30, "storageClass": "STANDARD_IA"}]
+        assert rule["expiration"] == {"days": 60}
+
+
+@pytest.mark.parametrize(
+    ("retention", "steps"),
+    [(1, []), (30, []), (60, [(30, "STANDARD_IA")]), (90, [(30, "STANDARD_IA")]), (120, [(30, "STANDARD_IA"), (90, "GLACIER")])],
+)
+def test_access_log_transitions_come_strictly_before_the_expiry(retention: int, steps: list[tuple[int, str]]) -> None:
+    assert access_log_transitions(retention) == steps
+
+
 def test_buckets_are_protected_in_prod_and_destroyable_in_dev(stack_run: ProgramRun) -> None:
     protected = stack_run.stack == "prod"
     for region in stack_run.regions():
@@ -353,9 +393,9 @@ def test_preview_registers_the_buckets_and_replication_in_every_region(preview_r
     for region in preview_run.regions():
         assert len(preview_run.of_type(REGIONAL_BUCKET, region)) == 1
         assert len(preview_run.of_type(BUCKET, region)) == 2
-        for type_ in (VERSIONING, LIFECYCLE, LOGGING, BUCKET_REPLICATION, REPLICATION):
+        for type_ in (LOGGING, BUCKET_REPLICATION, REPLICATION):
             assert len(preview_run.of_type(type_, region)) == 1, (type_, region)
-        for type_ in (ENCRYPTION, ACCESS_BLOCK, OWNERSHIP, POLICY):
+        for type_ in (VERSIONING, LIFECYCLE, ENCRYPTION, ACCESS_BLOCK, OWNERSHIP, POLICY):
             assert len(preview_run.of_type(type_, region)) == 2, (type_, region)
 
 
@@ -445,7 +485,6 @@ def test_replication_role_policy_names_only_the_given_buckets_and_keys() -> None
 
 
 def test_replication_waits_for_versioning_at_both_ends(stack_run: ProgramRun) -> None:
-    versionings = {v.urn for v in stack_run.of_type(VERSIONING)}
-    assert len(versionings) == len(stack_run.regions())
+    versionings = {config_of(stack_run, VERSIONING, data_bucket(stack_run, region)).urn for region in stack_run.regions()}
     for source in stack_run.regions():
         assert versionings <= set(replication_of(stack_run, source).dependencies)

@@ -5,9 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import observability
-from policy.core import DISTRIBUTION, EKS_CLUSTER, LAMBDA_FUNCTION, LOG_GROUP, RDS_CLUSTER, RDS_INSTANCE, STATE_MACHINE, Rule
+from policy.core import (
+    DISTRIBUTION,
+    EKS_CLUSTER,
+    LAMBDA_FUNCTION,
+    LOG_GROUP,
+    RDS_CLUSTER,
+    RDS_INSTANCE,
+    STATE_MACHINE,
+    Rule,
+    StackResource,
+)
 from tests.support.policy_cases import (
     Cases,
     ResourceCases,
@@ -36,14 +47,56 @@ SOURCE = resource(observability.LOG_DELIVERY_SOURCE, "cdn-source", depends_on=[C
 DELIVERY = resource(observability.LOG_DELIVERY, "cdn-delivery", deliverySourceName="cdn-logs")
 
 
+LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+NONCURRENT = {"noncurrentVersionExpiration": {"noncurrentDays": 90.0}}
+ABORT = {"abortIncompleteMultipartUpload": {"daysAfterInitiation": 7.0}}
+EXPIRE = {"expiration": {"days": 365.0}}
+TO_LOGS = resource(LOGGING, "data-logging", bucket="data", targetBucket="logs")
+
+
+def lifecycle(bucket: str, *rules: dict[str, Any], status: str = "Enabled") -> Any:
+    return resource(LIFECYCLE, f"{bucket}-lifecycle", bucket=bucket, rules=[{"status": status, **r} for r in rules])
+
+
+PG = "aurora-postgresql"
+PG_CLUSTER = resource(RDS_CLUSTER, "db", engine=PG, engineVersion="16.8", dbClusterParameterGroupName="db-logging")
+PENDING_CLUSTER = StackResource(
+    RDS_CLUSTER,
+    "pending",
+    "urn:pending",
+    unknown_checking_proxy({"engine": PG, "dbClusterParameterGroupName": UNKNOWN_STRING_VALUE}),
+    "us-east-1",
+    ("urn:aws:rds/clusterParameterGroup:ClusterParameterGroup::db-logging",),
+)
+
+
+def pg_group(*, family: str = "aurora-postgresql16", region: str = "us-east-1", **parameters: str) -> Any:
+    values = {"log_statement": "ddl", "log_min_duration_statement": "1000", **parameters}
+    return resource(
+        observability.RDS_CLUSTER_PARAMETER_GROUP,
+        "db-logging",
+        region,
+        name="db-logging",
+        family=family,
+        parameters=[{"name": k, "value": v, "applyMethod": "immediate"} for k, v in values.items()],
+    )
+
+
+PG_GROUP = pg_group()
+
+
 def flow_log(traffic: str) -> Any:
     return resource(observability.FLOW_LOG, f"flow-{traffic}", depends_on=[VPC], trafficType=traffic)
 
 
 CASES: Cases = {
     "log-group-retention": ResourceCases(
-        passing=[(LOG_GROUP, {"retentionInDays": 90.0})],
-        failing=[(LOG_GROUP, {}, "retentionInDays"), (LOG_GROUP, {"retentionInDays": 0.0}, "retentionInDays")],
+        passing=[(LOG_GROUP, {"retentionInDays": 365.0}), (LOG_GROUP, {"retentionInDays": 3653.0})],
+        failing=[
+            (LOG_GROUP, {}, "retentionInDays must be set"),
+            (LOG_GROUP, {"retentionInDays": 0.0}, "retentionInDays must be set"),
+            (LOG_GROUP, {"retentionInDays": 180.0}, "retentionInDays is 180; keep logs at least 365 days"),
+        ],
     ),
     "eks-control-plane-logs": ResourceCases(
         passing=[(EKS_CLUSTER, {"enabledClusterLogTypes": list(observability.EKS_LOG_TYPES)})],
@@ -86,6 +139,21 @@ CASES: Cases = {
         passing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": True}})],
         failing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": False}}, "tracingConfiguration.enabled")],
     ),
+    "aurora-postgresql-query-logging": StackCases(
+        passing=[
+            stack(PG_CLUSTER, PG_GROUP),
+            # A new group's name is known only after the update: the group the cluster depends on.
+            stack(PG_GROUP, PENDING_CLUSTER),
+            stack(resource(RDS_CLUSTER, "mysql", engine="aurora-mysql")),
+        ],
+        failing=[
+            (stack(resource(RDS_CLUSTER, "db", engine=PG, engineVersion="16.8")), "names no cluster parameter group"),
+            (stack(PG_CLUSTER, pg_group(log_statement="none")), "log_statement 'none'; one of ddl, mod, all"),
+            (stack(PG_CLUSTER, pg_group(log_min_duration_statement="-1")), "does not set log_min_duration_statement"),
+            (stack(PG_CLUSTER, pg_group(family="aurora-postgresql15")), "runs 16.8 but its parameter group"),
+            (stack(PG_CLUSTER, pg_group(region="eu-west-1")), "names no cluster parameter group"),
+        ],
+    ),
     "vpc-flow-logs": StackCases(
         passing=[stack(VPC, flow_log("ALL"))],
         failing=[
@@ -99,6 +167,31 @@ CASES: Cases = {
         failing=[
             (stack(DATA, LOGS), "bucket data writes no server access logs"),
             (stack(DATA, LOGS, resource(LOGGING, "other-logging", bucket="other", targetBucket="logs")), "bucket data writes no"),
+        ],
+    ),
+    "s3-bucket-lifecycle": StackCases(
+        passing=[
+            # The data bucket's rules apart, the log bucket's in one rule with its transitions.
+            stack(
+                DATA,
+                LOGS,
+                TO_LOGS,
+                lifecycle("data", NONCURRENT, ABORT),
+                lifecycle("logs", {**EXPIRE, **NONCURRENT, **ABORT, "transitions": [{"days": 30.0, "storageClass": "GLACIER"}]}),
+            ),
+        ],
+        failing=[
+            (stack(DATA), "bucket data has no enabled lifecycle rule"),
+            (stack(DATA, lifecycle("data", NONCURRENT, ABORT, status="Disabled")), "bucket data has no enabled lifecycle rule"),
+            (stack(DATA, lifecycle("data", NONCURRENT)), "does not abort incomplete multipart uploads"),
+            (
+                stack(DATA, LOGS, TO_LOGS, lifecycle("data", NONCURRENT, ABORT), lifecycle("logs", NONCURRENT, ABORT)),
+                "bucket logs's lifecycle does not expire its access logs",
+            ),
+            (
+                stack(DATA, LOGS, TO_LOGS, lifecycle("data", NONCURRENT, ABORT), lifecycle("logs", {**EXPIRE, **ABORT})),
+                "does not expire noncurrent versions",
+            ),
         ],
     ),
     "cloudfront-access-logging": StackCases(

@@ -21,11 +21,24 @@ from policy.core import (
     SECRET,
     Rule,
 )
-from tests.support.policy_cases import Cases, ResourceCases, check_cases, failing, passing, run_failing, run_passing
+from tests.support.policy_cases import (
+    Cases,
+    ResourceCases,
+    StackCases,
+    check_cases,
+    failing,
+    passing,
+    resource,
+    run_failing,
+    run_passing,
+    stack,
+)
 
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING, VERSIONING_V2 = S3_VERSIONING
 REPLICA = {"regionName": "eu-west-1"}
+ENABLED, SUSPENDED = {"status": "Enabled"}, {"status": "Suspended"}
+LOG_BUCKET = resource(BUCKET, "logs", bucket="logs")
 
 CASES: Cases = {
     "rds-deletion-protection": ResourceCases(
@@ -96,6 +109,23 @@ CASES: Cases = {
             (VERSIONING_V2, {"versioningConfiguration": {"status": "Enabled"}}),
         ],
         failing=[(VERSIONING, {"versioningConfiguration": {"status": "Suspended"}}, "'Suspended'")],
+    ),
+    "s3-bucket-versioned": StackCases(
+        passing=[
+            stack(LOG_BUCKET, resource(VERSIONING, "logs-versioning", bucket="logs", versioningConfiguration=ENABLED)),
+            stack(resource(BUCKET, "legacy", bucket="legacy", versioning={"enabled": True})),
+        ],
+        failing=[
+            (stack(LOG_BUCKET), "bucket logs is not versioned"),
+            (
+                stack(LOG_BUCKET, resource(VERSIONING, "logs-suspended", bucket="logs", versioningConfiguration=SUSPENDED)),
+                "bucket logs is not versioned",
+            ),
+            (
+                stack(LOG_BUCKET, resource(VERSIONING, "other-versioning", bucket="other", versioningConfiguration=ENABLED)),
+                "bucket logs is not versioned",
+            ),
+        ],
     ),
 }
 
