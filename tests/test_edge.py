@@ -319,7 +319,7 @@ def test_the_web_acl_logs_what_it_blocks_or_counts(scenario: tuple[ProgramRun, S
     # WAF logs only to groups named aws-waf-logs-*; same retention and key as the access logs.
     assert log_group.inputs["name"] == f"aws-waf-logs-multi-region-{run.stack}-cdn"
     access_logs = child(cdn_component(run), LOG_GROUP)
-    assert log_group.inputs["retentionInDays"] == config.flow_log_retention_days
+    assert log_group.inputs["retentionInDays"] == config.log_retention_days
     assert log_group.inputs["kmsKeyId"] == access_logs.inputs["kmsKeyId"]
     log_group_arn = mock_arn("cloudwatch", "loggroup", log_group.name)
 
