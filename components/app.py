@@ -10,6 +10,7 @@ Why each setting is what it is: docs/design/application-functions.md.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -39,7 +40,15 @@ from components.app_functions import (
 )
 from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package, handler_entry
-from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
+from components.policies import (
+    LAMBDA_VPC_ACCESS_POLICY,
+    XRAY_WRITE_POLICY,
+    Policy,
+    allow_statement,
+    assume_role_policy,
+    dynamodb_key_statements,
+    managed_policy_arn,
+)
 from components.powertools import powertools_environment, powertools_layer_arn
 from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
@@ -59,15 +68,10 @@ REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 SQS_MIN_MAXIMUM_CONCURRENCY = 2
 PAYLOAD_FORMAT_VERSION = "2.0"
 
-XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
-NETWORK_INTERFACE_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
-"""The only actions granted on ``*``: AWS grants them on ``*`` alone."""
+# What every function role carries besides its inline policy: the managed policies AWS documents for a function in a
+# VPC (its network interfaces) with active tracing (X-Ray writes), actions with no resource an inline statement could
+# name (components/policies.py).
+FUNCTION_MANAGED_POLICIES = {"vpc-access": LAMBDA_VPC_ACCESS_POLICY, "xray-write": XRAY_WRITE_POLICY}
 # What a grant may do: writing items takes the table key's encrypt actions, sending to a queue a data key.
 TABLE_WRITE_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
 QUEUE_SEND_ACTIONS = frozenset({"sqs:SendMessage"})
@@ -229,14 +233,13 @@ def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Poli
 
 
 def _common_statements(resources: AppResources, log_group: str, *, sends: bool) -> list[Policy]:
-    """What every function needs: its logs, tracing, network interfaces, the cache secret and the key through
-    SQS and Secrets Manager (``sends``: it also sends to an encrypted queue, which takes a data key)."""
+    """What every function needs in its inline policy: its logs, the cache secret and the key through SQS and Secrets
+    Manager (``sends``: it also sends to an encrypted queue, which takes a data key). Tracing and network interfaces
+    come from the managed policies (``FUNCTION_MANAGED_POLICIES``)."""
     logs = log_group_arn(resources.partition, resources.region, resources.account_id, log_group)
     key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"]
     return [
         allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
-        allow_statement("Tracing", XRAY_ACTIONS, ["*"]),
-        allow_statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
         allow_statement("CacheSecret", ["secretsmanager:GetSecretValue"], [resources.cache_secret]),
         allow_statement(
             "RegionKeyThroughSqsAndSecretsManager",
@@ -443,10 +446,12 @@ class AppFunctionArgs:
 
 
 class AppFunction(pulumi.ComponentResource):
-    """A function with its own role, inline policy and log group (created before it)."""
+    """A function with its own role, inline policy, AWS managed policies (``FUNCTION_MANAGED_POLICIES``) and log group
+    (created before it)."""
 
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
+    managed_policies: list[aws.iam.RolePolicyAttachment]
     log_group: aws.cloudwatch.LogGroup
     function: aws.lambda_.Function
 
@@ -468,6 +473,16 @@ class AppFunction(pulumi.ComponentResource):
         self.role_policy = aws.iam.RolePolicy(
             f"{name}-policy", role=self.role.id, policy=args.policy, opts=pulumi.ResourceOptions(parent=self.role)
         )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        self.managed_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{short}",
+                role=self.role.id,  # an IAM role's id is its name
+                policy_arn=partition.apply(functools.partial(managed_policy_arn, policy=policy)),
+                opts=pulumi.ResourceOptions(parent=self.role),
+            )
+            for short, policy in FUNCTION_MANAGED_POLICIES.items()
+        ]
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -490,8 +505,8 @@ class AppFunction(pulumi.ComponentResource):
                 variables={**args.environment, **powertools_environment(args.service)}
             ),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
-            # Creating a function in a VPC checks that its role may manage network interfaces: the policy first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, self.log_group]),
+            # Creating a function in a VPC checks that its role may manage network interfaces: the policies first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, *self.managed_policies, self.log_group]),
         )
         self.register_outputs({"function_name": self.function.name, "function_arn": self.function.arn, "role_arn": self.role.arn})
 

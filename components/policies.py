@@ -16,6 +16,13 @@ Policy = dict[str, Any]
 DYNAMODB_READ_KEY_ACTIONS = ("kms:Decrypt",)
 DYNAMODB_WRITE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
 
+# The AWS managed policies AWS documents for a Lambda function in a VPC with active tracing (and for a state machine
+# that traces): their actions have no resource to name, so no inline statement of ours grants them on "*". The
+# documents (service-role/AWSLambdaVPCAccessExecutionRole v3, AWSXRayDaemonWriteAccess v2) are written out in
+# tests/support/role_statements.py; docs/design/key-grants.md says what they add.
+LAMBDA_VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
+XRAY_WRITE_POLICY = "AWSXRayDaemonWriteAccess"
+
 
 def assume_role_policy(service: str, account_id: str | None = None, *, source_arn: str | None = None) -> Policy:
     """Trust policy letting one AWS service assume a role; with ``account_id`` only on behalf of this account, and with
@@ -34,6 +41,16 @@ def assume_role_policy(service: str, account_id: str | None = None, *, source_ar
     if condition:
         statement["Condition"] = condition
     return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def managed_policy_arn(partition: str, policy: str) -> str:
+    """ARN of an AWS managed policy in the given partition (``aws``, ``aws-cn``, ``aws-us-gov``).
+
+    Example:
+        >>> managed_policy_arn("aws-cn", XRAY_WRITE_POLICY)
+        'arn:aws-cn:iam::aws:policy/AWSXRayDaemonWriteAccess'
+    """
+    return f"arn:{partition}:iam::aws:policy/{policy}"
 
 
 def allow_statement(sid: str, actions: Sequence[str], resources: Sequence[str], condition: Policy | None = None) -> Policy:
