@@ -47,6 +47,8 @@ from components.policies import (
     allow_statement,
     assume_role_policy,
     dynamodb_key_statements,
+    environment_key_statement,
+    lambda_function_arn,
     managed_policy_arn,
 )
 from components.powertools import powertools_environment, powertools_layer_arn
@@ -274,6 +276,11 @@ def grants_policy(spec: FunctionSpec, resources: AppResources, log_group: str) -
     }
 
 
+def with_environment_key(policy: Policy, key_arn: str, function_arn: str, region: str) -> Policy:
+    """A function role's inline policy with the decrypt of its environment appended (``environment_key_statement``)."""
+    return {**policy, "Statement": [*policy["Statement"], environment_key_statement(key_arn, function_arn, region)]}
+
+
 def function_policy(function: str, resources: AppResources, log_group: str) -> Policy:
     """The inline policy of ``function``'s role (its entry's ``grants_policy``)."""
     return grants_policy(function_spec(function), resources, log_group)
@@ -421,11 +428,12 @@ class AppFunctionArgs:
     region: the region of the provider in ``opts``: the Powertools layer is that region's.
     handler: the handler in the package.
     package: the built package.
-    policy: the role's inline policy document (JSON).
+    policy: the role's inline policy document (JSON); the decrypt of the function's environment is added
+        (``environment_key_statement``).
     environment: the function's own environment; the Powertools settings (``powertools_environment``) are added.
     timeout_seconds, reserved_concurrency, log_retention_days: from the app config.
     memory_mb: its memory (``FUNCTION_MEMORY_MB`` unless its entry says otherwise).
-    key_arn: the region's key, encrypting the log group.
+    key_arn: the region's key, encrypting the log group and the function's environment.
     private_subnet_ids, security_group_id: where the function's network interfaces go.
     """
 
@@ -470,10 +478,26 @@ class AppFunction(pulumi.ComponentResource):
             assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.role_policy = aws.iam.RolePolicy(
-            f"{name}-policy", role=self.role.id, policy=args.policy, opts=pulumi.ResourceOptions(parent=self.role)
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        policy = pulumi.Output.all(
+            document=args.policy,
+            key=args.key_arn,
+            partition=partition,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        ).apply(
+            lambda v: json.dumps(
+                with_environment_key(
+                    json.loads(v["document"]),
+                    v["key"],
+                    lambda_function_arn(v["partition"], args.region, v["account_id"], args.function_name),
+                    args.region,
+                )
+            )
         )
-        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=self.role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self.role)
+        )
         self.managed_policies = [
             aws.iam.RolePolicyAttachment(
                 f"{name}-{short}",
@@ -504,6 +528,8 @@ class AppFunction(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={**args.environment, **powertools_environment(args.service)}
             ),
+            # The environment names the stack's resources: encrypted with the region's key, not Lambda's default key.
+            kms_key_arn=args.key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
             # Creating a function in a VPC checks that its role may manage network interfaces: the policies first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, *self.managed_policies, self.log_group]),

@@ -83,6 +83,35 @@ def dynamodb_key_statements(sid: str, keys: Mapping[str, str], *, writes: bool) 
     ]
 
 
+def lambda_function_arn(partition: str, region: str, account_id: str, function_name: str) -> str:
+    """A function's (unqualified) ARN, known from its name before the function exists."""
+    return f"arn:{partition}:lambda:{region}:{account_id}:function:{function_name}"
+
+
+def environment_key_statement(key_arn: str, function_arn: str, region: str) -> Policy:
+    """Decrypting a function's environment, encrypted with the region's key: Lambda decrypts it with the function's
+    role when it starts an execution environment, through Lambda of this region, with the function's ARN as the
+    encryption context it sets (``aws:lambda:FunctionArn``); so the role can decrypt no other function's environment
+    and nothing else encrypted with the key.
+
+    Example:
+        >>> s = environment_key_statement("arn:aws:kms:eu-west-1:1:key/k", "arn:aws:lambda:eu-west-1:1:function:f", "eu-west-1")
+        >>> s["Action"], s["Condition"]["StringEquals"]["kms:ViaService"]
+        (['kms:Decrypt'], 'lambda.eu-west-1.amazonaws.com')
+    """
+    return allow_statement(
+        "EnvironmentKeyThroughLambda",
+        ["kms:Decrypt"],
+        [key_arn],
+        {
+            "StringEquals": {
+                "kms:ViaService": f"lambda.{region}.amazonaws.com",
+                "kms:EncryptionContext:aws:lambda:FunctionArn": function_arn,
+            }
+        },
+    )
+
+
 def region_sid(region: str) -> str:
     """A region's name as a statement id may carry it (letters and digits only).
 

@@ -29,7 +29,7 @@ from planning.harness import ACCOUNT_ID, ProgramRun, Resource
 from planning.parity import compare_regions
 from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner
-from tests.support.role_statements import FUNCTION_MANAGED_POLICIES, TABLE_WRITER_KEY_ACTIONS
+from tests.support.role_statements import FUNCTION_MANAGED_POLICIES, TABLE_WRITER_KEY_ACTIONS, environment_key_statement
 
 FUNCTION = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
@@ -192,6 +192,8 @@ def test_environment_names_this_regions_table_cache_and_secret(stack_run: Progra
                 }
                 assert variables == {**expected[function], **powertools}, f"{region} {function}"
                 assert "AWS_REGION" not in variables, "reserved: Lambda sets it"
+                # Encrypted with the region's key (its role's decrypt: the IAM tests).
+                assert _function(run, region, function).inputs["kmsKeyArn"] == _key_arn(region)
 
 
 def test_log_groups_come_first_with_retention_and_the_region_key(stack_run: ProgramRun, latency_run: ProgramRun) -> None:
@@ -409,6 +411,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
             },
         }
     )
+    statements.append(environment_key_statement(region, ACCOUNT_ID, _key_arn(region), f"{_prefix(run)}-{function}"))
     return statements
 
 

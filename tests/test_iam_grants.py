@@ -71,10 +71,13 @@ class Need:
     resource: str | None
     why: str
     via: str | None = None
+    # The encryption context of a KMS request: (key, value) pairs.
+    context: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         through = f" through {self.via}" if self.via else ""
-        return f"{self.action} on {self.resource or 'any resource'}{through} ({self.why})"
+        with_context = f" with {dict(self.context)}" if self.context else ""
+        return f"{self.action} on {self.resource or 'any resource'}{through}{with_context} ({self.why})"
 
 
 # ---- what a role needs ----------------------------------------------------------------------------------------
@@ -181,6 +184,17 @@ def _configuration_needs(function: Resource) -> Iterator[Need]:
         yield from (Need(a, None, "Lambda manages the function's network interfaces") for a in NETWORK_INTERFACE_ACTIONS)
     if (function.inputs.get("tracingConfig") or {}).get("mode") == "Active":
         yield from (Need(a, None, "Lambda sends the function's traces") for a in TRACE_ACTIONS)
+    key = function.inputs.get("kmsKeyArn")
+    if key:
+        region = str(function.region)
+        arn = f"arn:{PARTITION}:lambda:{region}:{ACCOUNT_ID}:function:{function.inputs['name']}"
+        yield Need(
+            "kms:Decrypt",
+            key,
+            "Lambda decrypts the function's environment",
+            _via("lambda", region),
+            (("kms:EncryptionContext:aws:lambda:FunctionArn", arn),),
+        )
 
 
 def role_needs(run: ProgramRun, function: Resource) -> list[Need]:
@@ -221,6 +235,7 @@ def _matches(statement: Mapping[str, Any], need: Need) -> bool:
     if need.resource is not None and not any(fnmatch.fnmatchcase(need.resource, r) for r in _strings(statement.get("Resource"))):
         return False
     context = {"kms:ViaService": need.via} if need.via else {}
+    context |= dict(need.context)
     return _conditions_hold(statement.get("Condition") or {}, context)
 
 
@@ -272,6 +287,19 @@ def test_without_the_managed_policies_the_network_interface_and_trace_needs_are_
         inline = [s for s in policy["Statement"] if s not in _managed_statements(stack_run, role)]
         missing = missing_grants(stack_run, function, {**policy, "Statement": inline})
         assert {m.split(" ", 1)[0] for m in missing} == {*NETWORK_INTERFACE_ACTIONS, *TRACE_ACTIONS}, role.name
+
+
+def test_an_environment_key_grant_for_another_function_is_reported(stack_run: ProgramRun) -> None:
+    """Each role decrypts its own function's environment only: the grant of another function's role does not do."""
+    roles = list(_function_roles(stack_run))
+    (function, _, policy), (_, other_role, other_policy) = roles[0], roles[1]
+    grant = [s for s in policy["Statement"] if s.get("Sid") == "EnvironmentKeyThroughLambda"]
+    others = [s for s in other_policy["Statement"] if s.get("Sid") == "EnvironmentKeyThroughLambda"]
+    assert len(grant) == len(others) == 1
+    without = [s for s in policy["Statement"] if s not in grant]
+    for statements in (without, [*without, *others]):
+        missing = missing_grants(stack_run, function, {**policy, "Statement": statements})
+        assert len(missing) == 1 and "the function's environment" in missing[0], (other_role.name, missing)
 
 
 def test_three_regions_with_routing_controls_runbook_may_use_every_regions_key(run_stack: ProgramRunner) -> None:

@@ -32,7 +32,7 @@ from policy.iam import WILDCARD_RESOURCE_ACTIONS
 from tests.support.asl import validate_asl
 from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS, ProgramRunner
-from tests.support.role_statements import FUNCTION_MANAGED_POLICIES, TABLE_WRITER_KEY_ACTIONS
+from tests.support.role_statements import FUNCTION_MANAGED_POLICIES, TABLE_WRITER_KEY_ACTIONS, environment_key_statement
 
 COMPONENT = "multi-region:failover:FailoverRunbook"
 FUNCTION = "aws:lambda/function:Function"
@@ -158,6 +158,7 @@ def test_the_function_runs_the_runbook_handler_on_the_apps_package(run: ProgramR
         assert sorted(variables) == sorted(["RUNBOOK_TOPOLOGY", *powertools]), "AWS_REGION is Lambda's own (reserved)"
         assert variables["POWERTOOLS_SERVICE_NAME"] == "runbook"
         assert variables["RUNBOOK_TOPOLOGY"] == _topology_text(run, region)
+        assert inputs["kmsKeyArn"] == _key_arn(region)
         logs = _named(run, f"{region}-runbook-lambda-logs")
         assert logs.inputs == {
             "name": f"/aws/lambda/{prefix}-runbook",
@@ -310,6 +311,7 @@ def _expected_function_policy(run: ProgramRun, region: str) -> list[dict[str, An
         }
         for r in regions
     ]
+    expected.append(environment_key_statement(region, ACCOUNT_ID, _key_arn(region), f"{prefix}-runbook"))
     return expected
 
 

@@ -12,6 +12,7 @@ from policy.core import (
     EKS_CLUSTER,
     ELASTICACHE_GROUP,
     KMS_KEY,
+    LAMBDA_FUNCTION,
     LOG_GROUP,
     MEMORYDB_CLUSTER,
     RDS_CLUSTER,
@@ -145,6 +146,13 @@ CASES: Cases = {
     "log-group-encrypted": ResourceCases(
         passing=[(LOG_GROUP, {"kmsKeyId": KEY_EAST, "retentionInDays": 90.0})],
         failing=[(LOG_GROUP, {"retentionInDays": 90.0}, "kmsKeyId")],
+    ),
+    "lambda-environment-encrypted-with-cmk": ResourceCases(
+        passing=[
+            (LAMBDA_FUNCTION, {"environment": {"variables": {"TABLE_NAME": "items"}}, "kmsKeyArn": KEY_EAST}),
+            (LAMBDA_FUNCTION, {"handler": "app.handle"}),
+        ],
+        failing=[(LAMBDA_FUNCTION, {"environment": {"variables": {"TABLE_NAME": "items"}}}, "kmsKeyArn must name")],
     ),
     "ebs-volumes-encrypted": ResourceCases(
         passing=[

@@ -3,6 +3,8 @@ rather than read from the components, so a change to the program's grants shows 
 
 from __future__ import annotations
 
+from typing import Any
+
 # The key actions of a role that writes the items table (its items are encrypted with the region's key).
 TABLE_WRITER_KEY_ACTIONS = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext"]
 # The AWS managed policies every function role carries (components/app.py FUNCTION_MANAGED_POLICIES; the state
@@ -50,3 +52,19 @@ MANAGED_POLICY_DOCUMENTS = {
     },
 }
 FUNCTION_MANAGED_POLICIES = ["service-role/AWSLambdaVPCAccessExecutionRole", "AWSXRayDaemonWriteAccess"]
+
+
+def environment_key_statement(region: str, account_id: str, key_arn: str, function_name: str) -> dict[str, Any]:
+    """The last statement of every function role's inline policy: decrypting its own environment, through Lambda."""
+    return {
+        "Sid": "EnvironmentKeyThroughLambda",
+        "Effect": "Allow",
+        "Action": ["kms:Decrypt"],
+        "Resource": [key_arn],
+        "Condition": {
+            "StringEquals": {
+                "kms:ViaService": f"lambda.{region}.amazonaws.com",
+                "kms:EncryptionContext:aws:lambda:FunctionArn": f"arn:aws:lambda:{region}:{account_id}:function:{function_name}",
+            }
+        },
+    }
