@@ -45,6 +45,7 @@ STATE_MACHINE_LOG_LEVEL = "ALL"
 # An SSM String parameter of the Standard tier, and a Lambda function's whole environment, hold at most 4 KB.
 TOPOLOGY_MAX_BYTES = 4096
 SSM_TIER = "Standard"
+SSM_TYPE = "SecureString"
 
 LOG_DELIVERY_ACTIONS = (
     "logs:CreateLogDelivery",
@@ -292,7 +293,7 @@ class FailoverRunbookArgs:
     parameter_name: the SSM parameter holding the topology (``topology_parameter_name``).
     topology: the topology JSON (``runbook_topology``), the same in every region.
     package: the application's built Lambda package.
-    key_arn: the region's KMS key (both log groups).
+    key_arn: the region's KMS key (both log groups, the function's environment and the topology parameter).
     table_key_arns: the key encrypting the table in each region (``GlobalTable.key_arns``): the runbook reads and
         writes every region's replica.
     private_subnet_ids, security_group_id: the region's private subnets and application security group.
@@ -346,16 +347,19 @@ class FailoverRunbook(pulumi.ComponentResource):
         )
 
     def _topology_parameter(self) -> None:
-        """The topology in SSM, the same in every region, for operators and tools without the Pulumi backend."""
+        """The topology in SSM, the same in every region, for operators and tools without the Pulumi backend: a
+        SecureString under the region's key, so the key policy and IAM decide who reads the map of the deployment
+        (``ops`` reads it with decryption). A preview still shows how a change moves the topology, in the runbook
+        function's ``RUNBOOK_TOPOLOGY`` environment."""
         args = self.args
         self.topology_parameter = aws.ssm.Parameter(
             f"{self.component_name}-topology",
             name=args.parameter_name,
             description=f"The failover runbook's topology of {args.name_prefix} (functions.runbook.model.Topology)",
-            type="String",
+            type=SSM_TYPE,
             tier=SSM_TIER,
-            # Names and ARNs, nothing secret: in plain text, a preview shows how a change moves the topology.
-            insecure_value=args.topology,
+            key_id=args.key_arn,
+            value=args.topology,
             opts=pulumi.ResourceOptions(parent=self),
         )
 

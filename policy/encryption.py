@@ -180,6 +180,18 @@ def lambda_environment_encrypted_with_cmk(resource_type: str, props: Props) -> M
 
 
 @resource_rule(
+    "ssm-parameter-encrypted-with-cmk",
+    "SSM parameters are SecureStrings under a customer-managed KMS key (keyId), so the key decides who reads them.",
+    "aws:ssm/parameter:Parameter",
+)
+def ssm_parameter_encrypted_with_cmk(resource_type: str, props: Props) -> Messages:
+    if props.get("type") != "SecureString":
+        yield f"type must be SecureString, not {props.get('type')!r}"
+    elif not given(props, "keyId"):
+        yield "keyId must name a customer-managed key (the aws/ssm key cannot be granted to others)"
+
+
+@resource_rule(
     "ebs-volumes-encrypted",
     "EBS volumes (launch templates, instances, standalone volumes) are encrypted.",
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -239,6 +251,7 @@ RULES = (
     secret_encrypted_with_cmk,
     log_group_encrypted,
     lambda_environment_encrypted_with_cmk,
+    ssm_parameter_encrypted_with_cmk,
     ebs_volumes_encrypted,
     s3_bucket_encrypted,
 )

@@ -28,6 +28,7 @@ from components.runbook import (
 from components.runbook_definition import step_states
 from functions.runbook.model import STEPS, Topology
 from planning.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
+from planning.tfplan import SECRET_SIG, SECRET_SIG_KEY
 from policy.iam import WILDCARD_RESOURCE_ACTIONS
 from tests.support.asl import validate_asl
 from tests.support.mock_ids import mock_arn
@@ -104,8 +105,10 @@ def _function(run: ProgramRun, region: str) -> Resource:
 
 
 def _topology_text(run: ProgramRun, region: str) -> str:
-    parameter = _one(run, region, PARAMETER)
-    return str(parameter.inputs["insecureValue"])
+    value = _one(run, region, PARAMETER).inputs["value"]
+    # The provider marks a parameter's value secret: the engine receives it in Pulumi's secret wrapper.
+    assert value.get(SECRET_SIG_KEY) == SECRET_SIG, "the topology parameter's value is a secret"
+    return str(value["value"])
 
 
 def _gate_ids(run: ProgramRun) -> dict[str, str]:
@@ -204,12 +207,13 @@ def test_the_definition_runs_every_step_through_this_regions_function(run: Progr
             assert task["TimeoutSeconds"] == 60 + 30
 
 
-def test_the_topology_parameter_is_a_standard_string_in_every_region(run: ProgramRun) -> None:
+def test_the_topology_parameter_is_a_standard_secure_string_under_the_regions_key(run: ProgramRun) -> None:
     for region in run.region_order:
         parameter = _one(run, region, PARAMETER)
         assert parameter.inputs["name"] == f"/multi-region/{run.stack}/runbook-topology"
-        assert (parameter.inputs["type"], parameter.inputs["tier"]) == ("String", "Standard")
-        assert "value" not in parameter.inputs, "plain text: the topology holds no secret"
+        assert (parameter.inputs["type"], parameter.inputs["tier"]) == ("SecureString", "Standard")
+        assert parameter.inputs["keyId"] == _key_arn(region)
+        assert "insecureValue" not in parameter.inputs, "not valid with a SecureString"
         assert len(_topology_text(run, region).encode()) <= TOPOLOGY_MAX_BYTES
     assert len({_topology_text(run, region) for region in run.region_order}) == 1, "the same topology everywhere"
 

@@ -39,6 +39,7 @@ from tests.support.policy_cases import (
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
+PARAMETER = "aws:ssm/parameter:Parameter"
 SSE, SSE_V2 = S3_ENCRYPTION
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
 TOPIC = "aws:sns/topic:Topic"
@@ -153,6 +154,13 @@ CASES: Cases = {
             (LAMBDA_FUNCTION, {"handler": "app.handle"}),
         ],
         failing=[(LAMBDA_FUNCTION, {"environment": {"variables": {"TABLE_NAME": "items"}}}, "kmsKeyArn must name")],
+    ),
+    "ssm-parameter-encrypted-with-cmk": ResourceCases(
+        passing=[(PARAMETER, {"type": "SecureString", "keyId": KEY_EAST, "tier": "Standard"})],
+        failing=[
+            (PARAMETER, {"type": "String", "insecureValue": "{}"}, "type must be SecureString, not 'String'"),
+            (PARAMETER, {"type": "SecureString"}, "keyId must name"),
+        ],
     ),
     "ebs-volumes-encrypted": ResourceCases(
         passing=[
