@@ -40,6 +40,7 @@ def flow_log(traffic: str) -> Any:
     return resource(observability.FLOW_LOG, f"flow-{traffic}", depends_on=[VPC], trafficType=traffic)
 
 
+FUNCTION = resource(LAMBDA_FUNCTION, "fn", name="fn")
 CASES: Cases = {
     "log-group-retention": ResourceCases(
         passing=[(LOG_GROUP, {"retentionInDays": 90.0})],
@@ -85,6 +86,44 @@ CASES: Cases = {
     "state-machine-tracing": ResourceCases(
         passing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": True}})],
         failing=[(STATE_MACHINE, {"tracingConfiguration": {"enabled": False}}, "tracingConfiguration.enabled")],
+    ),
+    "lambda-async-failures-kept": StackCases(
+        passing=[
+            # Invoked synchronously (API Gateway): no dead-letter queue needed.
+            stack(
+                FUNCTION, resource(observability.LAMBDA_PERMISSION, "api", function="fn", principal="apigateway.amazonaws.com")
+            ),
+            stack(
+                FUNCTION,
+                resource(observability.LAMBDA_PERMISSION, "topic", function="fn", principal="sns.amazonaws.com"),
+                resource(
+                    observability.EVENT_INVOKE_CONFIG,
+                    "fn-async",
+                    functionName="arn:aws:lambda:us-east-1:1:function:fn",
+                    destinationConfig={"onFailure": {"destination": "arn:aws:sqs:us-east-1:1:failed"}},
+                ),
+            ),
+            stack(
+                resource(LAMBDA_FUNCTION, "fn", name="fn", deadLetterConfig={"targetArn": "arn:aws:sqs:us-east-1:1:dlq"}),
+                resource(observability.LAMBDA_PERMISSION, "bucket", function="fn", principal="s3.amazonaws.com"),
+            ),
+        ],
+        failing=[
+            (
+                stack(
+                    FUNCTION, resource(observability.LAMBDA_PERMISSION, "rule", function="fn", principal="events.amazonaws.com")
+                ),
+                "function fn is invoked asynchronously by events.amazonaws.com",
+            ),
+            (
+                stack(
+                    FUNCTION,
+                    resource(observability.LAMBDA_PERMISSION, "topic", function="fn", principal="sns.amazonaws.com"),
+                    resource(observability.EVENT_INVOKE_CONFIG, "fn-async", functionName="fn", maximumRetryAttempts=0),
+                ),
+                "keeps no failed event",
+            ),
+        ],
     ),
     "vpc-flow-logs": StackCases(
         passing=[stack(VPC, flow_log("ALL"))],
