@@ -502,10 +502,10 @@ class AppFunction(pulumi.ComponentResource):
             aws.iam.RolePolicyAttachment(
                 f"{name}-{short}",
                 role=self.role.id,  # an IAM role's id is its name
-                policy_arn=partition.apply(functools.partial(managed_policy_arn, policy=policy)),
+                policy_arn=partition.apply(functools.partial(managed_policy_arn, policy=managed)),
                 opts=pulumi.ResourceOptions(parent=self.role),
             )
-            for short, policy in FUNCTION_MANAGED_POLICIES.items()
+            for short, managed in FUNCTION_MANAGED_POLICIES.items()
         ]
         self.function = aws.lambda_.Function(
             f"{name}-function",
