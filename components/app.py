@@ -472,6 +472,38 @@ class AppFunction(pulumi.ComponentResource):
             kms_key_id=args.key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        self._role(name, args)
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=args.function_name,
+            role=self.role.arn,
+            runtime=LAMBDA_RUNTIME,
+            architectures=[LAMBDA_ARCHITECTURE],
+            handler=args.handler,
+            code=pulumi.FileArchive(str(args.package.path)),
+            # Powertools comes from the AWS-managed public layer, not the package (components/powertools.py).
+            layers=[powertools_layer_arn(args.region)],
+            source_code_hash=args.package.sha256_b64,
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            reserved_concurrent_executions=args.reserved_concurrency,
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=list(args.private_subnet_ids), security_group_ids=[args.security_group_id]
+            ),
+            environment=aws.lambda_.FunctionEnvironmentArgs(
+                variables={**args.environment, **powertools_environment(args.service)}
+            ),
+            # The environment names the stack's resources: encrypted with the region's key, not Lambda's default key.
+            kms_key_arn=args.key_arn,
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
+            # Creating a function in a VPC checks that its role may manage network interfaces: the policies first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, *self.managed_policies, self.log_group]),
+        )
+        self.register_outputs({"function_name": self.function.name, "function_arn": self.function.arn, "role_arn": self.role.arn})
+
+    def _role(self, name: str, args: AppFunctionArgs) -> None:
+        """The function's role: its inline policy (with the decrypt of its environment) and the managed policies."""
         self.role = aws.iam.Role(
             f"{name}-role",
             description=f"Execution role of {args.function_name}",
@@ -507,34 +539,6 @@ class AppFunction(pulumi.ComponentResource):
             )
             for short, managed in FUNCTION_MANAGED_POLICIES.items()
         ]
-        self.function = aws.lambda_.Function(
-            f"{name}-function",
-            name=args.function_name,
-            role=self.role.arn,
-            runtime=LAMBDA_RUNTIME,
-            architectures=[LAMBDA_ARCHITECTURE],
-            handler=args.handler,
-            code=pulumi.FileArchive(str(args.package.path)),
-            # Powertools comes from the AWS-managed public layer, not the package (components/powertools.py).
-            layers=[powertools_layer_arn(args.region)],
-            source_code_hash=args.package.sha256_b64,
-            memory_size=args.memory_mb,
-            timeout=args.timeout_seconds,
-            reserved_concurrent_executions=args.reserved_concurrency,
-            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
-            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
-                subnet_ids=list(args.private_subnet_ids), security_group_ids=[args.security_group_id]
-            ),
-            environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={**args.environment, **powertools_environment(args.service)}
-            ),
-            # The environment names the stack's resources: encrypted with the region's key, not Lambda's default key.
-            kms_key_arn=args.key_arn,
-            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
-            # Creating a function in a VPC checks that its role may manage network interfaces: the policies first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, *self.managed_policies, self.log_group]),
-        )
-        self.register_outputs({"function_name": self.function.name, "function_arn": self.function.arn, "role_arn": self.role.arn})
 
 
 @dataclass(frozen=True)
