@@ -10,6 +10,7 @@ Why each setting is what it is: docs/design/application-functions.md.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -39,7 +40,17 @@ from components.app_functions import (
 )
 from components.config import AppConfig
 from components.packaging import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, Package, handler_entry
-from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
+from components.policies import (
+    LAMBDA_VPC_ACCESS_POLICY,
+    XRAY_WRITE_POLICY,
+    Policy,
+    allow_statement,
+    assume_role_policy,
+    dynamodb_key_statements,
+    environment_key_statement,
+    lambda_function_arn,
+    managed_policy_arn,
+)
 from components.powertools import powertools_environment, powertools_layer_arn
 from components.table import GlobalTable, regional_table_arn
 from functions.shared.metrics import NAMESPACE_VARIABLE
@@ -56,15 +67,10 @@ REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 SQS_MIN_MAXIMUM_CONCURRENCY = 2
 PAYLOAD_FORMAT_VERSION = "2.0"
 
-XRAY_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
-NETWORK_INTERFACE_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
-"""The only actions granted on ``*``: AWS grants them on ``*`` alone."""
+# What every function role carries besides its inline policy: the managed policies AWS documents for a function in a
+# VPC (its network interfaces) with active tracing (X-Ray writes), actions with no resource an inline statement could
+# name (components/policies.py).
+FUNCTION_MANAGED_POLICIES = {"vpc-access": LAMBDA_VPC_ACCESS_POLICY, "xray-write": XRAY_WRITE_POLICY}
 # What a grant may do: writing items takes the table key's encrypt actions, sending to a queue a data key.
 TABLE_WRITE_ACTIONS = frozenset({"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"})
 QUEUE_SEND_ACTIONS = frozenset({"sqs:SendMessage"})
@@ -228,15 +234,13 @@ def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Poli
 
 
 def _common_statements(resources: AppResources, log_group: str, *, sends: bool) -> list[Policy]:
-    """What every function needs: its logs, tracing, network interfaces, an IAM connection to the cache (its cluster
-    and user, docs/design/data-store-auth.md) and the key through SQS (``sends``: it also sends to an encrypted
-    queue, which takes a data key)."""
+    """What every function needs in its inline policy: its logs, an IAM connection to the cache (its cluster and user,
+    docs/design/data-store-auth.md) and the key through SQS (``sends``: it also sends to an encrypted queue, which takes
+    a data key). Tracing and network interfaces come from the managed policies (``FUNCTION_MANAGED_POLICIES``)."""
     logs = log_group_arn(resources.partition, resources.region, resources.account_id, log_group)
     key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"]
     return [
         allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
-        allow_statement("Tracing", XRAY_ACTIONS, ["*"]),
-        allow_statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
         allow_statement("CacheIamConnect", ["memorydb:Connect"], [resources.cache_cluster, resources.cache_user]),
         allow_statement(
             "RegionKeyThroughSqs",
@@ -262,6 +266,11 @@ def grants_policy(spec: FunctionSpec, resources: AppResources, log_group: str) -
             *_common_statements(resources, log_group, sends=bool(actions & QUEUE_SEND_ACTIONS)),
         ],
     }
+
+
+def with_environment_key(policy: Policy, key_arn: str, function_arn: str, region: str) -> Policy:
+    """A function role's inline policy with the decrypt of its environment appended (``environment_key_statement``)."""
+    return {**policy, "Statement": [*policy["Statement"], environment_key_statement(key_arn, function_arn, region)]}
 
 
 def function_policy(function: str, resources: AppResources, log_group: str) -> Policy:
@@ -411,11 +420,12 @@ class AppFunctionArgs:
     region: the region of the provider in ``opts``: the Powertools layer is that region's.
     handler: the handler in the package.
     package: the built package.
-    policy: the role's inline policy document (JSON).
+    policy: the role's inline policy document (JSON); the decrypt of the function's environment is added
+        (``environment_key_statement``).
     environment: the function's own environment; the Powertools settings (``powertools_environment``) are added.
     timeout_seconds, reserved_concurrency, log_retention_days: from the app config.
     memory_mb: its memory (``FUNCTION_MEMORY_MB`` unless its entry says otherwise).
-    key_arn: the region's key, encrypting the log group.
+    key_arn: the region's key, encrypting the log group and the function's environment.
     private_subnet_ids, security_group_id: where the function's network interfaces go.
     """
 
@@ -436,10 +446,12 @@ class AppFunctionArgs:
 
 
 class AppFunction(pulumi.ComponentResource):
-    """A function with its own role, inline policy and log group (created before it)."""
+    """A function with its own role, inline policy, AWS managed policies (``FUNCTION_MANAGED_POLICIES``) and log group
+    (created before it)."""
 
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
+    managed_policies: list[aws.iam.RolePolicyAttachment]
     log_group: aws.cloudwatch.LogGroup
     function: aws.lambda_.Function
 
@@ -452,15 +464,7 @@ class AppFunction(pulumi.ComponentResource):
             kms_key_id=args.key_arn,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            description=f"Execution role of {args.function_name}",
-            assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.role_policy = aws.iam.RolePolicy(
-            f"{name}-policy", role=self.role.id, policy=args.policy, opts=pulumi.ResourceOptions(parent=self.role)
-        )
+        self._role(name, args)
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
@@ -482,11 +486,51 @@ class AppFunction(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={**args.environment, **powertools_environment(args.service)}
             ),
+            # The environment names the stack's resources: encrypted with the region's key, not Lambda's default key.
+            kms_key_arn=args.key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=self.log_group.name),
-            # Creating a function in a VPC checks that its role may manage network interfaces: the policy first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, self.log_group]),
+            # Creating a function in a VPC checks that its role may manage network interfaces: the policies first.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.role_policy, *self.managed_policies, self.log_group]),
         )
         self.register_outputs({"function_name": self.function.name, "function_arn": self.function.arn, "role_arn": self.role.arn})
+
+    def _role(self, name: str, args: AppFunctionArgs) -> None:
+        """The function's role: its inline policy (with the decrypt of its environment) and the managed policies."""
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description=f"Execution role of {args.function_name}",
+            assume_role_policy=json.dumps(assume_role_policy("lambda.amazonaws.com")),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        partition = aws.get_partition_output(opts=invoke).partition
+        policy = pulumi.Output.all(
+            document=args.policy,
+            key=args.key_arn,
+            partition=partition,
+            account_id=aws.get_caller_identity_output(opts=invoke).account_id,
+        ).apply(
+            lambda v: json.dumps(
+                with_environment_key(
+                    json.loads(v["document"]),
+                    v["key"],
+                    lambda_function_arn(v["partition"], args.region, v["account_id"], args.function_name),
+                    args.region,
+                )
+            )
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-policy", role=self.role.id, policy=policy, opts=pulumi.ResourceOptions(parent=self.role)
+        )
+        self.managed_policies = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{short}",
+                role=self.role.id,  # an IAM role's id is its name
+                policy_arn=partition.apply(functools.partial(managed_policy_arn, policy=managed)),
+                opts=pulumi.ResourceOptions(parent=self.role),
+            )
+            for short, managed in FUNCTION_MANAGED_POLICIES.items()
+        ]
 
 
 @dataclass(frozen=True)

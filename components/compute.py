@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import EksConfig
-from components.policies import assume_role_policy
+from components.policies import assume_role_policy, managed_policy_arn
 
 # Every control-plane log type EKS can ship to CloudWatch Logs.
 CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -37,11 +37,6 @@ def node_ami_type(instance_type: str) -> str:
     """
     family = instance_type.split(".", 1)[0]
     return "AL2023_ARM_64_STANDARD" if _ARM_FAMILY.match(family) else "AL2023_x86_64_STANDARD"
-
-
-def managed_policy_arn(partition: str, policy: str) -> str:
-    """ARN of an AWS managed policy in the given partition (``aws``, ``aws-cn``, ``aws-us-gov``)."""
-    return f"arn:{partition}:iam::aws:policy/{policy}"
 
 
 @dataclass(frozen=True)

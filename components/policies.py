@@ -16,6 +16,13 @@ Policy = dict[str, Any]
 DYNAMODB_READ_KEY_ACTIONS = ("kms:Decrypt",)
 DYNAMODB_WRITE_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext")
 
+# The AWS managed policies AWS documents for a Lambda function in a VPC with active tracing (and for a state machine
+# that traces): their actions have no resource to name, so no inline statement of ours grants them on "*". The
+# documents (service-role/AWSLambdaVPCAccessExecutionRole v3, AWSXRayDaemonWriteAccess v2) are written out in
+# tests/support/role_statements.py; docs/design/key-grants.md says what they add.
+LAMBDA_VPC_ACCESS_POLICY = "service-role/AWSLambdaVPCAccessExecutionRole"
+XRAY_WRITE_POLICY = "AWSXRayDaemonWriteAccess"
+
 
 def assume_role_policy(service: str, account_id: str | None = None, *, source_arn: str | None = None) -> Policy:
     """Trust policy letting one AWS service assume a role; with ``account_id`` only on behalf of this account, and with
@@ -34,6 +41,16 @@ def assume_role_policy(service: str, account_id: str | None = None, *, source_ar
     if condition:
         statement["Condition"] = condition
     return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def managed_policy_arn(partition: str, policy: str) -> str:
+    """ARN of an AWS managed policy in the given partition (``aws``, ``aws-cn``, ``aws-us-gov``).
+
+    Example:
+        >>> managed_policy_arn("aws-cn", XRAY_WRITE_POLICY)
+        'arn:aws-cn:iam::aws:policy/AWSXRayDaemonWriteAccess'
+    """
+    return f"arn:{partition}:iam::aws:policy/{policy}"
 
 
 def allow_statement(sid: str, actions: Sequence[str], resources: Sequence[str], condition: Policy | None = None) -> Policy:
@@ -64,6 +81,35 @@ def dynamodb_key_statements(sid: str, keys: Mapping[str, str], *, writes: bool) 
         )
         for region, key in keys.items()
     ]
+
+
+def lambda_function_arn(partition: str, region: str, account_id: str, function_name: str) -> str:
+    """A function's (unqualified) ARN, known from its name before the function exists."""
+    return f"arn:{partition}:lambda:{region}:{account_id}:function:{function_name}"
+
+
+def environment_key_statement(key_arn: str, function_arn: str, region: str) -> Policy:
+    """Decrypting a function's environment, encrypted with the region's key: Lambda decrypts it with the function's
+    role when it starts an execution environment, through Lambda of this region, with the function's ARN as the
+    encryption context it sets (``aws:lambda:FunctionArn``); so the role can decrypt no other function's environment
+    and nothing else encrypted with the key.
+
+    Example:
+        >>> s = environment_key_statement("arn:aws:kms:eu-west-1:1:key/k", "arn:aws:lambda:eu-west-1:1:function:f", "eu-west-1")
+        >>> s["Action"], s["Condition"]["StringEquals"]["kms:ViaService"]
+        (['kms:Decrypt'], 'lambda.eu-west-1.amazonaws.com')
+    """
+    return allow_statement(
+        "EnvironmentKeyThroughLambda",
+        ["kms:Decrypt"],
+        [key_arn],
+        {
+            "StringEquals": {
+                "kms:ViaService": f"lambda.{region}.amazonaws.com",
+                "kms:EncryptionContext:aws:lambda:FunctionArn": function_arn,
+            }
+        },
+    )
 
 
 def region_sid(region: str) -> str:

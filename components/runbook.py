@@ -17,10 +17,17 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.app import NETWORK_INTERFACE_ACTIONS, XRAY_ACTIONS, AppFunction, AppFunctionArgs, log_group_arn, log_group_name
+from components.app import AppFunction, AppFunctionArgs, log_group_arn, log_group_name
 from components.observability import AlarmRule, metric_alarm
 from components.packaging import Package
-from components.policies import Policy, allow_statement, assume_role_policy, dynamodb_key_statements
+from components.policies import (
+    XRAY_WRITE_POLICY,
+    Policy,
+    allow_statement,
+    assume_role_policy,
+    dynamodb_key_statements,
+    managed_policy_arn,
+)
 from components.runbook_definition import state_machine_definition
 from components.table import regional_table_arn
 from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, TRAFFIC_ROUTING_CONTROL, Topology
@@ -38,13 +45,8 @@ STATE_MACHINE_LOG_LEVEL = "ALL"
 # An SSM String parameter of the Standard tier, and a Lambda function's whole environment, hold at most 4 KB.
 TOPOLOGY_MAX_BYTES = 4096
 SSM_TIER = "Standard"
+SSM_TYPE = "SecureString"
 
-STATE_MACHINE_XRAY_ACTIONS = (
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
-)
 LOG_DELIVERY_ACTIONS = (
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -263,20 +265,18 @@ def runbook_function_policy(
     statements += [
         allow_statement("ReplicationMetrics", METRIC_ACTIONS, ["*"]),
         allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
-        allow_statement("Tracing", XRAY_ACTIONS, ["*"]),
-        allow_statement("VpcNetworkInterfaces", NETWORK_INTERFACE_ACTIONS, ["*"]),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
 def state_machine_policy(function_arn: str) -> Policy:
-    """The state machine's inline policy: invoke the runbook function, deliver its logs, write traces."""
+    """The state machine's inline policy: invoke the runbook function, deliver its logs (its traces: the managed
+    ``XRAY_WRITE_POLICY``)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             allow_statement("InvokeRunbookFunction", ["lambda:InvokeFunction"], [function_arn]),
             allow_statement("LogDelivery", LOG_DELIVERY_ACTIONS, ["*"]),
-            allow_statement("Tracing", STATE_MACHINE_XRAY_ACTIONS, ["*"]),
         ],
     }
 
@@ -293,7 +293,7 @@ class FailoverRunbookArgs:
     parameter_name: the SSM parameter holding the topology (``topology_parameter_name``).
     topology: the topology JSON (``runbook_topology``), the same in every region.
     package: the application's built Lambda package.
-    key_arn: the region's KMS key (both log groups).
+    key_arn: the region's KMS key (both log groups, the function's environment and the topology parameter).
     table_key_arns: the key encrypting the table in each region (``GlobalTable.key_arns``): the runbook reads and
         writes every region's replica.
     private_subnet_ids, security_group_id: the region's private subnets and application security group.
@@ -323,6 +323,7 @@ class FailoverRunbook(pulumi.ComponentResource):
     state_machine_log_group: aws.cloudwatch.LogGroup
     state_machine_role: aws.iam.Role
     state_machine_role_policy: aws.iam.RolePolicy
+    state_machine_tracing: aws.iam.RolePolicyAttachment
     state_machine: aws.sfn.StateMachine
     topology_parameter: aws.ssm.Parameter
     alarms: list[aws.cloudwatch.MetricAlarm]
@@ -346,16 +347,19 @@ class FailoverRunbook(pulumi.ComponentResource):
         )
 
     def _topology_parameter(self) -> None:
-        """The topology in SSM, the same in every region, for operators and tools without the Pulumi backend."""
+        """The topology in SSM, the same in every region, for operators and tools without the Pulumi backend: a
+        SecureString under the region's key, so the key policy and IAM decide who reads the map of the deployment
+        (``ops`` reads it with decryption). A preview still shows how a change moves the topology, in the runbook
+        function's ``RUNBOOK_TOPOLOGY`` environment."""
         args = self.args
         self.topology_parameter = aws.ssm.Parameter(
             f"{self.component_name}-topology",
             name=args.parameter_name,
             description=f"The failover runbook's topology of {args.name_prefix} (functions.runbook.model.Topology)",
-            type="String",
+            type=SSM_TYPE,
             tier=SSM_TIER,
-            # Names and ARNs, nothing secret: in plain text, a preview shows how a change moves the topology.
-            insecure_value=args.topology,
+            key_id=args.key_arn,
+            value=args.topology,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -428,6 +432,12 @@ class FailoverRunbook(pulumi.ComponentResource):
             policy=self.function.function.arn.apply(lambda arn: json.dumps(state_machine_policy(arn))),
             opts=pulumi.ResourceOptions(parent=self.state_machine_role),
         )
+        self.state_machine_tracing = aws.iam.RolePolicyAttachment(
+            f"{name}-state-machine-xray-write",
+            role=self.state_machine_role.id,
+            policy_arn=self.partition.apply(lambda partition: managed_policy_arn(partition, XRAY_WRITE_POLICY)),
+            opts=pulumi.ResourceOptions(parent=self.state_machine_role),
+        )
 
     def _state_machine(self) -> None:
         """The STANDARD state machine over the function, every event logged with its data, traced."""
@@ -456,7 +466,9 @@ class FailoverRunbook(pulumi.ComponentResource):
             ),
             tracing_configuration=aws.sfn.StateMachineTracingConfigurationArgs(enabled=True),
             # Step Functions checks the role's log-delivery permissions when it creates the state machine.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.state_machine_role_policy, self.state_machine_log_group]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[self.state_machine_role_policy, self.state_machine_tracing, self.state_machine_log_group]
+            ),
         )
 
     def _alarms(self) -> None:

@@ -111,7 +111,9 @@ def load_topology(
     failures: list[str] = []
     for region in order:
         try:
-            value = aws("ssm", region).get_parameter(Name=ref.topology_parameter)["Parameter"]["Value"]
+            # A SecureString under the region's key: the caller needs kms:Decrypt on it through SSM.
+            parameter = aws("ssm", region).get_parameter(Name=ref.topology_parameter, WithDecryption=True)
+            value = parameter["Parameter"]["Value"]
         except Exception as error:
             problem = credentials_problem(error)
             if problem is not None:

@@ -12,6 +12,7 @@ from policy.core import (
     EKS_CLUSTER,
     ELASTICACHE_GROUP,
     KMS_KEY,
+    LAMBDA_FUNCTION,
     LOG_GROUP,
     MEMORYDB_CLUSTER,
     RDS_CLUSTER,
@@ -169,6 +170,28 @@ def log_group_encrypted(resource_type: str, props: Props) -> Messages:
 
 
 @resource_rule(
+    "lambda-environment-encrypted-with-cmk",
+    "A Lambda function with environment variables encrypts them with a customer-managed KMS key (kmsKeyArn).",
+    LAMBDA_FUNCTION,
+)
+def lambda_environment_encrypted_with_cmk(resource_type: str, props: Props) -> Messages:
+    if block(props.get("environment")).get("variables") and not given(props, "kmsKeyArn"):
+        yield "kmsKeyArn must name a customer-managed key: the environment names the stack's resources"
+
+
+@resource_rule(
+    "ssm-parameter-encrypted-with-cmk",
+    "SSM parameters are SecureStrings under a customer-managed KMS key (keyId), so the key decides who reads them.",
+    "aws:ssm/parameter:Parameter",
+)
+def ssm_parameter_encrypted_with_cmk(resource_type: str, props: Props) -> Messages:
+    if props.get("type") != "SecureString":
+        yield f"type must be SecureString, not {props.get('type')!r}"
+    elif not given(props, "keyId"):
+        yield "keyId must name a customer-managed key (the aws/ssm key cannot be granted to others)"
+
+
+@resource_rule(
     "ebs-volumes-encrypted",
     "EBS volumes (launch templates, instances, standalone volumes) are encrypted.",
     "aws:ec2/launchTemplate:LaunchTemplate",
@@ -227,6 +250,8 @@ RULES = (
     sns_topic_encrypted,
     secret_encrypted_with_cmk,
     log_group_encrypted,
+    lambda_environment_encrypted_with_cmk,
+    ssm_parameter_encrypted_with_cmk,
     ebs_volumes_encrypted,
     s3_bucket_encrypted,
 )

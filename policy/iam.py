@@ -2,11 +2,12 @@
 of them IAM knows no resource for never scoped to ARNs, where they would never take effect), no broad AWS-managed
 policies, no role anyone may assume, database access through IAM rather than passwords.
 
-What the program grants on ``*`` (``components/app.py``): X-Ray trace writes, the VPC network-interface actions Lambda
-performs with a function's role and the stream poller's ``dynamodb:ListStreams``. A Step Functions state machine that
-logs to CloudWatch Logs needs the log-delivery actions on ``*`` as well, and CloudWatch metric reads and writes have
-no resource-level permissions. Those, and only those, are ``WILDCARD_RESOURCE_ACTIONS``; anything else names its
-resources.
+What the program grants on ``*`` inline (``components/app.py``): the stream poller's ``dynamodb:ListStreams``. A Step
+Functions state machine that logs to CloudWatch Logs needs the log-delivery actions on ``*`` as well, and CloudWatch
+metric reads and writes have no resource-level permissions. X-Ray trace writes and the VPC network-interface actions
+Lambda performs with a function's role come from AWS's managed policies (``MANAGED_EXECUTION_ACTIONS``), never from an
+unconditioned inline statement on ``*``. Those, and only those, are ``WILDCARD_RESOURCE_ACTIONS``; anything else names
+its resources.
 """
 
 from __future__ import annotations
@@ -95,6 +96,25 @@ RESOURCELESS_ACTIONS = WILDCARD_RESOURCE_ACTIONS - frozenset(
     )
 )
 
+# The writes AWS documents through its managed policies for a Lambda function in a VPC with active tracing (and for a
+# state machine that traces): an inline statement may grant them on "*" only under a condition (checkov's
+# CKV_AWS_290 and CKV_AWS_355); action (lower case) -> the managed policy to attach instead.
+MANAGED_EXECUTION_ACTIONS = {
+    **dict.fromkeys(
+        ("xray:puttracesegments", "xray:puttelemetryrecords"),
+        "AWSXRayDaemonWriteAccess",
+    ),
+    **dict.fromkeys(
+        (
+            "ec2:createnetworkinterface",
+            "ec2:deletenetworkinterface",
+            "ec2:assignprivateipaddresses",
+            "ec2:unassignprivateipaddresses",
+        ),
+        "service-role/AWSLambdaVPCAccessExecutionRole",
+    ),
+}
+
 BROAD_MANAGED_POLICIES = frozenset({"AdministratorAccess", "PowerUserAccess", "IAMFullAccess"})
 AWS_MANAGED_PREFIX = ":iam::aws:policy/"
 
@@ -173,6 +193,22 @@ def iam_resourceless_actions_on_star(resource_type: str, props: Props) -> Messag
 
 
 @resource_rule(
+    "iam-execution-writes-from-managed-policies",
+    "X-Ray trace writes and Lambda's network-interface writes come from AWSXRayDaemonWriteAccess and "
+    "AWSLambdaVPCAccessExecutionRole, not from an inline statement granting them on '*' without a condition.",
+    *DOCUMENT_TYPES,
+)
+def iam_execution_writes_from_managed_policies(resource_type: str, props: Props) -> Messages:
+    for label, statement in _allow_statements(resource_type, props):
+        if statement is None or statement.get("Condition") or "*" not in strings(statement.get("Resource")):
+            continue
+        inline = [a for a in strings(statement.get("Action")) if a.lower() in MANAGED_EXECUTION_ACTIONS]
+        if inline:
+            policies = sorted({MANAGED_EXECUTION_ACTIONS[a.lower()] for a in inline})
+            yield f"{label} grants {', '.join(inline)} on '*': attach the AWS managed {' and '.join(policies)}"
+
+
+@resource_rule(
     "iam-no-broad-managed-policies",
     "No AdministratorAccess, PowerUserAccess or *FullAccess AWS-managed policy is attached.",
     *ATTACHMENTS,
@@ -218,6 +254,7 @@ RULES = (
     iam_no_wildcard_actions,
     iam_wildcard_resource_allowlist,
     iam_resourceless_actions_on_star,
+    iam_execution_writes_from_managed_policies,
     iam_no_broad_managed_policies,
     iam_trust_policy_scoped,
     rds_iam_authentication,

@@ -256,6 +256,51 @@ def cloudfront_access_logging(stack: Stack) -> Violations:
             yield StackViolation(f"distribution {distribution.name} writes no access logs", distribution.urn)
 
 
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+EVENT_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+# The services that invoke a function asynchronously (Lambda's "Invoking a Lambda function asynchronously"): Lambda
+# queues the event, retries twice, then drops it unless a dead-letter queue or an on-failure destination keeps it.
+# API Gateway and Step Functions (RequestResponse) invoke synchronously and see the error; SQS, Kinesis and
+# DynamoDB streams are polled by event source mappings, whose failures go to the queue's redrive DLQ or the
+# mapping's own on-failure destination.
+ASYNC_INVOKERS = frozenset(
+    f"{service}.amazonaws.com"
+    for service in ("s3", "sns", "ses", "events", "logs", "iot", "config", "cloudformation", "codecommit")
+)
+
+
+def _function_key(value: object) -> str:
+    """A function's name from its name or ARN (a permission or an invoke config may name it either way)."""
+    return str(value).split(":function:", 1)[-1].split(":", 1)[0]
+
+
+@stack_rule(
+    "lambda-async-failures-kept",
+    "A Lambda function that a service invokes asynchronously (S3, SNS, EventBridge ...) keeps the events it fails: a "
+    "dead-letter queue or an on-failure destination.",
+)
+def lambda_async_failures_kept(stack: Stack) -> Violations:
+    configured = {
+        _function_key(c.props.get("functionName"))
+        for c in stack.of_type(EVENT_INVOKE_CONFIG)
+        if given(block(block(c.props.get("destinationConfig")).get("onFailure")), "destination")
+    }
+    invoked = {
+        _function_key(p.props.get("function")): str(p.props.get("principal"))
+        for p in stack.of_type(LAMBDA_PERMISSION)
+        if p.props.get("principal") in ASYNC_INVOKERS
+    }
+    for function in stack.of_type(LAMBDA_FUNCTION):
+        name = _function_key(function.props.get("name") or function.name)
+        if name not in invoked or name in configured or given(block(function.props.get("deadLetterConfig")), "targetArn"):
+            continue
+        yield StackViolation(
+            f"function {name} is invoked asynchronously by {invoked[name]} but keeps no failed event: set "
+            "deadLetterConfig.targetArn or a FunctionEventInvokeConfig with an onFailure destination",
+            function.urn,
+        )
+
+
 RULES = (
     log_group_retention,
     eks_control_plane_logs,
@@ -264,6 +309,7 @@ RULES = (
     api_access_logs,
     state_machine_logging,
     lambda_tracing,
+    lambda_async_failures_kept,
     state_machine_tracing,
     vpc_flow_logs,
     s3_access_logging,

@@ -12,8 +12,6 @@ from typing import Any
 import pytest
 
 from components.app import (
-    NETWORK_INTERFACE_ACTIONS,
-    XRAY_ACTIONS,
     AppResources,
     function_policy,
     queue_name,
@@ -31,7 +29,7 @@ from planning.harness import ACCOUNT_ID, ProgramRun, Resource
 from planning.parity import compare_regions
 from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS_LATENCY, ProgramRunner
-from tests.support.role_statements import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
+from tests.support.role_statements import FUNCTION_MANAGED_POLICIES, TABLE_WRITER_KEY_ACTIONS, environment_key_statement
 
 FUNCTION = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
@@ -194,6 +192,8 @@ def test_environment_names_this_regions_table_and_cache_cluster(stack_run: Progr
                 }
                 assert variables == {**expected[function], **powertools}, f"{region} {function}"
                 assert "AWS_REGION" not in variables, "reserved: Lambda sets it"
+                # Encrypted with the region's key (its role's decrypt: the IAM tests).
+                assert _function(run, region, function).inputs["kmsKeyArn"] == _key_arn(region)
 
 
 def test_log_groups_come_first_with_retention_and_the_region_key(stack_run: ProgramRun, latency_run: ProgramRun) -> None:
@@ -388,7 +388,6 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
     }.get(function, granted)
     common = [
         ("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [logs]),
-        *TRACING_AND_VPC_STATEMENTS,
         ("CacheIamConnect", ["memorydb:Connect"], [cache_cluster, cache_user]),
     ]
     statements = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in own]
@@ -411,6 +410,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
             "Condition": {"StringEquals": {"kms:ViaService": [f"sqs.{region}.amazonaws.com"]}},
         }
     )
+    statements.append(environment_key_statement(region, ACCOUNT_ID, _key_arn(region), f"{_prefix(run)}-{function}"))
     return statements
 
 
@@ -444,22 +444,31 @@ def test_no_role_names_another_region_or_a_wildcard_on_a_data_service(stack_run:
                     assert not [a for a in statement["Action"] if "*" in a], statement
                     if "*" in statement["Resource"]:
                         assert statement["Resource"] == ["*"]
-                        assert set(statement["Action"]) <= {*XRAY_ACTIONS, *NETWORK_INTERFACE_ACTIONS, "dynamodb:ListStreams"}
+                        assert statement["Action"] == ["dynamodb:ListStreams"]
                         continue
                     for arn in statement["Resource"]:
                         assert arn.split(":")[3] == region, f"{function} in {region}: {arn}"
                         assert not [o for o in others if o in arn], f"{function} in {region} names another region: {arn}"
 
 
-def test_roles_trust_lambda_and_carry_no_managed_policy(stack_run: ProgramRun) -> None:
+def test_roles_trust_lambda_and_carry_exactly_the_managed_execution_policies(stack_run: ProgramRun) -> None:
+    """Network interfaces and traces come from AWS's managed policies, attached to each role and created before the
+    function (Lambda checks the role's network-interface permissions when it creates a function in a VPC)."""
     for region in stack_run.region_order:
+        attachments = _of(stack_run, region, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
         for function in FUNCTIONS:
             role = _named(stack_run, region, f"{region}-app-{function}-role")
             assert json.loads(role.inputs["assumeRolePolicy"])["Statement"] == [
                 {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
             ]
             assert "managedPolicyArns" not in role.inputs
-        assert not _of(stack_run, region, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+            attached = [a for a in attachments if a.inputs["role"] == f"{role.name}-id"]
+            assert sorted(a.inputs["policyArn"] for a in attached) == sorted(
+                f"arn:aws:iam::aws:policy/{p}" for p in FUNCTION_MANAGED_POLICIES
+            )
+            depends = set(_function(stack_run, region, function).dependencies)
+            assert {a.urn for a in attached} <= depends, function
+        assert len(attachments) == len(FUNCTIONS) * len(FUNCTION_MANAGED_POLICIES)
 
 
 def test_every_role_connects_to_its_regions_cache_by_iam_and_no_cache_secret_is_left(stack_run: ProgramRun) -> None:
@@ -581,7 +590,7 @@ def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_str
         starred = [s for s in statements if s["Resource"] == ["*"]]
         written = {"processor": [], "stream": ["ListStreams"], "api": []}
         listing = written.get(function, [g.sid for g in function_spec(function).grants if g.resource == "*"])
-        assert [s["Sid"] for s in starred] == [*listing, "Tracing", "VpcNetworkInterfaces"]
+        assert [s["Sid"] for s in starred] == listing
         named = {arn for s in statements if s not in starred for arn in s["Resource"]}
         assert all(":eu-west-1:111122223333:" in arn for arn in named), named
         assert resources.dead_letter_queue not in named, "no function touches the DLQ: SQS redrives to it"

@@ -7,8 +7,9 @@ import json
 import pulumi
 import pytest
 
-from components.compute import EksCluster, EksClusterArgs, managed_policy_arn, node_ami_type
+from components.compute import EksCluster, EksClusterArgs, node_ami_type
 from components.config import RegionConfig, StackConfig
+from components.policies import managed_policy_arn
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
 from tests.support.program import ProgramRunner, component_in_regions
 

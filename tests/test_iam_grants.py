@@ -25,6 +25,7 @@ from planning.harness import ACCOUNT_ID, PARTITION, ProgramRun, Resource
 from tests.support.aws_calls import AwsCall, handler_calls
 from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS, ProgramRunner
+from tests.support.role_statements import MANAGED_POLICY_DOCUMENTS
 
 FUNCTION = "aws:lambda/function:Function"
 ROLE = "aws:iam/role:Role"
@@ -34,12 +35,22 @@ QUEUE = "aws:sqs/queue:Queue"
 MEMORYDB_CLUSTER = "aws:memorydb/cluster:Cluster"
 MEMORYDB_USER = "aws:memorydb/user:User"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 DYNAMODB_KEY_USE = {"Read": ("kms:Decrypt",), "Write": ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")}
 SQS_KEY_USE = {"SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"), "ReceiveMessage": ("kms:Decrypt",)}
 # Lambda polls a queue and a stream with the function's role, and sends a stream's failed batches with it too.
 QUEUE_CONSUMER_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
 STREAM_READER_ACTIONS = ("DescribeStream", "GetRecords", "GetShardIterator")
+# Lambda creates, describes and deletes a VPC function's network interfaces with its role, and sends its traces.
+NETWORK_INTERFACE_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+TRACE_ACTIONS = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
 # The runbook shifts traffic with one of two services, by its topology's traffic control; the other's calls never run.
 TRAFFIC_CONTROL_SERVICES = {"healthCheckGate": "route53", "routingControl": "route53-recovery-cluster"}
 # The roles no function assumes, and why none of their calls needs a key grant in its own policy.
@@ -62,10 +73,13 @@ class Need:
     resource: str | None
     why: str
     via: str | None = None
+    # The encryption context of a KMS request: (key, value) pairs.
+    context: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         through = f" through {self.via}" if self.via else ""
-        return f"{self.action} on {self.resource or 'any resource'}{through} ({self.why})"
+        with_context = f" with {dict(self.context)}" if self.context else ""
+        return f"{self.action} on {self.resource or 'any resource'}{through}{with_context} ({self.why})"
 
 
 # ---- what a role needs ----------------------------------------------------------------------------------------
@@ -168,8 +182,28 @@ def _mapping_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
             yield from _queue_needs(run, queue, ("SendMessage",), "Lambda records failed batches")
 
 
+def _configuration_needs(function: Resource) -> Iterator[Need]:
+    """What Lambda does with the role for the function's configuration: manage its network interfaces in the VPC
+    (checked when the function is created) and send its traces when tracing is active."""
+    if function.inputs.get("vpcConfig"):
+        yield from (Need(a, None, "Lambda manages the function's network interfaces") for a in NETWORK_INTERFACE_ACTIONS)
+    if (function.inputs.get("tracingConfig") or {}).get("mode") == "Active":
+        yield from (Need(a, None, "Lambda sends the function's traces") for a in TRACE_ACTIONS)
+    key = function.inputs.get("kmsKeyArn")
+    if key:
+        region = str(function.region)
+        arn = f"arn:{PARTITION}:lambda:{region}:{ACCOUNT_ID}:function:{function.inputs['name']}"
+        yield Need(
+            "kms:Decrypt",
+            key,
+            "Lambda decrypts the function's environment",
+            _via("lambda", region),
+            (("kms:EncryptionContext:aws:lambda:FunctionArn", arn),),
+        )
+
+
 def role_needs(run: ProgramRun, function: Resource) -> list[Need]:
-    return [*_code_needs(run, function), *_mapping_needs(run, function)]
+    return [*_code_needs(run, function), *_mapping_needs(run, function), *_configuration_needs(function)]
 
 
 # ---- what a policy allows -----------------------------------------------------------------------------------------
@@ -206,6 +240,7 @@ def _matches(statement: Mapping[str, Any], need: Need) -> bool:
     if need.resource is not None and not any(fnmatch.fnmatchcase(need.resource, r) for r in _strings(statement.get("Resource"))):
         return False
     context = {"kms:ViaService": need.via} if need.via else {}
+    context |= dict(need.context)
     return _conditions_hold(statement.get("Condition") or {}, context)
 
 
@@ -224,12 +259,23 @@ def missing_grants(run: ProgramRun, function: Resource, policy: Mapping[str, Any
 # ---- the program's roles ------------------------------------------------------------------------------------------
 
 
+def _managed_statements(run: ProgramRun, role: Resource) -> list[dict[str, Any]]:
+    """The statements of the AWS managed policies attached to the role (their documents as AWS publishes them)."""
+    prefix = f"arn:{PARTITION}:iam::aws:policy/"
+    attached = [a.inputs["policyArn"] for a in run.of_type(ATTACHMENT) if a.inputs["role"] == f"{role.name}-id"]
+    unknown = [arn for arn in attached if arn.removeprefix(prefix) not in MANAGED_POLICY_DOCUMENTS]
+    assert not unknown, f"{role.name}: write out the document of {unknown} in tests/support/role_statements.py"
+    return [s for arn in attached for s in MANAGED_POLICY_DOCUMENTS[arn.removeprefix(prefix)]["Statement"]]
+
+
 def _function_roles(run: ProgramRun) -> Iterator[tuple[Resource, Resource, dict[str, Any]]]:
-    """Every function with its role and that role's inline policy."""
+    """Every function with its role and what that role is allowed: its inline policy's statements, then those of the
+    AWS managed policies attached to it."""
     for function in run.of_type(FUNCTION):
         role = _by_arn(run, ROLE, function.inputs["role"])
         (policy,) = [p for p in run.of_type(ROLE_POLICY) if p.inputs["role"] == f"{role.name}-id"]
-        yield function, role, json.loads(policy.inputs["policy"])
+        inline = json.loads(policy.inputs["policy"])
+        yield function, role, {**inline, "Statement": [*inline["Statement"], *_managed_statements(run, role)]}
 
 
 def test_every_function_role_allows_its_codes_calls_and_the_keys_behind_them(stack_run: ProgramRun) -> None:
@@ -239,6 +285,26 @@ def test_every_function_role_allows_its_codes_calls_and_the_keys_behind_them(sta
     assert {f.inputs["handler"].split(".")[1] for f, _, _ in roles} == packages | {"runbook"}
     for function, role, policy in roles:
         assert missing_grants(stack_run, function, policy) == [], role.name
+
+
+def test_without_the_managed_policies_the_network_interface_and_trace_needs_are_reported(stack_run: ProgramRun) -> None:
+    for function, role, policy in _function_roles(stack_run):
+        inline = [s for s in policy["Statement"] if s not in _managed_statements(stack_run, role)]
+        missing = missing_grants(stack_run, function, {**policy, "Statement": inline})
+        assert {m.split(" ", 1)[0] for m in missing} == {*NETWORK_INTERFACE_ACTIONS, *TRACE_ACTIONS}, role.name
+
+
+def test_an_environment_key_grant_for_another_function_is_reported(stack_run: ProgramRun) -> None:
+    """Each role decrypts its own function's environment only: the grant of another function's role does not do."""
+    roles = list(_function_roles(stack_run))
+    (function, _, policy), (_, other_role, other_policy) = roles[0], roles[1]
+    grant = [s for s in policy["Statement"] if s.get("Sid") == "EnvironmentKeyThroughLambda"]
+    others = [s for s in other_policy["Statement"] if s.get("Sid") == "EnvironmentKeyThroughLambda"]
+    assert len(grant) == len(others) == 1
+    without = [s for s in policy["Statement"] if s not in grant]
+    for statements in (without, [*without, *others]):
+        missing = missing_grants(stack_run, function, {**policy, "Statement": statements})
+        assert len(missing) == 1 and "the function's environment" in missing[0], (other_role.name, missing)
 
 
 def test_three_regions_with_routing_controls_runbook_may_use_every_regions_key(run_stack: ProgramRunner) -> None:

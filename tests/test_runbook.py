@@ -13,7 +13,6 @@ from components.packaging import LAMBDA_RUNTIME
 from components.policies import region_sid
 from components.runbook import (
     LOG_DELIVERY_ACTIONS,
-    STATE_MACHINE_XRAY_ACTIONS,
     TOPOLOGY_MAX_BYTES,
     build_topology,
     execution_timeout_seconds,
@@ -29,11 +28,12 @@ from components.runbook import (
 from components.runbook_definition import step_states
 from functions.runbook.model import STEPS, Topology
 from planning.harness import ACCOUNT_ID, UNKNOWN, ProgramRun, Resource
+from planning.tfplan import SECRET_SIG, SECRET_SIG_KEY
 from policy.iam import WILDCARD_RESOURCE_ACTIONS
 from tests.support.asl import validate_asl
 from tests.support.mock_ids import mock_arn
 from tests.support.program import THREE_REGIONS, ProgramRunner
-from tests.support.role_statements import TABLE_WRITER_KEY_ACTIONS, TRACING_AND_VPC_STATEMENTS
+from tests.support.role_statements import FUNCTION_MANAGED_POLICIES, TABLE_WRITER_KEY_ACTIONS, environment_key_statement
 
 COMPONENT = "multi-region:failover:FailoverRunbook"
 FUNCTION = "aws:lambda/function:Function"
@@ -42,6 +42,7 @@ PARAMETER = "aws:ssm/parameter:Parameter"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
@@ -104,8 +105,10 @@ def _function(run: ProgramRun, region: str) -> Resource:
 
 
 def _topology_text(run: ProgramRun, region: str) -> str:
-    parameter = _one(run, region, PARAMETER)
-    return str(parameter.inputs["insecureValue"])
+    value = _one(run, region, PARAMETER).inputs["value"]
+    # The provider marks a parameter's value secret: the engine receives it in Pulumi's secret wrapper.
+    assert value.get(SECRET_SIG_KEY) == SECRET_SIG, "the topology parameter's value is a secret"
+    return str(value["value"])
 
 
 def _gate_ids(run: ProgramRun) -> dict[str, str]:
@@ -158,6 +161,7 @@ def test_the_function_runs_the_runbook_handler_on_the_apps_package(run: ProgramR
         assert sorted(variables) == sorted(["RUNBOOK_TOPOLOGY", *powertools]), "AWS_REGION is Lambda's own (reserved)"
         assert variables["POWERTOOLS_SERVICE_NAME"] == "runbook"
         assert variables["RUNBOOK_TOPOLOGY"] == _topology_text(run, region)
+        assert inputs["kmsKeyArn"] == _key_arn(region)
         logs = _named(run, f"{region}-runbook-lambda-logs")
         assert logs.inputs == {
             "name": f"/aws/lambda/{prefix}-runbook",
@@ -203,12 +207,13 @@ def test_the_definition_runs_every_step_through_this_regions_function(run: Progr
             assert task["TimeoutSeconds"] == 60 + 30
 
 
-def test_the_topology_parameter_is_a_standard_string_in_every_region(run: ProgramRun) -> None:
+def test_the_topology_parameter_is_a_standard_secure_string_under_the_regions_key(run: ProgramRun) -> None:
     for region in run.region_order:
         parameter = _one(run, region, PARAMETER)
         assert parameter.inputs["name"] == f"/multi-region/{run.stack}/runbook-topology"
-        assert (parameter.inputs["type"], parameter.inputs["tier"]) == ("String", "Standard")
-        assert "value" not in parameter.inputs, "plain text: the topology holds no secret"
+        assert (parameter.inputs["type"], parameter.inputs["tier"]) == ("SecureString", "Standard")
+        assert parameter.inputs["keyId"] == _key_arn(region)
+        assert "insecureValue" not in parameter.inputs, "not valid with a SecureString"
         assert len(_topology_text(run, region).encode()) <= TOPOLOGY_MAX_BYTES
     assert len({_topology_text(run, region) for region in run.region_order}) == 1, "the same topology everywhere"
 
@@ -297,7 +302,6 @@ def _expected_function_policy(run: ProgramRun, region: str) -> list[dict[str, An
             ["logs:CreateLogStream", "logs:PutLogEvents"],
             [f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:/aws/lambda/{prefix}-runbook:*"],
         ),
-        *TRACING_AND_VPC_STATEMENTS,
     ]
     expected = [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in statements]
     # Right after the table: each region's key, through DynamoDB of that region only.
@@ -311,6 +315,7 @@ def _expected_function_policy(run: ProgramRun, region: str) -> list[dict[str, An
         }
         for r in regions
     ]
+    expected.append(environment_key_statement(region, ACCOUNT_ID, _key_arn(region), f"{prefix}-runbook"))
     return expected
 
 
@@ -331,7 +336,11 @@ def test_the_function_role_names_exactly_this_stacks_resources(run: ProgramRun) 
         document = policy.policy()
         assert document["Statement"] == _expected_function_policy(run, region)
         wildcards = {s["Sid"] for s in document["Statement"] if "*" in s["Resource"]}
-        assert wildcards == {"ReplicationMetrics", "Tracing", "VpcNetworkInterfaces"}
+        assert wildcards == {"ReplicationMetrics"}
+        attached = [a for a in run.of_type(ATTACHMENT) if a.inputs["role"] == f"{region}-runbook-lambda-role-id"]
+        assert sorted(a.inputs["policyArn"] for a in attached) == sorted(
+            f"arn:aws:iam::aws:policy/{p}" for p in FUNCTION_MANAGED_POLICIES
+        )
         trust = _named(run, f"{region}-runbook-lambda-role").policy("assumeRolePolicy")
         assert trust["Statement"] == [
             {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
@@ -356,8 +365,11 @@ def test_the_state_machine_role_may_invoke_only_the_runbook_function(run: Progra
                 "Action": list(LOG_DELIVERY_ACTIONS),
                 "Resource": ["*"],
             },
-            {"Sid": "Tracing", "Effect": "Allow", "Action": list(STATE_MACHINE_XRAY_ACTIONS), "Resource": ["*"]},
         ]
+        # Its traces: AWS's managed X-Ray policy, attached before the state machine is created.
+        (tracing,) = [a for a in run.of_type(ATTACHMENT) if a.inputs["role"] == f"{region}-runbook-state-machine-role-id"]
+        assert tracing.inputs["policyArn"] == "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+        assert tracing.urn in _one(run, region, STATE_MACHINE).dependencies
         trust = _named(run, f"{region}-runbook-state-machine-role").policy("assumeRolePolicy")
         assert trust["Statement"] == [
             {
@@ -374,10 +386,9 @@ def test_the_state_machine_role_may_invoke_only_the_runbook_function(run: Progra
 
 def test_the_state_machine_role_asks_on_star_exactly_what_the_policy_pack_allows_on_star() -> None:
     """The pack keeps its own list of the actions that have no resource-level permissions (it imports nothing of the
-    program): the log-delivery and tracing actions must be the same there and here, or the pack flags the role."""
-    allowed = {service: {a for a in WILDCARD_RESOURCE_ACTIONS if a.startswith(f"{service}:")} for service in ("logs", "xray")}
-    assert {a.lower() for a in LOG_DELIVERY_ACTIONS} == allowed["logs"]
-    assert {a.lower() for a in STATE_MACHINE_XRAY_ACTIONS} == allowed["xray"]
+    program): the log-delivery actions must be the same there and here, or the pack flags the role."""
+    allowed = {a for a in WILDCARD_RESOURCE_ACTIONS if a.startswith("logs:")}
+    assert {a.lower() for a in LOG_DELIVERY_ACTIONS} == allowed
 
 
 # ---- alarms and outputs ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from policy.core import (
     EKS_CLUSTER,
     ELASTICACHE_GROUP,
     KMS_KEY,
+    LAMBDA_FUNCTION,
     LOG_GROUP,
     MEMORYDB_CLUSTER,
     RDS_CLUSTER,
@@ -38,6 +39,7 @@ from tests.support.policy_cases import (
 )
 
 BUCKET = "aws:s3/bucket:Bucket"
+PARAMETER = "aws:ssm/parameter:Parameter"
 SSE, SSE_V2 = S3_ENCRYPTION
 LOGGING = "aws:s3/bucketLogging:BucketLogging"
 TOPIC = "aws:sns/topic:Topic"
@@ -145,6 +147,20 @@ CASES: Cases = {
     "log-group-encrypted": ResourceCases(
         passing=[(LOG_GROUP, {"kmsKeyId": KEY_EAST, "retentionInDays": 90.0})],
         failing=[(LOG_GROUP, {"retentionInDays": 90.0}, "kmsKeyId")],
+    ),
+    "lambda-environment-encrypted-with-cmk": ResourceCases(
+        passing=[
+            (LAMBDA_FUNCTION, {"environment": {"variables": {"TABLE_NAME": "items"}}, "kmsKeyArn": KEY_EAST}),
+            (LAMBDA_FUNCTION, {"handler": "app.handle"}),
+        ],
+        failing=[(LAMBDA_FUNCTION, {"environment": {"variables": {"TABLE_NAME": "items"}}}, "kmsKeyArn must name")],
+    ),
+    "ssm-parameter-encrypted-with-cmk": ResourceCases(
+        passing=[(PARAMETER, {"type": "SecureString", "keyId": KEY_EAST, "tier": "Standard"})],
+        failing=[
+            (PARAMETER, {"type": "String", "insecureValue": "{}"}, "type must be SecureString, not 'String'"),
+            (PARAMETER, {"type": "SecureString"}, "keyId must name"),
+        ],
     ),
     "ebs-volumes-encrypted": ResourceCases(
         passing=[

