@@ -157,5 +157,8 @@ def render_cost(cost: Cost) -> list[str]:
     lines.append(f"  {'total':<{width}}  {'':>5}  {'':>10}  {cost.total:9.2f}")
     if cost.unpriced:
         lines.append(f"  not in the price list (add them to planning/prices.yaml): {', '.join(cost.unpriced)}")
-    lines.append("  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, data transfer, CloudWatch Logs")
+    lines.append(
+        "  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, data transfer, CloudWatch Logs, "
+        "AWS Backup storage and copies"
+    )
     return lines
