@@ -144,6 +144,12 @@ def test_role_is_assumed_by_aws_backup_with_exactly_the_backup_and_restore_polic
         assert {r.urn for r in stack_run.of_type(ATTACHMENT, region) if r.parent == role.urn} <= set(selection.dependencies)
 
 
+def test_outputs_name_each_region_vault_and_restore_role(stack_run: ProgramRun) -> None:
+    for region, values in stack_run.outputs["regions"].items():
+        assert values["backupVaultName"] == stack_run.config.name_prefix
+        assert values["backupRoleArn"] == _arn(stack_run, "aws:iam/role:Role", f"{region}-backup-role")
+
+
 def test_preview_survives_unknown_arns(preview_run: ProgramRun) -> None:
     for region in preview_run.regions():
         assert len(preview_run.one(SELECTION, region).inputs["resources"]) in (2, 3)
