@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.compute import managed_policy_arn
+from components.compute import attach_managed_policies
 from components.config import BackupConfig
 from components.policies import assume_role_policy
 
@@ -143,15 +142,7 @@ class RegionalBackup(pulumi.ComponentResource):
             assume_role_policy=account_id.apply(lambda account: json.dumps(assume_role_policy("backup.amazonaws.com", account))),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-role-{policy.rsplit('/', 1)[-1]}",
-                role=role.id,
-                policy_arn=partition.apply(functools.partial(managed_policy_arn, policy=policy)),
-                opts=pulumi.ResourceOptions(parent=role),
-            )
-            for policy in BACKUP_POLICIES
-        ]
+        policies = attach_managed_policies(f"{name}-role", role, BACKUP_POLICIES, partition)
         return role, policies
 
     def add_plan(self, args: BackupPlanArgs) -> None:
