@@ -1,15 +1,12 @@
-"""AWS Backup in one region: a vault under the region's key, a daily plan with a copy to another region's vault, and a
+"""AWS Backup in one region: a vault under the region's key, a daily plan copying to another region's vault, and a
 selection of the region's Aurora cluster, data bucket and (in the table's home region) the DynamoDB table.
 
-Replication is not backup: a bad write or a delete reaches every region in a second; a recovery point does not. Built
-in two phases of the RegionalStack: the vault and the role with the region's foundation (every region's vault exists
-before any plan copies into one), the plan and selection with the application layer (after the table). Why each store
-is selected where it is, and the restore path of each: docs/failover.md "Restoring from a backup".
+Replication is not backup: a bad write or a delete reaches every region in a second; a recovery point does not. The
+vault and role come with the region's foundation, the plan and selection with the application layer (after the table
+and every region's vault). Why, and each store's restore path: docs/design/data-stores.md, docs/failover.md.
 
 Example:
-    >>> backup = RegionalBackup("us-east-1-backup", RegionalBackupArgs("us-east-1", "multi-region-prod", key_arn,
-    ...                         config.backup, protect=True), pulumi.ResourceOptions(parent=stack))
-    >>> backup.add_plan(BackupPlanArgs(copy_vault_arn, [cluster.arn, bucket.arn]))
+    >>> RegionalBackup("us-east-1-backup", args, pulumi.ResourceOptions(parent=stack)).add_plan(plan_args)
 """
 
 from __future__ import annotations
