@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -233,16 +234,17 @@ class EksCluster(pulumi.ComponentResource):
             assume_role_policy=json.dumps(assume_role_policy(service)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        return role, _attach(name, role, policies, partition)
+        return role, attach_managed_policies(name, role, policies, partition)
 
 
-def _attach(
-    name: str, role: aws.iam.Role, policies: tuple[str, ...], partition: pulumi.Output[str]
+def attach_managed_policies(
+    name: str, role: aws.iam.Role, policies: Sequence[str], partition: pulumi.Output[str]
 ) -> list[aws.iam.RolePolicyAttachment]:
-    """Attach AWS managed policies to a role, one attachment per policy, each under the role."""
+    """Attach AWS managed policies to a role, one attachment per policy, each under the role and named for the policy
+    (its last path part: ``service-role/X`` gives ``<name>-X``)."""
     return [
         aws.iam.RolePolicyAttachment(
-            f"{name}-{policy}",
+            f"{name}-{policy.rsplit('/', 1)[-1]}",
             role=role.id,
             policy_arn=partition.apply(functools.partial(managed_policy_arn, policy=policy)),
             opts=pulumi.ResourceOptions(parent=role),

@@ -96,6 +96,16 @@ MEMORYDB_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {"valkey": ("7.2", "7.3")
 MEMORYDB_VERSIONS_WITHOUT_IAM_AUTH = ("6.2",)
 EC2_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$")
 NONCURRENT_VERSION_DAYS = (1, 3650)
+# AWS Backup keeps a recovery point up to 100 years; a vault lock's changeable-for days are at least 3 (AWS's 72-hour
+# cooling-off period before a compliance lock becomes immutable).
+BACKUP_DAYS = (1, 36500)
+BACKUP_PLAN_RETENTION_DAYS = (7, 36500)
+BACKUP_LOCK_GRACE_DAYS = (3, 36500)
+BACKUP_VAULT_LOCKS = ("none", "governance", "compliance")
+COMPLIANCE_LOCK_NOTE = (
+    "compliance locks the vault for good once backupVaultLockChangeableForDays have passed: no one, not even the "
+    "account root, can then remove the lock, shorten its retention or delete a recovery point before it expires"
+)
 DOMAIN_NAME = re.compile(r"^(?=.{4,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
 # Route53 health checks probe every 10 or 30 seconds.
@@ -179,6 +189,26 @@ class MemoryDbConfig:
 
 
 @dataclass(frozen=True)
+class BackupConfig:
+    """AWS Backup in every region: daily backups kept ``retention_days``, and the vault's lock.
+
+    ``vault_lock`` is ``none``, ``governance`` (a lock that users with the IAM permission can remove) or ``compliance``
+    (immutable once ``lock_changeable_for_days`` have passed). A locked vault refuses recovery points whose retention
+    is outside ``lock_min_retention_days`` to ``lock_max_retention_days``.
+    """
+
+    retention_days: int
+    vault_lock: str
+    lock_min_retention_days: int
+    lock_max_retention_days: int
+    lock_changeable_for_days: int
+
+    @property
+    def locked(self) -> bool:
+        return self.vault_lock != "none"
+
+
+@dataclass(frozen=True)
 class RegionConfig:
     """One region of the stack. ``role`` is ``primary`` or ``secondary``."""
 
@@ -255,6 +285,7 @@ class StackConfig:
     aurora: AuroraConfig
     memorydb: MemoryDbConfig
     noncurrent_version_days: int
+    backup: BackupConfig
     edge: EdgeConfig
     app: AppConfig
     failover: FailoverConfig
@@ -304,6 +335,11 @@ KEYS: dict[str, str] = {
     "memorydbReplicasPerShard": "integer",
     "memorydbSnapshotRetentionDays": "integer",
     "s3NoncurrentVersionDays": "integer",
+    "backupRetentionDays": "integer",
+    "backupVaultLock": "string",
+    "backupVaultLockMinRetentionDays": "integer",
+    "backupVaultLockMaxRetentionDays": "integer",
+    "backupVaultLockChangeableForDays": "integer",
     "domainName": "string",
     "createHostedZone": "boolean",
     "healthCheckPath": "string",
@@ -586,6 +622,7 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     aurora = _read_aurora(r)
     memorydb = _read_memorydb(r)
     noncurrent_days = r.integer("s3NoncurrentVersionDays", NONCURRENT_VERSION_DAYS)
+    backup = _read_backup(r)
     edge = _read_edge(r)
     app = _read_app(r)
     failover = _read_failover(r)
@@ -594,7 +631,7 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
     if r.problems:
         raise ConfigError(r.problems)
     assert regions is not None and routing is not None and eks is not None and aurora is not None
-    assert memorydb is not None and edge is not None and app is not None and failover is not None
+    assert memorydb is not None and edge is not None and app is not None and failover is not None and backup is not None
     assert retention is not None and window is not None and protect is not None and noncurrent_days is not None
     return StackConfig(
         project=project,
@@ -608,6 +645,7 @@ def load_config(raw: Mapping[str, str | None], stack: str, project: str) -> Stac
         aurora=aurora,
         memorydb=memorydb,
         noncurrent_version_days=noncurrent_days,
+        backup=backup,
         edge=edge,
         app=app,
         failover=failover,
@@ -701,6 +739,35 @@ def _read_memorydb(r: _Reader) -> MemoryDbConfig | None:
         r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS),
         r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS),
     )
+
+
+def _read_backup(r: _Reader) -> BackupConfig | None:
+    """The backup plan's retention and the vault lock; a locked vault must admit the plan's retention."""
+    retention = r.integer("backupRetentionDays", BACKUP_PLAN_RETENTION_DAYS)
+    lock = r.string("backupVaultLock")
+    if lock is not None and lock not in BACKUP_VAULT_LOCKS:
+        r.fail(
+            "backupVaultLock",
+            lock,
+            f"one of {', '.join(BACKUP_VAULT_LOCKS)} (none: no lock; governance: a lock users with the IAM permission "
+            f"can remove; {COMPLIANCE_LOCK_NOTE})",
+        )
+        lock = None
+    low = r.integer("backupVaultLockMinRetentionDays", BACKUP_DAYS)
+    high = r.integer("backupVaultLockMaxRetentionDays", BACKUP_DAYS)
+    grace = r.integer("backupVaultLockChangeableForDays", BACKUP_LOCK_GRACE_DAYS)
+    if lock not in (None, "none") and low is not None and high is not None:
+        if low > high:
+            r.fail("backupVaultLockMinRetentionDays", low, f"at most backupVaultLockMaxRetentionDays ({high})")
+        elif retention is not None and not low <= retention <= high:
+            r.fail(
+                "backupRetentionDays",
+                retention,
+                f"from backupVaultLockMinRetentionDays to backupVaultLockMaxRetentionDays ({low} to {high}) while "
+                f"backupVaultLock is {lock}: the locked vault refuses recovery points kept longer or shorter",
+            )
+            retention = None
+    return _complete(BackupConfig, retention, lock, low, high, grace)
 
 
 def _read_edge(r: _Reader) -> EdgeConfig | None:

@@ -43,4 +43,6 @@ def _region(stack: RegionalStack) -> dict[str, object]:
         "kmsKeyArn": stack.key.key.arn,
         "bucketName": stack.bucket.bucket_name,
         "apiEndpoint": stack.api.api.api_endpoint,
+        "backupVaultName": stack.backup.vault.name,
+        "backupRoleArn": stack.backup.role.arn,
     }

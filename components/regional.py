@@ -1,10 +1,11 @@
 """RegionalStack: everything one region runs, under that region's provider, built in three phases (docs/design/tree.md).
 
-``RegionalStack(...)`` builds the foundation: key, alarm topic, network, EKS, Aurora member, MemoryDB, bucket, API.
-``add_application(...)`` adds the application layer (after the global table, on its stream here) and the bucket's
-replication (after every region's bucket); ``add_operations(...)`` the region's alarms and its failover runbook (after
-the global edge: the runbook's topology names the traffic gates). The application, replication, runbook and topic
-were once elsewhere in the tree: an alias keeps each one's URN.
+``RegionalStack(...)`` builds the foundation: key, alarm topic, network, EKS, Aurora member, MemoryDB, bucket, API,
+backup vault. ``add_application(...)`` adds the application layer (after the global table, on its stream here), the
+bucket's replication (after every region's bucket) and the backup plan (after every region's vault);
+``add_operations(...)`` the region's alarms and its failover runbook (after the global edge: the runbook's topology
+names the traffic gates). The application, replication, runbook and topic were once elsewhere in the tree: an alias
+keeps each one's URN.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pulumi_aws as aws
 
 from components.api import RegionalApi, RegionalApiArgs
 from components.app import RegionalApp, RegionalAppArgs, table_stream_arn
+from components.backup import BackupPlanArgs, RegionalBackup, RegionalBackupArgs, copy_destination
 from components.cache import MemoryDbArgs, MemoryDbCluster
 from components.compute import EksCluster, EksClusterArgs
 from components.config import RegionConfig, StackConfig
@@ -71,6 +73,7 @@ class RegionalStack(pulumi.ComponentResource):
     cache: MemoryDbCluster
     bucket: RegionalBucket
     api: RegionalApi
+    backup: RegionalBackup
     app: RegionalApp
     replication: BucketReplication
     alarms: list[aws.cloudwatch.MetricAlarm]
@@ -93,6 +96,7 @@ class RegionalStack(pulumi.ComponentResource):
         self.cache = self._cache()
         self.bucket = self._bucket()
         self.api = self._api(args.zone_id)
+        self.backup = self._backup()
 
     @property
     def private_subnet_ids(self) -> list[pulumi.Input[str]]:
@@ -226,17 +230,38 @@ class RegionalStack(pulumi.ComponentResource):
         )
         return RegionalApi(f"{self._prefix}-api", api_args, self._child())
 
+    def _backup(self) -> RegionalBackup:
+        """The backup vault under the region's key and AWS Backup's role; the plan comes with the application layer."""
+        backup_args = RegionalBackupArgs(
+            region=self.region.name,
+            name_prefix=self.config.name_prefix,
+            key_arn=self.key.key.arn,
+            backup=self.config.backup,
+            protect=self._protect_stateful,
+        )
+        return RegionalBackup(f"{self._prefix}-backup", backup_args, self._child())
+
     # ---- phase 2: the application layer and replication, after the global table and every region's bucket ----------
 
     def add_application(self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack], package: Package) -> None:
-        """The functions, queues, triggers and API routes (on the table's stream in this region), and replication
-        from this region's bucket to every other region's."""
+        """The functions, queues, triggers and API routes (on the table's stream in this region), replication
+        from this region's bucket to every other region's, and the backup plan."""
         self.app = self._application(global_stack, package)
         replication_args = BucketReplicationArgs(
             source=self.bucket,
             destinations={other: stack.bucket for other, stack in regions.items() if other != self.region.name},
         )
         self.replication = BucketReplication(f"{self._prefix}-replication", replication_args, self._moved_from_root())
+        self._backup_plan(global_stack, regions)
+
+    def _backup_plan(self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack]) -> None:
+        """Daily backups of the region's Aurora cluster and data bucket, and of the table in its home region only: a
+        replica holds the same items, and the copy to another region's vault covers the loss of the home region."""
+        destination = copy_destination(self.region.name, self.config.region_names, self.config.primary.name)
+        resources: list[pulumi.Input[str]] = [self.database.cluster.arn, self.bucket.bucket.arn]
+        if self.region.name == global_stack.home_region:
+            resources.append(global_stack.table.table_arn)
+        self.backup.add_plan(BackupPlanArgs(regions[destination].backup.vault_arn, resources))
 
     def _application(self, global_stack: GlobalStack, package: Package) -> RegionalApp:
         config, region, table = self.config, self.region.name, global_stack.table

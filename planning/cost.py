@@ -164,6 +164,7 @@ def render_cost(cost: Cost) -> list[str]:
     if cost.unpriced:
         lines.append(f"  not in the price list (add them to planning/prices.yaml): {', '.join(cost.unpriced)}")
     lines.append(
-        "  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, WAF requests, data transfer, CloudWatch Logs"
+        "  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, WAF requests, data transfer, "
+        "CloudWatch Logs, AWS Backup storage and copies"
     )
     return lines

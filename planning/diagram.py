@@ -301,6 +301,22 @@ def _generic_summary(builder: _Builder, component: Resource, members: list[Resou
     return _lines(title, *_wrap(shown, 40)), "ops"
 
 
+def _backup(builder: _Builder, component: Resource, members: list[Resource]) -> tuple[str, str]:
+    """The vault's lock, the plan's retention and the region its recovery points are copied to."""
+    lock = _first(members, "aws:backup/vaultLockConfiguration:VaultLockConfiguration")
+    plan = _first(members, "aws:backup/plan:Plan")
+    rule = (plan.inputs.get("rules") or [{}])[0] if plan else {}
+    days = _int((rule.get("lifecycle") or {}).get("deleteAfter"))
+    # The vault the plan copies to is the one it depends on in another region (its ARN is unknown in preview).
+    copies = (
+        sorted({str(v.region) for v in builder.deps(plan, "aws:backup/vault:Vault") if v.region != component.region})
+        if plan
+        else []
+    )
+    mode = "unlocked" if lock is None else ("compliance lock" if "changeableForDays" in lock.inputs else "governance lock")
+    return _lines("AWS Backup vault", f"daily, {days} days, {mode}", f"copy to {', '.join(copies)}"), "data"
+
+
 _Summary = Callable[[_Builder, Resource, list[Resource]], tuple[str, str]]
 _REGIONAL_SUMMARIES: dict[str, _Summary] = {
     "multi-region:network:Network": _network,
@@ -312,6 +328,7 @@ _REGIONAL_SUMMARIES: dict[str, _Summary] = {
     "multi-region:api:RegionalApi": _api,
     "multi-region:app:RegionalApp": _app,
     "multi-region:failover:FailoverRunbook": _runbook,
+    "multi-region:backup:RegionalBackup": _backup,
 }
 
 

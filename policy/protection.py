@@ -1,10 +1,11 @@
 """Deletion protection, point-in-time recovery and backups: no single call deletes the data, and what is lost can be
-recovered.
+recovered. Replication is not backup (a bad write or a delete replicates to every region in a second): every Aurora
+cluster, DynamoDB table and data bucket is in an AWS Backup selection, into a vault under a customer managed key.
 
 Deletion protection is a production property: the dev stack is built to be torn down
 (``protectStatefulResources: false``), so ``policy/config/dev.json`` turns the deletion-protection rules off for
 it, as ``pulumi preview --stack dev --policy-pack policy --policy-pack-config policy/config/dev.json`` does.
-Backups and point-in-time recovery stay on everywhere.
+Backups and point-in-time recovery stay on everywhere; the compliance lock of the backup vaults is production's too.
 """
 
 from __future__ import annotations
@@ -23,18 +24,27 @@ from policy.core import (
     Messages,
     Props,
     Stack,
+    StackResource,
     StackViolation,
     Violations,
     attached,
     block,
     blocks,
+    bucket_of,
     flag,
     get,
     given,
+    known,
+    known_elements,
+    log_target_buckets,
     number,
     resource_rule,
     stack_rule,
 )
+
+BACKUP_VAULT = "aws:backup/vault:Vault"
+BACKUP_VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+BACKUP_SELECTION = "aws:backup/selection:Selection"
 
 MIN_BACKUP_DAYS = 7.0
 MIN_RECOVERY_WINDOW_DAYS = 7.0
@@ -174,6 +184,64 @@ def s3_bucket_versioned(stack: Stack) -> Violations:
             )
 
 
+def _selected(store: StackResource, selections: list[StackResource]) -> bool:
+    """A selection names the store: by a known ARN among its ``resources``, or (in preview, where the ARN is not known
+    yet) by depending on it, which an input holding the store's ARN makes it do."""
+    arn = known(store.props, "arn")
+    return any(
+        store.urn in selection.dependencies
+        or (arn is not None and arn in list(known_elements(known(selection.props, "resources") or [])))
+        for selection in selections
+    )
+
+
+@stack_rule(
+    "backup-covers-every-store",
+    "Every Aurora cluster, DynamoDB table and data bucket is in an AWS Backup selection: replication copies a bad "
+    "write or a delete to every region, a recovery point does not.",
+)
+def backup_covers_every_store(stack: Stack) -> Violations:
+    selections = stack.of_type(BACKUP_SELECTION)
+    log_buckets = log_target_buckets(stack)
+    stores = [
+        *stack.of_type(RDS_CLUSTER, DYNAMODB_TABLE),
+        *(b for b in stack.of_type(*S3_BUCKET) if bucket_of(b) not in log_buckets),
+    ]
+    for store in stores:
+        if not _selected(store, selections):
+            yield StackViolation(f"{store.name} is in no AWS Backup selection: nothing recovers it from a bad write", store.urn)
+
+
+@resource_rule(
+    "backup-vault-customer-key",
+    "Backup vaults encrypt recovery points with a customer managed KMS key (the region's key), not the AWS managed one.",
+    BACKUP_VAULT,
+)
+def backup_vault_customer_key(resource_type: str, props: Props) -> Messages:
+    if not given(props, "kmsKeyArn"):
+        yield "kmsKeyArn must name a customer managed key; without it AWS Backup uses its AWS managed key"
+
+
+@stack_rule(
+    "backup-vault-compliance-lock",
+    "Every backup vault has a vault lock in compliance mode (changeableForDays set), so no one can delete a recovery "
+    "point before it expires.",
+)
+def backup_vault_compliance_lock(stack: Stack) -> Violations:
+    locks = stack.of_type(BACKUP_VAULT_LOCK)
+    for vault in stack.of_type(BACKUP_VAULT):
+        name = known(vault.props, "name")
+        mine = [
+            lock
+            for lock in locks
+            if vault.urn in lock.dependencies or (name is not None and known(lock.props, "backupVaultName") == name)
+        ]
+        if not mine:
+            yield StackViolation(f"vault {vault.name} has no vault lock", vault.urn)
+        elif not any(given(lock.props, "changeableForDays") for lock in mine):
+            yield StackViolation(f"vault {vault.name} is locked in governance mode; production needs compliance mode", vault.urn)
+
+
 RULES = (
     rds_deletion_protection,
     dynamodb_deletion_protection,
@@ -186,6 +254,9 @@ RULES = (
     cache_snapshots,
     s3_versioning_enabled,
     s3_bucket_versioned,
+    backup_covers_every_store,
+    backup_vault_customer_key,
+    backup_vault_compliance_lock,
 )
 
 DELETION_PROTECTION = tuple(
@@ -197,6 +268,7 @@ DELETION_PROTECTION = tuple(
         secret_recovery_window,
         s3_bucket_no_force_destroy,
         rds_final_snapshot,
+        backup_vault_compliance_lock,
     )
 )
 """The rules a stack built to be torn down (dev) turns off in its policy config."""

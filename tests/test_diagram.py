@@ -29,7 +29,20 @@ from tests.support.program import THREE_REGIONS, THREE_REGIONS_LATENCY, ProgramR
 THREE_FAILOVER: dict[str, Any] = {**THREE_REGIONS, "routingMode": "failover"}
 ROUTING_CONTROL: dict[str, Any] = {**THREE_REGIONS, "trafficControl": "routingControl"}
 CASES: dict[str, dict[str, Any]] = {"2": {}, "3-failover": THREE_FAILOVER, "3-latency": THREE_REGIONS_LATENCY}
-REGIONAL_PARTS = ("alarms", "api", "app", "aurora", "bucket", "eks", "kms", "memorydb", "net", "runbook", "table-replica")
+REGIONAL_PARTS = (
+    "alarms",
+    "api",
+    "app",
+    "aurora",
+    "backup",
+    "bucket",
+    "eks",
+    "kms",
+    "memorydb",
+    "net",
+    "runbook",
+    "table-replica",
+)
 
 
 def diagram_of(run_stack: ProgramRunner, case: str) -> tuple[ProgramRun, Diagram]:
@@ -75,6 +88,8 @@ def test_each_region_is_its_components_not_its_resources(run_stack: ProgramRunne
     assert all("reader: 2 x db.r7g.large" in label for region, label in aurora.items() if region != "us-east-1")
     assert "VPC 10.10.0.0/16" in diagram.node("us-east-1/net").label
     assert "Step Functions multi-region-prod-failover" in diagram.node("us-east-1/runbook").label
+    assert "daily, 35 days, compliance lock" in diagram.node("us-east-1/backup").label
+    assert "copy to eu-west-1" in diagram.node("us-east-1/backup").label
 
 
 @pytest.mark.parametrize("case", list(CASES))

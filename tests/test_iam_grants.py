@@ -61,6 +61,7 @@ SERVICE_ROLES = {
     "eks-cluster-role": "EKS: uses the key through the grant it creates with the deployer's permissions",
     "eks-node-role": "EKS nodes: their root volumes take EBS's default key; no data of the program",
     "aurora-monitoring-role": "RDS enhanced monitoring: writes AWS's own RDSOSMetrics log group",
+    "backup-role": "AWS Backup: uses the vault's and the stores' keys through the grants its AWS managed policies allow",
 }
 
 

@@ -22,6 +22,7 @@ IN_PLACE: dict[tuple[str, str], str] = {
     ("aws:cloudfront/distribution:Distribution", "originGroups"): "the origin group's primary member follows",
     ("aws:cloudfront/distribution:Distribution", "comment"): "the comment names the primary region",
     ("aws:s3/bucketPolicy:BucketPolicy", "policy"): "with 3+ regions, which two buckets admit the distribution moves",
+    ("aws:backup/plan:Plan", "rules"): "with 3+ regions, a backup copy goes to the primary's vault: a plan's rules update",
 }
 
 

@@ -68,7 +68,7 @@ def test_dev_passes_only_through_its_policy_config(run_stack: ProgramRunner) -> 
     assert report.config_file == "policy/config/dev.json"
     # Dev is built to be torn down, and has no domain: no DNS records to move clients between regions.
     assert {r.name for r in report.rules if r.level == "disabled"} == {*DELETION_PROTECTION, NO_DOMAIN_RULE}
-    assert "7 disabled by policy/config/dev.json" in report.summary_lines()[0]
+    assert "8 disabled by policy/config/dev.json" in report.summary_lines()[0]
     unconfigured = evaluate(dev, config={})
     assert not unconfigured.passed
     assert rules_violated(unconfigured) == {*DELETION_PROTECTION, NO_DOMAIN_RULE}

@@ -21,7 +21,9 @@ from policy.core import (
     SECRET,
     Rule,
 )
+from policy.protection import BACKUP_SELECTION, BACKUP_VAULT, BACKUP_VAULT_LOCK
 from tests.support.policy_cases import (
+    KEY_EAST,
     Cases,
     ResourceCases,
     StackCases,
@@ -37,6 +39,24 @@ from tests.support.policy_cases import (
 BUCKET = "aws:s3/bucket:Bucket"
 VERSIONING, VERSIONING_V2 = S3_VERSIONING
 REPLICA = {"regionName": "eu-west-1"}
+LOGGING = "aws:s3/bucketLogging:BucketLogging"
+
+CLUSTER_EAST = resource(RDS_CLUSTER, "east-cluster", arn="arn:aws:rds:us-east-1:1:cluster:east")
+TABLE_EAST = resource(DYNAMODB_TABLE, "items", arn="arn:aws:dynamodb:us-east-1:1:table/items")
+DATA_BUCKET = resource(BUCKET, "east-data", bucket="east-data")
+LOG_BUCKET = resource(BUCKET, "east-logs", bucket="east-logs")
+ACCESS_LOGS = resource(LOGGING, "east-logging", bucket="east-data", targetBucket="east-logs")
+STORES = (CLUSTER_EAST, TABLE_EAST, DATA_BUCKET, LOG_BUCKET, ACCESS_LOGS)
+# By known ARN (the cluster, the table) and, as in a preview, by dependency only (the bucket).
+SELECTION = resource(
+    BACKUP_SELECTION,
+    "east-selection",
+    depends_on=[DATA_BUCKET],
+    resources=["arn:aws:rds:us-east-1:1:cluster:east", "arn:aws:dynamodb:us-east-1:1:table/items"],
+)
+VAULT = resource(BACKUP_VAULT, "east-vault", name="app-prod", kmsKeyArn=KEY_EAST)
+COMPLIANCE = resource(BACKUP_VAULT_LOCK, "east-lock", backupVaultName="app-prod", minRetentionDays=7.0, changeableForDays=3.0)
+GOVERNANCE = resource(BACKUP_VAULT_LOCK, "east-lock", depends_on=[VAULT], minRetentionDays=7.0)
 ENABLED, SUSPENDED = {"status": "Enabled"}, {"status": "Suspended"}
 LOG_BUCKET = resource(BUCKET, "logs", bucket="logs")
 
@@ -125,6 +145,26 @@ CASES: Cases = {
                 stack(LOG_BUCKET, resource(VERSIONING, "other-versioning", bucket="other", versioningConfiguration=ENABLED)),
                 "bucket logs is not versioned",
             ),
+        ],
+    ),
+    "backup-covers-every-store": StackCases(
+        passing=[stack(*STORES, SELECTION), stack()],
+        failing=[
+            (stack(*STORES), "east-cluster is in no AWS Backup selection"),
+            (stack(*STORES, resource(BACKUP_SELECTION, "partial", depends_on=[CLUSTER_EAST, DATA_BUCKET])), "items is in no"),
+            (stack(*STORES, resource(BACKUP_SELECTION, "partial", depends_on=[CLUSTER_EAST, TABLE_EAST])), "east-data is in no"),
+        ],
+    ),
+    "backup-vault-customer-key": ResourceCases(
+        passing=[(BACKUP_VAULT, {"name": "app-prod", "kmsKeyArn": KEY_EAST})],
+        failing=[(BACKUP_VAULT, {"name": "app-prod"}, "kmsKeyArn must name a customer managed key")],
+    ),
+    "backup-vault-compliance-lock": StackCases(
+        passing=[stack(VAULT, COMPLIANCE)],
+        failing=[
+            (stack(VAULT), "vault east-vault has no vault lock"),
+            (stack(VAULT, GOVERNANCE), "governance mode; production needs compliance mode"),
+            (stack(VAULT, resource(BACKUP_VAULT_LOCK, "other", backupVaultName="other", changeableForDays=3.0)), "no vault lock"),
         ],
     ),
 }
