@@ -317,7 +317,12 @@ def test_every_not_applicable_entry_still_matches_a_finding(scanned: ScanResult)
     assert unused == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: the fixes land next")
-def test_checkov_reports_no_applicable_failure_on_prod_and_dev(scanned: ScanResult) -> None:
+# The findings that apply and are not fixed yet, each (stack, check, address): issue 16's rotation of the Aurora
+# master secret (docs/design/data-store-auth.md). A new finding fails the test, and so does this one once fixed:
+# then the entry goes, until the set is empty.
+OPEN_FINDINGS = {(stack, "CKV2_AWS_57", "aws_secretsmanager_secret.aurora-master-secret-secret") for stack in STACKS}
+
+
+def test_checkov_reports_no_applicable_failure_on_prod_and_dev_but_the_open_ones(scanned: ScanResult) -> None:
     applicable = [f for f in scanned.applicable if f.stack in STACKS]
-    assert applicable == [], render(ScanResult(tuple(applicable), ()))
+    assert {(f.stack, f.check_id, f.address) for f in applicable} == OPEN_FINDINGS, render(ScanResult(tuple(applicable), ()))
