@@ -51,4 +51,7 @@ global_stack.add_edge(regions)
 for stack in regions.values():
     stack.add_operations(global_stack, regions, package)
 
+# 7. Rotation of the Aurora master secret, by the home region's rotation function.
+global_stack.add_secret_rotation(regions)
+
 export_outputs(config, global_stack, regions)

@@ -85,6 +85,8 @@ AURORA_ENGINE_VERSION = re.compile(r"^1[4-7]\.[0-9]+$")
 # describe_db_engine_versions); this pattern only catches typos.
 AURORA_INSTANCES = (1, 15)
 BACKUP_RETENTION_DAYS = (7, 35)
+# Secrets Manager rotates every 1 to 1000 days; a password older than a year is what the rotation is there to prevent.
+MASTER_ROTATION_DAYS = (1, 365)
 MEMORYDB_NODE_TYPE = re.compile(r"^db\.(t4g\.(small|medium)|(r6g|r7g|r6gd|m7g)\.(large|[0-9]*xlarge))$")
 MEMORYDB_SHARDS = (1, 20)
 MEMORYDB_REPLICAS = (1, 5)
@@ -174,6 +176,8 @@ class AuroraConfig:
     instance_class: str
     instances_per_region: int
     backup_retention_days: int
+    # Days between automatic rotations of the master secret (components/rotation.py).
+    master_rotation_days: int
 
 
 @dataclass(frozen=True)
@@ -328,6 +332,7 @@ KEYS: dict[str, str] = {
     "auroraInstanceClass": "string",
     "auroraInstancesPerRegion": "integer",
     "auroraBackupRetentionDays": "integer",
+    "auroraMasterRotationDays": "integer",
     "memorydbEngine": "string",
     "memorydbEngineVersion": "string",
     "memorydbNodeType": "string",
@@ -721,6 +726,7 @@ def _read_aurora(r: _Reader) -> AuroraConfig | None:
         ),
         r.integer("auroraInstancesPerRegion", AURORA_INSTANCES),
         r.integer("auroraBackupRetentionDays", BACKUP_RETENTION_DAYS),
+        r.integer("auroraMasterRotationDays", MASTER_ROTATION_DAYS),
     )
 
 

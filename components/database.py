@@ -23,14 +23,13 @@ import pulumi_random as random
 from components.config import AuroraConfig
 from components.passwords import generated_password
 from components.policies import assume_role_policy
+from functions.rotation import handler as rotation_handler
 
 T = TypeVar("T")
 
 ENGINE = "aurora-postgresql"
 PORT = 5432
 MASTER_USERNAME = "app_admin"
-# Aurora master passwords: 8 to 41 printable ASCII characters, never '/', '"', '@' or a space.
-PASSWORD_SPECIALS = "!#$%&*()-_=+[]{}<>:?"
 # UTC; the maintenance window must not overlap the backup window.
 BACKUP_WINDOW = "03:00-04:00"
 MAINTENANCE_WINDOW = "sun:04:30-sun:05:30"
@@ -43,6 +42,11 @@ LOG_EXPORTS = ("postgresql",)
 LOG_STATEMENT = "ddl"
 SLOW_STATEMENT_MS = 1000
 SECRET_RECOVERY_DAYS_PROTECTED = 30
+# Aurora master passwords: 8 to 41 printable ASCII characters, never '/', '"', '@' or a space. The first one (generated
+# here) and every rotated one (functions/rotation/handler.py) take their specials from one place.
+PASSWORD_SPECIALS = rotation_handler.PASSWORD_SPECIALS
+# The master secret's value after its first version belongs to the rotation, never to the program.
+SECRET_VERSION_IGNORED_FIELDS = ("secret_string",)
 
 # Fields of a member cluster that a switchover or failover changes outside Pulumi, or that only the region that
 # was primary at creation sets. Ignoring them is what lets `pulumi up` with the new primary in config replace
@@ -50,7 +54,8 @@ SECRET_RECOVERY_DAYS_PROTECTED = 30
 # - master_username, master_password: given only by the region primary at creation (AWS refuses them on a
 #   secondary: "Cannot specify user name for cross region replication cluster"). After a switchover the config
 #   names another region; master_username forces replacement and AWS reports it on every member. The password
-#   lives in the global database and in the master secret; it is rotated there, never through config.
+#   lives in the global database and in the master secret; the rotation function (components/rotation.py) changes
+#   it in both, never through config.
 # - replication_source_identifier: AWS reports the current primary's ARN on every secondary, so it moves with
 #   every switchover; clearing it would promote the cluster out of the global database (the provider documents
 #   ignoring it for global members).
@@ -425,7 +430,8 @@ class AuroraMasterSecret(pulumi.ComponentResource):
     """The master credentials in Secrets Manager, replicated to every other region.
 
     Aurora global databases cannot keep their master password in RDS-managed Secrets Manager, so the generated
-    password is stored here; operators read it in whichever region survives.
+    password is stored here; operators read it in whichever region survives. The home region's
+    ``MasterSecretRotation`` rotates it (the generated password is only the first one).
     """
 
     secret: aws.secretsmanager.Secret
@@ -460,10 +466,12 @@ class AuroraMasterSecret(pulumi.ComponentResource):
             )
         )
         secret_string: pulumi.Output[str] = pulumi.Output.secret(document)
+        # The first value only: the rotation (components/rotation.py) replaces the password at once and then on its
+        # schedule, so the program never writes the value again (a refresh that sees a rotated value changes nothing).
         self.version = aws.secretsmanager.SecretVersion(
             f"{name}-value",
             secret_id=self.secret.id,
             secret_string=secret_string,
-            opts=pulumi.ResourceOptions(parent=self.secret),
+            opts=pulumi.ResourceOptions(parent=self.secret, ignore_changes=list(SECRET_VERSION_IGNORED_FIELDS)),
         )
         self.register_outputs({"secret_arn": self.secret.arn, "secret_name": self.secret.name})

@@ -1,9 +1,10 @@
-"""GlobalStack: what serves every region, built in three phases around the RegionalStacks (docs/design/tree.md).
+"""GlobalStack: what serves every region, built in four phases around the RegionalStacks (docs/design/tree.md).
 
 ``GlobalStack(...)`` builds the hosted zone and the Aurora global cluster; ``add_data(regions)`` the Aurora master
 secret and the DynamoDB table with its state record (replicated under each region's key); ``add_edge(regions)`` the
 API traffic (health checks, gates, records), the edge key and alarm topic, CloudFront and the bucket policies that
-admit it, the runbook's topology and the dashboard. All under the provider of the first region in ``regions`` (so a
+admit it, the runbook's topology and the dashboard; ``add_secret_rotation(regions)`` the master secret's rotation by
+the home region's function. All under the provider of the first region in ``regions`` (so a
 new primary moves nothing), the edge under the us-east-1 one. An alias keeps each child's URN: the dashboard and the
 edge's alarm topic were under the former Observability component, the rest at the stack's root.
 """
@@ -25,6 +26,7 @@ from components.edge import Cdn, CdnArgs, cdn_origin_regions, origin_read_statem
 from components.keys import RegionKey, RegionKeyArgs
 from components.observability import DashboardArgs, alarm_topic, dashboard
 from components.providers import EDGE_REGION
+from components.rotation import master_secret_rotation
 from components.runbook import runbook_topology
 from components.storage import attach_data_bucket_policy, replication_rule_id
 from components.table import GlobalTable, GlobalTableArgs
@@ -66,6 +68,7 @@ class GlobalStack(pulumi.ComponentResource):
     cdn: Cdn
     topology: pulumi.Output[str]
     dashboard: aws.cloudwatch.Dashboard
+    aurora_secret_rotation: aws.secretsmanager.SecretRotation
 
     def __init__(self, name: str, args: GlobalStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(GLOBAL_STACK_TYPE, name, None, opts)
@@ -120,6 +123,20 @@ class GlobalStack(pulumi.ComponentResource):
             protect=config.protect_stateful_resources,
         )
         self.table = GlobalTable("items", table_args, self._child())
+
+    # ---- last phase: the master secret's rotation, once the home region has its rotation function ----------------
+
+    def add_secret_rotation(self, regions: Mapping[str, RegionalStack]) -> None:
+        """Rotation of the Aurora master secret by the home region's function; the first runs once every member
+        cluster and instance exists (components/rotation.py)."""
+        self.aurora_secret_rotation = master_secret_rotation(
+            "aurora-master-secret-rotation",
+            secret=self.aurora_secret.secret,
+            function=regions[self.home_region].secret_rotation,
+            rotation_days=self.config.aurora.master_rotation_days,
+            after=[self.aurora_secret.version, *(m for stack in regions.values() for m in stack.database.members)],
+            opts=pulumi.ResourceOptions(parent=self.aurora_secret),
+        )
 
     # ---- phase 3: the edge, once every region has its API, bucket and alarm topic -----------------------------------
 

@@ -3,9 +3,9 @@
 ``RegionalStack(...)`` builds the foundation: key, alarm topic, network, EKS, Aurora member, MemoryDB, bucket, API,
 backup vault. ``add_application(...)`` adds the application layer (after the global table, on its stream here), the
 bucket's replication (after every region's bucket) and the backup plan (after every region's vault);
-``add_operations(...)`` the region's alarms and its failover runbook (after the global edge: the runbook's topology
-names the traffic gates). The application, replication, runbook and topic were once elsewhere in the tree: an alias
-keeps each one's URN.
+``add_operations(...)`` the region's alarms, failover runbook and master-secret rotation function (after the global
+edge: the runbook's topology names the traffic gates). The application, replication, runbook and topic were once
+elsewhere in the tree: an alias keeps each one's URN.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from components.keys import RegionKey, RegionKeyArgs
 from components.network import Network, NetworkArgs
 from components.observability import Peer, RegionAlarmsArgs, alarm_topic, health_alarm, region_alarms
 from components.packaging import Package
+from components.rotation import SecretRotationFunction, SecretRotationFunctionArgs
 from components.runbook import FailoverRunbook, FailoverRunbookArgs, execution_timeout_seconds, topology_parameter_name
 from components.storage import BucketReplication, BucketReplicationArgs, RegionalBucket, RegionalBucketArgs, replication_rule_id
 from functions.shared.schema import table_name
@@ -79,6 +80,7 @@ class RegionalStack(pulumi.ComponentResource):
     alarms: list[aws.cloudwatch.MetricAlarm]
     health_alarm: aws.cloudwatch.MetricAlarm | None
     runbook: FailoverRunbook
+    secret_rotation: SecretRotationFunction
 
     def __init__(self, name: str, args: RegionalStackArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(REGIONAL_STACK_TYPE, name, None, opts)
@@ -293,7 +295,8 @@ class RegionalStack(pulumi.ComponentResource):
     # ---- phase 3: operations, after the global edge ---------------------------------------------------------------
 
     def add_operations(self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack], package: Package) -> None:
-        """The region's alarms (its health check's in us-east-1, under the edge provider) and its failover runbook."""
+        """The region's alarms (its health check's in us-east-1, under the edge provider), its failover runbook and its
+        rotation function of the master secret."""
         self.alarms = region_alarms(self._alarms_args(global_stack, regions))
         check_id = global_stack.api_traffic.health_check_ids.get(self.region.name)
         self.health_alarm = (
@@ -308,6 +311,7 @@ class RegionalStack(pulumi.ComponentResource):
             else None
         )
         self.runbook = self._runbook(global_stack, package)
+        self.secret_rotation = self._secret_rotation(global_stack, regions, package)
         self.register_outputs(
             {
                 "region": self.region.name,
@@ -331,6 +335,29 @@ class RegionalStack(pulumi.ComponentResource):
             bucket_name=self.bucket.bucket_name,
             peers=[Peer(other, stack.bucket.bucket_name) for other, stack in regions.items() if other != self.region.name],
             replication_rule_id=replication_rule_id,
+        )
+
+    def _secret_rotation(
+        self, global_stack: GlobalStack, regions: Mapping[str, RegionalStack], package: Package
+    ) -> SecretRotationFunction:
+        """The master secret's rotation function here: the home region's rotates the primary secret; every other
+        region's is ready for its replica if that is ever promoted (components/rotation.py)."""
+        config = self.config
+        rotation_args = SecretRotationFunctionArgs(
+            region=self.region.name,
+            name_prefix=config.name_prefix,
+            secret_name=global_stack.aurora_secret.secret.name,
+            key_arn=self.key.key.arn,
+            global_cluster_id=global_stack.aurora_global.global_cluster_id,
+            cluster_arns=[stack.database.cluster.arn for stack in regions.values()],
+            package=package,
+            private_subnet_ids=self.private_subnet_ids,
+            security_group_id=self.app_security_group.id,
+            log_retention_days=config.log_retention_days,
+        )
+        # Under the region's Aurora member: the function keeps that database's master password.
+        return SecretRotationFunction(
+            f"{self._prefix}-secret-rotation", rotation_args, pulumi.ResourceOptions(parent=self.database)
         )
 
     def _runbook(self, global_stack: GlobalStack, package: Package) -> FailoverRunbook:

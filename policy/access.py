@@ -14,6 +14,7 @@ from policy.core import (
     S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,
     S3_BUCKET,
     S3_PUBLIC_ACCESS_BLOCK,
+    SECRET,
     Messages,
     Props,
     Stack,
@@ -45,6 +46,9 @@ MEMORYDB_USER = "aws:memorydb/user:User"
 IAM_AUTH_ENGINES = ("aurora-postgresql", "aurora-mysql")
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 API_STAGE = "aws:apigatewayv2/stage:Stage"
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+# The longest a secret may go between automatic rotations (auroraMasterRotationDays allows 1 to 365).
+MAX_ROTATION_DAYS = 365
 # The AWS managed rule groups a CloudFront web ACL must apply: common exploits, known bad inputs (Log4j among them)
 # and AWS's IP reputation list.
 REQUIRED_WAF_GROUPS = (
@@ -267,6 +271,35 @@ def api_stage_throttled(resource_type: str, props: Props) -> Messages:
             yield f"defaultRouteSettings.{limit} must be a positive limit"
 
 
+def _rotation_problems(rotation: Props) -> list[str]:
+    rules = block(rotation.get("rotationRules"))
+    days = known(rules, "automaticallyAfterDays")
+    if given(rules, "scheduleExpression"):
+        return []
+    if not given(rules, "automaticallyAfterDays"):
+        return ["rotationRules sets neither automaticallyAfterDays nor scheduleExpression"]
+    if days is not None and not 1 <= (number(days) or 0) <= MAX_ROTATION_DAYS:
+        return [f"rotationRules.automaticallyAfterDays is {days}; allowed: 1 to {MAX_ROTATION_DAYS}"]
+    return []
+
+
+@stack_rule(
+    "secret-rotation",
+    f"Every Secrets Manager secret rotates automatically by a function, at least every {MAX_ROTATION_DAYS} days.",
+)
+def secret_rotation(stack: Stack) -> Violations:
+    rotations = stack.of_type(SECRET_ROTATION)
+    for secret in stack.of_type(SECRET):
+        found = [r for r in rotations if stack.depends_on(r, secret)]
+        if not found:
+            yield StackViolation(f"secret {secret.name} has no SecretRotation (rotation by a function)", secret.urn)
+        for rotation in found:
+            if not given(rotation.props, "rotationLambdaArn"):
+                yield StackViolation(f"rotation {rotation.name} of {secret.name} names no rotationLambdaArn", rotation.urn)
+            for problem in _rotation_problems(rotation.props):
+                yield StackViolation(f"rotation {rotation.name} of {secret.name}: {problem}", rotation.urn)
+
+
 RULES = (
     s3_public_access_block_complete,
     s3_bucket_public_access_blocked,
@@ -282,4 +315,5 @@ RULES = (
     waf_managed_rules_and_rate_limit,
     cloudfront_response_headers_policy,
     api_stage_throttled,
+    secret_rotation,
 )

@@ -1,10 +1,11 @@
 """A double of an Aurora global database's control plane, for the local drill: moto has no switchover or failover.
 
 :class:`GlobalClusterDouble` answers the runbook's three calls (``describe_global_clusters``,
-``switchover_global_cluster``, ``failover_global_cluster``) with AWS's response shapes and error codes as botocore
-``ClientError``; an operation shows in progress for ``describes_per_switch`` describes. :meth:`~GlobalClusterDouble.client`
-gives a region's view, failing with ``EndpointConnectionError`` while the region is down; every call is kept in
-``calls``. What it models and what it does not: docs/design/drill.md.
+``switchover_global_cluster``, ``failover_global_cluster``) and the secret rotation's two (``modify_db_cluster`` with a
+master password, ``describe_db_clusters``) with AWS's response shapes and error codes as botocore ``ClientError``; an
+operation shows in progress for ``describes_per_switch`` describes, a password change for ``describes_per_password``.
+:meth:`~GlobalClusterDouble.client` gives a region's view, failing with ``EndpointConnectionError`` while the region is
+down; every call is kept in ``calls``. What it models and what it does not: docs/design/drill.md.
 """
 
 from __future__ import annotations
@@ -22,14 +23,23 @@ PENDING = "pending"
 CONNECTED = "connected"
 PENDING_RESYNC = "pending-resync"
 
+RESETTING_CREDENTIALS = "resetting-master-credentials"
+
 DESCRIBE = "DescribeGlobalClusters"
 SWITCHOVER = "SwitchoverGlobalCluster"
 FAILOVER = "FailoverGlobalCluster"
+MODIFY_CLUSTER = "ModifyDBCluster"
+DESCRIBE_CLUSTERS = "DescribeDBClusters"
+# ModifyDBCluster's MasterUserPassword: 8 to 41 printable ASCII characters but '/', '"', '@' (and no space).
+PASSWORD_LENGTHS = (8, 41)
+PASSWORD_REFUSED = '/"@ '
 # The parameters of each call in botocore's RDS model: (required, optional).
 _PARAMETERS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     DESCRIBE: (frozenset(), frozenset({"GlobalClusterIdentifier", "Filters", "MaxRecords", "Marker"})),
     SWITCHOVER: (frozenset({"GlobalClusterIdentifier", "TargetDbClusterIdentifier"}), frozenset()),
     FAILOVER: (frozenset({"GlobalClusterIdentifier", "TargetDbClusterIdentifier"}), frozenset({"AllowDataLoss", "Switchover"})),
+    MODIFY_CLUSTER: (frozenset({"DBClusterIdentifier"}), frozenset({"MasterUserPassword", "ApplyImmediately"})),
+    DESCRIBE_CLUSTERS: (frozenset(), frozenset({"DBClusterIdentifier", "Filters", "MaxRecords", "Marker"})),
 }
 
 
@@ -62,7 +72,14 @@ class GlobalClusterDouble:
     """
 
     def __init__(
-        self, identifier: str, cluster_arns: Mapping[str, str], writer_region: str, *, describes_per_switch: int = 2
+        self,
+        identifier: str,
+        cluster_arns: Mapping[str, str],
+        writer_region: str,
+        *,
+        describes_per_switch: int = 2,
+        password: str | None = None,
+        describes_per_password: int = 0,
     ) -> None:
         if writer_region not in cluster_arns:
             raise ValueError(f"writer_region {writer_region!r} is not among the clusters' regions {sorted(cluster_arns)}")
@@ -77,6 +94,11 @@ class GlobalClusterDouble:
         self.operation: _Operation | None = None
         self.calls: list[Call] = []  # what the callers asked, in order
         self.history: list[tuple[str, str, str]] = []  # (operation, from ARN, to ARN) of every finished operation
+        # The master password lives in the global database's storage: one for every member. A change is pending on the
+        # writer it was made on for ``describes_per_password`` of that cluster's describes, then applied.
+        self.password = password
+        self.describes_per_password = describes_per_password
+        self.pending_password: tuple[str, str, int] | None = None  # (cluster ARN, password, describes left)
 
     def count(self, operation: str) -> int:
         """How many ``operation`` calls were made (``SwitchoverGlobalCluster``, ...), in every region."""
@@ -149,6 +171,66 @@ class GlobalClusterDouble:
         )
         self.operation = None
 
+    def _modify_cluster(self, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A master password change: only on the writer (the global database's secondaries are read-only), applied at
+        once or after ``describes_per_password`` describes."""
+        arn = self._member(region, str(params["DBClusterIdentifier"]), MODIFY_CLUSTER)
+        password = params.get("MasterUserPassword")
+        if password is not None:
+            low, high = PASSWORD_LENGTHS
+            if not low <= len(password) <= high or any(c in PASSWORD_REFUSED or not c.isprintable() for c in password):
+                raise _fault(
+                    "InvalidParameterValue",
+                    f"MasterUserPassword: {low} to {high} printable ASCII characters, none of {PASSWORD_REFUSED!r}",
+                    MODIFY_CLUSTER,
+                )
+            if arn != self.writer_arn:
+                raise _fault(
+                    "InvalidDBClusterStateFault",
+                    f"DBCluster {arn} is a secondary cluster of {self.identifier}: change the master password on the primary.",
+                    MODIFY_CLUSTER,
+                )
+            self.pending_password = (arn, password, self.describes_per_password)
+            if self.describes_per_password == 0:
+                self._apply_password()
+        return {"DBCluster": self._cluster_shape(arn)}
+
+    def _describe_clusters(self, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        arn = self.cluster_arns[region]
+        if "DBClusterIdentifier" in params:
+            arn = self._member(region, str(params["DBClusterIdentifier"]), DESCRIBE_CLUSTERS)
+        shape = self._cluster_shape(arn)
+        if self.pending_password is not None and self.pending_password[0] == arn:
+            _, password, left = self.pending_password
+            self.pending_password = (arn, password, left - 1)
+            if left - 1 <= 0:
+                self._apply_password()
+        return {"DBClusters": [shape]}
+
+    def _apply_password(self) -> None:
+        assert self.pending_password is not None
+        self.password = self.pending_password[1]
+        self.pending_password = None
+
+    def _member(self, region: str, identifier: str, operation: str) -> str:
+        """The ARN of the region's member named by its identifier or ARN (RDS answers for its own region's only)."""
+        arn = self.cluster_arns[region]
+        if identifier not in (arn, arn.rsplit(":", 1)[-1]):
+            raise _fault("DBClusterNotFoundFault", f"DBCluster {identifier} not found.", operation)
+        return arn
+
+    def _cluster_shape(self, arn: str) -> dict[str, Any]:
+        """The ``DBCluster`` structure of the RDS API, with what the rotation reads."""
+        pending = self.pending_password is not None and self.pending_password[0] == arn
+        return {
+            "DBClusterIdentifier": arn.rsplit(":", 1)[-1],
+            "DBClusterArn": arn,
+            "Engine": "aurora-postgresql",
+            "Status": RESETTING_CREDENTIALS if pending else AVAILABLE,
+            "PendingModifiedValues": {"MasterUserPassword": "****"} if pending else {},
+            "GlobalClusterIdentifier": self.identifier,
+        }
+
     def _status(self) -> str:
         if self.operation is None:
             return AVAILABLE
@@ -190,7 +272,7 @@ class GlobalClusterDouble:
 
 
 class RegionalRdsClient:
-    """The RDS client of one region, the three calls the runbook makes (keyword arguments as boto3's)."""
+    """The RDS client of one region: the runbook's three calls and the rotation's two (keyword arguments as boto3's)."""
 
     def __init__(self, double: GlobalClusterDouble, region: str) -> None:
         self.double, self.region = double, region
@@ -213,6 +295,14 @@ class RegionalRdsClient:
             params["TargetDbClusterIdentifier"],
             data_loss_allowed=bool(params.get("AllowDataLoss")) and not params.get("Switchover"),
         )
+
+    def modify_db_cluster(self, **params: Any) -> dict[str, Any]:
+        self._call(MODIFY_CLUSTER, params)
+        return self.double._modify_cluster(self.region, params)
+
+    def describe_db_clusters(self, **params: Any) -> dict[str, Any]:
+        self._call(DESCRIBE_CLUSTERS, params)
+        return self.double._describe_clusters(self.region, params)
 
     def _call(self, operation: str, params: dict[str, Any]) -> None:
         """Record the call, check its parameter names as botocore does, and fail it when the region is down."""

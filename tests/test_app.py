@@ -224,9 +224,10 @@ def test_reserved_concurrency_comes_from_config(run_stack: ProgramRunner) -> Non
 
 
 def test_one_package_hash_for_every_function_equal_to_the_archives(stack_run: ProgramRun, latency_run: ProgramRun) -> None:
-    # The application's functions and the failover runbook's, in every region of both runs.
+    # The application's functions, the failover runbook's and the master secret's rotation function, in every region of
+    # both runs.
     functions = [r for run in _runs(stack_run, latency_run) for r in run.of_type(FUNCTION)]
-    assert len(functions) == (len(FUNCTIONS) + 1) * (len(stack_run.region_order) + 3)
+    assert len(functions) == (len(FUNCTIONS) + 2) * (len(stack_run.region_order) + 3)
     archives = {json.dumps(f.inputs["code"]) for f in functions}
     hashes = {f.inputs["sourceCodeHash"] for f in functions}
     assert len(archives) == len(hashes) == 1, "one package, the same in two program runs"

@@ -31,6 +31,18 @@ def test_each_handler_reaches_exactly_the_calls_its_code_makes() -> None:
     assert {a for a in runbook if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}
 
 
+def test_the_rotation_function_reads_and_stages_the_secret_and_sets_the_password_on_the_writer() -> None:
+    assert _actions("functions.rotation.handler.handle") == [
+        "rds:DescribeDBClusters",
+        "rds:DescribeGlobalClusters",
+        "rds:ModifyDBCluster",
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+    ]
+
+
 def test_the_services_are_those_the_code_builds_clients_for() -> None:
     assert aws_calls.client_services() == {
         "cloudwatch",
@@ -38,6 +50,7 @@ def test_the_services_are_those_the_code_builds_clients_for() -> None:
         "rds",
         "route53",
         "route53-recovery-cluster",
+        "secretsmanager",
         "sqs",
     }
     assert AwsCall("cloudwatch", "GetMetricData").action == "cloudwatch:GetMetricData"

@@ -317,10 +317,9 @@ def test_every_not_applicable_entry_still_matches_a_finding(scanned: ScanResult)
     assert unused == []
 
 
-# The findings that apply and are not fixed yet, each (stack, check, address): issue 16's rotation of the Aurora
-# master secret (docs/design/data-store-auth.md). A new finding fails the test, and so does this one once fixed:
-# then the entry goes, until the set is empty.
-OPEN_FINDINGS = {(stack, "CKV2_AWS_57", "aws_secretsmanager_secret.aurora-master-secret-secret") for stack in STACKS}
+# The findings that apply and are not fixed yet, each (stack, check, address): none. A new finding fails the test
+# until it is fixed, or listed here with the reason it is still open.
+OPEN_FINDINGS: set[tuple[str, str, str]] = set()
 
 
 def test_checkov_reports_no_applicable_failure_on_prod_and_dev_but_the_open_ones(scanned: ScanResult) -> None:

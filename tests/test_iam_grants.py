@@ -39,6 +39,9 @@ ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
 DYNAMODB_KEY_USE = {"Read": ("kms:Decrypt",), "Write": ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")}
 SQS_KEY_USE = {"SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"), "ReceiveMessage": ("kms:Decrypt",)}
+# Secrets Manager decrypts a version with the secret's key to read it, and asks a data key to encrypt a new one.
+SECRET_KEY_USE = {"GetSecretValue": ("kms:Decrypt",), "PutSecretValue": ("kms:GenerateDataKey",)}
+SECRET = "aws:secretsmanager/secret:Secret"
 # Lambda polls a queue and a stream with the function's role, and sends a stream's failed batches with it too.
 QUEUE_CONSUMER_ACTIONS = ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes", "ChangeMessageVisibility")
 STREAM_READER_ACTIONS = ("DescribeStream", "GetRecords", "GetShardIterator")
@@ -147,10 +150,24 @@ def _code_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
             yield from _table_needs(run, call, name, regions, why)
         elif call.service == "sqs":
             yield from _queue_needs(run, _queue_by_url(run, env["QUEUE_URL"]), (call.operation,), why)
+        elif call.service == "secretsmanager":
+            yield from _secret_needs(run, call, region, why)
         else:
             yield Need(call.action, None, why)
     if env.get("CACHE_CLUSTER_NAME"):
         yield from _cache_needs(run, region, env["CACHE_CLUSTER_NAME"], env["CACHE_USER"])
+
+
+def _secret_needs(run: ProgramRun, call: AwsCall, region: str, why: str) -> Iterator[Need]:
+    """The rotation function's calls on the master secret as its region holds it (the primary or a replica), and the
+    key encrypting it there."""
+    (secret,) = run.of_type(SECRET)
+    keys = {str(secret.region): secret.inputs["kmsKeyId"]}
+    keys |= {replica["region"]: replica["kmsKeyId"] for replica in secret.inputs.get("replicas") or []}
+    arn = f"arn:{PARTITION}:secretsmanager:{region}:{ACCOUNT_ID}:secret:{secret.inputs['name']}-AbCdEf"
+    yield Need(call.action, arn, why)
+    for action in SECRET_KEY_USE.get(call.operation, ()):
+        yield Need(action, keys[region], f"{call.operation} on the master secret in {region}", _via("secretsmanager", region))
 
 
 def _cache_needs(run: ProgramRun, region: str, cluster_name: str, user_name: str) -> Iterator[Need]:
@@ -283,7 +300,7 @@ def test_every_function_role_allows_its_codes_calls_and_the_keys_behind_them(sta
     roles = list(_function_roles(stack_run))
     packages = {spec.handler.split(".")[1] for spec in FUNCTION_TABLE}
     assert {"api", "processor", "stream"} <= packages, "the three functions of the table"
-    assert {f.inputs["handler"].split(".")[1] for f, _, _ in roles} == packages | {"runbook"}
+    assert {f.inputs["handler"].split(".")[1] for f, _, _ in roles} == packages | {"runbook", "rotation"}
     for function, role, policy in roles:
         assert missing_grants(stack_run, function, policy) == [], role.name
 

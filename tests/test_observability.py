@@ -215,9 +215,9 @@ def test_every_log_group_keeps_its_logs_the_configured_days(stack_run: ProgramRu
     and state machine, CDN access logs, the web ACL's logs; the committed stacks keep a year."""
     groups = stack_run.of_type(LOG_GROUP)
     regions = stack_run.config.region_names
-    # Per region: flow logs, 3 functions, API access, EKS control plane, runbook function and state machine; at the
-    # edge: the CDN's access logs and the web ACL's logs.
-    assert len(groups) == 8 * len(regions) + 2
+    # Per region: flow logs, 3 functions, API access, EKS control plane, runbook function and state machine, the master
+    # secret's rotation function; at the edge: the CDN's access logs and the web ACL's logs.
+    assert len(groups) == 9 * len(regions) + 2
     assert {g.name: g.inputs["retentionInDays"] for g in groups} == {g.name: 365 for g in groups}
     assert stack_run.config.log_retention_days == 365
 

@@ -27,6 +27,7 @@ from components.powertools import (
     powertools_layer_name,
     powertools_ssm_parameter,
 )
+from components.rotation import SERVICE as ROTATION
 from components.runbook import RUNBOOK
 from planning.harness import ProgramRun, stack_config
 from tests.support.program import STACKS, THREE_REGIONS, ProgramRunner
@@ -135,7 +136,7 @@ def test_the_environment_uses_powertools_own_variables_and_valid_values() -> Non
 
 
 def _assert_every_function_has_its_regions_layer(run: ProgramRun) -> None:
-    expected_services = sorted([*function_names(), RUNBOOK])
+    expected_services = sorted([*function_names(), RUNBOOK, ROTATION])
     for region in run.region_order:
         functions = run.of_type(FUNCTION, region)
         services = sorted(f.inputs["environment"]["variables"]["POWERTOOLS_SERVICE_NAME"] for f in functions)

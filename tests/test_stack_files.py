@@ -178,7 +178,11 @@ def test_a_renamed_project_gets_the_same_plan_under_its_own_name(tmp_path: Path,
 
     assert shapes(renamed, "myplatform") == shapes(original, PROJECT.name)
     assert renamed.config is not None and renamed.config.name_prefix == "myplatform-prod"
-    functions = [f for f in renamed.of_type("aws:lambda/function:Function") if not f.inputs["name"].endswith("-runbook")]
+    functions = [
+        f
+        for f in renamed.of_type("aws:lambda/function:Function")
+        if not f.inputs["name"].endswith(("-runbook", "-secret-rotation"))
+    ]
     assert len(functions) == len(function_names()) * len(renamed.config.region_names)
     assert functions and all(f.inputs["name"].startswith("myplatform-prod-") for f in functions)
     assert {f.inputs["environment"]["variables"]["POWERTOOLS_METRICS_NAMESPACE"] for f in functions} == {"myplatform"}

@@ -36,6 +36,7 @@ SUBNET = "aws:ec2/subnet:Subnet"
 BLOCK_ALL: dict[str, Any] = dict.fromkeys(access.PUBLIC_ACCESS_FLAGS, True)
 HALF_BLOCKED: dict[str, Any] = {"blockPublicAcls": True, "blockPublicPolicy": True}
 DATA = resource(BUCKET, "data", bucket="data")
+MASTER = resource("aws:secretsmanager/secret:Secret", "master", name="p/aurora/master")
 
 
 def waf_group(name: str, override: str = "none") -> dict[str, Any]:
@@ -75,6 +76,50 @@ CASES: Cases = {
             (
                 stack(DATA, resource(S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, "account-pab", **HALF_BLOCKED)),
                 "bucket data has no public access",
+            ),
+        ],
+    ),
+    "secret-rotation": StackCases(
+        passing=[
+            stack(
+                MASTER,
+                resource(
+                    access.SECRET_ROTATION,
+                    "master-rotation",
+                    depends_on=[MASTER],
+                    rotationLambdaArn="arn:aws:lambda:us-east-1:1:function:rotation",
+                    rotationRules={"automaticallyAfterDays": 30},
+                ),
+            ),
+            stack(
+                MASTER,
+                resource(
+                    access.SECRET_ROTATION,
+                    "master-rotation",
+                    depends_on=[MASTER],
+                    rotationLambdaArn="arn:aws:lambda:us-east-1:1:function:rotation",
+                    rotationRules={"scheduleExpression": "rate(10 days)"},
+                ),
+            ),
+        ],
+        failing=[
+            (stack(MASTER), "secret master has no SecretRotation"),
+            (
+                stack(
+                    MASTER,
+                    resource(
+                        access.SECRET_ROTATION,
+                        "master-rotation",
+                        depends_on=[MASTER],
+                        rotationLambdaArn="arn:aws:lambda:us-east-1:1:function:rotation",
+                        rotationRules={"automaticallyAfterDays": 400},
+                    ),
+                ),
+                "automaticallyAfterDays is 400; allowed: 1 to 365",
+            ),
+            (
+                stack(MASTER, resource(access.SECRET_ROTATION, "master-rotation", depends_on=[MASTER], rotationRules={})),
+                "names no rotationLambdaArn",
             ),
         ],
     ),
