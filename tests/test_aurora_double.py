@@ -140,3 +140,41 @@ def test_parameters_the_rds_api_does_not_have_are_refused_as_botocore_does(auror
     with pytest.raises(ParamValidationError, match="Missing required parameter in input: TargetDbClusterIdentifier"):
         rds.switchover_global_cluster(GlobalClusterIdentifier=GLOBAL)
     assert aurora.writer_region == US and aurora.operation is None
+
+
+# ---- the master password (the secret rotation's calls) ----------------------------------------------------------
+
+
+def test_a_password_change_on_the_writer_is_pending_for_the_set_describes_then_applied() -> None:
+    aurora = GlobalClusterDouble(GLOBAL, ARNS, US, password="first-Password-1", describes_per_password=2)
+    rds = aurora.client(US)
+    answer = rds.modify_db_cluster(DBClusterIdentifier="app-us", MasterUserPassword="second-Password-2", ApplyImmediately=True)
+    assert answer["DBCluster"]["Status"] == "resetting-master-credentials"
+    assert answer["DBCluster"]["PendingModifiedValues"] == {"MasterUserPassword": "****"}
+    statuses = [rds.describe_db_clusters(DBClusterIdentifier=ARNS[US])["DBClusters"][0]["Status"] for _ in range(3)]
+    assert statuses == ["resetting-master-credentials", "resetting-master-credentials", "available"]
+    assert aurora.password == "second-Password-2"
+
+
+def test_a_secondary_refuses_a_master_password_and_keeps_the_old_one() -> None:
+    aurora = GlobalClusterDouble(GLOBAL, ARNS, US, password="first-Password-1")
+    with pytest.raises(ClientError) as refused:
+        aurora.client(EU).modify_db_cluster(DBClusterIdentifier="app-eu", MasterUserPassword="second-Password-2")
+    assert code(refused) == "InvalidDBClusterStateFault" and "primary" in str(refused.value)
+    assert aurora.password == "first-Password-1"
+
+
+@pytest.mark.parametrize("password", ["short", "x" * 42, "with/slash-1", 'with"quote-1', "with@at-1234", "with space-1"])
+def test_a_password_aurora_would_refuse_is_refused(password: str) -> None:
+    aurora = GlobalClusterDouble(GLOBAL, ARNS, US, password="first-Password-1")
+    with pytest.raises(ClientError) as refused:
+        aurora.client(US).modify_db_cluster(DBClusterIdentifier="app-us", MasterUserPassword=password)
+    assert code(refused) == "InvalidParameterValue"
+    assert aurora.password == "first-Password-1"
+
+
+def test_a_cluster_of_another_region_is_not_found_there() -> None:
+    aurora = GlobalClusterDouble(GLOBAL, ARNS, US)
+    with pytest.raises(ClientError) as missing:
+        aurora.client(US).describe_db_clusters(DBClusterIdentifier="app-eu")
+    assert code(missing) == "DBClusterNotFoundFault"

@@ -128,6 +128,16 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         ["auroraInstanceClass: got 'db.t4g.medium'", "burstable"],
     ),
     ("backups too short", {"auroraBackupRetentionDays": 1}, ["auroraBackupRetentionDays: got 1", "from 7 to 35"]),
+    (
+        "a master secret never rotated",
+        {"auroraMasterRotationDays": 0},
+        ["auroraMasterRotationDays: got 0", "from 1 to 365"],
+    ),
+    (
+        "a master password kept over a year",
+        {"auroraMasterRotationDays": 400},
+        ["auroraMasterRotationDays: got 400", "from 1 to 365"],
+    ),
     ("no MemoryDB replica", {"memorydbReplicasPerShard": 0}, ["memorydbReplicasPerShard: got 0", "from 1 to 5"]),
     (
         "a Valkey version on Redis OSS",
