@@ -149,7 +149,24 @@ def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
                 "Condition": {"ArnLike": {"AWS:SourceArn": f"arn:{partition}:cloudfront::{account_id}:distribution/*"}},
             },
             _cloudwatch_alarms(partition, account_id, region),
+            _eventbridge_to_queues(partition, account_id, region),
         ],
+    }
+
+
+def _eventbridge_to_queues(partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """EventBridge rules of this account and region may send to the SSE-KMS queues (the events queue and its DLQ, rule
+    targets: docs/design/events.md); each queue's policy is the exact gate, admitting its one rule."""
+    return {
+        "Sid": "EventBridgeRulesSendToEncryptedQueues",
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:{partition}:events:{region}:{account_id}:rule/*"},
+        },
     }
 
 
