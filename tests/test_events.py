@@ -20,6 +20,8 @@ from components.events import (
     rule_name,
 )
 from components.policies import region_key_policy
+from planning.budget import EVENTBRIDGE_REPLICATION_SECONDS, budget_of
+from planning.cost import cost_of, render_cost
 from planning.diagram import build_diagram
 from planning.harness import ProgramRun, Resource
 from tests.support.mock_ids import mock_arn
@@ -166,3 +168,18 @@ def test_the_diagram_draws_the_endpoint_its_buses_and_the_replication_between_th
         ("health", "global/events-endpoint", "global/traffic-us-east-1", "health"),
     } <= edges
     assert not any("ap-southeast-2/events" in (tail, head) for _, tail, head, _ in edges)  # not one of the endpoint's two
+
+
+def test_the_budget_gives_the_events_replication_its_documented_rpo(stack_run: ProgramRun) -> None:
+    [row] = [row for row in budget_of(stack_run).rpo if row.store == "EventBridge events"]
+    assert (row.planned, row.unplanned) == (0.0, EVENTBRIDGE_REPLICATION_SECONDS)
+    assert "asynchronous" in row.basis
+
+
+def test_the_cost_table_prices_the_events_and_their_replication_by_usage(stack_run: ProgramRun) -> None:
+    cost = cost_of(stack_run)
+    assert cost.usage == (
+        "EventBridge events ($1.00 per million put, $1.00 per million more replicated by the global endpoint, "
+        "and the inter-region data transfer)",
+    )
+    assert render_cost(cost)[-1].endswith(cost.usage[0])
