@@ -23,6 +23,7 @@ from typing import Any
 
 from components.app_functions import function_names
 from components.edge import origin_id
+from planning.budget import EVENTBRIDGE_REPLICATION_SECONDS
 from planning.harness import PROVIDER_TYPE, ProgramRun, Resource
 from planning.parity import compared_regions, region_roots
 
@@ -610,7 +611,8 @@ def _event_edges(builder: _Builder) -> None:
             continue
         builder.link(node, buses[primary], "events", "primary")
         builder.link(node, buses[secondary], "events", "secondary")
-        builder.link(buses[primary], buses[secondary], "replication", "EventBridge, async")
+        rpo = f"EventBridge, async, RPO {EVENTBRIDGE_REPLICATION_SECONDS:g} s"
+        builder.link(buses[primary], buses[secondary], "replication", rpo)
         for check in builder.deps(endpoint, T_HEALTH_CHECK):
             builder.link(node, builder.node_of.get(check.urn), "health", "health")
 

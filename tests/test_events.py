@@ -164,7 +164,7 @@ def test_the_diagram_draws_the_endpoint_its_buses_and_the_replication_between_th
     assert {
         ("events", "global/events-endpoint", "us-east-1/events", "primary"),
         ("events", "global/events-endpoint", "eu-west-1/events", "secondary"),
-        ("replication", "us-east-1/events", "eu-west-1/events", "EventBridge, async"),
+        ("replication", "us-east-1/events", "eu-west-1/events", "EventBridge, async, RPO 420 s"),
         ("health", "global/events-endpoint", "global/traffic-us-east-1", "health"),
     } <= edges
     assert not any("ap-southeast-2/events" in (tail, head) for _, tail, head, _ in edges)  # not one of the endpoint's two

@@ -17,8 +17,8 @@ import pytest
 from components.events import bus_name, event_pattern, queue_send_policy, rule_name
 from components.runbook import health_check_arn
 from functions.processor.handler import Processor
-from functions.runbook.model import STEP_ACTIVATE, STEP_SHIFT_TRAFFIC
-from functions.runbook.steps import GATE_OPEN
+from functions.runbook.model import STEP_ACTIVATE, STEP_FENCE, STEP_SHIFT_TRAFFIC
+from functions.runbook.steps import GATE_OPEN, attempt, run_updated_by
 from functions.shared.errors import ValidationError
 from functions.shared.events import EVENT_DETAIL_TYPE, VIA_EVENTBRIDGE, VIA_QUEUE, parse_message
 from functions.shared.log import now_ms
@@ -27,10 +27,9 @@ from functions.shared.schema import STATUS_ACTIVE, STATUS_FAILOVER, STATUS_FENCE
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable, transition
 from functions.shared.state_cache import StateCache
-from tests.functions.test_processor import QueuePoller, emitted_metrics, get
-from tests.functions.test_runbook_steps import promoted, step
 from tests.support.dynamo import WRITE_REGION, local_client
-from tests.support.runbook_doubles import SOURCE, TARGET, build_world
+from tests.support.processor_queue import QueuePoller, emitted_metrics, get
+from tests.support.runbook_doubles import SOURCE, START_EPOCH, TARGET, build_world, cluster_arn, request
 
 PROJECT, PREFIX = "multi-region", "multi-region-test"
 ACTIVE, PASSIVE = WRITE_REGION, "eu-west-1"
@@ -230,6 +229,12 @@ def test_ops_failover_moves_the_endpoint_with_the_traffic(aws_endpoint: str) -> 
     check = health_check_arn("aws", world.topology.traffic_gates[SOURCE])
     assert endpoint_routes_to(route53, check, SOURCE, TARGET) == SOURCE
 
-    run = promoted(world)
-    assert step(world, STEP_SHIFT_TRAFFIC, run).done and step(world, STEP_ACTIVATE, run).done
+    failover = request()
+    run = world.start(failover)
+    assert attempt(STEP_FENCE, failover, run, world.topology, world.clients, world.clock).done
+    # Drained and promoted (the runbook's own tests prove those steps): the target named, its Aurora cluster the writer.
+    world.set_state(STATUS_FAILOVER, TARGET, START_EPOCH + 2, run_updated_by(run.run_id))
+    world.aurora.writer_arn = cluster_arn(TARGET)
+    for name in (STEP_SHIFT_TRAFFIC, STEP_ACTIVATE):
+        assert attempt(name, failover, run, world.topology, world.clients, world.clock).done
     assert endpoint_routes_to(route53, check, SOURCE, TARGET) == TARGET
