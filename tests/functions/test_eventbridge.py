@@ -179,13 +179,20 @@ def test_the_replicated_copy_is_applied_once_whichever_region_sees_it_first(
     assert passive.totals() == {"Applied": 0, "Duplicates": 1, "Fenced": 1}
 
 
-def test_after_a_failover_the_copy_of_an_event_the_old_region_applied_is_a_duplicate(
-    two_regions: tuple[Region, Region], write_table: ItemTable
-) -> None:
+@pytest.fixture
+def applied_in_active(two_regions: tuple[Region, Region]) -> tuple[Region, Region, dict[str, Any]]:
+    """Both regions, and an event the active region has applied (put on its bus, its queue drained)."""
     active, passive = two_regions
     event = event_body("item-1", "k-1", {"n": 1})
     active.put(event)
     active.poller.drain()
+    return active, passive, event
+
+
+def test_after_a_failover_the_copy_of_an_event_the_old_region_applied_is_a_duplicate(
+    applied_in_active: tuple[Region, Region, dict[str, Any]], write_table: ItemTable
+) -> None:
+    _, passive, event = applied_in_active
     transition(write_table, expected_epoch=1, to_status=STATUS_FENCED, active_region=ACTIVE, updated_by="test")
     transition(write_table, expected_epoch=2, to_status=STATUS_FAILOVER, active_region=PASSIVE, updated_by="test")
     transition(write_table, expected_epoch=3, to_status=STATUS_ACTIVE, active_region=PASSIVE, updated_by="test")
@@ -199,12 +206,9 @@ def test_after_a_failover_the_copy_of_an_event_the_old_region_applied_is_a_dupli
 
 
 def test_a_queued_event_in_a_passive_region_is_still_refused_without_an_envelope(
-    two_regions: tuple[Region, Region], write_table: ItemTable
+    applied_in_active: tuple[Region, Region, dict[str, Any]],
 ) -> None:
-    active, passive = two_regions
-    event = event_body("item-1", "k-1", {"n": 1})
-    active.put(event)
-    active.poller.drain()
+    _, passive, event = applied_in_active
     passive.sqs.send_message(QueueUrl=passive.queue_url, MessageBody=json.dumps(event))
     assert passive.poller.poll_once() == 1
     assert passive.totals() == {"Applied": 0, "Duplicates": 0, "Fenced": 1}
