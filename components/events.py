@@ -54,8 +54,8 @@ def event_pattern(project: str) -> str:
     """What the rule matches: events whose ``source`` is the project and whose ``detail-type`` is ``ItemWrite``.
 
     Example:
-        >>> event_pattern("multi-region")
-        '{"source": ["multi-region"], "detail-type": ["ItemWrite"]}'
+        >>> event_pattern("shop")
+        '{"source": ["shop"], "detail-type": ["ItemWrite"]}'
     """
     return json.dumps({"source": [project], "detail-type": [EVENT_DETAIL_TYPE]})
 
