@@ -23,11 +23,12 @@ from components.config import StackConfig
 from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
 from components.dns import ApiTraffic, ApiTrafficArgs
 from components.edge import Cdn, CdnArgs, cdn_origin_regions, origin_read_statement
+from components.events import EventsEndpoint, EventsEndpointArgs, endpoint_regions
 from components.keys import RegionKey, RegionKeyArgs
 from components.observability import DashboardArgs, alarm_topic, dashboard
 from components.providers import EDGE_REGION
 from components.rotation import master_secret_rotation
-from components.runbook import runbook_topology
+from components.runbook import health_check_arn, runbook_topology
 from components.storage import attach_data_bucket_policy, replication_rule_id
 from components.table import GlobalTable, GlobalTableArgs
 from components.zone import HostedZone, HostedZoneArgs
@@ -63,6 +64,7 @@ class GlobalStack(pulumi.ComponentResource):
     aurora_secret: AuroraMasterSecret
     table: GlobalTable
     api_traffic: ApiTraffic
+    events_endpoint: EventsEndpoint
     edge_key: RegionKey
     edge_topic: aws.sns.Topic
     cdn: Cdn
@@ -143,6 +145,7 @@ class GlobalStack(pulumi.ComponentResource):
     def add_edge(self, regions: Mapping[str, RegionalStack]) -> None:
         """API traffic, the edge key and topic, CloudFront and the bucket policies, the runbook topology, the dashboard."""
         self.api_traffic = self._api_traffic(regions)
+        self.events_endpoint = self._events_endpoint(regions)
         self.edge_key = regions[EDGE_REGION].key if EDGE_REGION in regions else self._edge_key()
         self.edge_topic = regions[EDGE_REGION].alarm_topic if EDGE_REGION in regions else self._edge_topic()
         self.cdn = self._cdn(regions)
@@ -174,6 +177,22 @@ class GlobalStack(pulumi.ComponentResource):
             traffic_control=config.failover.traffic_control,
         )
         return ApiTraffic("api-traffic", traffic_args, self._child())
+
+    def _events_endpoint(self, regions: Mapping[str, RegionalStack]) -> EventsEndpoint:
+        """The EventBridge global endpoint over the primary's bus and a secondary's, following the primary's traffic gate
+        (docs/design/events.md); under the first region's provider, which is always one of its two regions."""
+        config = self.config
+        pair = endpoint_regions(config.region_names, config.primary.name)
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        # From the gate's id, the one the runbook's topology carries and `ops failover` flips.
+        gate_arn = pulumi.Output.all(partition, self.api_traffic.gate_ids[pair[0]]).apply(lambda v: health_check_arn(*v))
+        endpoint_args = EventsEndpointArgs(
+            name_prefix=config.name_prefix,
+            regions=pair,
+            buses={name: stack.events.bus for name, stack in regions.items()},
+            primary_health_check_arn=gate_arn,
+        )
+        return EventsEndpoint("events-endpoint", endpoint_args, pulumi.ResourceOptions(parent=self, provider=self._home))
 
     def _edge_key(self) -> RegionKey:
         """The us-east-1 key of a stack without that region: CloudFront's access logs and the edge alarm topic."""

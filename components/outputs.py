@@ -33,6 +33,7 @@ def export_outputs(config: StackConfig, global_stack: GlobalStack, regions: Mapp
     pulumi.export("primaryRegion", config.primary.name)
     pulumi.export("routing", {"mode": config.routing.mode, "dnsTtlSeconds": config.routing.dns_ttl_seconds})
     pulumi.export("regions", {name: _region(stack) for name, stack in regions.items()})
+    pulumi.export("eventsEndpoint", global_stack.events_endpoint.outputs)
 
 
 def _region(stack: RegionalStack) -> dict[str, object]:

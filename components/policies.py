@@ -149,7 +149,33 @@ def region_key_policy(partition: str, account_id: str, region: str) -> Policy:
                 "Condition": {"ArnLike": {"AWS:SourceArn": f"arn:{partition}:cloudfront::{account_id}:distribution/*"}},
             },
             _cloudwatch_alarms(partition, account_id, region),
+            _eventbridge_to_queues(partition, account_id, region),
         ],
+    }
+
+
+def _eventbridge_to_queues(partition: str, account_id: str, region: str) -> dict[str, Any]:
+    """EventBridge rules of this account and region may send to the SSE-KMS queues (the events queue and its DLQ, rule
+    targets: docs/design/events.md); each queue's policy is the exact gate, admitting its one rule."""
+    return _service_for_account(
+        "EventBridgeRulesSendToEncryptedQueues",
+        "events.amazonaws.com",
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+        account_id,
+        f"arn:{partition}:events:{region}:{account_id}:rule/*",
+    )
+
+
+def _service_for_account(sid: str, service: str, actions: list[str], account_id: str, source_arn: str) -> dict[str, Any]:
+    """A key statement letting ``service`` use the key on behalf of this account's resources matching ``source_arn``
+    only (the conditions stop a confused deputy)."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": actions,
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}, "ArnLike": {"aws:SourceArn": source_arn}},
     }
 
 
@@ -195,17 +221,13 @@ def _account_administration(partition: str, account_id: str) -> dict[str, Any]:
 def _cloudwatch_alarms(partition: str, account_id: str, region: str) -> dict[str, Any]:
     """CloudWatch needs the key of an SSE-KMS topic to publish alarm notifications into it; only for alarms of
     this account in this region (the conditions stop a confused deputy)."""
-    return {
-        "Sid": "CloudWatchAlarmsPublishToEncryptedTopic",
-        "Effect": "Allow",
-        "Principal": {"Service": "cloudwatch.amazonaws.com"},
-        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
-        "Resource": "*",
-        "Condition": {
-            "StringEquals": {"aws:SourceAccount": account_id},
-            "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
-        },
-    }
+    return _service_for_account(
+        "CloudWatchAlarmsPublishToEncryptedTopic",
+        "cloudwatch.amazonaws.com",
+        ["kms:Decrypt", "kms:GenerateDataKey*"],
+        account_id,
+        f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*",
+    )
 
 
 def flow_log_delivery_policy(log_group_arn: str) -> Policy:

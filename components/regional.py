@@ -23,6 +23,7 @@ from components.cache import MemoryDbArgs, MemoryDbCluster
 from components.compute import EksCluster, EksClusterArgs
 from components.config import RegionConfig, StackConfig
 from components.database import AuroraGlobal, AuroraRegionalArgs, AuroraRegionalCluster
+from components.events import RegionalEvents, RegionalEventsArgs
 from components.global_stack import FROM_ROOT, GlobalStack
 from components.keys import RegionKey, RegionKeyArgs
 from components.network import Network, NetworkArgs
@@ -76,6 +77,7 @@ class RegionalStack(pulumi.ComponentResource):
     api: RegionalApi
     backup: RegionalBackup
     app: RegionalApp
+    events: RegionalEvents
     replication: BucketReplication
     alarms: list[aws.cloudwatch.MetricAlarm]
     health_alarm: aws.cloudwatch.MetricAlarm | None
@@ -249,6 +251,7 @@ class RegionalStack(pulumi.ComponentResource):
         """The functions, queues, triggers and API routes (on the table's stream in this region), replication
         from this region's bucket to every other region's, and the backup plan."""
         self.app = self._application(global_stack, package)
+        self.events = self._events()
         replication_args = BucketReplicationArgs(
             source=self.bucket,
             destinations={other: stack.bucket for other, stack in regions.items() if other != self.region.name},
@@ -291,6 +294,16 @@ class RegionalStack(pulumi.ComponentResource):
             protect=self._protect_stateful,
         )
         return RegionalApp(f"{self._prefix}-app", app_args, self._moved_from_root())
+
+    def _events(self) -> RegionalEvents:
+        """The region's event bus and the rule that delivers the application's events to its events queue."""
+        events_args = RegionalEventsArgs(
+            name_prefix=self.config.name_prefix,
+            project=self.config.project,
+            events_queue=self.app.events_queue,
+            dead_letter_queue=self.app.dead_letter_queue,
+        )
+        return RegionalEvents(f"{self._prefix}-events", events_args, self._child())
 
     # ---- phase 3: operations, after the global edge ---------------------------------------------------------------
 

@@ -47,11 +47,18 @@ S3_RTC_SLA_SECONDS = 15 * 60
 Control (S3 RTC)": most objects replicate in seconds and 99.99 percent of them within 15 minutes (the SLA); 15 minutes is also
 the only ``ReplicationTime.Time.Minutes`` value S3 accepts. The rules' own minutes are used when they are set."""
 
+EVENTBRIDGE_REPLICATION_SECONDS = 420.0
+"""EventBridge global endpoint with event replication. Amazon EventBridge User Guide, "Making applications
+Regional-fault tolerant with global endpoints": replication to the secondary region is asynchronous, and with AWS's
+guidance for the health check's alarm the RTO and RPO are 360 seconds, at most 420 seconds; events not yet replicated
+stay in the primary region until it recovers."""
+
 T_REPLICATION_CONFIG = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
 T_TABLE = "aws:dynamodb/table:Table"
 T_DB_CLUSTER = "aws:rds/cluster:Cluster"
 T_SECRET = "aws:secretsmanager/secret:Secret"
 T_MEMORYDB = "aws:memorydb/cluster:Cluster"
+T_EVENT_ENDPOINT = "aws:cloudwatch/eventEndpoint:EventEndpoint"
 
 PLANNED, UNPLANNED = "planned switchover", "unplanned failover"
 
@@ -152,7 +159,8 @@ class StoreFacts:
     ``s3_rules``: the replication time (seconds) of every S3 replication rule, ``None`` for a rule without
     replication time control; ``s3_buckets_replicated``: whether any bucket replicates at all. ``table_replicas``,
     ``aurora_members``, ``secret_replicas``: replicas beyond the first copy (0: not replicated). ``memorydb``:
-    whether the stack has MemoryDB clusters.
+    whether the stack has MemoryDB clusters. ``event_replication``: the events endpoint's replication is enabled
+    (``None``: the stack has no events endpoint).
     """
 
     s3_rules: tuple[float | None, ...]
@@ -160,6 +168,7 @@ class StoreFacts:
     aurora_members: int
     secret_replicas: int
     memorydb: bool
+    event_replication: bool | None = None
 
 
 # ---- the arithmetic ------------------------------------------------------------------------------
@@ -225,6 +234,8 @@ def store_rpos(facts: StoreFacts) -> tuple[StoreRpo, ...]:
             "after such a change, check that every replica's status is InSync",
         ),
     ]
+    if facts.event_replication is not None:
+        rows.append(_events(replicated=facts.event_replication))
     if facts.memorydb:
         rows.append(
             StoreRpo("MemoryDB", None, None, "a cache: not replicated, refilled from the global table on a miss, so no RPO")
@@ -236,6 +247,23 @@ def _replicated(store: str, replicas: int, planned: float | None, unplanned: flo
     if replicas < 1:
         return StoreRpo(store, math.inf, math.inf, "not replicated to another region: a regional outage takes its data")
     return StoreRpo(store, planned, unplanned, basis)
+
+
+def _events(*, replicated: bool) -> StoreRpo:
+    """Events through the global endpoint: a planned switchover loses none (every event reached the secondary's queue
+    by replication and is applied there once it is active); an unplanned one leaves in the failed region what had not
+    replicated, bounded by EventBridge's documented RPO."""
+    if not replicated:
+        return StoreRpo(
+            "EventBridge events", math.inf, math.inf, "endpoint replication disabled: queued events stay in the failed region"
+        )
+    return StoreRpo(
+        "EventBridge events",
+        0.0,
+        EVENTBRIDGE_REPLICATION_SECONDS,
+        "global endpoint replication, asynchronous: RPO 360 s, at most 420 s (EventBridge User Guide); a replicated copy "
+        "is applied once (the active region's claim answers it)",
+    )
 
 
 def _s3(rules: Sequence[float | None]) -> StoreRpo:
@@ -272,7 +300,14 @@ def store_facts(run: ProgramRun) -> StoreFacts:
         aurora_members=sum(1 for c in run.of_type(T_DB_CLUSTER) if c.inputs.get("globalClusterIdentifier")),
         secret_replicas=min((len(s.inputs.get("replicas") or []) for s in secrets), default=0),
         memorydb=bool(run.of_type(T_MEMORYDB)),
+        event_replication=next(
+            (_text_state(e.inputs.get("replicationConfig")) == "ENABLED" for e in run.of_type(T_EVENT_ENDPOINT)), None
+        ),
     )
+
+
+def _text_state(config: object) -> str | None:
+    return str(config.get("state")) if isinstance(config, Mapping) and config.get("state") else None
 
 
 def _rtc_seconds(destination: Mapping[str, Any]) -> float | None:

@@ -36,9 +36,12 @@ class CostLine:
 
 @dataclass(frozen=True)
 class Cost:
+    """``usage``: the usage-priced items of the plan that it names with their price (cannot count: traffic)."""
+
     lines: tuple[CostLine, ...]
     as_of: str
     region: str
+    usage: tuple[str, ...] = ()
 
     @property
     def total(self) -> float:
@@ -62,7 +65,19 @@ def cost_of(run: ProgramRun, prices: dict[str, Any] | None = None) -> Cost:
         for item, count, per_day in _priced(resource, prices):
             counts[(item, per_day)] = counts.get((item, per_day), 0) + count
     lines = tuple(CostLine(item, count, per_day) for (item, per_day), count in sorted(counts.items(), key=lambda kv: kv[0][0]))
-    return Cost(lines, str(prices["as_of"]), str(prices["region"]))
+    return Cost(lines, str(prices["as_of"]), str(prices["region"]), _usage(run, prices))
+
+
+def _usage(run: ProgramRun, prices: dict[str, Any]) -> tuple[str, ...]:
+    """The EventBridge events of a stack with the global endpoint: each put, and each replicated again."""
+    if not run.of_type("aws:cloudwatch/eventEndpoint:EventEndpoint"):
+        return ()
+    per_million = prices["per_million"]
+    put, replicated = per_million["eventbridge_custom_event"], per_million["eventbridge_replicated_event"]
+    return (
+        f"EventBridge events (${put:.2f} per million put, ${replicated:.2f} per million more replicated by the global "
+        "endpoint, and the inter-region data transfer)",
+    )
 
 
 PricedItem = tuple[str, int, float | None]
@@ -165,6 +180,6 @@ def render_cost(cost: Cost) -> list[str]:
         lines.append(f"  not in the price list (add them to planning/prices.yaml): {', '.join(cost.unpriced)}")
     lines.append(
         "  not counted (billed by usage): Lambda, DynamoDB, S3, SQS, CloudFront, WAF requests, data transfer, "
-        "CloudWatch Logs, AWS Backup storage and copies"
+        "CloudWatch Logs, AWS Backup storage and copies" + "".join(f", {usage}" for usage in cost.usage)
     )
     return lines

@@ -23,6 +23,7 @@ from typing import Any
 
 from components.app_functions import function_names
 from components.edge import origin_id
+from planning.budget import EVENTBRIDGE_REPLICATION_SECONDS
 from planning.harness import PROVIDER_TYPE, ProgramRun, Resource
 from planning.parity import compared_regions, region_roots
 
@@ -51,6 +52,7 @@ EDGE_STYLES: dict[str, str] = {
     "origin": 'color="#e37400"',
     "traffic": 'color="#188038", penwidth=1.4',
     "health": 'color="#9334e6", style=dashed',
+    "events": 'color="#c5221f"',
 }
 
 T_BUCKET = "aws:s3/bucket:Bucket"
@@ -74,6 +76,8 @@ REGIONAL_STACK = "multi-region:regional:RegionalStack"
 # Drawn together by ``_observability``, wherever they sit in the tree.
 ALARM_TYPES = frozenset({T_TOPIC, T_ALARM, T_DASHBOARD})
 T_ROUTING_CONTROL = "aws:route53recoverycontrol/routingControl:RoutingControl"
+T_EVENT_BUS = "aws:cloudwatch/eventBus:EventBus"
+T_EVENT_ENDPOINT = "aws:cloudwatch/eventEndpoint:EventEndpoint"
 HEALTH_NAMESPACE = "AWS/Route53"
 
 # Components drawn as edges rather than nodes: S3 replication is the edges between buckets.
@@ -317,6 +321,12 @@ def _backup(builder: _Builder, component: Resource, members: list[Resource]) -> 
     return _lines("AWS Backup vault", f"daily, {days} days, {mode}", f"copy to {', '.join(copies)}"), "data"
 
 
+def _events(builder: _Builder, component: Resource, members: list[Resource]) -> tuple[str, str]:
+    bus = _first(members, T_EVENT_BUS)
+    name = _text(bus.inputs.get("name")) if bus else None
+    return _lines(f"EventBridge bus {name or ''}".strip(), "rule: ItemWrite to the events queue, DLQ"), "edge"
+
+
 _Summary = Callable[[_Builder, Resource, list[Resource]], tuple[str, str]]
 _REGIONAL_SUMMARIES: dict[str, _Summary] = {
     "multi-region:network:Network": _network,
@@ -329,6 +339,7 @@ _REGIONAL_SUMMARIES: dict[str, _Summary] = {
     "multi-region:app:RegionalApp": _app,
     "multi-region:failover:FailoverRunbook": _runbook,
     "multi-region:backup:RegionalBackup": _backup,
+    "multi-region:events:RegionalEvents": _events,
 }
 
 
@@ -467,6 +478,16 @@ def _routing_policy(record: Resource) -> str:
     return "simple"
 
 
+def _events_endpoint(builder: _Builder, root: Resource, members: list[Resource]) -> None:
+    endpoint = _first(members, T_EVENT_ENDPOINT)
+    if endpoint is None:
+        _draw_generic(builder, root, members)
+        return
+    state = _text((endpoint.inputs.get("replicationConfig") or {}).get("state")) or "?"
+    label = _lines("EventBridge global endpoint", "primary while its gate is healthy", f"replication {state.lower()}")
+    builder.add(Node(f"global/{root.name}", label, None, "edge"), members)
+
+
 def _is_alarm_root(builder: _Builder, resource: Resource) -> bool:
     """An alarm topic, a health-check alarm or the dashboard: directly under a RegionalStack or the GlobalStack."""
     parent = builder.by_urn.get(resource.parent or "")
@@ -504,6 +525,7 @@ _GLOBAL_DRAWERS: dict[str, _Drawer] = {
     "multi-region:data:GlobalTable": _table,
     "multi-region:edge:Cdn": _cdn,
     "multi-region:dns:ApiTraffic": _api_traffic,
+    "multi-region:events:EventsEndpoint": _events_endpoint,
 }
 
 
@@ -516,6 +538,7 @@ def _draw_replication(builder: _Builder) -> None:
     _table_edges(builder)
     _aurora_edges(builder)
     _secret_edges(builder)
+    _event_edges(builder)
     for distribution in builder.run.of_type(T_DISTRIBUTION):
         _draw_origins(builder, distribution)
 
@@ -572,6 +595,26 @@ def _secret_edges(builder: _Builder) -> None:
                 builder.notes.append(f"secret {secret.name}: replica region {region} is not a region of the stack, not drawn")
                 continue
             builder.link(builder.node_of.get(secret.urn), anchor, "replication", "secret replica", head_cluster=region)
+
+
+def _event_edges(builder: _Builder) -> None:
+    """The global endpoint to its two buses (primary, secondary) and to the gate it reads; its replication between
+    the two buses, asynchronous (docs/design/events.md)."""
+    for endpoint in builder.run.of_type(T_EVENT_ENDPOINT):
+        node = builder.node_of.get(endpoint.urn)
+        failover = (endpoint.inputs.get("routingConfig") or {}).get("failoverConfig") or {}
+        secondary = _text((failover.get("secondary") or {}).get("route"))
+        buses = {bus.region: builder.node_of.get(bus.urn) for bus in builder.deps(endpoint, T_EVENT_BUS)}
+        primary = next((region for region in buses if region != secondary), None)
+        if primary is None or secondary not in buses:
+            builder.notes.append(f"events endpoint {endpoint.name}: its buses are unknown, not drawn")
+            continue
+        builder.link(node, buses[primary], "events", "primary")
+        builder.link(node, buses[secondary], "events", "secondary")
+        rpo = f"EventBridge, async, RPO {EVENTBRIDGE_REPLICATION_SECONDS:g} s"
+        builder.link(buses[primary], buses[secondary], "replication", rpo)
+        for check in builder.deps(endpoint, T_HEALTH_CHECK):
+            builder.link(node, builder.node_of.get(check.urn), "health", "health")
 
 
 def _anchor(builder: _Builder, region: str | None) -> str | None:

@@ -4,7 +4,8 @@ The stack's regions are those of its AWS providers (``Stack.regions``). What the
 failover needs: the data already in the surviving region (DynamoDB replicas, Aurora members of the global
 cluster, S3 replication with replication time control, secrets readable there), the same regional stores there
 (parity), each region's KMS key used only in its region, CloudFront failing over between regional origins, and
-DNS that moves clients off a failed region within a minute (health checks, TTL at most 60 s).
+DNS that moves clients off a failed region within a minute (health checks, TTL at most 60 s); events through a
+global endpoint that replicates and fails over, and rule targets that keep what they cannot deliver.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ from policy.core import (
     stack_rule,
 )
 
+EVENT_ENDPOINT = "aws:cloudwatch/eventEndpoint:EventEndpoint"
+EVENT_TARGET = "aws:cloudwatch/eventTarget:EventTarget"
 MAX_HEALTH_CHECKED_TTL = 60.0
 RTC_MINUTES = 15.0  # the only value S3 Replication Time Control accepts
 FAILOVER_STATUS_CODES = frozenset({500.0, 502.0, 503.0, 504.0})
@@ -368,6 +371,30 @@ def kms_key_in_own_region(stack: Stack) -> Violations:
         yield from _replica_key_regions(config, bucket_regions)
 
 
+@resource_rule(
+    "events-endpoint-replicated",
+    "An EventBridge global endpoint replicates its events to its secondary (with a role) and fails over on a health check.",
+    EVENT_ENDPOINT,
+)
+def events_endpoint_replicated(resource_type: str, props: Props) -> Messages:
+    if get(block(props.get("replicationConfig")), "state") != "ENABLED":
+        yield "replicationConfig.state must be ENABLED: without it a failed primary keeps the events it has not delivered"
+    if not given(props, "roleArn"):
+        yield "roleArn must name the role replication puts events with"
+    if not given(block(get(block(props.get("routingConfig")), "failoverConfig")), "primary", "healthCheck"):
+        yield "routingConfig.failoverConfig.primary.healthCheck must be set: it is what moves the events to the secondary"
+
+
+@resource_rule(
+    "event-target-dead-letter-queue",
+    "Every EventBridge rule target has a dead-letter queue: an event it cannot deliver is kept, not dropped.",
+    EVENT_TARGET,
+)
+def event_target_dead_letter_queue(resource_type: str, props: Props) -> Messages:
+    if not given(block(props.get("deadLetterConfig")), "arn"):
+        yield "deadLetterConfig.arn must name a queue: after its retries EventBridge drops an event it could not deliver"
+
+
 RULES = (
     dynamodb_replicated_to_every_region,
     aurora_member_in_every_region,
@@ -382,4 +409,6 @@ RULES = (
     s3_replication_kms_objects,
     s3_replication_delete_markers,
     kms_key_in_own_region,
+    events_endpoint_replicated,
+    event_target_dead_letter_queue,
 )

@@ -169,12 +169,14 @@ def test_the_shipped_stacks_fit_their_targets(stack_run: ProgramRun) -> None:
     detection = config.edge.health_check_interval_seconds * config.edge.health_check_failure_threshold
     assert (planned.total, unplanned.total) == (runbook, runbook + detection)
     assert {"prod": (741, 771), "dev": (711, 801)}[stack_run.stack] == (planned.total, unplanned.total)
-    assert store_facts(stack_run) == REPLICATED
+    assert store_facts(stack_run) == dataclasses.replace(REPLICATED, event_replication=True)
 
 
 def test_store_facts_follow_the_regions(run_stack: ProgramRunner) -> None:
     facts = store_facts(run_stack("prod", **THREE_REGIONS, routingMode="failover"))
-    assert facts == StoreFacts(s3_rules=(900.0,) * 6, table_replicas=2, aurora_members=3, secret_replicas=2, memorydb=True)
+    assert facts == StoreFacts(
+        s3_rules=(900.0,) * 6, table_replicas=2, aurora_members=3, secret_replicas=2, memorydb=True, event_replication=True
+    )
 
 
 def test_a_run_without_config_has_no_budget(stack_run: ProgramRun) -> None:

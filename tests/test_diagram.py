@@ -37,6 +37,7 @@ REGIONAL_PARTS = (
     "backup",
     "bucket",
     "eks",
+    "events",
     "kms",
     "memorydb",
     "net",

@@ -65,6 +65,7 @@ SERVICE_ROLES = {
     "eks-node-role": "EKS nodes: their root volumes take EBS's default key; no data of the program",
     "aurora-monitoring-role": "RDS enhanced monitoring: writes AWS's own RDSOSMetrics log group",
     "backup-role": "AWS Backup: uses the vault's and the stores' keys through the grants its AWS managed policies allow",
+    "events-endpoint-replication-role": "EventBridge replication: puts events on the endpoint's two buses (tests/test_events.py)",
 }
 
 

@@ -23,6 +23,11 @@ IN_PLACE: dict[tuple[str, str], str] = {
     ("aws:cloudfront/distribution:Distribution", "comment"): "the comment names the primary region",
     ("aws:s3/bucketPolicy:BucketPolicy", "policy"): "with 3+ regions, which two buckets admit the distribution moves",
     ("aws:backup/plan:Plan", "rules"): "with 3+ regions, a backup copy goes to the primary's vault: a plan's rules update",
+    ("aws:cloudwatch/eventEndpoint:EventEndpoint", "eventBuses"): "the events endpoint's primary bus is the new primary's; "
+    "EventBridge updates an endpoint's buses in place (UpdateEndpoint)",
+    ("aws:cloudwatch/eventEndpoint:EventEndpoint", "routingConfig"): "its health check is the new primary's gate: the same",
+    ("aws:iam/rolePolicy:RolePolicy", "policy"): "with 3+ regions, the endpoint's pair moves and its replication role names "
+    "the pair's buses",
 }
 
 

@@ -158,6 +158,7 @@ def test_kms_key_rotates_with_an_explicit_policy_and_alias(stack_run: ProgramRun
             "CloudWatchLogsInThisRegion",
             "CloudFrontOriginDecrypt",
             "CloudWatchAlarmsPublishToEncryptedTopic",
+            "EventBridgeRulesSendToEncryptedQueues",
         ]
         assert key.policy()["Statement"][1]["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
         alias = stack_run.one("aws:kms/alias:Alias", region)

@@ -45,6 +45,7 @@ GLOBAL_COMPONENTS = {
     "multi-region:data:GlobalTable",
     "multi-region:dns:ApiTraffic",
     "multi-region:edge:Cdn",
+    "multi-region:events:EventsEndpoint",
 }
 GLOBAL_TYPES = {"aws:cloudwatch/dashboard:Dashboard"}
 

@@ -1,11 +1,11 @@
 """The event processor: SQS-triggered, one event per message, partial batch responses.
 
 Powertools' ``BatchProcessor`` (``process_partial_response``) runs :func:`process_record` on each record: it parses
-(:func:`functions.shared.events.parse_event`) and applies (:func:`functions.shared.write_path.apply_event`) one event,
-and a record that raises is reported by its message id (``batchItemFailures``), which SQS retries and then moves to
-the dead-letter queue; the rest proceed. Validation errors and conflicts fail too, so that they land in the DLQ rather
-than vanish. Which failures fail a record, the metrics flushed once per batch, and how the library is used:
-``docs/design/functions.md``.
+(:func:`functions.shared.events.parse_message`: the event or EventBridge's envelope of it) and applies
+(:func:`functions.shared.write_path.apply_event`) one event, and a record that raises is reported by its message id
+(``batchItemFailures``), which SQS retries and then moves to the dead-letter queue; the rest proceed. Validation errors
+and conflicts fail too, so that they land in the DLQ rather than vanish. Which failures fail a record, the metrics
+flushed once per batch, and how the library is used: ``docs/design/functions.md``; EventBridge: docs/design/events.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from functions.shared.batch import SQS, process_partial_batch
 from functions.shared.errors import FencedError, RetryableError, ValidationError
-from functions.shared.events import parse_event
+from functions.shared.events import VIA_EVENTBRIDGE, Delivery, parse_message
 from functions.shared.log import get_logger, lambda_entry, now_ms
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
@@ -35,6 +35,7 @@ from functions.shared.write_path import (
     PayloadConflictError,
     VersionConflictError,
     apply_event,
+    replicated_outcome,
 )
 
 if TYPE_CHECKING:
@@ -117,24 +118,38 @@ def process_record(record: SQSRecord, processor: Processor, deadline_ms: int | N
     metrics = processor.metrics
     fields: dict[str, Any] = {"message_id": record.message_id, "receive_count": record.attributes.approximate_receive_count}
     try:
-        event = parse_event(record.body, now_ms=processor.clock_ms(), max_skew_ms=processor.settings.max_clock_skew_ms)
-        fields.update(id=event.id, idempotency_key=event.idempotency_key)
-        outcome = apply_event(
-            processor.table,
-            event,
-            region=processor.settings.region,
-            state=processor.state,
-            cache=processor.cache,
-            clock_ms=processor.clock_ms,
-            sleep=processor.sleep,
-            deadline_ms=deadline_ms,
-        )
+        delivery = parse_message(record.body, now_ms=processor.clock_ms(), max_skew_ms=processor.settings.max_clock_skew_ms)
+        event = delivery.event
+        fields.update(id=event.id, idempotency_key=event.idempotency_key, via=delivery.via)
+        outcome = _apply(processor, delivery, deadline_ms)
     except Exception as error:
         _failed(metrics, error, fields)
         raise
     metrics.add(OUTCOME_METRICS[outcome.kind])
     logger.info(outcome.kind, extra={**fields, **outcome.as_dict()})
     return outcome
+
+
+def _apply(processor: Processor, delivery: Delivery, deadline_ms: int | None) -> Outcome:
+    """Apply the delivered event; a copy the global endpoint replicated to a region that may not write is answered from
+    the active region's claim once that is here, and until then fails and waits in the queue like any fenced write."""
+    region = processor.settings.region
+    try:
+        return apply_event(
+            processor.table,
+            delivery.event,
+            region=region,
+            state=processor.state,
+            cache=processor.cache,
+            clock_ms=processor.clock_ms,
+            sleep=processor.sleep,
+            deadline_ms=deadline_ms,
+        )
+    except FencedError:
+        replicated = replicated_outcome(processor.table, delivery.event, region) if delivery.via == VIA_EVENTBRIDGE else None
+        if replicated is None:
+            raise
+        return replicated
 
 
 def _failed(metrics: Metrics, error: Exception, fields: dict[str, Any]) -> None:

@@ -41,6 +41,12 @@ ORDER_SEPARATOR = "#"
 FIELDS = ("id", "data", "timestamp", "idempotencyKey", "expectedVersion")
 REQUIRED_FIELDS = ("id", "data", "timestamp", "idempotencyKey")
 
+# An event put on the stack's event bus: EventBridge wraps it, ``detail`` is the event and ``detail-type`` says so; the
+# region's rule matches this detail-type (and the project as ``source``) and sends the whole envelope to the queue.
+EVENT_DETAIL_TYPE = "ItemWrite"
+ENVELOPE_FIELDS = ("detail", "detail-type")
+VIA_QUEUE, VIA_EVENTBRIDGE = "queue", "eventbridge"
+
 EventData = dict[str, Any] | str
 
 
@@ -151,6 +157,44 @@ def parse_event(body: object, *, now_ms: int, max_skew_ms: int) -> Event:
     idempotency_key = validate_key(document["idempotencyKey"], "idempotencyKey", MAX_IDEMPOTENCY_KEY_LENGTH)
     expected_version = _expected_version(document.get("expectedVersion"))
     return Event(item_id, data, timestamp, idempotency_key, expected_version)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """An event as a queue delivered it: ``via`` is ``queue`` (the event itself was the message) or ``eventbridge``
+    (the message was EventBridge's envelope of it, from this region's bus: put there, or replicated by the global
+    endpoint)."""
+
+    event: Event
+    via: str
+
+
+def parse_message(body: object, *, now_ms: int, max_skew_ms: int) -> Delivery:
+    """An SQS message body in either form: the event itself, or EventBridge's envelope (an object with ``detail`` or
+    ``detail-type``) whose ``detail`` is the event.
+
+    Raises
+    ------
+    ValidationError
+        ``detail-type`` other than ``ItemWrite``, ``detail`` missing or not an object, or a bad field of the event,
+        named ``detail.<field>`` when it came in an envelope.
+    """
+    document = _decode(body)
+    if not any(name in document for name in ENVELOPE_FIELDS):
+        return Delivery(parse_event(document, now_ms=now_ms, max_skew_ms=max_skew_ms), VIA_QUEUE)
+    detail_type = document.get("detail-type")
+    if detail_type != EVENT_DETAIL_TYPE:
+        raise ValidationError("detail-type", f"must be {EVENT_DETAIL_TYPE!r} in an EventBridge envelope, got {detail_type!r}")
+    if "detail" not in document:
+        raise ValidationError("detail", "is required in an EventBridge envelope (the event)")
+    detail = document["detail"]
+    if not isinstance(detail, Mapping):
+        raise ValidationError("detail", f"must be a JSON object (the event), got {_type_name(detail)}")
+    try:
+        event = parse_event(detail, now_ms=now_ms, max_skew_ms=max_skew_ms)
+    except ValidationError as error:
+        raise ValidationError(f"detail.{error.field}", error.message) from None
+    return Delivery(event, VIA_EVENTBRIDGE)
 
 
 def _decode(body: object) -> Mapping[str, Any]:

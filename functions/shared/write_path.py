@@ -177,6 +177,23 @@ def apply_event(
     return _refused(writer, holder, claim=claim, state=state, sleep=sleep)
 
 
+def replicated_outcome(table: ItemTable, event: Event, region: str) -> Outcome | None:
+    """The answer to a copy of ``event`` in a region that may not write, read from the event's claim: the active
+    region's outcome as a duplicate once its settled claim has replicated here, else None (nothing is written).
+
+    The global endpoint replicates every event to both its regions (docs/design/events.md): the passive region's copy
+    is the same event, so it is answered from the claim the global table brings, never applied a second time.
+
+    Raises
+    ------
+    PayloadConflictError
+        The claim is of the same idempotency key with a different payload.
+    """
+    key = to_item({ATTR_ID: idempotency_record_id(event.idempotency_key)})
+    claim = call_dynamodb(table.client.get_item, TableName=table.name, Key=key, ConsistentRead=True).get("Item")
+    return _settled_outcome(event, claim, region) if claim else None
+
+
 def _settled_outcome(event: Event, claim: Mapping[str, Any], region: str) -> Outcome | None:
     """The answer to a repeat from its claim, or None when the claim is still pending (raises on a payload conflict)."""
     if string_of(claim, ATTR_PAYLOAD_HASH) != event.payload_hash:

@@ -35,13 +35,9 @@ from functions.shared.state_cache import StateCache
 from functions.shared.write_path import APPLIED, DUPLICATE, STALE, Outcome
 from tests.support.cache_doubles import FakeClock
 from tests.support.dynamo import WRITE_REGION, WRITE_TABLE, DynamoDBFactory, create_items_table, local_client
+from tests.support.processor_queue import Context, QueuePoller, emitted_metrics, get, record
 
 MAX_RECEIVE_COUNT = 2
-
-
-@dataclass
-class Context:
-    aws_request_id: str = "request-1"
 
 
 def make_processor(table: ItemTable, state: Any = None) -> Processor:
@@ -54,31 +50,6 @@ def body(item_id: str, key: str, data: Any, timestamp: int | None = None, **extr
     return json.dumps(
         {"id": item_id, "data": data, "timestamp": now_ms() if timestamp is None else timestamp, "idempotencyKey": key, **extra}
     )
-
-
-def record(message_id: str, message_body: str, receive_count: int = 1) -> dict[str, Any]:
-    """An SQS record as Lambda delivers it."""
-    return {
-        "messageId": message_id,
-        "receiptHandle": f"handle-{message_id}",
-        "body": message_body,
-        "attributes": {"ApproximateReceiveCount": str(receive_count)},
-        "messageAttributes": {},
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:{WRITE_REGION}:123456789012:events",
-        "awsRegion": WRITE_REGION,
-    }
-
-
-def get(table: ItemTable, record_id: str) -> dict[str, Any] | None:
-    item = table.client.get_item(TableName=table.name, Key={"Id": {"S": record_id}}, ConsistentRead=True).get("Item")
-    return item_from_image(item) if item else None
-
-
-def emitted_metrics(processor: Processor) -> list[dict[str, Any]]:
-    stream = processor.metrics.stream
-    assert isinstance(stream, io.StringIO)
-    return [json.loads(line) for line in stream.getvalue().splitlines()]
 
 
 # ---- test 10, part 1: a mixed batch -------------------------------------------------------------------------------
@@ -191,46 +162,6 @@ def test_a_claim_is_owned_no_longer_than_the_invocation_runs(write_table: ItemTa
 
 
 # ---- test 10, part 2 and test 11: a real queue with a redrive policy ------------------------------------------------
-
-
-class QueuePoller:
-    """What Lambda's SQS event source does, in-process: receive a batch, call the handler, delete the records it did not
-    report as failed. A failed record is made visible again at once (its visibility timeout ends now), so the test
-    does not wait for it; SQS moves it to the dead-letter queue when it is received again after maxReceiveCount."""
-
-    def __init__(self, sqs: Any, queue_url: str, processor: Processor) -> None:
-        self.sqs, self.queue_url, self.processor = sqs, queue_url, processor
-
-    def poll_once(self) -> int:
-        messages = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-        ).get("Messages", [])
-        if not messages:
-            return 0
-        records = [
-            {
-                **record(message["MessageId"], message["Body"], int(message["Attributes"]["ApproximateReceiveCount"])),
-                "receiptHandle": message["ReceiptHandle"],
-            }
-            for message in messages
-        ]
-        failed = {
-            entry["itemIdentifier"] for entry in handle({"Records": records}, Context(), self.processor)["batchItemFailures"]
-        }
-        for message in messages:
-            if message["MessageId"] in failed:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
-            else:
-                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
-        return len(messages)
-
-    def drain(self, max_polls: int = 50) -> None:
-        for _ in range(max_polls):
-            if self.poll_once() == 0:
-                return
-        raise AssertionError("the queue did not drain")
 
 
 @pytest.fixture

@@ -108,6 +108,18 @@ GATED: dict[str, Any] = {"healthCheckId": "gate", "ttl": 60.0}
 REPLICATED_TABLE = resource(DYNAMODB_TABLE, "items", EAST, replicas=[{"regionName": WEST, "kmsKeyArn": KEY_WEST}])
 DISTRIBUTION_GROUPS = distribution().props["originGroups"]
 
+ENDPOINT: dict[str, Any] = {
+    "eventBuses": [
+        {"eventBusArn": "arn:aws:events:us-east-1:1:event-bus/b"},
+        {"eventBusArn": "arn:aws:events:eu-west-1:1:event-bus/b"},
+    ],
+    "routingConfig": {
+        "failoverConfig": {"primary": {"healthCheck": "arn:aws:route53:::healthcheck/h"}, "secondary": {"route": WEST}}
+    },
+    "replicationConfig": {"state": "ENABLED"},
+    "roleArn": "arn:aws:iam::1:role/replication",
+}
+
 CASES: Cases = {
     "dynamodb-replicated-to-every-region": StackCases(
         passing=[stack(REPLICATED_TABLE)],
@@ -292,6 +304,18 @@ CASES: Cases = {
                 "deleteMarkerReplication.status must be Enabled",
             )
         ],
+    ),
+    "events-endpoint-replicated": ResourceCases(
+        passing=[(multiregion.EVENT_ENDPOINT, ENDPOINT)],
+        failing=[
+            (multiregion.EVENT_ENDPOINT, {**ENDPOINT, "replicationConfig": {"state": "DISABLED"}}, "must be ENABLED"),
+            (multiregion.EVENT_ENDPOINT, {**ENDPOINT, "roleArn": None}, "roleArn must name the role"),
+            (multiregion.EVENT_ENDPOINT, {**ENDPOINT, "routingConfig": {}}, "primary.healthCheck must be set"),
+        ],
+    ),
+    "event-target-dead-letter-queue": ResourceCases(
+        passing=[(multiregion.EVENT_TARGET, {"arn": "arn:aws:sqs:us-east-1:1:events", "deadLetterConfig": {"arn": "dlq"}})],
+        failing=[(multiregion.EVENT_TARGET, {"arn": "arn:aws:sqs:us-east-1:1:events"}, "deadLetterConfig.arn must name")],
     ),
     "kms-key-in-own-region": StackCases(
         passing=[

@@ -38,6 +38,7 @@ POLICY_INPUTS = {
     ("aws:kms/key:Key", "policy"): RESOURCE_POLICY,
     ("aws:s3/bucketPolicy:BucketPolicy", "policy"): RESOURCE_POLICY,
     ("aws:cloudwatch/logResourcePolicy:LogResourcePolicy", "policyDocument"): RESOURCE_POLICY,
+    ("aws:sqs/queuePolicy:QueuePolicy", "policy"): RESOURCE_POLICY,
 }
 
 
@@ -61,6 +62,11 @@ REAL_ARNS: dict[str, Callable[[Resource], str]] = {
     "aws:cloudfront/distribution:Distribution": lambda r: f"arn:{PARTITION}:cloudfront::{ACCOUNT_ID}:distribution/{r.name}",
     "aws:route53recoverycontrol/routingControl:RoutingControl": lambda r: (
         f"arn:{PARTITION}:route53-recovery-control::{ACCOUNT_ID}:controlpanel/panel/routingcontrol/{r.name}"
+    ),
+    "aws:cloudwatch/eventBus:EventBus": lambda r: f"arn:{PARTITION}:events:{r.region}:{ACCOUNT_ID}:event-bus/{_name(r)}",
+    # A rule on a custom bus: rule/<bus>/<rule>.
+    "aws:cloudwatch/eventRule:EventRule": lambda r: (
+        f"arn:{PARTITION}:events:{r.region}:{ACCOUNT_ID}:rule/{_name(r, 'eventBusName')}/{_name(r)}"
     ),
 }
 
