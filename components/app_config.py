@@ -20,9 +20,10 @@ from functions.shared.app_config import (
     document_size_problem,
 )
 
-PARAMETER_TIER = "Standard"
-PARAMETER_TYPE = "SecureString"
 PARAMETER_LEAF = "app-config"
+# As the runbook's topology parameter (components/runbook.py): free, up to 4 KB, under the region's key.
+SSM_TIER = "Standard"
+SSM_TYPE = "SecureString"
 
 
 def parameter_name(project: str, stack: str) -> str:
@@ -97,8 +98,8 @@ def runtime_settings_parameter(
         resource_name,
         name=name,
         description="Runtime settings of the application's functions, written by the stack (docs/design/app-config.md)",
-        type=PARAMETER_TYPE,
-        tier=PARAMETER_TIER,
+        type=SSM_TYPE,
+        tier=SSM_TIER,
         key_id=key_arn,
         value=parameter_document(app),
         opts=opts,
