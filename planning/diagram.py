@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.app_config import parameter_name
 from components.app_functions import function_names
 from components.edge import origin_id
 from planning.harness import PROVIDER_TYPE, ProgramRun, Resource
@@ -60,6 +61,7 @@ T_GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 T_DB_CLUSTER = "aws:rds/cluster:Cluster"
 T_DB_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 T_SECRET = "aws:secretsmanager/secret:Secret"
+T_PARAMETER = "aws:ssm/parameter:Parameter"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 T_RECORD = "aws:route53/record:Record"
 T_HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -516,6 +518,7 @@ def _draw_replication(builder: _Builder) -> None:
     _table_edges(builder)
     _aurora_edges(builder)
     _secret_edges(builder)
+    _app_config_edges(builder)
     for distribution in builder.run.of_type(T_DISTRIBUTION):
         _draw_origins(builder, distribution)
 
@@ -572,6 +575,22 @@ def _secret_edges(builder: _Builder) -> None:
                 builder.notes.append(f"secret {secret.name}: replica region {region} is not a region of the stack, not drawn")
                 continue
             builder.link(builder.node_of.get(secret.urn), anchor, "replication", "secret replica", head_cluster=region)
+
+
+def _app_config_edges(builder: _Builder) -> None:
+    """The stack's runtime settings, written by each deploy to every region's parameter (no AWS replication: the stack
+    is the source, so a node for it and an edge to each region's application)."""
+    run = builder.run
+    if run.config is None:
+        return
+    name = parameter_name(run.config.project, run.config.stack)
+    parameters = [p for p in run.of_type(T_PARAMETER) if p.inputs.get("name") == name and p.region in builder.regions]
+    if not parameters:
+        return
+    label = _lines("Runtime settings", f"Pulumi.{run.stack}.yaml, each pulumi up", "RPO: the last deploy")
+    source = builder.add(Node("global/app-config", label, None, "ops", row=GLOBAL_DATA_ROW))
+    for parameter in parameters:
+        builder.link(source, builder.node_of.get(parameter.urn), "replication", f"SSM {name}")
 
 
 def _anchor(builder: _Builder, region: str | None) -> str | None:
