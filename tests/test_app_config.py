@@ -12,7 +12,8 @@ import pytest
 from components.app_config import parameter_document, parameter_name, runtime_settings
 from components.config import ConfigError
 from functions.shared.app_config import STANDARD_TIER_LIMIT_BYTES, RuntimeSettings, document_size_problem
-from planning.harness import ProgramRun, Resource, stack_config
+from functions.shared.settings import Settings
+from planning.harness import ProgramRun, Resource, read_project, stack_config
 from planning.tfplan import SECRET_SIG, SECRET_SIG_KEY
 from tests.support.mock_ids import mock_arn
 from tests.support.program import ProgramRunner
@@ -101,3 +102,14 @@ def test_bad_runtime_settings_are_refused_naming_the_key_and_what_is_allowed(ove
     with pytest.raises(ConfigError) as raised:
         stack_config("dev", overrides)
     assert fragment in str(raised.value)
+
+
+def test_the_functions_defaults_before_a_read_are_the_declared_defaults() -> None:
+    """What a container uses before its first read succeeds (``Settings``' defaults) is what Pulumi.yaml declares."""
+    declared = read_project().defaults
+    assert RuntimeSettings.of(Settings(region="us-east-1", table_name="t")) == RuntimeSettings(
+        int(declared["cacheTtlSeconds"]),
+        int(declared["negativeCacheTtlSeconds"]),
+        int(declared["maxClockSkewSeconds"]),
+        frozenset(declared["featureFlags"]),
+    )

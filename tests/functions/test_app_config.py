@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider, base
 
 from functions.api.handler import Api
 from functions.api.handler import handle as handle_request
-from functions.processor.handler import handle
+from functions.processor.handler import Processor, handle
 from functions.shared.app_config import AppConfigSource, RuntimeSettings, refresh, source_from_env
 from functions.shared.cache import ItemCache
 from functions.shared.clients import redis_client
@@ -22,10 +22,10 @@ from functions.shared.log import now_ms
 from functions.shared.metrics import Metrics
 from functions.shared.settings import Settings
 from functions.shared.state import ItemTable
+from functions.shared.state_cache import StateCache
 from simulation.http_api import http_api_event
 from simulation.local_servers import RedisServer
 from simulation.local_tables import put_item
-from tests.functions.test_processor import Context, body, get, make_processor, record
 from tests.support.cache_doubles import CountingRedis, FakeClock
 from tests.support.dynamo import WRITE_REGION, local_client
 
@@ -64,6 +64,20 @@ def put(ssm: Any, key_id: str, settings: RuntimeSettings | str) -> None:
     """Write the parameter as the stack does: a SecureString under the region's key."""
     value = settings if isinstance(settings, str) else settings.to_document()
     ssm.put_parameter(Name=NAME, Value=value, Type="SecureString", KeyId=key_id, Overwrite=True)
+
+
+def sqs_record(message_id: str, item_id: str, timestamp: int) -> dict[str, Any]:
+    """An SQS record as Lambda delivers it, carrying one event."""
+    event = {"id": item_id, "data": {"n": 1}, "timestamp": timestamp, "idempotencyKey": f"key-{item_id}"}
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"handle-{message_id}",
+        "body": json.dumps(event),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "awsRegion": WRITE_REGION,
+    }
 
 
 def source(ssm: Any, clock: FakeClock, max_age: int = MAX_AGE) -> AppConfigSource:
@@ -142,15 +156,17 @@ def test_the_processor_applies_the_parameters_skew_limit_after_max_age(
     ssm: Any, key_id: str, clock: FakeClock, write_table: ItemTable
 ) -> None:
     put(ssm, key_id, RuntimeSettings(300, 5, 60, frozenset({"cacheReads"})))
-    processor = make_processor(write_table)
+    settings = Settings(region=WRITE_REGION, table_name=write_table.name)
+    processor = Processor(settings, write_table, StateCache(write_table, ttl_seconds=0), None, Metrics("processor"))
     processor.app_config = source(ssm, clock)
-    ahead = record("m-1", body("item-skew", "k-1", {"n": 1}, timestamp=now_ms() + 120_000))
-    assert handle({"Records": [ahead]}, Context(), processor=processor) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    ahead = sqs_record("m-1", "item-skew", now_ms() + 120_000)
+    assert handle({"Records": [ahead]}, None, processor=processor) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
     put(ssm, key_id, RuntimeSettings(300, 5, 600, frozenset({"cacheReads"})))
     clock.advance(MAX_AGE + 1)
-    assert handle({"Records": [ahead]}, Context(), processor=processor) == {"batchItemFailures": []}
+    assert handle({"Records": [ahead]}, None, processor=processor) == {"batchItemFailures": []}
     assert processor.settings.max_clock_skew_ms == 600_000
-    assert get(write_table, "item-skew") is not None
+    stored = write_table.client.get_item(TableName=write_table.name, Key={"Id": {"S": "item-skew"}}, ConsistentRead=True)
+    assert "Item" in stored
 
 
 def test_switching_cache_reads_off_sends_every_read_to_the_table_without_touching_the_cache(
