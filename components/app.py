@@ -18,6 +18,12 @@ from dataclasses import dataclass, fields
 import pulumi
 import pulumi_aws as aws
 
+from components.app_config import (
+    parameter_arn,
+    parameter_environment,
+    parameter_read_statements,
+    runtime_settings_parameter,
+)
 from components.app_functions import (
     ALARM_KINDS,
     DEAD_LETTER_QUEUE,
@@ -202,7 +208,8 @@ class AppResources:
 
     ``table`` is this region's table (the home table or the replica) and ``table_key`` the key encrypting it;
     ``stream`` its current stream; ``key`` the region's key, encrypting the queues; ``cache_cluster`` and
-    ``cache_user`` the region's MemoryDB cluster and IAM-authenticated user, which ``memorydb:Connect`` names.
+    ``cache_user`` the region's MemoryDB cluster and IAM-authenticated user, which ``memorydb:Connect`` names;
+    ``app_config`` the region's runtime-settings parameter (``components/app_config.py``; empty: none to read).
     """
 
     partition: str
@@ -217,6 +224,7 @@ class AppResources:
     table_key: str
     cache_cluster: str
     cache_user: str
+    app_config: str = ""
 
 
 QUEUE_RESOURCES = {
@@ -234,12 +242,15 @@ def _table_key_statements(resources: AppResources, *, writes: bool) -> list[Poli
 
 
 def _common_statements(resources: AppResources, log_group: str, *, sends: bool) -> list[Policy]:
-    """What every function needs in its inline policy: its logs, an IAM connection to the cache (its cluster and user,
-    docs/design/data-store-auth.md) and the key through SQS (``sends``: it also sends to an encrypted queue, which takes
-    a data key). Tracing and network interfaces come from the managed policies (``FUNCTION_MANAGED_POLICIES``)."""
+    """What every function needs in its inline policy: the region's runtime-settings parameter (when there is one), its
+    logs, an IAM connection to the cache (its cluster and user, docs/design/data-store-auth.md) and the key through SQS
+    (``sends``: it also sends to an encrypted queue, which takes a data key). Tracing and network interfaces come from
+    the managed policies (``FUNCTION_MANAGED_POLICIES``)."""
     logs = log_group_arn(resources.partition, resources.region, resources.account_id, log_group)
     key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"]
+    config = parameter_read_statements(resources.app_config, resources.key, resources.region) if resources.app_config else []
     return [
+        *config,
         allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
         allow_statement("CacheIamConnect", ["memorydb:Connect"], [resources.cache_cluster, resources.cache_user]),
         allow_statement(
@@ -295,8 +306,11 @@ def function_environment(
     cache_cluster_name: str,
     app: AppConfig,
     metrics_namespace: str,
+    app_config_parameter: str,
 ) -> dict[str, pulumi.Input[str]]:
-    """The environment ``functions.shared.settings.Settings.from_env`` reads (every value a string)."""
+    """The environment ``functions.shared.settings.Settings.from_env`` reads (every value a string). The runtime
+    settings (cache TTLs, skew limit, feature flags) are not in it but in the parameter it names, so that changing
+    them redeploys no function (``components/app_config.py``)."""
     return {
         "TABLE_NAME": table_name,
         "CACHE_HOST": cache_host,
@@ -305,8 +319,7 @@ def function_environment(
         "CACHE_CLUSTER_NAME": cache_cluster_name,
         "CACHE_TLS": "true",
         "CACHE_CLUSTER": "true",
-        "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
-        "MAX_CLOCK_SKEW_MS": str(app.max_clock_skew_seconds * 1000),
+        **parameter_environment(app_config_parameter, app),
         NAMESPACE_VARIABLE: metrics_namespace,
     }
 
@@ -551,6 +564,7 @@ class RegionalAppArgs:
     api: the region's HTTP API (``RegionalApi.api``), which gets the routes.
     health_check_path: the anonymous route the Route53 health checks request.
     app: the functions' settings.
+    app_config_parameter: the name of the region's runtime-settings parameter (``app_config.parameter_name``).
     log_retention_days: of every function's log group (``logRetentionDays``).
     package: the built Lambda package.
     protect: production: protect the queues and keep them on delete.
@@ -574,6 +588,7 @@ class RegionalAppArgs:
     api: aws.apigatewayv2.Api
     health_check_path: str
     app: AppConfig
+    app_config_parameter: str
     log_retention_days: int
     package: Package
     protect: bool
@@ -590,6 +605,7 @@ class RegionalApp(pulumi.ComponentResource):
     functions: dict[str, AppFunction]
     triggers: dict[str, list[pulumi.CustomResource]]
     routes: dict[str, aws.apigatewayv2.Route]
+    app_config: aws.ssm.Parameter
 
     def __init__(self, name: str, args: RegionalAppArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:app:RegionalApp", name, None, opts)
@@ -599,6 +615,9 @@ class RegionalApp(pulumi.ComponentResource):
         # The queues, which hold events not yet (or never) processed, are protected in production.
         kept = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
         self._queues(kept)
+        self.app_config = runtime_settings_parameter(
+            f"{name}-config", args.app_config_parameter, args.app, args.key_arn, pulumi.ResourceOptions(parent=self)
+        )
         resources = self._resources()
         environment = self._environments()
         reserved = reserved_concurrency(args.app)
@@ -686,6 +705,7 @@ class RegionalApp(pulumi.ComponentResource):
             lambda v: AppResources(
                 region=args.region,
                 table=regional_table_arn(v["partition"], args.region, v["account_id"], args.table_name),
+                app_config=parameter_arn(v["partition"], args.region, v["account_id"], args.app_config_parameter),
                 **v,
             )
         )
@@ -701,6 +721,7 @@ class RegionalApp(pulumi.ComponentResource):
             cache_cluster_name=args.cache_cluster_name,
             app=args.app,
             metrics_namespace=args.metrics_namespace,
+            app_config_parameter=args.app_config_parameter,
         )
         extra: dict[str, pulumi.Input[str]] = {"QUEUE_URL": self.events_queue.url, "HEALTH_PATH": args.health_check_path}
         return common, extra

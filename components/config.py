@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
+from functions.shared.app_config import FEATURE_FLAGS, NUMBER_FIELDS
+
+RUNTIME_BOUNDS = {name: (low, high) for name, (_, low, high) in NUMBER_FIELDS.items()}
+
 # Namespaces a stack's config may hold besides the project's own: the engine's settings (pulumi:disable-default-providers).
 ENGINE_NAMESPACES = ("pulumi",)
 AWS_CONFIG_NOTE = (
@@ -118,8 +122,13 @@ FUNCTION_TIMEOUT = (3, 900)
 # -1 leaves a function unreserved (it shares the account's pool); small accounts cannot reserve any.
 RESERVED_CONCURRENCY = (-1, 1000)
 MAX_RECEIVE_COUNT = (1, 100)
-CLOCK_SKEW_SECONDS = (1, 3600)
-CACHE_TTL_SECONDS = (1, 86400)
+# The runtime settings' bounds are the functions' (functions/shared/app_config.py), which check the parameter's document.
+CLOCK_SKEW_SECONDS = RUNTIME_BOUNDS["max_clock_skew_seconds"]
+CACHE_TTL_SECONDS = RUNTIME_BOUNDS["cache_ttl_seconds"]
+NEGATIVE_CACHE_TTL_SECONDS = RUNTIME_BOUNDS["negative_cache_ttl_seconds"]
+# A warm container re-reads the parameter after this long: at least 10 s, because every container of the account's
+# functions in a region shares Parameter Store's default 40 GetParameter calls a second.
+APP_CONFIG_MAX_AGE_SECONDS = (10, 3600)
 # How the failover runbook moves traffic: a Route53 calculated "gate" health check per region that the runbook forces
 # unhealthy (Route53 control plane, in us-east-1), or Route53 ARC routing controls (a highly available data plane in
 # five regions, at the price of an ARC cluster).
@@ -262,6 +271,9 @@ class AppConfig:
     cache_ttl_seconds: int
     api_throttle_rate_limit: int
     api_throttle_burst_limit: int
+    negative_cache_ttl_seconds: int
+    feature_flags: tuple[str, ...]
+    app_config_max_age_seconds: int
 
 
 @dataclass(frozen=True)
@@ -360,6 +372,9 @@ KEYS: dict[str, str] = {
     "queueMaxReceiveCount": "integer",
     "maxClockSkewSeconds": "integer",
     "cacheTtlSeconds": "integer",
+    "negativeCacheTtlSeconds": "integer",
+    "featureFlags": "array",
+    "appConfigMaxAgeSeconds": "integer",
     "apiThrottleRateLimit": "integer",
     "apiThrottleBurstLimit": "integer",
     "trafficControl": "string",
@@ -823,7 +838,24 @@ def _read_app(r: _Reader) -> AppConfig | None:
         r.integer("cacheTtlSeconds", CACHE_TTL_SECONDS),
         r.integer("apiThrottleRateLimit", API_THROTTLE_RATE),
         r.integer("apiThrottleBurstLimit", API_THROTTLE_BURST),
+        r.integer("negativeCacheTtlSeconds", NEGATIVE_CACHE_TTL_SECONDS),
+        _check_feature_flags(r, r.string_list("featureFlags")),
+        r.integer("appConfigMaxAgeSeconds", APP_CONFIG_MAX_AGE_SECONDS),
     )
+
+
+def _check_feature_flags(r: _Reader, flags: list[str] | None) -> tuple[str, ...] | None:
+    """The flags switched on: each a known flag, none twice."""
+    if flags is None:
+        return None
+    allowed = "a list of distinct feature flags from: " + ", ".join(FEATURE_FLAGS)
+    if any(flag not in FEATURE_FLAGS for flag in flags) or len(set(flags)) != len(flags):
+        unknown = [flag for flag in flags if flag not in FEATURE_FLAGS]
+        twice = sorted({flag for flag in flags if flags.count(flag) > 1})
+        what = f"unknown {', '.join(unknown)}" if unknown else f"twice: {', '.join(twice)}"
+        r.fail("featureFlags", flags, f"{allowed} ({what})")
+        return None
+    return tuple(flags)
 
 
 def _read_failover(r: _Reader) -> FailoverConfig | None:

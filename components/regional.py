@@ -18,6 +18,7 @@ import pulumi_aws as aws
 
 from components.api import RegionalApi, RegionalApiArgs
 from components.app import RegionalApp, RegionalAppArgs, table_stream_arn
+from components.app_config import parameter_name
 from components.backup import BackupPlanArgs, RegionalBackup, RegionalBackupArgs, copy_destination
 from components.cache import MemoryDbArgs, MemoryDbCluster
 from components.compute import EksCluster, EksClusterArgs
@@ -289,6 +290,7 @@ class RegionalStack(pulumi.ComponentResource):
             api=self.api.api,
             health_check_path=config.edge.health_check_path,
             app=config.app,
+            app_config_parameter=parameter_name(config.project, config.stack),
             log_retention_days=config.log_retention_days,
             package=package,
             protect=self._protect_stateful,

@@ -25,10 +25,18 @@ class StackRef:
     project: str
     stack: str
     regions: tuple[str, ...]
+    # The runtime-settings document the stack's config asks for (what every region's parameter should hold).
+    app_config: str = ""
 
     @property
     def topology_parameter(self) -> str:
         return f"/{self.project}/{self.stack}/runbook-topology"
+
+    @property
+    def app_config_parameter(self) -> str:
+        from components.app_config import parameter_name
+
+        return parameter_name(self.project, self.stack)
 
     @property
     def state_machine_name(self) -> str:
@@ -52,10 +60,11 @@ def add_topology_argument(parser: argparse.ArgumentParser) -> None:
 
 def stack_ref(stack: str) -> StackRef:
     """From ``Pulumi.<stack>.yaml`` (raises FileNotFoundError for an unknown stack, ConfigError for a bad one)."""
+    from components.app_config import parameter_document
     from planning.harness import stack_config
 
     config = stack_config(stack)
-    return StackRef(config.project, config.stack, config.region_names)
+    return StackRef(config.project, config.stack, config.region_names, parameter_document(config.app))
 
 
 class TopologyUnavailableError(RuntimeError):

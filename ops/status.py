@@ -1,9 +1,10 @@
 """``python -m ops status``: what an operator looks at before, during and after a failover, read from AWS.
 
 For every region: the application-state record as *that region's* replica holds it, the traffic gate and endpoint
-health check, DynamoDB and Aurora replication lag, Aurora's writer, and the runbook run that last moved the state.
+health check, DynamoDB and Aurora replication lag, Aurora's writer, the runbook run that last moved the state, and
+the runtime-settings parameter against the stack file (drift: a region whose value is not what the config says).
 Every call runs at once with short timeouts, each failure reported in place (``unreachable: ...``): a dead region
-must not hide the others. Exit status 0 means every region answered, they agree, and the state is ``active``; else 1.
+must not hide the others. Exit status 0: every region answered, they agree, the state is ``active``, no drift; else 1.
 Where each reading comes from (and why gates are read from config and CloudWatch): docs/design/operations.md.
 """
 
@@ -90,6 +91,45 @@ def writer_region(global_cluster: Mapping[str, Any]) -> str | None:
     return region_of_arn(str(writers[0]["DBClusterArn"])) if writers else None
 
 
+def _flat(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A JSON object's leaves by dotted path (``featureFlags.cacheReads``)."""
+    leaves: dict[str, Any] = {}
+    for key, value in document.items():
+        if isinstance(value, Mapping):
+            leaves |= _flat(value, f"{prefix}{key}.")
+        else:
+            leaves[f"{prefix}{key}"] = value
+    return leaves
+
+
+def config_drift(expected: str, values: Mapping[str, str | None], errors: Mapping[str, str]) -> dict[str, list[str]]:
+    """How each region's runtime-settings parameter differs from the stack's config (``expected``), field by field; a
+    region that could not be read is named with its error. Regions that hold what the config says are left out.
+
+    Example:
+        >>> config_drift('{"a":1,"f":{"x":true}}', {"r1": '{"a":1,"f":{"x":true}}', "r2": '{"a":2,"f":{"x":true}}'}, {})
+        {'r2': ['a is 2, the config says 1']}
+    """
+    want = _flat(json.loads(expected))
+    drift: dict[str, list[str]] = {region: [f"unreadable: {error}"] for region, error in errors.items()}
+    for region, value in values.items():
+        if value is None:
+            continue
+        try:
+            have = _flat(json.loads(value))
+        except (ValueError, AttributeError):
+            drift[region] = [f"not a JSON object: {value[:80]!r}"]
+            continue
+        differences = [
+            f"{name} is {json.dumps(have.get(name))}, the config says {json.dumps(want.get(name))}"
+            for name in sorted(want.keys() | have.keys())
+            if have.get(name) != want.get(name)
+        ]
+        if differences:
+            drift[region] = differences
+    return drift
+
+
 def agreement(states: Mapping[str, AppState | None]) -> bool:
     """Every region answered and holds the same status, active region and epoch."""
     seen = {(s.status, s.active_region, s.epoch) if s else None for s in states.values()}
@@ -114,6 +154,8 @@ class StackStatus:
     aurora: dict[str, Any]
     run: dict[str, Any]
     checked_at: int = field(default=0)
+    # The runtime-settings parameter's drift from the stack's config, by region (``config_drift``; empty: none).
+    app_config_drift: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def agree(self) -> bool:
@@ -127,7 +169,7 @@ class StackStatus:
     @property
     def ok(self) -> bool:
         state = self.state
-        return state is not None and state.status == STATUS_ACTIVE
+        return state is not None and state.status == STATUS_ACTIVE and not self.app_config_drift
 
     def problems(self) -> list[str]:
         """Why the exit status is 1, in words (empty when it is 0)."""
@@ -138,6 +180,11 @@ class StackStatus:
         state = self.state
         if state is not None and state.status != STATUS_ACTIVE:
             found.append(f"the state is {state.describe()}: no region writes")
+        parameter = self.ref.app_config_parameter
+        found += [
+            f"{region}'s {parameter} differs from Pulumi.{self.ref.stack}.yaml: {'; '.join(lines)}"
+            for region, lines in self.app_config_drift.items()
+        ]
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -164,6 +211,7 @@ class StackStatus:
             "replication": {"dynamodb": self.dynamodb_lag, "aurora": self.aurora_lag},
             "aurora": self.aurora,
             "run": self.run,
+            "appConfig": {"parameter": self.ref.app_config_parameter, "drift": self.app_config_drift},
         }
 
 
@@ -178,6 +226,7 @@ def gather_status(ref: StackRef, topology: Topology, topology_source: str, ctx: 
         dynamodb_jobs = _dynamodb_lag_jobs(pool, topology, clients, window)
         aurora_jobs = _aurora_lag_jobs(pool, topology, clients, window)
         aurora_job = pool.submit(_aurora, topology, clients)
+        config_jobs = {r: pool.submit(_app_config, ctx, r, ref.app_config_parameter) for r in topology.regions}
         states, state_errors = _states(state_jobs)
         traffic = {r: _result(job, {}) for r, job in traffic_jobs.items()}
         dynamodb_lag = [{"from": s, "to": d, **_lag(job)} for (s, d), job in dynamodb_jobs.items()]
@@ -191,6 +240,7 @@ def gather_status(ref: StackRef, topology: Topology, topology_source: str, ctx: 
             }
             for r, job in aurora_jobs.items()
         ]
+        config_values, config_errors = _app_config_values(config_jobs)
     run = _latest_run(topology, ctx, states)
     return StackStatus(
         ref,
@@ -204,7 +254,24 @@ def gather_status(ref: StackRef, topology: Topology, topology_source: str, ctx: 
         aurora,
         run,
         checked_at=ctx.now_ms(),
+        app_config_drift=config_drift(ref.app_config, config_values, config_errors),
     )
+
+
+def _app_config(ctx: OpsContext, region: str, name: str) -> str:
+    return str(ctx.aws("ssm", region).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+
+
+def _app_config_values(jobs: Mapping[str, Future[str]]) -> tuple[dict[str, str | None], dict[str, str]]:
+    values: dict[str, str | None] = {}
+    errors: dict[str, str] = {}
+    for region, job in jobs.items():
+        try:
+            values[region] = job.result()
+        except Exception as error:
+            values[region] = None
+            errors[region] = describe_error(error)
+    return values, errors
 
 
 LagJob = Future[tuple[float, datetime] | None]
@@ -473,6 +540,9 @@ def render_status(found: Mapping[str, Any]) -> str:
         "Latest runbook run",
         *_run_text(found["run"]),
         "",
+        f"Runtime settings ({found['appConfig']['parameter']}, against Pulumi.{found['stack']}.yaml)",
+        *_app_config_text(found),
+        "",
     ]
     if found["ok"]:
         state = found["state"]
@@ -582,6 +652,15 @@ def _run_text(run: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _app_config_text(found: Mapping[str, Any]) -> list[str]:
+    drift = found["appConfig"]["drift"]
+    lines = []
+    for entry in found["regions"]:
+        differences = drift.get(entry["region"])
+        lines.append(f"  {entry['region']}: " + ("; ".join(differences) if differences else "as configured"))
+    return lines
+
+
 def _table(rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return ["  " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
@@ -590,8 +669,9 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 # ---- the command -----------------------------------------------------------------------------------------------
 
 EXIT_STATUS_HELP = (
-    "exit status: 0 when every region answers, they agree and the state is active; 1 otherwise (a region "
-    "unreachable, the regions disagree, or the state is fenced or failing over); 2 on bad arguments; "
+    "exit status: 0 when every region answers, they agree, the state is active and every region's runtime settings "
+    "are the stack's; 1 otherwise (a region unreachable, the regions disagree, the state is fenced or failing over, "
+    "or a region's app-config parameter differs from the stack file); 2 on bad arguments; "
     f"{EXIT_CREDENTIALS} when the AWS credentials are missing or refused"
 )
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from components.app_config import parameter_name
 from components.config import StackConfig
 from functions.shared.state_cache import FENCE_SETTLE_SECONDS, STATE_CACHE_SECONDS
 from planning.harness import ProgramRun
@@ -59,6 +60,7 @@ T_DB_CLUSTER = "aws:rds/cluster:Cluster"
 T_SECRET = "aws:secretsmanager/secret:Secret"
 T_MEMORYDB = "aws:memorydb/cluster:Cluster"
 T_EVENT_ENDPOINT = "aws:cloudwatch/eventEndpoint:EventEndpoint"
+T_PARAMETER = "aws:ssm/parameter:Parameter"
 
 PLANNED, UNPLANNED = "planned switchover", "unplanned failover"
 
@@ -160,7 +162,8 @@ class StoreFacts:
     replication time control; ``s3_buckets_replicated``: whether any bucket replicates at all. ``table_replicas``,
     ``aurora_members``, ``secret_replicas``: replicas beyond the first copy (0: not replicated). ``memorydb``:
     whether the stack has MemoryDB clusters. ``event_replication``: the events endpoint's replication is enabled
-    (``None``: the stack has no events endpoint).
+    (``None``: the stack has no events endpoint). ``app_config_copies``: regions holding the runtime-settings parameter
+    beyond the first (``None``: the stack has none).
     """
 
     s3_rules: tuple[float | None, ...]
@@ -169,6 +172,7 @@ class StoreFacts:
     secret_replicas: int
     memorydb: bool
     event_replication: bool | None = None
+    app_config_copies: int | None = None
 
 
 # ---- the arithmetic ------------------------------------------------------------------------------
@@ -236,6 +240,18 @@ def store_rpos(facts: StoreFacts) -> tuple[StoreRpo, ...]:
     ]
     if facts.event_replication is not None:
         rows.append(_events(replicated=facts.event_replication))
+    if facts.app_config_copies is not None:
+        rows.append(
+            _replicated(
+                "SSM runtime settings",
+                facts.app_config_copies,
+                None,
+                None,
+                "configuration, not application data: every pulumi up writes the same document to every region's "
+                "parameter, so a region's copy is as old as the last deploy (its RPO) and a failover loses none of it; "
+                "a change made outside the stack is drift, which ops status reports",
+            )
+        )
     if facts.memorydb:
         rows.append(
             StoreRpo("MemoryDB", None, None, "a cache: not replicated, refilled from the global table on a miss, so no RPO")
@@ -294,6 +310,8 @@ def store_facts(run: ProgramRun) -> StoreFacts:
             rules.append(_rtc_seconds(rule.get("destination") or {}))
     tables = run.of_type(T_TABLE)
     secrets = [s for s in run.of_type(T_SECRET) if s.inputs.get("replicas")]
+    name = parameter_name(run.config.project, run.config.stack) if run.config else None
+    app_config = [p for p in run.of_type(T_PARAMETER) if p.inputs.get("name") == name]
     return StoreFacts(
         s3_rules=tuple(rules),
         table_replicas=min((len(t.inputs.get("replicas") or []) for t in tables), default=0),
@@ -303,6 +321,7 @@ def store_facts(run: ProgramRun) -> StoreFacts:
         event_replication=next(
             (_text_state(e.inputs.get("replicationConfig")) == "ENABLED" for e in run.of_type(T_EVENT_ENDPOINT)), None
         ),
+        app_config_copies=len({p.region for p in app_config}) - 1 if app_config else None,
     )
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from components.app_config import parameter_name
 from components.app_functions import function_names
 from components.edge import origin_id
 from planning.budget import EVENTBRIDGE_REPLICATION_SECONDS
@@ -62,6 +63,7 @@ T_GLOBAL_CLUSTER = "aws:rds/globalCluster:GlobalCluster"
 T_DB_CLUSTER = "aws:rds/cluster:Cluster"
 T_DB_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 T_SECRET = "aws:secretsmanager/secret:Secret"
+T_PARAMETER = "aws:ssm/parameter:Parameter"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 T_RECORD = "aws:route53/record:Record"
 T_HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -539,6 +541,7 @@ def _draw_replication(builder: _Builder) -> None:
     _aurora_edges(builder)
     _secret_edges(builder)
     _event_edges(builder)
+    _app_config_edges(builder)
     for distribution in builder.run.of_type(T_DISTRIBUTION):
         _draw_origins(builder, distribution)
 
@@ -615,6 +618,22 @@ def _event_edges(builder: _Builder) -> None:
         builder.link(buses[primary], buses[secondary], "replication", rpo)
         for check in builder.deps(endpoint, T_HEALTH_CHECK):
             builder.link(node, builder.node_of.get(check.urn), "health", "health")
+
+
+def _app_config_edges(builder: _Builder) -> None:
+    """The stack's runtime settings, written by each deploy to every region's parameter (no AWS replication: the stack
+    is the source, so a node for it and an edge to each region's application)."""
+    run = builder.run
+    if run.config is None:
+        return
+    name = parameter_name(run.config.project, run.config.stack)
+    parameters = [p for p in run.of_type(T_PARAMETER) if p.inputs.get("name") == name and p.region in builder.regions]
+    if not parameters:
+        return
+    label = _lines("Runtime settings", f"Pulumi.{run.stack}.yaml, each pulumi up", "RPO: the last deploy")
+    source = builder.add(Node("global/app-config", label, None, "ops", row=GLOBAL_DATA_ROW))
+    for parameter in parameters:
+        builder.link(source, builder.node_of.get(parameter.urn), "replication", f"SSM {name}")
 
 
 def _anchor(builder: _Builder, region: str | None) -> str | None:

@@ -63,6 +63,7 @@ LAMBDA_FUNCTION = "aws:lambda/function:Function"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 KMS_KEY = "aws:kms/key:Key"
 SQS_QUEUE = "aws:sqs/queue:Queue"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
 
 
 # ---- reading props ----------------------------------------------------------------------------------

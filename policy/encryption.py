@@ -22,6 +22,7 @@ from policy.core import (
     S3_ENCRYPTION,
     SECRET,
     SQS_QUEUE,
+    SSM_PARAMETER,
     Messages,
     Props,
     Stack,
@@ -182,7 +183,7 @@ def lambda_environment_encrypted_with_cmk(resource_type: str, props: Props) -> M
 @resource_rule(
     "ssm-parameter-encrypted-with-cmk",
     "SSM parameters are SecureStrings under a customer-managed KMS key (keyId), so the key decides who reads them.",
-    "aws:ssm/parameter:Parameter",
+    SSM_PARAMETER,
 )
 def ssm_parameter_encrypted_with_cmk(resource_type: str, props: Props) -> Messages:
     if props.get("type") != "SecureString":

@@ -28,6 +28,7 @@ from policy.core import (
     S3_REPLICATION,
     SECRET,
     SQS_QUEUE,
+    SSM_PARAMETER,
     Messages,
     Props,
     Stack,
@@ -177,6 +178,31 @@ def secrets_available_in_every_region(stack: Stack) -> Violations:
             yield StackViolation(
                 f"secret {secret.name} cannot be read in {', '.join(missing)}: add replicas there, or a secret per region",
                 secret.urn,
+            )
+
+
+@stack_rule(
+    "parameters-in-every-region",
+    "Every SSM parameter exists under its name in every region, with the same value where it is known: the stack "
+    "writes configuration to each region, so a failover finds what it left.",
+)
+def parameters_in_every_region(stack: Stack) -> Violations:
+    regions = stack.regions()
+    by_name: dict[str, dict[str | None, StackResource]] = {}
+    for parameter in stack.of_type(SSM_PARAMETER):
+        if parameter.region in regions:
+            by_name.setdefault(str(known(parameter.props, "name")), {})[parameter.region] = parameter
+    for name, members in by_name.items():
+        first = next(iter(members.values()))
+        missing = _missing(regions, set(members))
+        if missing:
+            yield StackViolation(f"parameter {name} is missing in {', '.join(missing)}: a failover there finds none", first.urn)
+        values = {region: value for region, p in members.items() if (value := known(p.props, "value")) is not None}
+        if len(set(map(str, values.values()))) > 1:
+            yield StackViolation(
+                f"parameter {name} holds different values in {', '.join(sorted(str(r) for r in values))}: the regions "
+                "would run with different configuration",
+                first.urn,
             )
 
 
@@ -401,6 +427,7 @@ RULES = (
     s3_replicated_to_every_region,
     stateful_stores_in_every_region,
     secrets_available_in_every_region,
+    parameters_in_every_region,
     cdn_origin_failover,
     dns_routing_health_checked,
     dns_ttl_with_health_checks,

@@ -169,8 +169,9 @@ def test_environment_names_this_regions_table_and_cache_cluster(stack_run: Progr
                 "CACHE_CLUSTER_NAME": prefix,
                 "CACHE_TLS": "true",
                 "CACHE_CLUSTER": "true",
-                "CACHE_TTL_SECONDS": str(app.cache_ttl_seconds),
-                "MAX_CLOCK_SKEW_MS": str(app.max_clock_skew_seconds * 1000),
+                # The runtime settings are in the region's parameter, which the environment names (test_app_config.py).
+                "APP_CONFIG_PARAMETER": f"/{run.config.project}/{run.config.stack}/app-config",
+                "APP_CONFIG_MAX_AGE_SECONDS": str(app.app_config_max_age_seconds),
                 "POWERTOOLS_METRICS_NAMESPACE": run.config.project,
             }
             api = {
@@ -401,6 +402,23 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
             "Condition": {"StringEquals": {"kms:ViaService": f"dynamodb.{region}.amazonaws.com"}},
         }
     )
+    # The region's runtime-settings parameter, and its key through SSM for that parameter only.
+    parameter = f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/{run.config.project}/{run.config.stack}/app-config"
+    statements += [
+        {"Sid": "AppConfigRead", "Effect": "Allow", "Action": ["ssm:GetParameter"], "Resource": [parameter]},
+        {
+            "Sid": "AppConfigKeyThroughSsm",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt"],
+            "Resource": [_key_arn(region)],
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": f"ssm.{region}.amazonaws.com",
+                    "kms:EncryptionContext:PARAMETER_ARN": parameter,
+                }
+            },
+        },
+    ]
     statements += [{"Sid": sid, "Effect": "Allow", "Action": a, "Resource": r} for sid, a, r in common]
     statements.append(
         {

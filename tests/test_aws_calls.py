@@ -52,6 +52,9 @@ def test_the_services_are_those_the_code_builds_clients_for() -> None:
         "route53-recovery-cluster",
         "secretsmanager",
         "sqs",
+        # The runtime-settings parameter, read through Powertools' SSMProvider on this client (its GetParameter is
+        # Powertools' call, which the IAM grant tests derive from the function's environment).
+        "ssm",
     }
     assert AwsCall("cloudwatch", "GetMetricData").action == "cloudwatch:GetMetricData"
 

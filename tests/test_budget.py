@@ -39,7 +39,9 @@ PROD_TRAFFIC = TrafficSettings(
     drain_timeout_seconds=300,
     traffic_control="healthCheckGate",
 )
-REPLICATED = StoreFacts(s3_rules=(900.0, 900.0), table_replicas=1, aurora_members=2, secret_replicas=1, memorydb=True)
+REPLICATED = StoreFacts(
+    s3_rules=(900.0, 900.0), table_replicas=1, aurora_members=2, secret_replicas=1, memorydb=True, app_config_copies=1
+)
 
 
 def test_detection_is_the_interval_times_the_failure_threshold() -> None:
@@ -99,6 +101,7 @@ def test_each_store_row_when_everything_replicates() -> None:
         "Aurora global database",
         "S3 buckets",
         "Secrets Manager replicas",
+        "SSM runtime settings",
         "MemoryDB",
     ]
     table, aurora, s3 = found["DynamoDB global table"], found["Aurora global database"], found["S3 buckets"]
@@ -106,9 +109,10 @@ def test_each_store_row_when_everything_replicates() -> None:
     assert (aurora.planned, aurora.unplanned) == (0.0, AURORA_REPLICATION_LAG_SECONDS)
     assert (s3.planned, s3.unplanned) == (0.0, 900.0)
     assert "replication time control on all 2 rules" in s3.basis
-    for cache_or_config in ("Secrets Manager replicas", "MemoryDB"):
+    for cache_or_config in ("Secrets Manager replicas", "SSM runtime settings", "MemoryDB"):
         assert (found[cache_or_config].planned, found[cache_or_config].unplanned) == (None, None)
     assert "a cache" in found["MemoryDB"].basis
+    assert "as old as the last deploy" in found["SSM runtime settings"].basis
 
 
 def test_what_does_not_replicate_has_no_bound() -> None:
@@ -117,7 +121,9 @@ def test_what_does_not_replicate_has_no_bound() -> None:
     for store in ("DynamoDB global table", "Aurora global database", "S3 buckets", "Secrets Manager replicas"):
         assert found[store].planned == found[store].unplanned == math.inf
         assert "a regional outage takes" in found[store].basis
-    assert "MemoryDB" not in found
+    assert "MemoryDB" not in found and "SSM runtime settings" not in found
+    one_region = rows(dataclasses.replace(lone, app_config_copies=0))["SSM runtime settings"]
+    assert one_region.planned == one_region.unplanned == math.inf
 
 
 def test_an_s3_rule_without_replication_time_control_is_unbounded() -> None:
@@ -175,7 +181,13 @@ def test_the_shipped_stacks_fit_their_targets(stack_run: ProgramRun) -> None:
 def test_store_facts_follow_the_regions(run_stack: ProgramRunner) -> None:
     facts = store_facts(run_stack("prod", **THREE_REGIONS, routingMode="failover"))
     assert facts == StoreFacts(
-        s3_rules=(900.0,) * 6, table_replicas=2, aurora_members=3, secret_replicas=2, memorydb=True, event_replication=True
+        s3_rules=(900.0,) * 6,
+        table_replicas=2,
+        aurora_members=3,
+        secret_replicas=2,
+        memorydb=True,
+        event_replication=True,
+        app_config_copies=2,
     )
 
 

@@ -163,6 +163,17 @@ def test_secret_replicas_and_cdn_origins(run_stack: ProgramRunner, case: str) ->
     assert len(origins) == 2
 
 
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_runtime_settings_reach_every_regions_application_from_the_stack(run_stack: ProgramRunner, case: str) -> None:
+    run, diagram = diagram_of(run_stack, case)
+    assert run.config is not None
+    regions = [region for region, _ in diagram.clusters]
+    edges = [e for e in diagram.of_kind("replication") if e.tail == "global/app-config"]
+    assert sorted(e.head for e in edges) == sorted(f"{region}/app" for region in regions)
+    assert {e.label for e in edges} == {f"SSM /{run.config.project}/{run.config.stack}/app-config"}
+    assert "RPO: the last deploy" in diagram.node("global/app-config").label
+
+
 def traffic(diagram: Diagram) -> set[tuple[str, str, str]]:
     return {(e.tail, e.head, e.label) for e in diagram.of_kind("traffic")}
 

@@ -34,6 +34,7 @@ TABLE = "aws:dynamodb/table:Table"
 QUEUE = "aws:sqs/queue:Queue"
 MEMORYDB_CLUSTER = "aws:memorydb/cluster:Cluster"
 MEMORYDB_USER = "aws:memorydb/user:User"
+PARAMETER = "aws:ssm/parameter:Parameter"
 MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 
@@ -157,6 +158,19 @@ def _code_needs(run: ProgramRun, function: Resource) -> Iterator[Need]:
             yield Need(call.action, None, why)
     if env.get("CACHE_CLUSTER_NAME"):
         yield from _cache_needs(run, region, env["CACHE_CLUSTER_NAME"], env["CACHE_USER"])
+    if env.get("APP_CONFIG_PARAMETER"):
+        yield from _app_config_needs(run, region, env["APP_CONFIG_PARAMETER"])
+
+
+def _app_config_needs(run: ProgramRun, region: str, name: str) -> Iterator[Need]:
+    """Reading the region's runtime-settings parameter through Powertools (``functions/shared/app_config.py``): one
+    GetParameter with decryption, which SSM of the region decrypts with the parameter's key and its ARN as context."""
+    (parameter,) = [p for p in run.of_type(PARAMETER, region) if p.inputs["name"] == name]
+    arn = f"arn:{PARTITION}:ssm:{region}:{ACCOUNT_ID}:parameter{name}"
+    why = f"the function reads its runtime settings from {name}"
+    yield Need("ssm:GetParameter", arn, why)
+    context = (("kms:EncryptionContext:PARAMETER_ARN", arn),)
+    yield Need("kms:Decrypt", parameter.inputs["keyId"], "the parameter is a SecureString", _via("ssm", region), context)
 
 
 def _secret_needs(run: ProgramRun, call: AwsCall, region: str, why: str) -> Iterator[Need]:

@@ -23,6 +23,7 @@ from ops.stack import TopologyFileError, read_topology_file, stack_ref
 from ops.status import (
     agreement,
     checkers_healthy,
+    config_drift,
     gate_position,
     latest_datapoint,
     render_status,
@@ -32,6 +33,7 @@ from ops.status import (
 from planning.harness import ROOT
 from tests.support.deployment import (
     ACCOUNT,
+    APP_CONFIG,
     GLOBAL_CLUSTER,
     PARAMETER,
     REGIONS,
@@ -210,6 +212,39 @@ def test_the_topology_comes_from_the_next_region_or_a_file(
     saved = tmp_path / "topology.json"
     saved.write_text(deployed.topology.to_json())
     assert status_json(deployed, capsys, "--topology", str(saved))[1]["topologySource"] == f"file {saved}"
+
+
+def test_a_region_whose_runtime_settings_differ_from_the_stack_file_exits_1_and_says_which_fields(
+    deployed: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert status_json(deployed, capsys)[1]["appConfig"] == {"parameter": APP_CONFIG, "drift": {}}
+    changed = json.loads(stack_ref("prod").app_config)
+    changed["cacheTtlSeconds"], changed["featureFlags"]["cacheReads"] = 5, False
+    ssm = deployed.aws("ssm", "eu-west-1")
+    ssm.put_parameter(Name=APP_CONFIG, Value=json.dumps(changed), Type="SecureString", Overwrite=True)
+
+    code, found = status_json(deployed, capsys)
+
+    assert code == 1 and not found["ok"]
+    assert found["state"]["status"] == "active", "the drift alone makes the exit status 1"
+    expected = ["cacheTtlSeconds is 5, the config says 300", "featureFlags.cacheReads is false, the config says true"]
+    assert found["appConfig"]["drift"] == {"eu-west-1": expected}
+    assert found["problems"] == [f"eu-west-1's {APP_CONFIG} differs from Pulumi.prod.yaml: {'; '.join(expected)}"]
+    deployed.aws("ssm", "us-east-1").delete_parameter(Name=APP_CONFIG)
+    assert status(deployed) == 1
+    report = capsys.readouterr().out
+    assert "  us-east-1: unreadable: ParameterNotFound" in report
+    assert "  eu-west-1: cacheTtlSeconds is 5, the config says 300; featureFlags.cacheReads is false" in report
+
+
+def test_config_drift_compares_field_by_field() -> None:
+    expected = '{"a":1,"flags":{"x":true}}'
+    values = {"r1": expected, "r2": '{"a":1,"flags":{"x":false},"b":2}', "r3": "[1]", "r4": None}
+    assert config_drift(expected, values, {"r4": "timed out"}) == {
+        "r2": ["b is 2, the config says null", "flags.x is false, the config says true"],
+        "r3": ["not a JSON object: '[1]'"],
+        "r4": ["unreadable: timed out"],
+    }
 
 
 def test_an_unknown_stack_exits_2(deployed: Deployment, capsys: pytest.CaptureFixture[str]) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
 from functions.shared.codec import item_from_image
@@ -53,6 +54,9 @@ CORRELATION_ID_PATH = "requestContext.requestId"
 
 DEFAULT_HEALTH_PATH = "/health"
 RETRY_AFTER_SECONDS = 5
+# The feature flag of reads through the cache, and the x-cache header of a read while it is off.
+CACHE_READS = "cacheReads"
+CACHE_SWITCHED_OFF = "db-cache-reads-off"
 HEALTH_SCOPES = ("write", "read")
 # The route key of a catch-all route (a ``$default`` route, or a direct invocation's): routed by the path alone.
 DEFAULT_ROUTE_KEY = "$default"
@@ -81,6 +85,8 @@ class Api:
     state_cache_seconds: how long ``POST /events`` reuses a state read.
     health_path: the health route's path (``HEALTH_PATH``, set by the deployment from ``healthCheckPath``;
         ``/health`` by default).
+    app_config: the region's runtime settings (``functions.shared.app_config``), read at each request; None: the
+        settings stay as built.
     """
 
     settings: Settings
@@ -92,11 +98,14 @@ class Api:
     clock: Callable[[], float] = time.monotonic
     state_cache_seconds: float = STATE_CACHE_SECONDS
     health_path: str = DEFAULT_HEALTH_PATH
+    app_config: AppConfigSource | None = None
     _write_states: StateCache | None = field(default=None, init=False, repr=False)
     _resolver: HttpApiResolver | None = field(default=None, init=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings, health_path: str = DEFAULT_HEALTH_PATH) -> Api:
+    def from_settings(
+        cls, settings: Settings, health_path: str = DEFAULT_HEALTH_PATH, app_config: AppConfigSource | None = None
+    ) -> Api:
         metrics = Metrics("api")
         cache = ItemCache(
             redis_client(settings),
@@ -113,6 +122,7 @@ class Api:
             metrics=metrics,
             cache_configured=bool(settings.cache_host),
             health_path=health_path,
+            app_config=app_config,
         )
 
     def write_state(self) -> AppState:
@@ -136,7 +146,9 @@ def current_api() -> Api:
     """The container's Api, built on first use from the environment."""
     global _api  # noqa: PLW0603 - one per container, on purpose
     if _api is None:
-        _api = Api.from_settings(Settings.from_env(), os.environ.get("HEALTH_PATH") or DEFAULT_HEALTH_PATH)
+        settings = Settings.from_env()
+        health_path = os.environ.get("HEALTH_PATH") or DEFAULT_HEALTH_PATH
+        _api = Api.from_settings(settings, health_path, source_from_env(settings, os.environ))
     return _api
 
 
@@ -161,6 +173,9 @@ def handle(event: Mapping[str, Any], context: Any = None, api: Api | None = None
         from functions.api.routing import not_started
 
         return _named_as_before(not_started().resolve(dict(event), context))
+    runtime = refresh(api.app_config, api.cache)
+    if runtime is not None:
+        api.settings = runtime.applied_to(api.settings)
     resolver = api.resolver()
     resolver.append_context(request_id=request_id_var.get(), route=route)  # type: ignore[no-untyped-call]  # unannotated upstream
     response = _named_as_before(resolver.resolve(dict(event), context))
@@ -199,7 +214,10 @@ def routes(api: Api) -> HttpApiResolver:
 
 def get_item(api: Api, raw_id: object) -> JsonResponse:
     item_id = validate_key(raw_id, "id")
-    item, source = api.cache.get(item_id, lambda: read_item(api.table, item_id))
+    if CACHE_READS in api.settings.feature_flags:
+        item, source = api.cache.get(item_id, lambda: read_item(api.table, item_id))
+    else:
+        item, source = read_item(api.table, item_id), CACHE_SWITCHED_OFF
     if item is None:
         return answer(404, {"error": "not_found", "field": "id", "message": f"no item {item_id}"}, {"x-cache": source})
     return answer(200, public_item(item), {"x-cache": source})

@@ -10,6 +10,7 @@ flushed once per batch, and how the library is used: ``docs/design/functions.md`
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.batch import SQS, process_partial_batch
 from functions.shared.errors import FencedError, RetryableError, ValidationError
 from functions.shared.events import VIA_EVENTBRIDGE, Delivery, parse_message
@@ -66,6 +68,7 @@ class Processor:
     metrics: Metrics = field(default_factory=lambda: Metrics(service="processor"))
     clock_ms: Callable[[], int] = now_ms
     sleep: Callable[[float], None] = time.sleep
+    app_config: AppConfigSource | None = None
 
 
 _processor: Processor | None = None
@@ -83,7 +86,7 @@ def build_processor(settings: Settings) -> Processor:
     cache = None
     if redis is not None:
         cache = ItemCache(redis, settings.cache_ttl_seconds, metrics, breaker=cache_breaker(metrics))
-    return Processor(settings, table, StateCache(table), cache, metrics)
+    return Processor(settings, table, StateCache(table), cache, metrics, app_config=source_from_env(settings, os.environ))
 
 
 def current_processor() -> Processor:
@@ -100,6 +103,9 @@ def handle(event: Mapping[str, Any], context: Any, processor: Processor | None =
     """The Lambda entry point: process an SQS batch, answer the failed message ids."""
     records = event.get("Records") or []
     processor = processor or current_processor()
+    runtime = refresh(processor.app_config, processor.cache)
+    if runtime is not None:
+        processor.settings = runtime.applied_to(processor.settings)
     record_handler = partial(process_record, processor=processor, deadline_ms=invocation_deadline(context, processor.clock_ms))
     try:
         return process_partial_batch(records, SQS, record_handler)

@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from functions.shared.app_config import FEATURE_FLAGS
+from functions.shared.cache import NEGATIVE_TTL_SECONDS
 from functions.shared.errors import ValidationError
 
 
@@ -27,6 +29,10 @@ class Settings:
     cache_cluster: the cache speaks the Redis Cluster protocol (MemoryDB always does; a local test server not).
     cache_ttl_seconds: TTL of a cached item (jitter is added on top).
     max_clock_skew_ms: how far in the future an event's timestamp may be.
+    negative_cache_ttl_seconds: how long "no such item" is cached.
+    feature_flags: the flags switched on (``functions.shared.app_config.FEATURE_FLAGS``).
+    The last four are the runtime settings: the deployment sets them in the region's parameter, not the environment
+    (``functions.shared.app_config``); the values here are the defaults until it is read.
     """
 
     region: str
@@ -40,6 +46,8 @@ class Settings:
     cache_cluster: bool = True
     cache_ttl_seconds: int = 300
     max_clock_skew_ms: int = 300_000
+    negative_cache_ttl_seconds: int = NEGATIVE_TTL_SECONDS
+    feature_flags: frozenset[str] = frozenset(FEATURE_FLAGS)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -10,12 +10,14 @@ it would from the lowest of several), so a shard stays in order. Why, and the me
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.batch import DYNAMODB_STREAMS, process_partial_batch
 from functions.shared.codec import string_of
 from functions.shared.conflicts import reassert_winner, record_conflict
@@ -44,6 +46,7 @@ class StreamHandler:
     cache: InvalidatesCache | None
     metrics: Metrics = field(default_factory=lambda: Metrics(service="stream"))
     clock_ms: Callable[[], int] = now_ms
+    app_config: AppConfigSource | None = None
 
 
 _handler: StreamHandler | None = None
@@ -60,7 +63,7 @@ def build_handler(settings: Settings) -> StreamHandler:
     cache = None
     if redis is not None:
         cache = ItemCache(redis, settings.cache_ttl_seconds, metrics, breaker=cache_breaker(metrics))
-    return StreamHandler(settings.region, table, cache, metrics)
+    return StreamHandler(settings.region, table, cache, metrics, app_config=source_from_env(settings, os.environ))
 
 
 def current_handler() -> StreamHandler:
@@ -77,6 +80,7 @@ def handle(event: Mapping[str, Any], context: Any, handler: StreamHandler | None
     """The Lambda entry point: process a batch of stream records; answer the first failed one."""
     records = event.get("Records") or []
     handler = handler or current_handler()
+    refresh(handler.app_config, handler.cache)  # the TTL of its invalidation markers
     try:
         failed = process_batch(records, handler)
     finally:

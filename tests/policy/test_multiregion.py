@@ -18,6 +18,7 @@ from policy.core import (
     S3_REPLICATION,
     SECRET,
     SQS_QUEUE,
+    SSM_PARAMETER,
     Rule,
     StackResource,
 )
@@ -186,6 +187,27 @@ CASES: Cases = {
             (
                 stack(resource(SECRET, "master", EAST, replicas=[{"region": WEST}]), regions=(EAST, WEST, SYDNEY)),
                 "ap-southeast-2",
+            ),
+        ],
+    ),
+    "parameters-in-every-region": StackCases(
+        passing=[
+            stack(
+                resource(SSM_PARAMETER, "east-config", EAST, name="/p/s/app-config", value="{}"),
+                resource(SSM_PARAMETER, "west-config", WEST, name="/p/s/app-config", value="{}"),
+            ),
+        ],
+        failing=[
+            (
+                stack(resource(SSM_PARAMETER, "east-config", EAST, name="/p/s/app-config", value="{}")),
+                "parameter /p/s/app-config is missing in eu-west-1",
+            ),
+            (
+                stack(
+                    resource(SSM_PARAMETER, "east-config", EAST, name="/p/s/app-config", value='{"a":1}'),
+                    resource(SSM_PARAMETER, "west-config", WEST, name="/p/s/app-config", value='{"a":2}'),
+                ),
+                "parameter /p/s/app-config holds different values in eu-west-1, us-east-1",
             ),
         ],
     ),

@@ -1,6 +1,6 @@
 """The deployment the ``ops`` tests run against, on the moto server: the items table with its state record in every
-region, Route53 health checks and traffic gates, the runbook topology in SSM; RDS through botocore Stubbers (moto
-cannot switch a global cluster over), and a fake clock that makes every wait instant."""
+region, Route53 health checks and traffic gates, the runbook topology and prod's runtime settings in SSM; RDS through
+botocore Stubbers (moto cannot switch a global cluster over), and a fake clock that makes every wait instant."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ from botocore.stub import Stubber
 from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, Topology
 from functions.shared.state import AppState, ItemTable, read_state
 from ops.context import OpsContext
+from ops.stack import stack_ref
 from simulation.local_servers import free_port
 from tests.support.dynamo import create_items_table
 
 REGIONS = ("us-east-1", "eu-west-1")
 TABLE = "multi-region-prod-items"
 PARAMETER = "/multi-region/prod/runbook-topology"
+APP_CONFIG = "/multi-region/prod/app-config"
 GLOBAL_CLUSTER = "multi-region-prod-aurora"
 ACCOUNT = "123456789012"
 # Against the local server: one attempt, so a region that is "down" (a closed port) fails at once.
@@ -206,4 +208,5 @@ def deploy(aws: LocalAws, *, active: str = "us-east-1", epoch: int = 1) -> Deplo
         if not (aws.one_table and region != REGIONS[0]):
             create_items_table(aws.dynamodb(region), TABLE, active_region=active, epoch=epoch)
         aws("ssm", region).put_parameter(Name=PARAMETER, Value=topology.to_json(), Type="SecureString")
+        aws("ssm", region).put_parameter(Name=APP_CONFIG, Value=stack_ref("prod").app_config, Type="SecureString")
     return Deployment(aws, FakeClock(), topology, endpoints)
