@@ -53,6 +53,11 @@ T_DB_CLUSTER = "aws:rds/cluster:Cluster"
 T_SECRET = "aws:secretsmanager/secret:Secret"
 T_MEMORYDB = "aws:memorydb/cluster:Cluster"
 
+MEMORYDB_MULTI_REGION_SECONDS = 1.0
+"""MemoryDB Multi-Region replication latency. MemoryDB developer guide, "MemoryDB Multi-Region": data is typically
+propagated within a second, asynchronously; "Prerequisites and limitations": no RPO/RTO SLA. The runbook does not drain
+the cache: what a failover leaves behind are misses, refilled from the global table (docs/design/cache.md)."""
+
 PLANNED, UNPLANNED = "planned switchover", "unplanned failover"
 
 
@@ -152,7 +157,7 @@ class StoreFacts:
     ``s3_rules``: the replication time (seconds) of every S3 replication rule, ``None`` for a rule without
     replication time control; ``s3_buckets_replicated``: whether any bucket replicates at all. ``table_replicas``,
     ``aurora_members``, ``secret_replicas``: replicas beyond the first copy (0: not replicated). ``memorydb``:
-    whether the stack has MemoryDB clusters.
+    whether the stack has MemoryDB clusters; ``memorydb_members``: how many join a MemoryDB Multi-Region cluster.
     """
 
     s3_rules: tuple[float | None, ...]
@@ -160,6 +165,7 @@ class StoreFacts:
     aurora_members: int
     secret_replicas: int
     memorydb: bool
+    memorydb_members: int = 0
 
 
 # ---- the arithmetic ------------------------------------------------------------------------------
@@ -225,7 +231,17 @@ def store_rpos(facts: StoreFacts) -> tuple[StoreRpo, ...]:
             "after such a change, check that every replica's status is InSync",
         ),
     ]
-    if facts.memorydb:
+    if facts.memorydb and facts.memorydb_members > 1:
+        rows.append(
+            StoreRpo(
+                "MemoryDB Multi-Region",
+                MEMORYDB_MULTI_REGION_SECONDS,
+                MEMORYDB_MULTI_REGION_SECONDS,
+                "a cache, not a store of record: typically within a second, no SLA, not drained by the runbook; a fill "
+                "or invalidation it did not carry is a miss the new region refills from the global table",
+            )
+        )
+    elif facts.memorydb:
         rows.append(
             StoreRpo("MemoryDB", None, None, "a cache: not replicated, refilled from the global table on a miss, so no RPO")
         )
@@ -272,6 +288,7 @@ def store_facts(run: ProgramRun) -> StoreFacts:
         aurora_members=sum(1 for c in run.of_type(T_DB_CLUSTER) if c.inputs.get("globalClusterIdentifier")),
         secret_replicas=min((len(s.inputs.get("replicas") or []) for s in secrets), default=0),
         memorydb=bool(run.of_type(T_MEMORYDB)),
+        memorydb_members=sum(1 for c in run.of_type(T_MEMORYDB) if c.inputs.get("multiRegionClusterName")),
     )
 
 
