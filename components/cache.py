@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -62,6 +63,18 @@ def needs_data_tiering(node_type: str) -> bool:
     """Clusters on the r6gd family tier data between memory and local SSD and are created with data tiering
     on; no other family offers it."""
     return node_type.startswith("db.r6gd.")
+
+
+def shared_settings(memorydb: MemoryDbConfig) -> dict[str, Any]:
+    """The settings every member of a MemoryDB Multi-Region cluster shares with it (MemoryDB requires them equal),
+    which a regional cluster has too: engine, version, node type, shards, TLS."""
+    return {
+        "engine": memorydb.engine,
+        "engine_version": memorydb.engine_version,
+        "node_type": memorydb.node_type,
+        "num_shards": memorydb.shards,
+        "tls_enabled": True,
+    }
 
 
 def client_ingress(client_security_group_ids: Sequence[pulumi.Input[str]]) -> list[aws.ec2.SecurityGroupIngressArgs]:
@@ -193,14 +206,10 @@ class MemoryDbCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             name=self.cluster_name,
             description=f"{self.cluster_name} cache and application state",
-            engine=memorydb.engine,
-            engine_version=memorydb.engine_version,
-            node_type=memorydb.node_type,
+            **shared_settings(memorydb),
             data_tiering=needs_data_tiering(memorydb.node_type),
-            num_shards=memorydb.shards,
             num_replicas_per_shard=memorydb.replicas_per_shard,
             port=REDIS_PORT,
-            tls_enabled=True,
             kms_key_arn=args.key_arn,
             acl_name=self.acl.name,
             subnet_group_name=self.subnet_group.name,
@@ -251,17 +260,12 @@ class MultiRegionCache(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: MultiRegionCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("multi-region:cache:MultiRegionCache", name, None, opts)
-        memorydb = args.memorydb
         self.name_suffix = memorydb_name(args.name_prefix)
         self.cluster = aws.memorydb.MultiRegionCluster(
             f"{name}-cluster",
             multi_region_cluster_name_suffix=self.name_suffix,
             description=f"{self.name_suffix} cache and application state, replicated between the regions",
-            engine=memorydb.engine,
-            engine_version=memorydb.engine_version,
-            node_type=memorydb.node_type,
-            num_shards=memorydb.shards,
-            tls_enabled=True,
+            **shared_settings(args.memorydb),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
         )
         self.multi_region_cluster_name = self.cluster.multi_region_cluster_name
