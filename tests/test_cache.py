@@ -18,6 +18,7 @@ from components.cache import (
 )
 from components.config import RegionConfig, StackConfig
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
+from planning.parity import compare_regions
 from tests.support.program import ProgramRunner, component_in_regions, program
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
@@ -258,6 +259,7 @@ def test_multi_region_cluster_is_global_and_every_region_joins_it(stack: str) ->
         assert run.one(USER, region).inputs["authenticationMode"] == {"type": "iam"}
         stack_parent = run.by_urn(run.by_urn(member.parent).parent)
         assert (stack_parent.type, stack_parent.name) == ("multi-region:regional:RegionalStack", region)
+    assert compare_regions(run).ok  # the members differ only where their regions do
 
 
 def test_functions_keep_their_grants_on_each_regions_member() -> None:
