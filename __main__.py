@@ -21,17 +21,25 @@ except ConfigError as error:
 providers = {region.name: region_provider(config, region) for region in config.regions}
 edge = edge_provider(config, providers)
 
-# 1. Global foundation: the hosted zone and the Aurora global cluster, in the first region.
+# 1. Global foundation: the hosted zone, the Aurora global cluster, a MemoryDB Multi-Region one if asked, in the first
+#    region.
 global_stack = GlobalStack("global", GlobalStackArgs(config, providers, edge))
 
-# 2. Each region's foundation: key, alarm topic, network, EKS, Aurora member, MemoryDB, bucket, API. The primary
+# 2. Each region's foundation: key, alarm topic, network, EKS, Aurora member, MemoryDB (member), bucket, API. The primary
 #    first: AWS adds a secondary Aurora cluster to the global database only once the primary has an instance.
 built: dict[str, RegionalStack] = {}
 for region in sorted(config.regions, key=lambda r: not r.is_primary):
     after = [] if region.is_primary else built[config.primary.name].database.members
     built[region.name] = RegionalStack(
         region.name,
-        RegionalStackArgs(config, region, global_stack.aurora_global, global_stack.zone_id, after),
+        RegionalStackArgs(
+            config,
+            region,
+            global_stack.aurora_global,
+            global_stack.zone_id,
+            after,
+            multi_region_cache_name=global_stack.multi_region_cache_name,
+        ),
         pulumi.ResourceOptions(provider=providers[region.name]),
     )
 regions = {region.name: built[region.name] for region in config.regions}

@@ -1,8 +1,9 @@
 """MemoryDB (Valkey or Redis OSS, by config) in one region: TLS, KMS, an ACL with an IAM user, replicas across AZs.
 
-``MemoryDbCluster`` is the cluster, its ACL and application user, subnet group and security group; the pure
-helpers above it (names, ingress, data tiering) are tested without Pulumi. Why each of its settings:
-docs/design/data-stores.md.
+``MemoryDbCluster`` is the cluster, its ACL and application user, subnet group and security group; with
+``cacheTopology: multiRegion`` it is a member of the ``MultiRegionCache`` (one MemoryDB Multi-Region cluster, in the
+GlobalStack, as Aurora's global cluster is). The pure helpers above them (names, ingress, data tiering) are tested
+without Pulumi. Why each setting: docs/design/data-stores.md; what Multi-Region means for the cache: docs/design/cache.md.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -63,6 +65,18 @@ def needs_data_tiering(node_type: str) -> bool:
     return node_type.startswith("db.r6gd.")
 
 
+def shared_settings(memorydb: MemoryDbConfig) -> dict[str, Any]:
+    """The settings every member of a MemoryDB Multi-Region cluster shares with it (MemoryDB requires them equal),
+    which a regional cluster has too: engine, version, node type, shards, TLS."""
+    return {
+        "engine": memorydb.engine,
+        "engine_version": memorydb.engine_version,
+        "node_type": memorydb.node_type,
+        "num_shards": memorydb.shards,
+        "tls_enabled": True,
+    }
+
+
 def client_ingress(client_security_group_ids: Sequence[pulumi.Input[str]]) -> list[aws.ec2.SecurityGroupIngressArgs]:
     """One ingress rule per client security group: TCP on the Redis port, from that group only (no CIDR)."""
     return [
@@ -95,6 +109,8 @@ class MemoryDbArgs:
     key_arn: this region's KMS key.
     client_security_group_ids: the only security groups admitted on 6379.
     protect: Pulumi protection (production).
+    multi_region_cluster_name: the MemoryDB Multi-Region cluster this region's cluster is a member of (None: a
+        regional cluster).
     """
 
     memorydb: MemoryDbConfig
@@ -104,6 +120,7 @@ class MemoryDbArgs:
     key_arn: pulumi.Input[str]
     client_security_group_ids: list[pulumi.Input[str]]
     protect: bool
+    multi_region_cluster_name: pulumi.Input[str] | None = None
 
 
 class MemoryDbCluster(pulumi.ComponentResource):
@@ -189,14 +206,10 @@ class MemoryDbCluster(pulumi.ComponentResource):
             f"{name}-cluster",
             name=self.cluster_name,
             description=f"{self.cluster_name} cache and application state",
-            engine=memorydb.engine,
-            engine_version=memorydb.engine_version,
-            node_type=memorydb.node_type,
+            **shared_settings(memorydb),
             data_tiering=needs_data_tiering(memorydb.node_type),
-            num_shards=memorydb.shards,
             num_replicas_per_shard=memorydb.replicas_per_shard,
             port=REDIS_PORT,
-            tls_enabled=True,
             kms_key_arn=args.key_arn,
             acl_name=self.acl.name,
             subnet_group_name=self.subnet_group.name,
@@ -206,5 +219,56 @@ class MemoryDbCluster(pulumi.ComponentResource):
             maintenance_window=MAINTENANCE_WINDOW,
             auto_minor_version_upgrade=True,
             final_snapshot_name=f"{self.cluster_name}-final" if args.protect else None,
+            multi_region_cluster_name=args.multi_region_cluster_name,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+
+
+@dataclass(frozen=True)
+class MultiRegionCacheArgs:
+    """Parameters
+    ----------
+    memorydb: engine and sizes from the stack config (every member has the same shards, node type, engine and
+        version as the Multi-Region cluster: MemoryDB requires it).
+    name_prefix: ``<project>-<stack>``; the cluster's name is AWS's prefix and this suffix.
+    protect: Pulumi protection and retain-on-delete (production).
+    """
+
+    memorydb: MemoryDbConfig
+    name_prefix: str
+    protect: bool
+
+
+class MultiRegionCache(pulumi.ComponentResource):
+    """The MemoryDB Multi-Region cluster every region's cluster joins (``cacheTopology: multiRegion``).
+
+    It holds the settings its members share (node type, shards, engine and version, TLS); each region's
+    ``MemoryDbCluster`` joins it with ``multi_region_cluster_name`` and keeps its own ACL and IAM user, KMS key,
+    snapshots and maintenance window, which MemoryDB lets differ per member. Writes to a key in one member reach the
+    others asynchronously, last writer wins (docs/design/cache.md, "Multi-Region").
+
+    Example:
+        >>> cache = MultiRegionCache("memorydb-multi-region", MultiRegionCacheArgs(config.memorydb, "multi-region-prod", True),
+        ...                          pulumi.ResourceOptions(parent=global_stack))
+        >>> cache.name_suffix
+        'multi-region-prod'
+    """
+
+    cluster: aws.memorydb.MultiRegionCluster
+    name_suffix: str
+    multi_region_cluster_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MultiRegionCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("multi-region:cache:MultiRegionCache", name, None, opts)
+        self.name_suffix = memorydb_name(args.name_prefix)
+        self.cluster = aws.memorydb.MultiRegionCluster(
+            f"{name}-cluster",
+            multi_region_cluster_name_suffix=self.name_suffix,
+            description=f"{self.name_suffix} cache and application state, replicated between the regions",
+            **shared_settings(args.memorydb),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+        self.multi_region_cluster_name = self.cluster.multi_region_cluster_name
+        self.register_outputs(
+            {"multi_region_cluster_name": self.multi_region_cluster_name, "multi_region_cluster_arn": self.cluster.arn}
         )

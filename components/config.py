@@ -100,6 +100,27 @@ MEMORYDB_SNAPSHOT_DAYS = (1, 35)
 # functions authenticate with IAM, which needs 7.0 or later ("Authenticating with IAM"; docs/design/data-store-auth.md).
 MEMORYDB_ENGINE_VERSIONS: dict[str, tuple[str, ...]] = {"valkey": ("7.2", "7.3"), "redis": ("7.0", "7.1")}
 MEMORYDB_VERSIONS_WITHOUT_IAM_AUTH = ("6.2",)
+# cacheTopology: one cluster per region, or one MemoryDB Multi-Region cluster with a member in every region. What
+# Multi-Region needs (MemoryDB developer guide, "Prerequisites and limitations"): these regions, Valkey 7.3 and later,
+# R7g nodes of size XL and above, at most five regions (docs/design/cache.md, "Multi-Region").
+CACHE_TOPOLOGIES = ("regional", "multiRegion")
+MULTI_REGION_CACHE_REGIONS = (
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "eu-west-2",
+    "ap-northeast-1",
+    "ap-southeast-2",
+    "ap-south-1",
+    "ap-northeast-2",
+    "ap-southeast-1",
+)
+MULTI_REGION_CACHE_ENGINE = ("valkey", ("7.3",))
+MULTI_REGION_CACHE_NODE_TYPE = re.compile(r"^db\.r7g\.[0-9]*xlarge$")
+MULTI_REGION_CACHE_MAX_REGIONS = 5
 EC2_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[0-9]*[a-z]+$")
 NONCURRENT_VERSION_DAYS = (1, 3650)
 # AWS Backup keeps a recovery point up to 100 years; a vault lock's changeable-for days are at least 3 (AWS's 72-hour
@@ -191,7 +212,8 @@ class AuroraConfig:
 
 @dataclass(frozen=True)
 class MemoryDbConfig:
-    """MemoryDB cluster of every region: ``engine`` is ``valkey`` or ``redis`` (Redis OSS)."""
+    """MemoryDB cluster of every region: ``engine`` is ``valkey`` or ``redis`` (Redis OSS); ``topology`` is
+    ``regional`` (a cluster per region) or ``multiRegion`` (members of one MemoryDB Multi-Region cluster)."""
 
     engine: str
     engine_version: str
@@ -199,6 +221,11 @@ class MemoryDbConfig:
     shards: int
     replicas_per_shard: int
     snapshot_retention_days: int
+    topology: str = "regional"
+
+    @property
+    def multi_region(self) -> bool:
+        return self.topology == "multiRegion"
 
 
 @dataclass(frozen=True)
@@ -351,6 +378,7 @@ KEYS: dict[str, str] = {
     "memorydbShards": "integer",
     "memorydbReplicasPerShard": "integer",
     "memorydbSnapshotRetentionDays": "integer",
+    "cacheTopology": "string",
     "s3NoncurrentVersionDays": "integer",
     "backupRetentionDays": "integer",
     "backupVaultLock": "string",
@@ -759,7 +787,35 @@ def _read_memorydb(r: _Reader) -> MemoryDbConfig | None:
         r.integer("memorydbShards", MEMORYDB_SHARDS),
         r.integer("memorydbReplicasPerShard", MEMORYDB_REPLICAS),
         r.integer("memorydbSnapshotRetentionDays", MEMORYDB_SNAPSHOT_DAYS),
+        _check_cache_topology(r, engine),
     )
+
+
+def _check_cache_topology(r: _Reader, engine: str | None) -> str | None:
+    """``multiRegion`` only where MemoryDB Multi-Region runs: its regions, engine and version, node types and count."""
+    topology = r.string("cacheTopology", CACHE_TOPOLOGIES)
+    if topology != "multiRegion":
+        return topology
+    allowed, problems_before = "regional, or multiRegion with ", len(r.problems)
+    for region in r.parsed.get("regions") or []:
+        if region not in MULTI_REGION_CACHE_REGIONS:
+            where = ", ".join(MULTI_REGION_CACHE_REGIONS)
+            among = f"every region among those MemoryDB Multi-Region runs in ({where}); {region} is not"
+            r.fail("cacheTopology", topology, allowed + among)
+    count = len(r.parsed.get("regions") or [])
+    if count > MULTI_REGION_CACHE_MAX_REGIONS:
+        r.fail("cacheTopology", topology, f"{allowed}at most {MULTI_REGION_CACHE_MAX_REGIONS} regions; regions has {count}")
+    version, (needed_engine, versions) = r.parsed.get("memorydbEngineVersion"), MULTI_REGION_CACHE_ENGINE
+    if engine is not None and (engine != needed_engine or version not in versions):
+        r.fail(
+            "cacheTopology",
+            topology,
+            f"{allowed}memorydbEngine {needed_engine} at memorydbEngineVersion {', '.join(versions)} (got {engine} {version})",
+        )
+    node_type = r.parsed.get("memorydbNodeType")
+    if node_type is not None and not MULTI_REGION_CACHE_NODE_TYPE.match(node_type):
+        r.fail("cacheTopology", topology, f"{allowed}memorydbNodeType db.r7g.xlarge or larger (got {node_type})")
+    return topology if len(r.problems) == problems_before else None
 
 
 def _read_backup(r: _Reader) -> BackupConfig | None:

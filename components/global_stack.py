@@ -1,6 +1,7 @@
 """GlobalStack: what serves every region, built in four phases around the RegionalStacks (docs/design/tree.md).
 
-``GlobalStack(...)`` builds the hosted zone and the Aurora global cluster; ``add_data(regions)`` the Aurora master
+``GlobalStack(...)`` builds the hosted zone, the Aurora global cluster and (``cacheTopology: multiRegion``) the MemoryDB
+Multi-Region cluster; ``add_data(regions)`` the Aurora master
 secret and the DynamoDB table with its state record (replicated under each region's key); ``add_edge(regions)`` the
 API traffic (health checks, gates, records), the edge key and alarm topic, CloudFront and the bucket policies that
 admit it, the runbook's topology and the dashboard; ``add_secret_rotation(regions)`` the master secret's rotation by
@@ -19,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.api import api_hostname
+from components.cache import MultiRegionCache, MultiRegionCacheArgs
 from components.config import StackConfig
 from components.database import AuroraGlobal, AuroraGlobalArgs, AuroraMasterSecret, AuroraMasterSecretArgs
 from components.dns import ApiTraffic, ApiTrafficArgs
@@ -61,6 +63,7 @@ class GlobalStack(pulumi.ComponentResource):
 
     zone: HostedZone | None
     aurora_global: AuroraGlobal
+    multi_region_cache: MultiRegionCache | None
     aurora_secret: AuroraMasterSecret
     table: GlobalTable
     api_traffic: ApiTraffic
@@ -81,6 +84,7 @@ class GlobalStack(pulumi.ComponentResource):
         self.zone = self._hosted_zone()
         self.zone_id: pulumi.Output[str] | None = self.zone.zone_id if self.zone else None
         self.aurora_global = self._aurora_global()
+        self.multi_region_cache = self._multi_region_cache()
 
     def _child(self, provider: pulumi.ProviderResource | None = None) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=provider or self._home, aliases=[FROM_ROOT])
@@ -103,6 +107,21 @@ class GlobalStack(pulumi.ComponentResource):
             aurora=self.config.aurora, identifier=self.config.name_prefix, protect=self.config.protect_stateful_resources
         )
         return AuroraGlobal("aurora-global", aurora_args, self._child())
+
+    def _multi_region_cache(self) -> MultiRegionCache | None:
+        """The MemoryDB Multi-Region cluster every region's cache joins, when the config asks for one."""
+        memorydb = self.config.memorydb
+        if not memorydb.multi_region:
+            return None
+        cache_args = MultiRegionCacheArgs(
+            memorydb=memorydb, name_prefix=self.config.name_prefix, protect=self.config.protect_stateful_resources
+        )
+        return MultiRegionCache("memorydb-multi-region", cache_args, self._child())
+
+    @property
+    def multi_region_cache_name(self) -> pulumi.Output[str] | None:
+        """The name each region's MemoryDB cluster joins with (None: every region has a regional cluster)."""
+        return self.multi_region_cache.multi_region_cluster_name if self.multi_region_cache else None
 
     # ---- phase 2: data, once every region has its key ------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class RegionalStackArgs:
         validated (``None`` for a stack without a domain).
     aurora_join_after: for a secondary region, the primary region's ``database.members``, which its Aurora
         cluster waits for (AWS adds a secondary only once the primary cluster has an instance).
+    multi_region_cache_name: the MemoryDB Multi-Region cluster the region's cache joins (None: a regional cluster).
     """
 
     config: StackConfig
@@ -56,6 +57,7 @@ class RegionalStackArgs:
     aurora_global: AuroraGlobal
     zone_id: pulumi.Input[str] | None
     aurora_join_after: Sequence[pulumi.Resource] = ()
+    multi_region_cache_name: pulumi.Input[str] | None = None
 
 
 class RegionalStack(pulumi.ComponentResource):
@@ -98,7 +100,7 @@ class RegionalStack(pulumi.ComponentResource):
         self.app_security_group = self._app_security_group()
         self.eks = self._eks()
         self.database = self._database(args)
-        self.cache = self._cache()
+        self.cache = self._cache(args.multi_region_cache_name)
         self.bucket = self._bucket()
         self.api = self._api(args.zone_id)
         self.backup = self._backup()
@@ -198,7 +200,7 @@ class RegionalStack(pulumi.ComponentResource):
         )
         return AuroraRegionalCluster(f"{self._prefix}-aurora", database_args, self._child())
 
-    def _cache(self) -> MemoryDbCluster:
+    def _cache(self, multi_region_cache_name: pulumi.Input[str] | None) -> MemoryDbCluster:
         cache_args = MemoryDbArgs(
             memorydb=self.config.memorydb,
             name_prefix=self.config.name_prefix,
@@ -207,6 +209,7 @@ class RegionalStack(pulumi.ComponentResource):
             key_arn=self.key.key.arn,
             client_security_group_ids=self._data_clients(),
             protect=self._protect_stateful,
+            multi_region_cluster_name=multi_region_cache_name,
         )
         return MemoryDbCluster(f"{self._prefix}-memorydb", cache_args, self._child())
 

@@ -62,6 +62,11 @@ T_MEMORYDB = "aws:memorydb/cluster:Cluster"
 T_EVENT_ENDPOINT = "aws:cloudwatch/eventEndpoint:EventEndpoint"
 T_PARAMETER = "aws:ssm/parameter:Parameter"
 
+MEMORYDB_MULTI_REGION_SECONDS = 1.0
+"""MemoryDB Multi-Region replication latency. MemoryDB developer guide, "MemoryDB Multi-Region": data is typically
+propagated within a second, asynchronously; "Prerequisites and limitations": no RPO/RTO SLA. The runbook does not drain
+the cache: what a failover leaves behind are misses, refilled from the global table (docs/design/cache.md)."""
+
 PLANNED, UNPLANNED = "planned switchover", "unplanned failover"
 
 
@@ -161,9 +166,9 @@ class StoreFacts:
     ``s3_rules``: the replication time (seconds) of every S3 replication rule, ``None`` for a rule without
     replication time control; ``s3_buckets_replicated``: whether any bucket replicates at all. ``table_replicas``,
     ``aurora_members``, ``secret_replicas``: replicas beyond the first copy (0: not replicated). ``memorydb``:
-    whether the stack has MemoryDB clusters. ``event_replication``: the events endpoint's replication is enabled
-    (``None``: the stack has no events endpoint). ``app_config_copies``: regions holding the runtime-settings parameter
-    beyond the first (``None``: the stack has none).
+    whether the stack has MemoryDB clusters; ``memorydb_members``: how many join a MemoryDB Multi-Region cluster.
+    ``event_replication``: the events endpoint's replication is enabled (``None``: the stack has no events endpoint).
+    ``app_config_copies``: regions holding the runtime-settings parameter beyond the first (``None``: none).
     """
 
     s3_rules: tuple[float | None, ...]
@@ -173,6 +178,7 @@ class StoreFacts:
     memorydb: bool
     event_replication: bool | None = None
     app_config_copies: int | None = None
+    memorydb_members: int = 0
 
 
 # ---- the arithmetic ------------------------------------------------------------------------------
@@ -252,7 +258,17 @@ def store_rpos(facts: StoreFacts) -> tuple[StoreRpo, ...]:
                 "a change made outside the stack is drift, which ops status reports",
             )
         )
-    if facts.memorydb:
+    if facts.memorydb and facts.memorydb_members > 1:
+        rows.append(
+            StoreRpo(
+                "MemoryDB Multi-Region",
+                MEMORYDB_MULTI_REGION_SECONDS,
+                MEMORYDB_MULTI_REGION_SECONDS,
+                "a cache, not a store of record: typically within a second, no SLA, not drained by the runbook; a fill "
+                "or invalidation it did not carry is a miss the new region refills from the global table",
+            )
+        )
+    elif facts.memorydb:
         rows.append(
             StoreRpo("MemoryDB", None, None, "a cache: not replicated, refilled from the global table on a miss, so no RPO")
         )
@@ -322,6 +338,7 @@ def store_facts(run: ProgramRun) -> StoreFacts:
             (_text_state(e.inputs.get("replicationConfig")) == "ENABLED" for e in run.of_type(T_EVENT_ENDPOINT)), None
         ),
         app_config_copies=len({p.region for p in app_config}) - 1 if app_config else None,
+        memorydb_members=sum(1 for c in run.of_type(T_MEMORYDB) if c.inputs.get("multiRegionClusterName")),
     )
 
 

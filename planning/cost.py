@@ -131,6 +131,9 @@ def _aurora_instance(inputs: Mapping[str, Any], hourly: dict[str, Any], _: dict[
 def _memorydb(inputs: Mapping[str, Any], hourly: dict[str, Any], _: dict[str, Any]) -> PricedItem:
     engine, size = str(inputs.get("engine")), str(inputs.get("nodeType"))
     nodes = int(inputs.get("numShards", 1)) * (1 + int(inputs.get("numReplicasPerShard", 0)))
+    if inputs.get("multiRegionClusterName"):  # a member of a Multi-Region cluster: billed at that rate
+        rate = hourly["memorydb_multi_region"].get(engine, {}).get(size)
+        return f"MemoryDB Multi-Region {engine} {size}", nodes, _per_hour(rate)
     return f"MemoryDB {engine} {size}", nodes, _per_hour(hourly["memorydb"].get(engine, {}).get(size))
 
 

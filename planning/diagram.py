@@ -64,6 +64,8 @@ T_DB_CLUSTER = "aws:rds/cluster:Cluster"
 T_DB_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 T_SECRET = "aws:secretsmanager/secret:Secret"
 T_PARAMETER = "aws:ssm/parameter:Parameter"
+T_MEMORYDB = "aws:memorydb/cluster:Cluster"
+T_MEMORYDB_MULTI_REGION = "aws:memorydb/multiRegionCluster:MultiRegionCluster"
 T_DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 T_RECORD = "aws:route53/record:Record"
 T_HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
@@ -266,7 +268,8 @@ def _memorydb(builder: _Builder, component: Resource, members: list[Resource]) -
         return _lines("MemoryDB"), "data"
     shards, replicas = _int(cluster.inputs.get("numShards")), _int(cluster.inputs.get("numReplicasPerShard"))
     detail = f"{shards} shard x {replicas + 1} nodes {cluster.inputs.get('nodeType')}"
-    return _lines(f"MemoryDB {cluster.inputs.get('engineVersion')}", detail, "cache: not replicated"), "data"
+    replicated = "cache: Multi-Region member" if cluster.inputs.get("multiRegionClusterName") else "cache: not replicated"
+    return _lines(f"MemoryDB {cluster.inputs.get('engineVersion')}", detail, replicated), "data"
 
 
 def _bucket(builder: _Builder, component: Resource, members: list[Resource]) -> tuple[str, str]:
@@ -370,6 +373,13 @@ def _aurora_global(builder: _Builder, root: Resource, members: list[Resource]) -
     cluster = _first(members, T_GLOBAL_CLUSTER)
     identifier = _text(cluster.inputs.get("globalClusterIdentifier")) if cluster else None
     label = _lines("Aurora global database", identifier or root.name)
+    builder.add(Node(f"global/{root.name}", label, None, "data", row=GLOBAL_DATA_ROW), members)
+
+
+def _memorydb_multi_region(builder: _Builder, root: Resource, members: list[Resource]) -> None:
+    cluster = _first(members, T_MEMORYDB_MULTI_REGION)
+    suffix = _text(cluster.inputs.get("multiRegionClusterNameSuffix")) if cluster else None
+    label = _lines("MemoryDB Multi-Region", suffix or root.name, "cache, active-active")
     builder.add(Node(f"global/{root.name}", label, None, "data", row=GLOBAL_DATA_ROW), members)
 
 
@@ -523,6 +533,7 @@ _Drawer = Callable[[_Builder, Resource, list[Resource]], None]
 _GLOBAL_DRAWERS: dict[str, _Drawer] = {
     "multi-region:dns:HostedZone": _zone,
     "multi-region:database:AuroraGlobal": _aurora_global,
+    "multi-region:cache:MultiRegionCache": _memorydb_multi_region,
     "multi-region:database:AuroraMasterSecret": _secret,
     "multi-region:data:GlobalTable": _table,
     "multi-region:edge:Cdn": _cdn,
@@ -539,6 +550,7 @@ def _draw_replication(builder: _Builder) -> None:
     _bucket_edges(builder)
     _table_edges(builder)
     _aurora_edges(builder)
+    _memorydb_edges(builder)
     _secret_edges(builder)
     _event_edges(builder)
     _app_config_edges(builder)
@@ -586,6 +598,15 @@ def _aurora_edges(builder: _Builder) -> None:
                 continue
             role = "primary (writer)" if member.region == builder.primary else "secondary (reader)"
             builder.link(builder.node_of.get(global_cluster.urn), builder.node_of.get(member.urn), "replication", role)
+
+
+def _memorydb_edges(builder: _Builder) -> None:
+    """The MemoryDB Multi-Region cluster to each member, both ways (active-active), with its typical lag."""
+    run = builder.run
+    for multi in run.of_type(T_MEMORYDB_MULTI_REGION):
+        for member in run.of_type(T_MEMORYDB):
+            if multi.urn in member.dependencies or member.inputs.get("multiRegionClusterName"):
+                builder.link(builder.node_of.get(multi.urn), builder.node_of.get(member.urn), "replication", "cache ~1 s")
 
 
 def _secret_edges(builder: _Builder) -> None:

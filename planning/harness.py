@@ -518,6 +518,10 @@ def _computed_outputs(type_: str, name: str, resource_id: str, region: str, inpu
         "aws:memorydb/cluster:Cluster": {
             "clusterEndpoints": [{"address": f"clustercfg.{name}.memorydb.amazonaws.com", "port": 6379}]
         },
+        # AWS names a Multi-Region cluster with a prefix of its own before the given suffix.
+        "aws:memorydb/multiRegionCluster:MultiRegionCluster": {
+            "multiRegionClusterName": f"virxk-{inputs.get('multiRegionClusterNameSuffix', name)}"
+        },
         "aws:apigatewayv2/api:Api": {
             "apiEndpoint": f"https://{resource_id}.execute-api.{region}.amazonaws.com",
             "executionArn": f"arn:{PARTITION}:execute-api:{region}:{ACCOUNT_ID}:{resource_id}",

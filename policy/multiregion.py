@@ -21,6 +21,7 @@ from policy.core import (
     ELASTICACHE_GROUP,
     KMS_KEY,
     MEMORYDB_CLUSTER,
+    MEMORYDB_MULTI_REGION,
     RDS_CLUSTER,
     RDS_GLOBAL_CLUSTER,
     RECORD,
@@ -118,6 +119,38 @@ def aurora_member_in_every_region(stack: Stack) -> Violations:
             yield StackViolation(
                 f"global cluster {identifier} has no member cluster in {', '.join(missing)}", owner.urn if owner else None
             )
+
+
+# What every member of a MemoryDB Multi-Region cluster must share with it (MemoryDB developer guide, "Prerequisites
+# and limitations"); the ACL, key, snapshots and maintenance window may differ per member.
+MULTI_REGION_SHARED = ("engine", "engineVersion", "nodeType", "numShards")
+
+
+@stack_rule(
+    "memorydb-multi-region-member-in-every-region",
+    "A MemoryDB Multi-Region cluster has a member in every region, each with its engine, version, node type and shards.",
+)
+def memorydb_multi_region_member_in_every_region(stack: Stack) -> Violations:
+    clusters = stack.of_type(MEMORYDB_MULTI_REGION)
+    for multi in clusters:
+        name = known(multi.props, "multiRegionClusterName")
+        members = [
+            c
+            for c in stack.of_type(MEMORYDB_CLUSTER)
+            if given(c.props, "multiRegionClusterName")
+            and (len(clusters) == 1 or name is None or known(c.props, "multiRegionClusterName") in (None, name))
+        ]
+        missing = _missing(stack.regions(), {c.region for c in members})
+        if missing:
+            yield StackViolation(f"MemoryDB Multi-Region cluster {multi.name} has no member in {', '.join(missing)}", multi.urn)
+        for member in members:
+            for key in MULTI_REGION_SHARED:
+                theirs, ours = known(multi.props, key), known(member.props, key)
+                if theirs is not None and ours is not None and str(theirs) != str(ours):
+                    yield StackViolation(
+                        f"MemoryDB cluster {member.name}: {key} {ours} differs from its Multi-Region cluster's {theirs}",
+                        member.urn,
+                    )
 
 
 @stack_rule(
@@ -424,6 +457,7 @@ def event_target_dead_letter_queue(resource_type: str, props: Props) -> Messages
 RULES = (
     dynamodb_replicated_to_every_region,
     aurora_member_in_every_region,
+    memorydb_multi_region_member_in_every_region,
     s3_replicated_to_every_region,
     stateful_stores_in_every_region,
     secrets_available_in_every_region,

@@ -6,6 +6,7 @@ from policy.core import (
     DISTRIBUTION,
     ELASTICACHE_GROUP,
     MEMORYDB_CLUSTER,
+    MEMORYDB_MULTI_REGION,
     S3_BUCKET,
     S3_POLICY,
     Messages,
@@ -35,12 +36,13 @@ TLS_1_0_POLICY = "TLS_1_0"
 
 @resource_rule(
     "cache-tls-in-transit",
-    "MemoryDB and ElastiCache accept only TLS connections.",
+    "MemoryDB (a Multi-Region cluster too) and ElastiCache accept only TLS connections.",
     MEMORYDB_CLUSTER,
+    MEMORYDB_MULTI_REGION,
     ELASTICACHE_GROUP,
 )
 def cache_tls_in_transit(resource_type: str, props: Props) -> Messages:
-    if resource_type == MEMORYDB_CLUSTER:
+    if resource_type in (MEMORYDB_CLUSTER, MEMORYDB_MULTI_REGION):
         # MemoryDB defaults to TLS; only an explicit false turns it off (and that cannot be undone in place).
         if flag(props.get("tlsEnabled")) is False:
             yield "tlsEnabled must not be false"

@@ -39,6 +39,7 @@ TEXT_ROW_MS = 5000
 DRAIN_TIMEOUT_SECONDS = 30
 SETTLE_LIMIT_MS = 60_000
 PLANNED, UNPLANNED = "planned switchover", "unplanned failover"
+CACHE_TOPOLOGIES = ("regional", "multiRegion")  # as the stack's cacheTopology
 
 # Simulated seconds of each stretch in which the writers make new events (full, quick); the events are shared out in
 # proportion. The runbooks' stretches ("switchover", "failover") last a fence settle: the writers keep making events
@@ -76,6 +77,7 @@ class DrillOptions:
     lag_ms: int = DEFAULT_LAG_MS
     html: Path = DEFAULT_HTML
     quick: bool = False
+    cache_topology: str = "regional"
 
     @property
     def event_count(self) -> int:
@@ -86,6 +88,8 @@ class DrillOptions:
             raise ValidationError("events", f"got {self.event_count}; allowed: 20 to 20000")
         if not 0 <= self.lag_ms <= 10_000:
             raise ValidationError("lag-ms", f"got {self.lag_ms}; allowed: 0 to 10000")
+        if self.cache_topology not in CACHE_TOPOLOGIES:
+            raise ValidationError("cache-topology", f"got {self.cache_topology!r}; allowed: {', '.join(CACHE_TOPOLOGIES)}")
 
 
 def fence_settle_seconds(tick_ms: int = TICK_MS) -> int:
@@ -157,6 +161,7 @@ class DrillReport:
                 "events": self.options.event_count,
                 "lagMs": self.options.lag_ms,
                 "quick": self.options.quick,
+                "cacheTopology": self.options.cache_topology,
             },
             "regions": list(REGIONS),
             "passed": self.passed,
@@ -288,7 +293,14 @@ def run_drill(options: DrillOptions, progress: Callable[[str], None] | None = No
     moto = MotoServer().start()
     try:
         with captured_logs() as logs:
-            world = World(moto, random.Random(options.seed), lag_ms=options.lag_ms, tick_ms=TICK_MS, logs=logs)
+            world = World(
+                moto,
+                random.Random(options.seed),
+                lag_ms=options.lag_ms,
+                tick_ms=TICK_MS,
+                logs=logs,
+                cache_topology=options.cache_topology,
+            )
             try:
                 return Scenario(world, options, progress or (lambda _: None)).run(started)
             finally:
@@ -389,6 +401,12 @@ class Scenario:
                 self.activations.append(
                     Activation(name, request.planned, source, request.target_region, world.clock.now, tokens, outage_ms)
                 )
+                first = world.first_reads(name, request.target_region)
+                recorder.moment(
+                    "runbook",
+                    f"{name}: first reads in {first.region}: {first.hits} of {first.reads} from its cache ({first.replicated} "
+                    f"of its {first.copies_found} copies came by replication), {first.older} older than its table",
+                )
 
         self.progress(f"  runbook: {name} to {request.target_region}")
         try:
@@ -414,6 +432,8 @@ class Scenario:
             final_records=records,
             served=world.public_reads(item_ids),
             window_ms=replication_window_ms(self.options.lag_ms),
+            reads_checked=world.read_log.checked,
+            older_reads=world.read_log.older,
         )
         checks = verdict(history)
         for run in self.runs:
@@ -470,6 +490,10 @@ class Scenario:
             "unreachable": sums["unreachable"],
             "acceptedNeverDecided": sorted(accepted_keys - decided),
             "deadLetters": dead,
+            "readsChecked": world.read_log.checked,
+            "readsNewerThanTheirTable": world.read_log.newer,
+            "firstReads": [first.as_dict() for first in world.read_log.first],
+            "cacheCopiesReplicated": world.cache_double.applied if world.cache_double is not None else 0,
             "warnings": dict(world.logs.warnings) if world.logs is not None else {},
         }
 
@@ -572,6 +596,12 @@ def _totals_text(totals: Mapping[str, Any]) -> list[str]:
         + "; dead letters: "
         + ", ".join(f"{region} {len(keys)}" for region, keys in totals["deadLetters"].items()),
     ]
+    lines += [
+        f"First reads after {first['run']} in {first['region']}: {first['cacheHits']} of {first['reads']} from its cache "
+        f"({first['copiesReplicated']} of {first['copiesFound']} copies there came by cache replication; "
+        f"{first['itemReadsBefore']} item reads served there before), {first['olderThanTable']} older than its table"
+        for first in totals["firstReads"]
+    ]
     if totals["warnings"]:
         logged = sorted(totals["warnings"].items(), key=lambda item: -item[1])
         lines.append("Warnings the functions logged: " + "; ".join(f"{message} ({count}x)" for message, count in logged[:5]))
@@ -632,13 +662,26 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--html", type=Path, default=DEFAULT_HTML, help=f"where to write the timeline page (default: {DEFAULT_HTML})"
     )
     drill.add_argument("--quick", action="store_true", help="shorter phases and fewer events (what the tests run)")
+    drill.add_argument(
+        "--cache-topology",
+        default=DrillOptions.cache_topology,
+        help="regional (a Redis per region) or multiRegion (their keys replicated as MemoryDB Multi-Region does; "
+        "readers read where DNS points) (default: regional)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the drill, print the timeline and the verdict, write the HTML page; 0 when every check holds, else 1."""
     from simulation.drill_html import render_html
 
-    options = DrillOptions(seed=args.seed, events=args.events, lag_ms=args.lag_ms, html=args.html, quick=args.quick)
+    options = DrillOptions(
+        seed=args.seed,
+        events=args.events,
+        lag_ms=args.lag_ms,
+        html=args.html,
+        quick=args.quick,
+        cache_topology=args.cache_topology,
+    )
     try:
         options.validate()
     except ValidationError as error:

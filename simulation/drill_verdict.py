@@ -56,6 +56,8 @@ class History:
     final_records: region -> record id -> the record (plain JSON) after healing.
     served: region -> item id -> the body ``GET /items/{id}`` served after healing (None: 404).
     window_ms: the replication window of the unplanned failover.
+    reads_checked, older_reads: how many reads during the run were compared with their region's table, and those that
+        served an older version (``region:item@ms``; simulation.drill_reads).
     """
 
     acks: Sequence[Ack]
@@ -65,6 +67,8 @@ class History:
     served: Mapping[str, Mapping[str, Any]]
     window_ms: int
     public_attributes: Sequence[str] = field(default=("Id", "Data", "Version", "Timestamp", "LastUpdatedRegion"))
+    reads_checked: int = 0
+    older_reads: Sequence[str] = ()
 
 
 EXAMPLES = 10  # keys a failed check names
@@ -142,6 +146,12 @@ def verdict(history: History) -> list[Check]:
         _applied_twice(history),
         _differing(history),
         _stale_reads(history),
+        Check.of_found(
+            "reads older than their region's table during the run",
+            list(history.older_reads),
+            f"{len(history.older_reads)} of {history.reads_checked} reads through the APIs served a version older than the "
+            "region's table held at that moment",
+        ),
     ]
 
 

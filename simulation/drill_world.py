@@ -1,7 +1,8 @@
 """The drill's world: two regions on this machine running the real function code, on a simulated clock.
 
-One moto server holds both regions' AWS services, a Redis server per region stands in for MemoryDB, the replication
-double carries writes between the regional tables, and :class:`simulation.aurora_double.GlobalClusterDouble` is
+One moto server holds both regions' AWS services, a Redis server per region stands in for MemoryDB (with
+``multiRegion`` caches, the cache replication double carries its keys between them), the replication double carries
+writes between the regional tables, and :class:`simulation.aurora_double.GlobalClusterDouble` is
 Aurora's control plane. The clock advances in ticks (:meth:`World.tick`: health, writers, processors, readers,
 replication, stream handlers, in that order), single-threaded; the runbook runs between ticks through
 :class:`DrillClients`. A region that is down answers nothing and replicates nothing. How time, DNS, health and
@@ -23,15 +24,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import redis
 from botocore.config import Config
 
 from functions.api import handler as api_handler
-from functions.api.handler import Api
+from functions.api.handler import PUBLIC_ATTRIBUTES, Api
 from functions.processor import handler as processor_handler
 from functions.processor.handler import Processor
 from functions.runbook.model import TRAFFIC_HEALTH_CHECK_GATE, Topology
 from functions.runbook.steps import GATE_OPEN, cluster_identifier
-from functions.shared.cache import ItemCache, cache_breaker
+from functions.shared.cache import ItemCache, cache_breaker, item_key
 from functions.shared.clients import redis_client
 from functions.shared.codec import item_from_image
 from functions.shared.log import now_ms as wall_clock_ms
@@ -45,6 +47,8 @@ from functions.stream import handler as stream_handler
 from functions.stream.handler import StreamHandler
 from planning.harness import read_project
 from simulation.aurora_double import GlobalClusterDouble
+from simulation.cache_replication_double import CacheReplicationDouble
+from simulation.drill_reads import SAME, SERVED_FROM_CACHE, FirstReads, ReadLog, compare_read
 from simulation.http_api import http_api_event
 from simulation.local_servers import MotoServer, RedisServer, free_port
 from simulation.local_tables import create_items_table
@@ -360,6 +364,8 @@ class World:
     duplicate_rate: the share of writes followed by a re-send of an earlier event.
     health_interval_ms, dns_ttl_ms: how often Route53 is evaluated, how long clients keep a DNS answer.
     logs: where the functions' logs go (:func:`captured_logs`): the processors' outcomes are read from it.
+    cache_topology: ``regional`` (a Redis per region, a reader in each) or ``multiRegion`` (the cache replication
+        double between the Redis servers; the readers read where DNS points, as the application's clients do).
     """
 
     def __init__(
@@ -375,6 +381,7 @@ class World:
         health_interval_ms: int = 1000,
         dns_ttl_ms: int = 1000,
         logs: LogCapture | None = None,
+        cache_topology: str = "regional",
     ) -> None:
         self.rng, self.lag_ms, self.tick_ms = rng, lag_ms, tick_ms
         self.items, self.duplicate_rate = items, duplicate_rate
@@ -395,6 +402,7 @@ class World:
                 self.regions[region] = self._build_region(region)
             self._build_gates()
             self.double = self._replication(rng, lag_ms)
+            self.cache_double = self._cache_replication(rng, lag_ms) if cache_topology == "multiRegion" else None
         except BaseException:
             self.close()
             raise
@@ -429,6 +437,8 @@ class World:
         self.events: dict[str, SentEvent] = {}
         self.duplicates_sent = 0
         self.accepted_at: list[tuple[int, str]] = []  # (when, where) of every write an API accepted
+        self.read_log = ReadLog()
+        self.item_reads_since_emptied: Counter[str] = Counter()  # item reads each region served since its Redis started
 
     def _replication(self, rng: random.Random, lag_ms: int) -> GlobalTableReplicationDouble:
         """The replication double between the regions' tables, lagging ``lag_ms / 2 .. lag_ms`` of the clock."""
@@ -443,6 +453,12 @@ class World:
             min_lag_ms=lag_ms // 2,
             max_lag_ms=lag_ms,
         )
+
+    def _cache_replication(self, rng: random.Random, lag_ms: int) -> CacheReplicationDouble:
+        """MemoryDB Multi-Region's stand-in between the regions' Redis servers, lagging as the table's replication."""
+        clients = {name: redis.Redis(host=r.redis.host, port=r.redis.port) for name, r in self.regions.items()}
+        seeded = random.Random(rng.getrandbits(32))
+        return CacheReplicationDouble(clients, seeded, now_ms=self.clock.now_ms, min_lag_ms=lag_ms // 2, max_lag_ms=lag_ms)
 
     def _build_region(self, name: str) -> Region:
         dynamodb = local_client("dynamodb", name, self.endpoint)
@@ -510,6 +526,8 @@ class World:
         self.changed((name,))
         region.redis.stop()
         self.double.hold(name)
+        if self.cache_double is not None:
+            self.cache_double.hold(name)
         self.aurora.set_down(name, True)
 
     def bring_up(self, name: str) -> int:
@@ -517,6 +535,9 @@ class World:
         its held backlog (both ways) is delivered from the next tick. The copies released."""
         region = self.regions[name]
         region.redis.start()
+        self.item_reads_since_emptied[name] = 0
+        if self.cache_double is not None:
+            self.cache_double.release(name, emptied=True)
         region.functions = build_functions(
             name,
             table=region.table,
@@ -560,6 +581,8 @@ class World:
         self.written = set()
         for region in self.regions.values():
             self.handle_stream(region)
+        if self.cache_double is not None:
+            self.cache_double.step()
         for hook in self.after_tick:
             hook()
 
@@ -575,7 +598,7 @@ class World:
             return False
         if any(region.redeliveries or region.may_have_messages for region in self.regions.values()):
             return False
-        return self.double.quiescent()
+        return self.double.quiescent() and (self.cache_double is None or self.cache_double.quiescent())
 
     def evaluate_health(self) -> None:
         """What Route53 sees (the gates in moto, each region's real ``GET /health``), the DNS answer, each region's
@@ -785,12 +808,54 @@ class World:
         }
 
     def read(self) -> None:
-        """One reader per region reads a random item through its region's API (reads are served in every state)."""
-        for name, region in self.regions.items():
-            if region.up:
-                response = self.call_api(region, "GET /items/{id}", item_id=f"item-{self.rng.randrange(self.items):03d}")
-                if response["statusCode"] in (200, 404):
-                    self.counters.reads[name] += 1
+        """One reader per region reads a random item: through its own region's API (reads are served in every state),
+        or with a multi-region cache where DNS points, as clients do (fills then happen where the table is newest)."""
+        for region in list(self.regions.values()):
+            target = self.regions[self.dns_answer] if self.cache_double is not None else region
+            if target.up:
+                self.read_item(target, f"item-{self.rng.randrange(self.items):03d}")
+
+    def read_item(self, region: Region, item_id: str) -> dict[str, Any]:
+        """``GET /items/{id}`` in ``region``, its answer checked against the region's table at this moment."""
+        response = self.call_api(region, "GET /items/{id}", item_id=item_id)
+        if response["statusCode"] in (200, 404):
+            self.counters.reads[region.name] += 1
+            self.item_reads_since_emptied[region.name] += 1
+            if response.get("headers", {}).get("x-cache") == "db":
+                self.read_log.record(region.name, item_id, self.clock.now, SAME)  # this read was the table's
+                return response
+            body = json.loads(response["body"]) if response["statusCode"] == 200 else None
+            record = self._table_record(region, item_id)
+            self.read_log.record(region.name, item_id, self.clock.now, compare_read(body, record, PUBLIC_ATTRIBUTES))
+        return response
+
+    def _table_record(self, region: Region, item_id: str) -> dict[str, Any] | None:
+        found = region.dynamodb.get_item(TableName=TABLE, Key={ATTR_ID: {"S": item_id}}, ConsistentRead=True).get("Item")
+        return item_from_image(found) if found is not None else None
+
+    def first_reads(self, run: str, name: str) -> FirstReads:
+        """Every item read once in ``name`` just after ``run`` activated it, and what its cache held before."""
+        region = self.regions[name]
+        before = self.item_reads_since_emptied[name]
+        ids = [f"item-{index:03d}" for index in range(self.items)]
+        entries = redis.Redis(host=region.redis.host, port=region.redis.port).mget([item_key(i) for i in ids])
+        with_copy = [i for i, entry in zip(ids, entries, strict=True) if entry is not None and b'"item":' in entry]
+        double = self.cache_double
+        replicated = [i for i in with_copy if double is not None and double.origin(name, item_key(i)) not in (None, name)]
+        older_before = len(self.read_log.older)
+        sources = [self.read_item(region, i).get("headers", {}).get("x-cache") for i in ids]
+        found = FirstReads(
+            run,
+            name,
+            reads=len(ids),
+            hits=sum(1 for source in sources if source in SERVED_FROM_CACHE),
+            copies_found=len(with_copy),
+            replicated=len(replicated),
+            item_reads_before=before,
+            older=len(self.read_log.older) - older_before,
+        )
+        self.read_log.first.append(found)
+        return found
 
     def handle_stream(self, region: Region) -> None:
         if not region.up:

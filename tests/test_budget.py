@@ -12,6 +12,7 @@ from planning.budget import (
     AURORA_PROMOTION_SECONDS,
     AURORA_REPLICATION_LAG_SECONDS,
     DYNAMODB_REPLICATION_SECONDS,
+    MEMORYDB_MULTI_REGION_SECONDS,
     PLANNED,
     ROUTE53_PROPAGATION_SECONDS,
     UNPLANNED,
@@ -113,6 +114,19 @@ def test_each_store_row_when_everything_replicates() -> None:
         assert (found[cache_or_config].planned, found[cache_or_config].unplanned) == (None, None)
     assert "a cache" in found["MemoryDB"].basis
     assert "as old as the last deploy" in found["SSM runtime settings"].basis
+
+
+def test_a_multi_region_cache_shows_its_replication_lag_as_a_cache() -> None:
+    found = rows(dataclasses.replace(REPLICATED, memorydb_members=2))
+    assert list(found)[-1] == "MemoryDB Multi-Region" and "MemoryDB" not in found
+    cache = found["MemoryDB Multi-Region"]
+    assert (cache.planned, cache.unplanned) == (MEMORYDB_MULTI_REGION_SECONDS, MEMORYDB_MULTI_REGION_SECONDS) == (1.0, 1.0)
+    assert "a cache, not a store of record" in cache.basis and "refills from the global table" in cache.basis
+
+
+def test_store_facts_count_the_members_of_a_multi_region_cache(run_stack: ProgramRunner) -> None:
+    facts = store_facts(run_stack("prod", cacheTopology="multiRegion", memorydbNodeType="db.r7g.xlarge"))
+    assert facts == dataclasses.replace(REPLICATED, memorydb_members=2)
 
 
 def test_what_does_not_replicate_has_no_bound() -> None:

@@ -18,7 +18,8 @@ from components.cache import (
 )
 from components.config import RegionConfig, StackConfig
 from planning.harness import ACCOUNT_ID, ProgramRun, Resource
-from tests.support.program import ProgramRunner, component_in_regions
+from planning.parity import compare_regions
+from tests.support.program import ProgramRunner, component_in_regions, program
 
 CLUSTER = "aws:memorydb/cluster:Cluster"
 ACL = "aws:memorydb/acl:Acl"
@@ -217,3 +218,53 @@ def test_preview_registers_a_cluster_in_every_region(preview_run: ProgramRun) ->
         cluster = preview_run.one(CLUSTER, region)
         assert cluster.inputs["tlsEnabled"] is True
         assert preview_run.one(ACL, region).inputs["name"] != "open-access"
+
+
+# ---- cacheTopology: multiRegion ----------------------------------------------------------------------------
+
+MULTI_REGION_CLUSTER = "aws:memorydb/multiRegionCluster:MultiRegionCluster"
+MULTI_REGION = {"cacheTopology": "multiRegion", "memorydbNodeType": "db.r7g.xlarge"}
+
+
+def test_regional_topology_has_no_multi_region_cluster_and_no_member(stack_run: ProgramRun) -> None:
+    assert stack_run.of_type(MULTI_REGION_CLUSTER) == []
+    for region in stack_run.config.region_names:
+        assert stack_run.one(CLUSTER, region).inputs.get("multiRegionClusterName") is None
+
+
+@pytest.mark.parametrize("stack", ["prod", "dev"])
+def test_multi_region_cluster_is_global_and_every_region_joins_it(stack: str) -> None:
+    """As Aurora's: the Multi-Region cluster under the GlobalStack in the first region, one member per region under its
+    RegionalStack, joining it by the name AWS gives it; shared settings (engine, version, node type, shards, TLS) on
+    the Multi-Region cluster and the same on every member; the member keeps its own key, ACL and IAM user."""
+    run = program(stack, **MULTI_REGION)
+    cfg = run.config
+    multi = run.one(MULTI_REGION_CLUSTER)
+    assert multi.region == cfg.region_names[0]
+    component = run.by_urn(multi.parent)
+    assert component.type == "multi-region:cache:MultiRegionCache"
+    assert run.by_urn(component.parent).type == "multi-region:global:GlobalStack"
+    assert multi.inputs["multiRegionClusterNameSuffix"] == f"multi-region-{stack}"
+    assert (multi.inputs["engine"], multi.inputs["engineVersion"]) == ("valkey", "7.3")
+    assert multi.inputs["nodeType"] == "db.r7g.xlarge" and multi.inputs["numShards"] == cfg.memorydb.shards
+    assert multi.inputs["tlsEnabled"] is True
+    assert (multi.protect, multi.retain_on_delete) == (stack == "prod", stack == "prod")
+    for region in cfg.region_names:
+        member = run.one(CLUSTER, region)
+        assert member.inputs["multiRegionClusterName"] == f"virxk-multi-region-{stack}"
+        for key in ("engine", "engineVersion", "nodeType", "numShards", "tlsEnabled"):
+            assert member.inputs[key] == multi.inputs[key], key
+        assert member.inputs["kmsKeyArn"].startswith(f"arn:aws:kms:{region}:")
+        assert member.inputs["aclName"] == run.one(ACL, region).inputs["name"]
+        assert run.one(USER, region).inputs["authenticationMode"] == {"type": "iam"}
+        stack_parent = run.by_urn(run.by_urn(member.parent).parent)
+        assert (stack_parent.type, stack_parent.name) == ("multi-region:regional:RegionalStack", region)
+    assert compare_regions(run).ok  # the members differ only where their regions do
+
+
+def test_functions_keep_their_grants_on_each_regions_member() -> None:
+    """The functions connect to their own region's member as before: memorydb:Connect on that member and its user."""
+    regional, multi = program("dev"), program("dev", **MULTI_REGION)
+    policies = "aws:iam/rolePolicy:RolePolicy"
+    for region in multi.config.region_names:
+        assert [p.inputs for p in multi.of_type(policies, region)] == [p.inputs for p in regional.of_type(policies, region)]

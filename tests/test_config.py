@@ -164,6 +164,47 @@ INVALID: list[tuple[str, dict[str, Any], list[str]]] = [
         ["apiThrottleRateLimit: got 20000", "from 1 to 10000"],
     ),
     ("API burst of zero", {"apiThrottleBurstLimit": 0}, ["apiThrottleBurstLimit: got 0", "from 1 to 5000"]),
+    ("unknown cache topology", {"cacheTopology": "global"}, ["cacheTopology: got 'global'", "one of regional, multiRegion"]),
+    (
+        "multi-region cache in a region without MemoryDB Multi-Region",
+        {"cacheTopology": "multiRegion", "memorydbNodeType": "db.r7g.xlarge", "regions": ["us-east-1", "ca-central-1"]},
+        [
+            "cacheTopology: got 'multiRegion'",
+            "regional, or multiRegion with every region among",
+            "eu-west-2",
+            "ca-central-1 is not",
+        ],
+    ),
+    (
+        "multi-region cache on Valkey 7.2",
+        {"cacheTopology": "multiRegion", "memorydbNodeType": "db.r7g.xlarge", "memorydbEngineVersion": "7.2"},
+        ["cacheTopology: got 'multiRegion'", "memorydbEngine valkey at memorydbEngineVersion 7.3 (got valkey 7.2)"],
+    ),
+    (
+        "multi-region cache on Redis OSS",
+        {
+            "cacheTopology": "multiRegion",
+            "memorydbNodeType": "db.r7g.xlarge",
+            "memorydbEngine": "redis",
+            "memorydbEngineVersion": "7.1",
+        },
+        ["cacheTopology: got 'multiRegion'", "(got redis 7.1)"],
+    ),
+    (
+        "multi-region cache on nodes smaller than xlarge",
+        {"cacheTopology": "multiRegion"},
+        ["cacheTopology: got 'multiRegion'", "memorydbNodeType db.r7g.xlarge or larger (got db.r7g.large)"],
+    ),
+    (
+        "multi-region cache over six regions",
+        {
+            "cacheTopology": "multiRegion",
+            "memorydbNodeType": "db.r7g.xlarge",
+            "regions": ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "eu-west-2"],
+            "vpcCidrs": [f"10.{n}.0.0/16" for n in (10, 20, 30, 40, 50, 60)],
+        },
+        ["cacheTopology: got 'multiRegion'", "at most 5 regions; regions has 6"],
+    ),
 ]
 
 
@@ -176,6 +217,13 @@ def test_invalid_config_is_refused_before_any_resource(overrides: dict[str, Any]
         assert fragment in message, f"{fragment!r} not in {message!r}"
     assert "Traceback" not in message
     assert run.resources == [], f"registered before validation: {[r.name for r in run.resources]}"
+
+
+def test_cache_topology_is_regional_by_default_and_multi_region_where_memorydb_offers_it() -> None:
+    assert _load("prod").memorydb.topology == _load("dev").memorydb.topology == "regional"
+    assert read_project().defaults["cacheTopology"] == "regional"
+    multi = _load("prod", cacheTopology="multiRegion", memorydbNodeType="db.r7g.2xlarge").memorydb
+    assert (multi.topology, multi.multi_region, multi.node_type) == ("multiRegion", True, "db.r7g.2xlarge")
 
 
 def test_latency_routing_controls_may_gate_without_health_checks() -> None:

@@ -37,6 +37,15 @@ def test_prod_is_priced_from_its_resources(run_stack: ProgramRunner) -> None:
     assert checks.per_day == pytest.approx((0.75 + 3 * 2.00) / DAYS_PER_MONTH)
 
 
+def test_a_multi_region_cache_is_priced_per_member_node_at_its_own_rate(run_stack: ProgramRunner) -> None:
+    multi = lines(run_stack, "prod", cacheTopology="multiRegion", memorydbNodeType="db.r7g.xlarge")
+    rate = PRICES["hourly"]["memorydb_multi_region"]["valkey"]["db.r7g.xlarge"]
+    assert multi["MemoryDB Multi-Region valkey db.r7g.xlarge"] == CostLine(
+        "MemoryDB Multi-Region valkey db.r7g.xlarge", 6, pytest.approx(24 * rate)
+    )
+    assert not [item for item in multi if item.startswith("MemoryDB valkey")]
+
+
 def test_dev_is_cheaper_and_has_no_hosted_zone(run_stack: ProgramRunner) -> None:
     dev, prod = cost_of(run_stack("dev"), PRICES), cost_of(run_stack("prod"), PRICES)
     assert 0 < dev.total < prod.total / 2

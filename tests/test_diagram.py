@@ -141,6 +141,19 @@ def test_aurora_global_cluster_replicates_to_each_member_by_role(run_stack: Prog
     assert "dir=back" in line and 'label="primary (writer)"' in line
 
 
+def test_a_multi_region_cache_is_global_and_replicates_to_each_member(run_stack: ProgramRunner) -> None:
+    regional = build_diagram(run_stack("prod"))
+    assert "not replicated" in regional.node("us-east-1/memorydb").label
+    assert not [e for e in regional.of_kind("replication") if "memorydb" in e.tail]
+    run = run_stack("prod", cacheTopology="multiRegion", memorydbNodeType="db.r7g.xlarge")
+    diagram = build_diagram(run)
+    assert diagram.node("global/memorydb-multi-region").label == "MemoryDB Multi-Region\nmulti-region-prod\ncache, active-active"
+    assert diagram.node("global/memorydb-multi-region").region is None
+    edges = {e.head: e.label for e in diagram.of_kind("replication") if e.tail == "global/memorydb-multi-region"}
+    assert edges == {"us-east-1/memorydb": "cache ~1 s", "eu-west-1/memorydb": "cache ~1 s"}
+    assert diagram.node("eu-west-1/memorydb").label.endswith("cache: Multi-Region member")
+
+
 def test_aurora_roles_follow_the_primary(run_stack: ProgramRunner) -> None:
     diagram = build_diagram(run_stack("prod", primaryRegion="eu-west-1"))
     edges = {e.head: e.label for e in diagram.of_kind("replication") if e.tail == "global/aurora-global"}

@@ -26,6 +26,7 @@ from simulation.drill import (
     run_drill,
 )
 from simulation.drill_html import render_html
+from simulation.drill_reads import NEWER, OLDER, SAME, compare_read
 from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, History, item_tokens, missing_at, passed, verdict
 from simulation.drill_world import PRIMARY, SECONDARY, resolve_failover
 
@@ -35,7 +36,8 @@ CHROMIUM_TIMEOUT_SECONDS = 60
 
 @pytest.fixture(scope="module")
 def report() -> DrillReport:
-    return run_drill(DrillOptions(quick=True, seed=7))
+    """The quick drill with the multi-region cache: every check of the regional one, and the cache's replication."""
+    return run_drill(DrillOptions(quick=True, seed=7, cache_topology="multiRegion"))
 
 
 @pytest.fixture(scope="module")
@@ -62,12 +64,30 @@ def test_every_check_of_the_verdict_holds(report: DrillReport) -> None:
         "duplicates applied twice",
         "items that differ between regions after healing",
         "reads that disagree with the table after healing",
+        "reads older than their region's table during the run",
     ]
     assert check(report, f"acknowledged writes lost at the {PLANNED}")[0] == 0
     assert check(report, "acknowledged writes lost after healing")[0] == 0
     assert check(report, "duplicates applied twice")[0] == 0
     assert check(report, "items that differ between regions after healing")[0] == 0
     assert check(report, "reads that disagree with the table after healing")[0] == 0
+    assert check(report, "reads older than their region's table during the run")[0] == 0
+
+
+def test_after_a_switchover_to_a_region_warmed_only_by_cache_replication_the_first_reads_are_cache_hits(
+    report: DrillReport,
+) -> None:
+    """eu-west-1 came back from its outage with an empty Redis and served no item read until the switchover made it
+    active (the readers read where DNS points): every copy in its cache came from us-east-1's by replication, and every
+    first read there is served from it, none older than eu-west-1's table."""
+    planned, unplanned = report.totals["firstReads"]
+    assert (planned["run"], planned["region"], planned["itemReadsBefore"]) == (PLANNED, SECONDARY, 0)
+    assert planned["reads"] == 8 and planned["copiesFound"] == planned["copiesReplicated"] > 0
+    assert planned["cacheHits"] == planned["copiesFound"] >= planned["reads"] // 2
+    assert planned["olderThanTable"] == 0
+    assert (unplanned["run"], unplanned["region"], unplanned["olderThanTable"]) == (UNPLANNED, PRIMARY, 0)
+    assert unplanned["cacheHits"] >= unplanned["copiesFound"] > 0
+    assert report.totals["readsChecked"] > 100 and report.totals["cacheCopiesReplicated"] > 0
 
 
 def test_the_unplanned_failover_really_leaves_writes_behind_and_only_inside_the_window(report: DrillReport) -> None:
@@ -294,6 +314,32 @@ def test_a_read_that_disagrees_with_the_table_fails() -> None:
     assert names_failing(h) == ["reads that disagree with the table after healing"]
 
 
+def test_a_read_older_than_its_regions_table_during_the_run_fails() -> None:
+    older = History(
+        acks=[],
+        activations=[],
+        expected_activations=[],
+        final_records={US: {}, EU: {}},
+        served={},
+        window_ms=1750,
+        reads_checked=3,
+        older_reads=["us-east-1:a@1000"],
+    )
+    assert names_failing(older) == ["reads older than their region's table during the run"]
+
+
+def test_a_read_is_older_newer_or_the_same_as_the_table() -> None:
+    attributes = ("Id", "Data", "Timestamp")
+    table = {"Id": "a", "Data": {"v": 2}, "Timestamp": 200, "OrderToken": "t2"}
+    assert compare_read({"Id": "a", "Data": {"v": 2}, "Timestamp": 200}, table, attributes) == SAME
+    assert compare_read({"Id": "a", "Data": {"v": 1}, "Timestamp": 100}, table, attributes) == OLDER
+    assert compare_read({"Id": "a", "Data": {"v": 9}, "Timestamp": 200}, table, attributes) == OLDER  # a tie: counted
+    assert compare_read({"Id": "a", "Data": {"v": 3}, "Timestamp": 300}, table, attributes) == NEWER
+    assert compare_read(None, table, attributes) == OLDER  # "not found" while the table has it
+    assert compare_read({"Id": "a", "Data": {}, "Timestamp": 1}, None, attributes) == NEWER
+    assert compare_read(None, None, attributes) == SAME
+
+
 # ---- helpers and the CLI ----------------------------------------------------------------------------------------------
 
 
@@ -318,7 +364,11 @@ def test_dns_follows_route53_failover_routing(healthy: dict[str, bool], answer: 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--events", "5"], "--events: got 5; allowed: 20 to 20000"), (["--lag-ms", "-1"], "--lag-ms: got -1; allowed: 0 to 10000")],
+    [
+        (["--events", "5"], "--events: got 5; allowed: 20 to 20000"),
+        (["--lag-ms", "-1"], "--lag-ms: got -1; allowed: 0 to 10000"),
+        (["--cache-topology", "global"], "--cache-topology: got 'global'; allowed: regional, multiRegion"),
+    ],
 )
 def test_bad_options_are_refused_before_anything_starts(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]

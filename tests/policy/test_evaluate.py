@@ -16,7 +16,7 @@ from planning.harness import ProgramRun
 from policy.evaluate import STACK_TYPE, PolicyConfigError, PolicyReport, Violation, enforcement_levels, engine_props, evaluate
 from policy.pack import RULES
 from policy.protection import DELETION_PROTECTION
-from tests.support.program import ProgramRunner
+from tests.support.program import ProgramRunner, program
 
 Inputs = dict[str, Any]
 NO_DOMAIN_RULE = "dns-routing-covers-every-region"
@@ -173,3 +173,12 @@ def test_engine_props_unwrap_secrets_and_mark_unknowns() -> None:
     secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "hunter2"}
     props = engine_props({"password": secret, "arn": Unknown(), "list": (1, {"x": Unknown()})})
     assert props == {"password": "hunter2", "arn": UNKNOWN_STRING_VALUE, "list": [1, {"x": UNKNOWN_STRING_VALUE}]}
+
+
+@pytest.mark.parametrize("preview", [False, True])
+def test_a_stack_with_a_multi_region_cache_passes_the_pack(preview: bool) -> None:
+    """Its Multi-Region cluster and members, in preview (the name members join is unknown) and in update mode."""
+    run = program("prod", preview=preview, cacheTopology="multiRegion", memorydbNodeType="db.r7g.xlarge")
+    report = evaluate(run)
+    assert report.passed, "\n".join(report.summary_lines())
+    assert not {n.rule for n in report.not_run} & {"memorydb-multi-region-member-in-every-region", "cache-tls-in-transit"}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy import multiregion
 from policy.core import (
@@ -12,6 +14,7 @@ from policy.core import (
     DYNAMODB_TABLE,
     KMS_KEY,
     MEMORYDB_CLUSTER,
+    MEMORYDB_MULTI_REGION,
     RDS_CLUSTER,
     RDS_GLOBAL_CLUSTER,
     RECORD,
@@ -103,6 +106,21 @@ def record(name: str, *, failover: str | None = None, latency: str | None = None
 
 
 GLOBAL = resource(RDS_GLOBAL_CLUSTER, "global", EAST, globalClusterIdentifier="app")
+CACHE_SHARED = {"engine": "valkey", "engineVersion": "7.3", "nodeType": "db.r7g.xlarge", "numShards": 1}
+MULTI_CACHE = resource(MEMORYDB_MULTI_REGION, "cache", EAST, multiRegionClusterName="virxk-app", **CACHE_SHARED)
+
+
+def cache_member(region: str, *, unknown: bool = False, **props: Any) -> StackResource:
+    """A member of MULTI_CACHE in ``region`` (the name it joins known only after the update when ``unknown``)."""
+    joined = UNKNOWN_STRING_VALUE if unknown else "virxk-app"
+    member = resource(MEMORYDB_CLUSTER, f"cache-{region}", region, multiRegionClusterName=joined, **{**CACHE_SHARED, **props})
+    return dataclasses.replace(member, props=unknown_checking_proxy(dict(member.props))) if unknown else member
+
+
+def cache_members(*regions: str, unknown: bool = False) -> list[StackResource]:
+    return [cache_member(region, unknown=unknown) for region in regions]
+
+
 EAST_CLUSTER = resource(RDS_CLUSTER, "east-cluster", EAST, globalClusterIdentifier="app")
 WEST_CLUSTER = resource(RDS_CLUSTER, "west-cluster", WEST, globalClusterIdentifier="app")
 GATED: dict[str, Any] = {"healthCheckId": "gate", "ttl": 60.0}
@@ -134,6 +152,20 @@ CASES: Cases = {
         failing=[
             (stack(GLOBAL, EAST_CLUSTER), "global cluster app has no member cluster in eu-west-1"),
             (stack(GLOBAL, EAST_CLUSTER, WEST_CLUSTER, resource(RDS_CLUSTER, "solo", WEST)), "cluster solo is not a member"),
+        ],
+    ),
+    "memorydb-multi-region-member-in-every-region": StackCases(
+        passing=[stack(MULTI_CACHE, *cache_members(EAST, WEST)), stack(MULTI_CACHE, *cache_members(EAST, WEST, unknown=True))],
+        failing=[
+            (stack(MULTI_CACHE, *cache_members(EAST)), "MemoryDB Multi-Region cluster cache has no member in eu-west-1"),
+            (
+                stack(MULTI_CACHE, *cache_members(EAST), cache_member(WEST, engineVersion="7.2")),
+                "MemoryDB cluster cache-eu-west-1: engineVersion 7.2 differs from its Multi-Region cluster's 7.3",
+            ),
+            (
+                stack(MULTI_CACHE, *cache_members(EAST), resource(MEMORYDB_CLUSTER, "regional", WEST, **CACHE_SHARED)),
+                "no member in eu-west-1",
+            ),
         ],
     ),
     "s3-replicated-to-every-region": StackCases(

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from policy import tls
-from policy.core import DISTRIBUTION, ELASTICACHE_GROUP, MEMORYDB_CLUSTER, S3_POLICY, Rule
+from policy.core import DISTRIBUTION, ELASTICACHE_GROUP, MEMORYDB_CLUSTER, MEMORYDB_MULTI_REGION, S3_POLICY, Rule
 from tests.support.policy_cases import (
     Cases,
     ResourceCases,
@@ -50,8 +50,13 @@ CASES: Cases = {
             (MEMORYDB_CLUSTER, {"tlsEnabled": True}),
             (MEMORYDB_CLUSTER, {"name": "cache"}),
             (ELASTICACHE_GROUP, {"transitEncryptionEnabled": True}),
+            (MEMORYDB_MULTI_REGION, {"tlsEnabled": True}),
         ],
-        failing=[(MEMORYDB_CLUSTER, {"tlsEnabled": False}, "tlsEnabled"), (ELASTICACHE_GROUP, {}, "transitEncryptionEnabled")],
+        failing=[
+            (MEMORYDB_CLUSTER, {"tlsEnabled": False}, "tlsEnabled"),
+            (ELASTICACHE_GROUP, {}, "transitEncryptionEnabled"),
+            (MEMORYDB_MULTI_REGION, {"tlsEnabled": False}, "tlsEnabled"),
+        ],
     ),
     "cloudfront-tls-1-2": ResourceCases(
         passing=[
