@@ -19,15 +19,26 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.runbook.model import STEP_ACTIVATE, FailoverRequest, RunRecord, StepRefusedError, StepResult, StepRetryableError
+from functions.runbook.model import (
+    STEP_ACTIVATE,
+    STEP_PROMOTE,
+    FailoverRequest,
+    RunRecord,
+    StepRefusedError,
+    StepResult,
+    StepRetryableError,
+)
 from functions.runbook.runner import run_failover
 from functions.shared.errors import ValidationError
 from functions.shared.state_cache import STATE_CACHE_SECONDS
 from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, Check, History, item_tokens, passed, verdict
 from simulation.drill_world import PRIMARY, REGIONS, SECONDARY, World, captured_logs
 from simulation.local_servers import MotoServer
+
+if TYPE_CHECKING:
+    from simulation.browser import Browser
 
 DEFAULT_HTML = Path(".build/drill/timeline.html")
 DEFAULT_EVENTS = 600
@@ -144,6 +155,7 @@ class DrillReport:
     elapsed_seconds: float
     window_ms: int
     fence_settle_seconds: int
+    page: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -181,6 +193,7 @@ class DrillReport:
             "runs": [
                 {"name": r.name, "status": r.status, "steps": r.steps, "writeDowntimeMs": r.write_downtime_ms} for r in self.runs
             ],
+            "page": self.page,
         }
 
 
@@ -226,6 +239,8 @@ class Recorder:
     def _outcome(self, region: str, fields: Mapping[str, Any]) -> None:
         kind = str(fields["kind"])
         key = str(fields["idempotency_key"])
+        if key not in self.world.events:
+            return  # an event the status page sent (simulation/drill_page.py), not one of the writers'
         if kind in (APPLIED, STALE):
             self.acks.append(Ack(key, str(fields["item_id"]), str(fields["order_token"]), region, self.world.clock.now, kind))
         elif str(fields.get("region")) != region:
@@ -281,17 +296,31 @@ class Recorder:
 # ---- the scenario ---------------------------------------------------------------------------------------------------
 
 
-def run_drill(options: DrillOptions, progress: Callable[[str], None] | None = None) -> DrillReport:
-    """Run the whole scenario on fresh local servers; the report (the servers are stopped when it returns)."""
+def run_drill(
+    options: DrillOptions, progress: Callable[[str], None] | None = None, *, browser: Browser | None = None
+) -> DrillReport:
+    """Run the whole scenario on fresh local servers; the report (the servers are stopped when it returns). With a
+    ``browser``, the status page is opened in it at each phase (:mod:`simulation.drill_page`) and its screenshots
+    written beside ``options.html``."""
     options.validate()
     started = time.monotonic()
     moto = MotoServer().start()
     try:
         with captured_logs() as logs:
             world = World(moto, random.Random(options.seed), lag_ms=options.lag_ms, tick_ms=TICK_MS, logs=logs)
+            camera = None
             try:
-                return Scenario(world, options, progress or (lambda _: None)).run(started)
+                if browser is not None:
+                    from simulation.drill_page import PageCamera
+
+                    camera = PageCamera(world, options.html.parent, browser)
+                scenario = Scenario(world, options, progress or (lambda _: None), camera.capture if camera else None)
+                report = scenario.run(started)
+                report.page = [shot.as_dict() for shot in camera.shots] if camera else []
+                return report
             finally:
+                if camera is not None:
+                    camera.close()
                 world.close()
     finally:
         moto.stop()
@@ -300,8 +329,15 @@ def run_drill(options: DrillOptions, progress: Callable[[str], None] | None = No
 class Scenario:
     """The five phases of the module notes, on one world."""
 
-    def __init__(self, world: World, options: DrillOptions, progress: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        world: World,
+        options: DrillOptions,
+        progress: Callable[[str], None],
+        on_phase: Callable[[str], object] | None = None,
+    ) -> None:
         self.world, self.options, self.progress = world, options, progress
+        self.on_phase = on_phase or (lambda _: None)
         self.recorder = Recorder(world)
         self.settle = fence_settle_seconds()
         self.seconds = {**PHASE_SECONDS[options.quick], "switchover": float(self.settle), "failover": float(self.settle)}
@@ -317,11 +353,13 @@ class Scenario:
 
         self.phase("1 steady", "phase 1: steady writes from writers in both regions (us-east-1 active at epoch 1)")
         self.write_for("steady")
+        self.on_phase("steady")
 
         self.phase("2 outage", f"phase 2: outage of the passive region {SECONDARY}")
         world.take_down(SECONDARY)
         recorder.moment("outage", f"{SECONDARY} down: its functions and Redis stop, replication to and from it is held")
         self.write_for("outage")
+        self.on_phase("outage")
         held = len(world.double.backlog(PRIMARY, SECONDARY))
         released = world.bring_up(SECONDARY)
         recorder.moment("heal", f"{SECONDARY} back: {released} held copies replicate ({held} writes of {PRIMARY} it missed)")
@@ -354,6 +392,8 @@ class Scenario:
         recorder.moment(
             "settled" if settled else "note", "everything replicated and handled" if settled else "did not settle in time"
         )
+        self.on_phase("healed")
+        self.run_until(world.settled, SETTLE_LIMIT_MS)  # what the page sent replicates too
         recorder.sample()
         return self.report(started)
 
@@ -383,6 +423,9 @@ class Scenario:
         def on_step(step: str, result: StepResult) -> None:
             wait = "" if result.done else f", again in {result.wait_seconds} s"
             recorder.moment("runbook", f"{name}: {step} {'done' if result.done else 'not yet'}{wait} ({_brief(result.detail)})")
+            if step == STEP_PROMOTE and result.done:
+                # The page while the fence holds, after the fence settle: every API's copy of the state shows it.
+                self.on_phase("switchover" if request.planned else "failover")
             if step == STEP_ACTIVATE and result.done:
                 tokens = item_tokens(world.table_items(request.target_region))
                 source = _source_of(self.topology.regions, request.target_region)
@@ -632,6 +675,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--html", type=Path, default=DEFAULT_HTML, help=f"where to write the timeline page (default: {DEFAULT_HTML})"
     )
     drill.add_argument("--quick", action="store_true", help="shorter phases and fewer events (what the tests run)")
+    drill.add_argument(
+        "--no-page",
+        action="store_true",
+        help="do not open the status page in headless Chromium at each phase (by default its screenshots go beside "
+        "the timeline page when Chromium is installed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -644,10 +693,26 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         print(f"error: --{error.field}: {error.message}", file=sys.stderr)
         return 2
-    report = run_drill(options, progress=lambda line: print(line, flush=True))
+    report = _run_with_page(options, with_page=not args.no_page)
     print()
     print(render_text(report))
     options.html.parent.mkdir(parents=True, exist_ok=True)
     options.html.write_text(render_html(report), encoding="utf-8")
     print(f"\nTimeline page: {options.html}")
     return 0 if report.passed else 1
+
+
+def _run_with_page(options: DrillOptions, *, with_page: bool) -> DrillReport:
+    """The drill, with the status page opened in Chromium at each phase when asked for and Chromium is installed."""
+    from simulation.browser import Browser, chromium_binary
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+
+    binary = chromium_binary() if with_page else None
+    if binary is None:
+        if with_page:
+            print("Chromium is not installed: no screenshots of the status page (apt-get install chromium)", flush=True)
+        return run_drill(options, progress=progress)
+    with Browser(binary) as browser:
+        return run_drill(options, progress=progress, browser=browser)

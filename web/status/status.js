@@ -4,6 +4,8 @@
   'use strict';
 
   const view = {config: null, answers: {}, state: null, serving: null, first: null, refreshes: 0, lastEvent: null};
+  // The state first seen since this tab opened the page (kept across reloads until the Reload button forgets it).
+  const FIRST_KEY = 'status-page-first-state';
 
   function $(id) { return document.getElementById(id); }
   function cell(row, text, cls) {
@@ -47,13 +49,25 @@
     view.state = readable.length ? readable[0].summary : null;
     const active = view.state && view.state.status === 'active' ? view.answers[view.state.activeRegion] : null;
     view.serving = active && active.answered && active.summary.healthy ? view.state.activeRegion : null;
-    if (view.state && !view.first) view.first = {activeRegion: view.state.activeRegion, epoch: view.state.epoch};
+    if (view.state && !view.first) {
+      view.first = {activeRegion: view.state.activeRegion, epoch: view.state.epoch};
+      sessionStorage.setItem(FIRST_KEY, JSON.stringify(view.first));
+    }
   }
 
   function lagText(summary) {
     const lags = summary.replication || [];
     if (!lags.length) return 'no other region';
     return lags.map(l => '→ ' + l.to + ': ' + (l.lagMs === null ? 'no data' : Math.round(l.lagMs) + ' ms')).join(', ');
+  }
+
+  // Write health: a region that fails only the state check serves reads (standby, or every region while fenced).
+  function healthText(region, s) {
+    if (s.healthy) return 'healthy: serves reads and writes';
+    if (s.failed.length === 1 && s.failed[0] === 'state') {
+      return (s.status === 'active' ? 'standby' : s.status) + ': serves reads, not writes';
+    }
+    return 'unhealthy: ' + s.failed.join(', ') + ' failing';
   }
 
   function renderRegions() {
@@ -77,7 +91,7 @@
       cell(row, s.status ? s.status + ' in ' + s.activeRegion + (behind ? ' (behind: epoch ' + view.state.epoch + ' elsewhere)' : '')
         : 'unreadable', behind ? 'behind' : '');
       cell(row, s.epoch === null ? '' : String(s.epoch));
-      cell(row, s.healthy ? 'healthy' : 'unhealthy: ' + s.failed.join(', '), s.healthy ? '' : 'unhealthy');
+      cell(row, healthText(region, s), s.healthy ? '' : 'unhealthy');
       cell(row, lagText(s));
       cell(row, view.serving === region ? 'serves traffic' : '', view.serving === region ? 'serving' : '');
       body.appendChild(row);
@@ -107,8 +121,9 @@
     if (moved) {
       $('moved-text').textContent = view.first.activeRegion !== s.activeRegion
         ? 'The application moved from ' + view.first.activeRegion + ' to ' + s.activeRegion + ' (epoch ' + s.epoch +
-          ') since this page loaded: reload it, and retry what you sent before.'
-        : 'The application changed epoch (' + view.first.epoch + ' → ' + s.epoch + ') since this page loaded: reload it.';
+          ') since you opened this page: reload, and retry what you sent before.'
+        : 'The application changed epoch (' + view.first.epoch + ' → ' + s.epoch + ') since you opened this page: ' +
+          'a failover ran; reload, and retry what you sent before.';
     }
   }
 
@@ -119,8 +134,10 @@
     let write;
     if (!s) write = {allowed: false, text: 'Send events: no region answers; nothing can be sent.'};
     else if (s.status === 'active' && view.serving) write = {allowed: true, text: 'Send events: accepted by ' + view.serving + '.'};
-    else if (s.status === 'active') write = {allowed: false,
+    else if (s.status === 'active' && !(view.answers[s.activeRegion] || {}).answered) write = {allowed: false,
       text: 'Send events: the active region ' + s.activeRegion + ' does not answer; writes wait for a failover.'};
+    else if (s.status === 'active') write = {allowed: false,
+      text: 'Send events: the active region ' + s.activeRegion + ' does not report itself healthy for writes yet.'};
     else if (s.status === 'fenced') write = {allowed: false,
       text: 'Send events: refused while fenced (503, retry after a few seconds); retry after the failover.'};
     else write = {allowed: false, text: 'Send events: refused until the failover to ' + s.activeRegion + ' completes; then retry.'};
@@ -208,8 +225,9 @@
       outcome('accepted', 'Accepted by ' + region + ' (queued); not applied yet.');
     } else if (answer.status === 503) {
       const message = answer.body && answer.body.message ? answer.body.message : 'unavailable';
-      outcome('refused', 'Refused while fenced by ' + region + ': ' + message + '. Retry after ' + (answer.retryAfter || 'a few') +
-        ' s, or after the failover.');
+      const moving = view.state && view.state.status === 'failover' ? 'while the failover runs' : 'while fenced';
+      outcome('refused', 'Refused ' + moving + ' by ' + region + ' (503): ' + message + '. Retry after ' +
+        (answer.retryAfter || 'a few') + ' s; after the failover the write is accepted.');
     } else {
       const body = answer.body || {};
       outcome('invalid', 'Refused (' + answer.status + ')' + (body.field ? ', field ' + body.field : '') + ': ' + (body.message || ''));
@@ -233,7 +251,8 @@
   }
 
   async function start() {
-    $('reload').addEventListener('click', () => location.reload());
+    try { view.first = JSON.parse(sessionStorage.getItem(FIRST_KEY) || 'null'); } catch (error) { view.first = null; }
+    $('reload').addEventListener('click', () => { sessionStorage.removeItem(FIRST_KEY); location.reload(); });
     try {
       const response = await fetch('config.json', {cache: 'no-store'});
       view.config = await response.json();
