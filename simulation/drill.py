@@ -316,7 +316,9 @@ def run_drill(
                     camera = PageCamera(world, options.html.parent, browser)
                 scenario = Scenario(world, options, progress or (lambda _: None), camera.capture if camera else None)
                 report = scenario.run(started)
-                report.page = [shot.as_dict() for shot in camera.shots] if camera else []
+                seen = scenario.photographed
+                shots = camera.shots if camera else []
+                report.page = [{**s.as_dict(), "t": seen[s.phase].at_ms, "drillPhase": seen[s.phase].phase} for s in shots]
                 return report
             finally:
                 if camera is not None:
@@ -337,7 +339,8 @@ class Scenario:
         on_phase: Callable[[str], object] | None = None,
     ) -> None:
         self.world, self.options, self.progress = world, options, progress
-        self.on_phase = on_phase or (lambda _: None)
+        self._on_phase = on_phase
+        self.photographed: dict[str, Moment] = {}
         self.recorder = Recorder(world)
         self.settle = fence_settle_seconds()
         self.seconds = {**PHASE_SECONDS[options.quick], "switchover": float(self.settle), "failover": float(self.settle)}
@@ -396,6 +399,14 @@ class Scenario:
         self.run_until(world.settled, SETTLE_LIMIT_MS)  # what the page sent replicates too
         recorder.sample()
         return self.report(started)
+
+    def on_phase(self, name: str) -> None:
+        """The status page's moment at this phase (``name``: one of ``simulation.drill_page.PHASE_ACTIONS``)."""
+        if self._on_phase is None:
+            return
+        self.recorder.moment("page", f"status page opened ({name})")
+        self.photographed[name] = self.recorder.moments[-1]
+        self._on_phase(name)
 
     def phase(self, name: str, text: str) -> None:
         self.recorder.start_phase(name, text)
@@ -646,7 +657,9 @@ def _rows(buckets: list[Bucket]) -> list[_Row]:
 
 
 def _moment_line(moment: Moment) -> str:
-    marker = {"phase": "==", "outage": "!!", "heal": "++", "runbook": "->", "state": " *", "dns": " @"}.get(moment.kind, "  ")
+    marker = {"phase": "==", "outage": "!!", "heal": "++", "runbook": "->", "state": " *", "dns": " @", "page": " #"}.get(
+        moment.kind, "  "
+    )
     return f"{moment.at_ms / 1000:>10.1f}s  {marker} {moment.text}"
 
 

@@ -51,8 +51,9 @@ def report(browser: Browser) -> DrillReport:
 
 
 @pytest.fixture(scope="module")
-def page(report: DrillReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("drill") / "timeline.html"
+def page(report: DrillReport) -> Iterator[Path]:
+    """The report where ``ops drill`` writes it, beside the status page's screenshots."""
+    path = DRILL_DIRECTORY / DEFAULT_HTML.name
     path.write_text(render_html(report), encoding="utf-8")
     yield path
 
@@ -139,10 +140,59 @@ def test_the_page_renders_the_verdict_and_the_chart_in_headless_chromium(
     for found in report.checks:
         assert found.name in verdict_block
     assert "Every check holds." in dom
-    chart = dom[dom.index('<svg id="chart"') :]
-    assert chart.count("<polyline") == 6  # applied, refused, replicated per region
-    assert chart.count('class="phase-band"') == 5
+    drawn = browser.evaluate(
+        "[document.querySelectorAll('#chart polyline').length, document.querySelectorAll('#failed-chart polyline').length,"
+        " document.querySelectorAll('#chart .phase-band').length]"
+    )
+    # Applied and replicated per region above; refused and unanswered per region on their own axis below.
+    assert drawn == [4, 4, 5]
     assert dom.count('class="phase-row"') == 5
+
+
+def test_every_phase_is_labelled_and_no_two_labels_overlap(page: Path, browser: Browser) -> None:
+    browser.navigate(page.as_uri())
+    boxes = browser.evaluate(
+        "Array.from(document.querySelectorAll('#chart .phase-label')).map(t => {"
+        " const b = t.getBBox(); return [t.textContent, b.x, b.y, b.width, b.height]; })"
+    )
+    assert [box[0] for box in boxes] == ["1 steady", "2 outage", "3 switchover", "4 failover", "5 healing"]
+    for index, (name, x, y, width, height) in enumerate(boxes):
+        assert width > 0 and height > 0, name
+        for other, ox, oy, owidth, oheight in boxes[index + 1 :]:
+            apart = x + width <= ox or ox + owidth <= x or y + height <= oy or oy + oheight <= y
+            assert apart, f"{name} overlaps {other}"
+
+
+def test_the_legend_names_every_mark_and_series_drawn(page: Path, browser: Browser) -> None:
+    browser.navigate(page.as_uri())
+    found = browser.evaluate(
+        "({marks: Array.from(new Set(Array.from(document.querySelectorAll('.moment-mark')).map(m => m.dataset.kind))),"
+        " legendMarks: Array.from(document.querySelectorAll('#legend .legend-mark')).map(m => m.dataset.mark),"
+        " series: Array.from(new Set(Array.from(document.querySelectorAll('polyline.series')).map(p => p.dataset.series))),"
+        " legendSeries: Array.from(document.querySelectorAll('#legend .legend-series')).map(m => m.dataset.series)})"
+    )
+    # DNS and state changes are marked, as are outages, heals, the runbook and the status page's moments.
+    assert set(found["marks"]) == {"outage", "heal", "runbook", "state", "dns", "page"}
+    assert sorted(found["legendMarks"]) == sorted(found["marks"])
+    assert sorted(found["legendSeries"]) == sorted(found["series"]) and len(found["series"]) == 8
+
+
+def test_each_phase_shows_the_status_page_as_it_was_then(page: Path, browser: Browser) -> None:
+    browser.navigate(page.as_uri())
+    cells = browser.evaluate(
+        "Array.from(document.querySelectorAll('tr.phase-row')).map(row => {"
+        " const img = row.querySelector('td.page-shot img');"
+        " return [row.cells[0].textContent, img ? img.getAttribute('src') : null, img ? img.naturalWidth : 0,"
+        " row.querySelector('td.page-shot .caption').textContent]; })"
+    )
+    assert [cell[:3] for cell in cells] == [
+        ["1 steady", "status-steady.png", 1100],
+        ["2 outage", "status-outage.png", 1100],
+        ["3 switchover", "status-switchover.png", 1100],
+        ["4 failover", "status-failover.png", 1100],
+        ["5 healing", "status-healed.png", 1100],
+    ]  # loaded: the screenshots are beside the report
+    assert "the form got: applied, duplicate." in cells[0][3] and "Writes refused" in cells[2][3]
 
 
 def test_the_page_screenshot_is_not_blank(page: Path, tmp_path: Path, browser: Browser) -> None:
