@@ -149,11 +149,18 @@ def test_the_page_renders_the_verdict_and_the_chart_in_headless_chromium(
     assert dom.count('class="phase-row"') == 5
 
 
-def test_every_phase_is_labelled_and_no_two_labels_overlap(page: Path, browser: Browser) -> None:
+def read_report(page: Path, browser: Browser, script: str) -> Any:
+    """``script``'s value on the drill's report, freshly opened."""
     browser.navigate(page.as_uri())
-    boxes = browser.evaluate(
+    return browser.evaluate(script)
+
+
+def test_every_phase_is_labelled_and_no_two_labels_overlap(page: Path, browser: Browser) -> None:
+    boxes = read_report(
+        page,
+        browser,
         "Array.from(document.querySelectorAll('#chart .phase-label')).map(t => {"
-        " const b = t.getBBox(); return [t.textContent, b.x, b.y, b.width, b.height]; })"
+        " const b = t.getBBox(); return [t.textContent, b.x, b.y, b.width, b.height]; })",
     )
     assert [box[0] for box in boxes] == ["1 steady", "2 outage", "3 switchover", "4 failover", "5 healing"]
     for index, (name, x, y, width, height) in enumerate(boxes):
@@ -164,12 +171,13 @@ def test_every_phase_is_labelled_and_no_two_labels_overlap(page: Path, browser: 
 
 
 def test_the_legend_names_every_mark_and_series_drawn(page: Path, browser: Browser) -> None:
-    browser.navigate(page.as_uri())
-    found = browser.evaluate(
+    found = read_report(
+        page,
+        browser,
         "({marks: Array.from(new Set(Array.from(document.querySelectorAll('.moment-mark')).map(m => m.dataset.kind))),"
         " legendMarks: Array.from(document.querySelectorAll('#legend .legend-mark')).map(m => m.dataset.mark),"
         " series: Array.from(new Set(Array.from(document.querySelectorAll('polyline.series')).map(p => p.dataset.series))),"
-        " legendSeries: Array.from(document.querySelectorAll('#legend .legend-series')).map(m => m.dataset.series)})"
+        " legendSeries: Array.from(document.querySelectorAll('#legend .legend-series')).map(m => m.dataset.series)})",
     )
     # DNS and state changes are marked, as are outages, heals, the runbook and the status page's moments.
     assert set(found["marks"]) == {"outage", "heal", "runbook", "state", "dns", "page"}
@@ -178,12 +186,13 @@ def test_the_legend_names_every_mark_and_series_drawn(page: Path, browser: Brows
 
 
 def test_each_phase_shows_the_status_page_as_it_was_then(page: Path, browser: Browser) -> None:
-    browser.navigate(page.as_uri())
-    cells = browser.evaluate(
+    cells = read_report(
+        page,
+        browser,
         "Array.from(document.querySelectorAll('tr.phase-row')).map(row => {"
         " const img = row.querySelector('td.page-shot img');"
         " return [row.cells[0].textContent, img ? img.getAttribute('src') : null, img ? img.naturalWidth : 0,"
-        " row.querySelector('td.page-shot .caption').textContent]; })"
+        " row.querySelector('td.page-shot .caption').textContent]; })",
     )
     assert [cell[:3] for cell in cells] == [
         ["1 steady", "status-steady.png", 1100],
