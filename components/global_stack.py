@@ -200,9 +200,7 @@ class GlobalStack(pulumi.ComponentResource):
     def _status_page(self, regions: Mapping[str, RegionalStack]) -> dict[str, list[aws.s3.BucketObjectv2]]:
         """The status page in every region's bucket (``components/status_page.py``), each file a child of its bucket."""
         config, domain = self.config, self.config.edge.domain_name
-        page = page_config(
-            config.region_names, config.primary.name, events_endpoint=f"https://{api_hostname(domain)}/events" if domain else ""
-        )
+        page = page_config(config.region_names, events_endpoint=f"https://{api_hostname(domain)}/events" if domain else "")
         return {name: upload_status_page(stack.bucket, page) for name, stack in regions.items()}
 
     def _bucket_policies(self, regions: Mapping[str, RegionalStack]) -> None:

@@ -48,25 +48,24 @@ def page_files(directory: Path = PAGE_DIRECTORY) -> dict[str, str]:
     return files
 
 
-def page_config(
-    regions: Sequence[str], primary: str, *, api_base: str = "", events_mode: str = "signed", events_endpoint: str = ""
-) -> str:
-    """``config.json``: the regions in order, the primary, where their summaries are (``api_base`` + ``/regions/...``;
-    empty: the page's own origin), and how the form sends events (``signed``: it explains the signed call to
-    ``events_endpoint``; ``direct``: it posts to ``api_base/regions/<region>/events``, as the drill's server takes them).
+def page_config(regions: Sequence[str], *, api_base: str = "", events_mode: str = "signed", events_endpoint: str = "") -> str:
+    """``config.json``: the regions in order, where their summaries are (``api_base`` + ``/regions/...``; empty: the
+    page's own origin), and how the form sends events (``signed``: it explains the signed call to ``events_endpoint``;
+    ``direct``: it posts to ``api_base/regions/<region>/events``, as the drill's server takes them). Nothing in it names
+    the primary: the page learns the active region from the regions' answers, and a failover's reconcile (a new
+    ``primaryRegion``) changes no object.
 
     Raises
     ------
     ValueError
-        ``events_mode`` is neither ``signed`` nor ``direct``, or ``primary`` is not among ``regions``.
+        ``events_mode`` is neither ``signed`` nor ``direct``, or ``regions`` is empty.
     """
     if events_mode not in ("signed", "direct"):
         raise ValueError(f"events_mode must be signed or direct, got {events_mode!r}")
-    if primary not in regions:
-        raise ValueError(f"primary {primary!r} is not one of {list(regions)}")
+    if not regions:
+        raise ValueError("regions must name at least one region, got none")
     config = {
         "regions": list(regions),
-        "primary": primary,
         "apiBase": api_base,
         "refreshSeconds": REFRESH_SECONDS,
         "timeoutSeconds": TIMEOUT_SECONDS,

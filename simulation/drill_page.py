@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from components.status_page import CONFIG_FILE, content_type, page_config, page_files
 from functions.api import handler as api_handler
-from simulation.drill_world import PRIMARY, REGIONS, World
+from simulation.drill_world import REGIONS, World
 from simulation.http_api import http_api_event
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class PageServer:
         self.world = world
         self.lock = threading.Lock()
         self.requests = 0
-        files = {**page_files(), CONFIG_FILE: page_config(REGIONS, PRIMARY, events_mode="direct")}
+        files = {**page_files(), CONFIG_FILE: page_config(REGIONS, events_mode="direct")}
         server = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -196,7 +196,7 @@
       view.lastEvent = {id: $('item-id').value, data: {text: $('item-data').value}, timestamp: Date.now(), idempotencyKey: key};
     }
     const event = view.lastEvent;
-    const region = view.serving || (view.state && view.state.activeRegion) || view.config.primary;
+    const region = view.serving || (view.state && view.state.activeRegion) || view.config.regions[0];
     outcome('sending', 'Sending ' + event.idempotencyKey + ' to ' + region + '…');
     const before = await version(region, event.id);
     let answer;
