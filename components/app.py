@@ -30,6 +30,7 @@ from components.app_functions import (
     EVENTS_QUEUE,
     FUNCTION_MEMORY_MB,
     FUNCTION_NAME_LIMIT,
+    PUBLIC_ROUTES,
     QUEUE_BATCHING_WINDOW_SECONDS,
     RESERVED_FUNCTION_NAMES,
     SIGNED_ROUTES,
@@ -151,15 +152,20 @@ def deny_all_redrive_policy() -> str:
     return json.dumps({"redrivePermission": "denyAll"})
 
 
-def route_keys(health_check_path: str, signed_routes: Sequence[str] = SIGNED_ROUTES) -> dict[str, str]:
-    """Every route of the API with its authorisation type: the signed routes, and the anonymous health route.
+def route_keys(
+    health_check_path: str, signed_routes: Sequence[str] = SIGNED_ROUTES, public_routes: Sequence[str] = PUBLIC_ROUTES
+) -> dict[str, str]:
+    """Every route of the API with its authorisation type: the signed routes, the anonymous health route and the
+    anonymous read-only ``public_routes``.
 
     Example:
-        >>> route_keys("/health")["GET /health"], route_keys("/health")["POST /events"]
-        ('NONE', 'AWS_IAM')
+        >>> routes = route_keys("/health")
+        >>> routes["GET /health"], routes["POST /events"], routes["GET /regions/{region}/status"]
+        ('NONE', 'AWS_IAM', 'NONE')
     """
     routes = dict.fromkeys(signed_routes, "AWS_IAM")
     routes[f"GET {health_check_path}"] = "NONE"
+    routes.update(dict.fromkeys(public_routes, "NONE"))
     return routes
 
 
@@ -818,7 +824,7 @@ class RegionalApp(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=function),
         )
         target = integration.id.apply(lambda integration_id: f"integrations/{integration_id}")
-        for key, authorization in route_keys(args.health_check_path, trigger.signed_routes).items():
+        for key, authorization in route_keys(args.health_check_path, trigger.signed_routes, trigger.public_routes).items():
             self.routes[key] = aws.apigatewayv2.Route(
                 f"{self.component_name}-route-{route_resource_suffix(key)}",
                 api_id=args.api.id,

@@ -36,8 +36,10 @@ STREAM_STARTING_POSITION = "TRIM_HORIZON"
 STREAM_MAX_RETRY_ATTEMPTS = 10
 STREAM_MAX_RECORD_AGE_SECONDS = 3600
 
-# The API's routes: the data routes need SigV4 (IAM); the health route is anonymous (Route53 health checkers).
+# The API's routes: the data routes need SigV4 (IAM); the health route is anonymous (Route53 health checkers), and so
+# is the read-only summary the status page reads through CloudFront (docs/design/status-page.md).
 SIGNED_ROUTES = ("GET /items/{id}", "POST /events", "GET /state")
+PUBLIC_ROUTES = ("GET /regions/{region}/status",)
 
 ERRORS = "errors"
 THROTTLES = "throttles"
@@ -68,9 +70,11 @@ class StreamTrigger:
 
 @dataclass(frozen=True)
 class ApiTrigger:
-    """The region's HTTP API: ``signed_routes`` with IAM authorisation, plus the anonymous health route."""
+    """The region's HTTP API: ``signed_routes`` with IAM authorisation, plus the anonymous health route and
+    ``public_routes``."""
 
     signed_routes: tuple[str, ...] = SIGNED_ROUTES
+    public_routes: tuple[str, ...] = PUBLIC_ROUTES
 
 
 Trigger = QueueTrigger | StreamTrigger | ApiTrigger
@@ -148,10 +152,12 @@ FUNCTION_TABLE: tuple[FunctionSpec, ...] = (
     FunctionSpec(
         name=API,
         handler="functions.api.handler.handle",
-        trigger=ApiTrigger(SIGNED_ROUTES),
+        trigger=ApiTrigger(SIGNED_ROUTES, PUBLIC_ROUTES),
         grants=(
             Grant("TableItems", ("dynamodb:GetItem",), "table"),
             Grant("EnqueueEvents", ("sqs:SendMessage",), "events_queue"),
+            # The status summary's replication lag; CloudWatch authorises metric reads on * alone.
+            Grant("ReplicationMetrics", ("cloudwatch:ListMetrics", "cloudwatch:GetMetricData"), "*"),
         ),
         environment=("QUEUE_URL", "HEALTH_PATH"),
         concurrency="api_reserved_concurrency",

@@ -11,8 +11,8 @@ Why two origins, reads only, and vended logs: docs/design/edge-and-dns.md.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -23,6 +23,13 @@ from components.storage import RegionalBucket
 
 # AWS managed cache policy (its ID is fixed): cache on the path only, with gzip and brotli.
 CACHING_OPTIMIZED_POLICY_ID = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+# The regions' public summaries (the status page's data) go to each region's API: AWS's managed policies that cache as
+# the origin's Cache-Control says (the summary's few seconds) and forward everything but the Host header (API Gateway
+# answers only for its own host name).
+USE_ORIGIN_CACHE_CONTROL_POLICY_ID = "83da9c7e-98b4-4e11-a168-04f0df8e2c65"
+ALL_VIEWER_EXCEPT_HOST_POLICY_ID = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+API_ORIGIN_PROTOCOL = "https-only"
+API_ORIGIN_TLS = ("TLSv1.2",)
 # The security headers of every response, the stack's own policy (AWS's managed SecurityHeadersPolicy sends HSTS
 # without includeSubDomains and preload, and lets the origin's frame options win): HSTS for a year with
 # subdomains and preload, nosniff, no framing, no referrer path to other origins, and the XSS filter in block mode.
@@ -84,6 +91,16 @@ def failover_status_codes(on_missing: bool) -> list[int]:
 def origin_id(region: str) -> str:
     """The origin ID of a region's bucket inside the distribution."""
     return f"s3-{region}"
+
+
+def api_origin_id(region: str) -> str:
+    """The origin ID of a region's HTTP API inside the distribution."""
+    return f"api-{region}"
+
+
+def region_path_pattern(region: str) -> str:
+    """The paths CloudFront sends to a region's API: ``/regions/<region>/*`` (the public summary's route)."""
+    return f"/regions/{region}/*"
 
 
 def origin_read_statement(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
@@ -185,6 +202,8 @@ class CdnArgs:
         of its own when us-east-1 is not a region of the stack).
     waf_rate_limit: requests one client IP address may send in 5 minutes before the web ACL blocks it (10 to
         2,000,000,000).
+    apis: each region's HTTP API host (``<id>.execute-api.<region>.amazonaws.com``): ``/regions/<region>/*`` goes there,
+        read-only (the status page's summaries, ``components/status_page.py``).
     """
 
     hostname: str | None
@@ -195,6 +214,7 @@ class CdnArgs:
     log_retention_days: int
     log_key_arn: pulumi.Input[str]
     waf_rate_limit: int
+    apis: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 class Cdn(pulumi.ComponentResource):
@@ -284,8 +304,10 @@ class Cdn(pulumi.ComponentResource):
                     origin_access_control_id=self.origin_access_control.id,
                 )
                 for bucket in args.origins
-            ],
+            ]
+            + [_api_origin(region, host) for region, host in args.apis.items()],
             origin_groups=[_origin_group(args)],
+            ordered_cache_behaviors=[self._api_behavior(region) for region in args.apis],
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
                 target_origin_id=ORIGIN_GROUP_ID,
                 viewer_protocol_policy="redirect-to-https",
@@ -306,6 +328,20 @@ class Cdn(pulumi.ComponentResource):
             # WAFv2 takes the web ACL's ARN here (WAF Classic took its ID).
             web_acl_id=self.web_acl.arn,
             opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _api_behavior(self, region: str) -> aws.cloudfront.DistributionOrderedCacheBehaviorArgs:
+        """``/regions/<region>/*`` to the region's API: reads only, HTTPS, cached as the API's Cache-Control says."""
+        return aws.cloudfront.DistributionOrderedCacheBehaviorArgs(
+            path_pattern=region_path_pattern(region),
+            target_origin_id=api_origin_id(region),
+            viewer_protocol_policy="redirect-to-https",
+            allowed_methods=list(ALLOWED_METHODS),
+            cached_methods=list(CACHED_METHODS),
+            cache_policy_id=USE_ORIGIN_CACHE_CONTROL_POLICY_ID,
+            origin_request_policy_id=ALL_VIEWER_EXCEPT_HOST_POLICY_ID,
+            response_headers_policy_id=self.response_headers_policy.id,
+            compress=True,
         )
 
     def _web_acl(self, name: str, args: CdnArgs, prefix: str) -> aws.wafv2.WebAcl:
@@ -489,6 +525,20 @@ def _origin_group(args: CdnArgs) -> aws.cloudfront.DistributionOriginGroupArgs:
             status_codes=failover_status_codes(args.failover_on_missing)
         ),
         members=[aws.cloudfront.DistributionOriginGroupMemberArgs(origin_id=origin_id(bucket.region)) for bucket in args.origins],
+    )
+
+
+def _api_origin(region: str, host: pulumi.Input[str]) -> aws.cloudfront.DistributionOriginArgs:
+    """A region's HTTP API as a custom origin, over HTTPS with TLS 1.2 only."""
+    return aws.cloudfront.DistributionOriginArgs(
+        origin_id=api_origin_id(region),
+        domain_name=host,
+        custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+            http_port=80,
+            https_port=443,
+            origin_protocol_policy=API_ORIGIN_PROTOCOL,
+            origin_ssl_protocols=list(API_ORIGIN_TLS),
+        ),
     )
 
 

@@ -31,6 +31,7 @@ from components.observability import DashboardArgs, alarm_topic, dashboard
 from components.providers import EDGE_REGION
 from components.rotation import master_secret_rotation
 from components.runbook import health_check_arn, runbook_topology
+from components.status_page import page_config, upload_status_page
 from components.storage import attach_data_bucket_policy, replication_rule_id
 from components.table import GlobalTable, GlobalTableArgs
 from components.zone import HostedZone, HostedZoneArgs
@@ -169,6 +170,7 @@ class GlobalStack(pulumi.ComponentResource):
         self.edge_topic = regions[EDGE_REGION].alarm_topic if EDGE_REGION in regions else self._edge_topic()
         self.cdn = self._cdn(regions)
         self._bucket_policies(regions)
+        self.status_page = self._status_page(regions)
         self.topology = self._topology(regions)
         self.dashboard = self._dashboard(regions)
         self.register_outputs(
@@ -246,8 +248,15 @@ class GlobalStack(pulumi.ComponentResource):
             log_retention_days=self.config.log_retention_days,
             log_key_arn=self.edge_key.key.arn,
             waf_rate_limit=edge.waf_rate_limit,
+            apis={name: stack.api.api_endpoint_host for name, stack in regions.items()},
         )
         return Cdn("cdn", cdn_args, self._child(self.edge_provider))
+
+    def _status_page(self, regions: Mapping[str, RegionalStack]) -> dict[str, list[aws.s3.BucketObjectv2]]:
+        """The status page in every region's bucket (``components/status_page.py``), each file a child of its bucket."""
+        config, domain = self.config, self.config.edge.domain_name
+        page = page_config(config.region_names, events_endpoint=f"https://{api_hostname(domain)}/events" if domain else "")
+        return {name: upload_status_page(stack.bucket, page) for name, stack in regions.items()}
 
     def _bucket_policies(self, regions: Mapping[str, RegionalStack]) -> None:
         """Every data bucket's one policy, after the distribution it names: read for CloudFront on an origin, else

@@ -49,6 +49,9 @@ API_STAGE = "aws:apigatewayv2/stage:Stage"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 # The longest a secret may go between automatic rotations (auroraMasterRotationDays allows 1 to 365).
 MAX_ROTATION_DAYS = 365
+API_ROUTE = "aws:apigatewayv2/route:Route"
+# What an anonymous route may do: read (the health checks' route, the status page's summaries).
+ANONYMOUS_METHODS = ("GET", "HEAD")
 # The AWS managed rule groups a CloudFront web ACL must apply: common exploits, known bad inputs (Log4j among them)
 # and AWS's IP reputation list.
 REQUIRED_WAF_GROUPS = (
@@ -300,6 +303,21 @@ def secret_rotation(stack: Stack) -> Violations:
                 yield StackViolation(f"rotation {rotation.name} of {secret.name}: {problem}", rotation.urn)
 
 
+@resource_rule(
+    "api-anonymous-routes-read-only",
+    "An API Gateway v2 route without authorization only reads (GET or HEAD): no anonymous write route.",
+    API_ROUTE,
+)
+def api_anonymous_routes_read_only(resource_type: str, props: Props) -> Messages:
+    authorization = known(props, "authorizationType")
+    route_key = known(props, "routeKey")
+    if (authorization is None and given(props, "authorizationType")) or not isinstance(route_key, str):
+        return  # unknown until deployed: nothing to judge
+    method = route_key.split(" ", 1)[0]
+    if authorization in (None, "NONE") and method not in ANONYMOUS_METHODS:
+        yield f"route {route_key!r} takes anonymous requests; an anonymous route may only be {' or '.join(ANONYMOUS_METHODS)}"
+
+
 RULES = (
     s3_public_access_block_complete,
     s3_bucket_public_access_blocked,
@@ -316,4 +334,5 @@ RULES = (
     cloudfront_response_headers_policy,
     api_stage_throttled,
     secret_rotation,
+    api_anonymous_routes_read_only,
 )

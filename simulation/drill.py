@@ -19,15 +19,26 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from functions.runbook.model import STEP_ACTIVATE, FailoverRequest, RunRecord, StepRefusedError, StepResult, StepRetryableError
+from functions.runbook.model import (
+    STEP_ACTIVATE,
+    STEP_PROMOTE,
+    FailoverRequest,
+    RunRecord,
+    StepRefusedError,
+    StepResult,
+    StepRetryableError,
+)
 from functions.runbook.runner import run_failover
 from functions.shared.errors import ValidationError
 from functions.shared.state_cache import STATE_CACHE_SECONDS
 from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, Check, History, item_tokens, passed, verdict
 from simulation.drill_world import PRIMARY, REGIONS, SECONDARY, World, captured_logs
 from simulation.local_servers import MotoServer
+
+if TYPE_CHECKING:
+    from simulation.browser import Browser
 
 DEFAULT_HTML = Path(".build/drill/timeline.html")
 DEFAULT_EVENTS = 600
@@ -148,6 +159,7 @@ class DrillReport:
     elapsed_seconds: float
     window_ms: int
     fence_settle_seconds: int
+    page: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -186,6 +198,7 @@ class DrillReport:
             "runs": [
                 {"name": r.name, "status": r.status, "steps": r.steps, "writeDowntimeMs": r.write_downtime_ms} for r in self.runs
             ],
+            "page": self.page,
         }
 
 
@@ -231,6 +244,8 @@ class Recorder:
     def _outcome(self, region: str, fields: Mapping[str, Any]) -> None:
         kind = str(fields["kind"])
         key = str(fields["idempotency_key"])
+        if key not in self.world.events:
+            return  # an event the status page sent (simulation/drill_page.py), not one of the writers'
         if kind in (APPLIED, STALE):
             self.acks.append(Ack(key, str(fields["item_id"]), str(fields["order_token"]), region, self.world.clock.now, kind))
         elif str(fields.get("region")) != region:
@@ -286,8 +301,12 @@ class Recorder:
 # ---- the scenario ---------------------------------------------------------------------------------------------------
 
 
-def run_drill(options: DrillOptions, progress: Callable[[str], None] | None = None) -> DrillReport:
-    """Run the whole scenario on fresh local servers; the report (the servers are stopped when it returns)."""
+def run_drill(
+    options: DrillOptions, progress: Callable[[str], None] | None = None, *, browser: Browser | None = None
+) -> DrillReport:
+    """Run the whole scenario on fresh local servers; the report (the servers are stopped when it returns). With a
+    ``browser``, the status page is opened in it at each phase (:mod:`simulation.drill_page`) and its screenshots
+    written beside ``options.html``."""
     options.validate()
     started = time.monotonic()
     moto = MotoServer().start()
@@ -301,9 +320,21 @@ def run_drill(options: DrillOptions, progress: Callable[[str], None] | None = No
                 logs=logs,
                 cache_topology=options.cache_topology,
             )
+            camera = None
             try:
-                return Scenario(world, options, progress or (lambda _: None)).run(started)
+                if browser is not None:
+                    from simulation.drill_page import PageCamera
+
+                    camera = PageCamera(world, options.html.parent, browser)
+                scenario = Scenario(world, options, progress or (lambda _: None), camera.capture if camera else None)
+                report = scenario.run(started)
+                seen = scenario.photographed
+                shots = camera.shots if camera else []
+                report.page = [{**s.as_dict(), "t": seen[s.phase].at_ms, "drillPhase": seen[s.phase].phase} for s in shots]
+                return report
             finally:
+                if camera is not None:
+                    camera.close()
                 world.close()
     finally:
         moto.stop()
@@ -312,8 +343,16 @@ def run_drill(options: DrillOptions, progress: Callable[[str], None] | None = No
 class Scenario:
     """The five phases of the module notes, on one world."""
 
-    def __init__(self, world: World, options: DrillOptions, progress: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        world: World,
+        options: DrillOptions,
+        progress: Callable[[str], None],
+        on_phase: Callable[[str], object] | None = None,
+    ) -> None:
         self.world, self.options, self.progress = world, options, progress
+        self._on_phase = on_phase
+        self.photographed: dict[str, Moment] = {}
         self.recorder = Recorder(world)
         self.settle = fence_settle_seconds()
         self.seconds = {**PHASE_SECONDS[options.quick], "switchover": float(self.settle), "failover": float(self.settle)}
@@ -329,11 +368,13 @@ class Scenario:
 
         self.phase("1 steady", "phase 1: steady writes from writers in both regions (us-east-1 active at epoch 1)")
         self.write_for("steady")
+        self.on_phase("steady")
 
         self.phase("2 outage", f"phase 2: outage of the passive region {SECONDARY}")
         world.take_down(SECONDARY)
         recorder.moment("outage", f"{SECONDARY} down: its functions and Redis stop, replication to and from it is held")
         self.write_for("outage")
+        self.on_phase("outage")
         held = len(world.double.backlog(PRIMARY, SECONDARY))
         released = world.bring_up(SECONDARY)
         recorder.moment("heal", f"{SECONDARY} back: {released} held copies replicate ({held} writes of {PRIMARY} it missed)")
@@ -366,8 +407,18 @@ class Scenario:
         recorder.moment(
             "settled" if settled else "note", "everything replicated and handled" if settled else "did not settle in time"
         )
+        self.on_phase("healed")
+        self.run_until(world.settled, SETTLE_LIMIT_MS)  # what the page sent replicates too
         recorder.sample()
         return self.report(started)
+
+    def on_phase(self, name: str) -> None:
+        """The status page's moment at this phase (``name``: one of ``simulation.drill_page.PHASE_ACTIONS``)."""
+        if self._on_phase is None:
+            return
+        self.recorder.moment("page", f"status page opened ({name})")
+        self.photographed[name] = self.recorder.moments[-1]
+        self._on_phase(name)
 
     def phase(self, name: str, text: str) -> None:
         self.recorder.start_phase(name, text)
@@ -395,6 +446,9 @@ class Scenario:
         def on_step(step: str, result: StepResult) -> None:
             wait = "" if result.done else f", again in {result.wait_seconds} s"
             recorder.moment("runbook", f"{name}: {step} {'done' if result.done else 'not yet'}{wait} ({_brief(result.detail)})")
+            if step == STEP_PROMOTE and result.done:
+                # The page while the fence holds, after the fence settle: every API's copy of the state shows it.
+                self.on_phase("switchover" if request.planned else "failover")
             if step == STEP_ACTIVATE and result.done:
                 tokens = item_tokens(world.table_items(request.target_region))
                 source = _source_of(self.topology.regions, request.target_region)
@@ -633,7 +687,9 @@ def _rows(buckets: list[Bucket]) -> list[_Row]:
 
 
 def _moment_line(moment: Moment) -> str:
-    marker = {"phase": "==", "outage": "!!", "heal": "++", "runbook": "->", "state": " *", "dns": " @"}.get(moment.kind, "  ")
+    marker = {"phase": "==", "outage": "!!", "heal": "++", "runbook": "->", "state": " *", "dns": " @", "page": " #"}.get(
+        moment.kind, "  "
+    )
     return f"{moment.at_ms / 1000:>10.1f}s  {marker} {moment.text}"
 
 
@@ -668,6 +724,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="regional (a Redis per region) or multiRegion (their keys replicated as MemoryDB Multi-Region does; "
         "readers read where DNS points) (default: regional)",
     )
+    drill.add_argument(
+        "--no-page",
+        action="store_true",
+        help="do not open the status page in headless Chromium at each phase (by default its screenshots go beside "
+        "the timeline page when Chromium is installed)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -687,10 +749,26 @@ def run(args: argparse.Namespace) -> int:
     except ValidationError as error:
         print(f"error: --{error.field}: {error.message}", file=sys.stderr)
         return 2
-    report = run_drill(options, progress=lambda line: print(line, flush=True))
+    report = _run_with_page(options, with_page=not args.no_page)
     print()
     print(render_text(report))
     options.html.parent.mkdir(parents=True, exist_ok=True)
     options.html.write_text(render_html(report), encoding="utf-8")
     print(f"\nTimeline page: {options.html}")
     return 0 if report.passed else 1
+
+
+def _run_with_page(options: DrillOptions, *, with_page: bool) -> DrillReport:
+    """The drill, with the status page opened in Chromium at each phase when asked for and Chromium is installed."""
+    from simulation.browser import Browser, chromium_binary
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+
+    binary = chromium_binary() if with_page else None
+    if binary is None:
+        if with_page:
+            print("Chromium is not installed: no screenshots of the status page (apt-get install chromium)", flush=True)
+        return run_drill(options, progress=progress)
+    with Browser(binary) as browser:
+        return run_drill(options, progress=progress, browser=browser)

@@ -220,9 +220,10 @@ def build_functions(
     redis: RedisServer,
     sinks: Mapping[str, MetricsSink],
     clock: SimClock,
+    cloudwatch: Any = None,
 ) -> Functions:
     """Fresh containers of a region's three functions (at the start, and when the region comes back); their metrics go
-    to ``sinks`` (by function), their clocks are the drill's."""
+    to ``sinks`` (by function), their clocks are the drill's; the API reads replication latency from ``cloudwatch``."""
     settings = Settings(
         region=name,
         table_name=table.name,
@@ -249,6 +250,8 @@ def build_functions(
             api_metrics,
             clock=clock.seconds,
             state_cache_seconds=STATE_CACHE_SECONDS,
+            cloudwatch=cloudwatch,
+            wall_clock=clock.now_ms,
         ),
         processor=Processor(
             settings, table, StateCache(table, clock=clock.seconds), cache(processor_metrics), processor_metrics, clock.now_ms
@@ -478,10 +481,17 @@ class World:
         redis = RedisServer().start()
         self.redis_servers.append(redis)
         sinks = {service: MetricsSink() for service in ("api", "processor", "stream")}
-        functions = build_functions(
-            name, table=ItemTable(dynamodb, TABLE), sqs=sqs, queue_url=queue_url, redis=redis, sinks=sinks, clock=self.clock
-        )
         cloudwatch = local_client("cloudwatch", name, self.endpoint)
+        functions = build_functions(
+            name,
+            table=ItemTable(dynamodb, TABLE),
+            sqs=sqs,
+            queue_url=queue_url,
+            redis=redis,
+            sinks=sinks,
+            clock=self.clock,
+            cloudwatch=cloudwatch,
+        )
         return Region(name, dynamodb, sqs, cloudwatch, queue_url, queue_arn, dead_letter_url, redis, functions, sinks)
 
     def _build_gates(self) -> None:
@@ -546,6 +556,7 @@ class World:
             redis=region.redis,
             sinks=region.sinks,
             clock=self.clock,
+            cloudwatch=region.cloudwatch,
         )
         region.up = True
         region.may_have_messages = True
@@ -624,6 +635,7 @@ class World:
         if self.clock.now >= self.next_metric:
             self.next_metric = self.clock.now + AURORA_METRIC_INTERVAL_MS
             self._publish_aurora_lag()
+            self._publish_table_lag()
 
     def _state(self, region: Region) -> AppState | None:
         if not region.up:
@@ -652,6 +664,30 @@ class World:
                     }
                 ],
             )
+
+    def _publish_table_lag(self) -> None:
+        """What DynamoDB publishes as ReplicationLatency in each region that is up, towards each other region: here the
+        age of the oldest copy still on its way there (0 when none is)."""
+        for source, region in self.regions.items():
+            if not region.up:
+                continue
+            for target in self.regions:
+                if target == source:
+                    continue
+                waiting = [self.clock.now - copy.read_at for copy in self.double.backlog(source, target)]
+                dimensions = [{"Name": "TableName", "Value": TABLE}, {"Name": "ReceivingRegion", "Value": target}]
+                region.cloudwatch.put_metric_data(
+                    Namespace="AWS/DynamoDB",
+                    MetricData=[
+                        {
+                            "MetricName": "ReplicationLatency",
+                            "Dimensions": dimensions,
+                            "Timestamp": datetime.fromtimestamp(self.clock.now / 1000, tz=UTC),
+                            "Value": float(max(waiting, default=0)),
+                            "Unit": "Milliseconds",
+                        }
+                    ],
+                )
 
     # ---- the API ------------------------------------------------------------------------------------------------
 

@@ -60,7 +60,7 @@ EXPECTED_PER_REGION = {
     REDRIVE_ALLOW: 1,
     MAPPING: sum(not isinstance(spec.trigger, ApiTrigger) for spec in FUNCTION_TABLE),
     INTEGRATION: 1,
-    ROUTE: 4,
+    ROUTE: 5,
     PERMISSION: 1,
     SECRET: 0,
     SECRET_VERSION: 0,
@@ -321,6 +321,7 @@ def test_api_routes_reach_the_api_function_signed_but_for_health(stack_run: Prog
                 "POST /events": "AWS_IAM",
                 "GET /state": "AWS_IAM",
                 "GET /health": "NONE",
+                "GET /regions/{region}/status": "NONE",
             }
             assert {(r["apiId"], r["target"]) for r in routes.values()} == {(api_id, f"integrations/{integration.name}-id")}
             (permission,) = _of(run, region, PERMISSION)
@@ -386,6 +387,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
         "api": [
             ("TableItems", ["dynamodb:GetItem"], [table]),
             ("EnqueueEvents", ["sqs:SendMessage"], [events]),
+            ("ReplicationMetrics", ["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"], ["*"]),
         ],
     }.get(function, granted)
     common = [
@@ -463,7 +465,11 @@ def test_no_role_names_another_region_or_a_wildcard_on_a_data_service(stack_run:
                     assert not [a for a in statement["Action"] if "*" in a], statement
                     if "*" in statement["Resource"]:
                         assert statement["Resource"] == ["*"]
-                        assert statement["Action"] == ["dynamodb:ListStreams"]
+                        # Both are authorised on * alone: the stream poller's listing, the status summary's metrics.
+                        assert statement["Action"] in (
+                            ["dynamodb:ListStreams"],
+                            ["cloudwatch:ListMetrics", "cloudwatch:GetMetricData"],
+                        ), statement
                         continue
                     for arn in statement["Resource"]:
                         assert arn.split(":")[3] == region, f"{function} in {region}: {arn}"
@@ -566,12 +572,14 @@ def test_route_keys_and_their_resource_names() -> None:
         "POST /events": "AWS_IAM",
         "GET /state": "AWS_IAM",
         "GET /healthz": "NONE",
+        "GET /regions/{region}/status": "NONE",
     }
     assert [route_resource_suffix(k) for k in route_keys("/v1/health_check")] == [
         "get-items",
         "post-events",
         "get-state",
         "get-v1-health-check",
+        "get-regions-status",
     ]
 
 
@@ -589,7 +597,7 @@ def test_a_replicas_stream_is_found_by_region_or_refused() -> None:
         replica_stream_arn(replicas, "ap-southeast-2")  # type: ignore[arg-type]
 
 
-def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_streams() -> None:
+def test_policies_grant_star_only_for_tracing_network_interfaces_listing_streams_and_metrics() -> None:
     resources = AppResources(
         partition="aws",
         region="eu-west-1",
@@ -607,7 +615,7 @@ def test_policies_grant_star_only_for_tracing_network_interfaces_and_listing_str
     for function in FUNCTIONS:
         statements = function_policy(function, resources, f"/aws/lambda/p-{function}")["Statement"]
         starred = [s for s in statements if s["Resource"] == ["*"]]
-        written = {"processor": [], "stream": ["ListStreams"], "api": []}
+        written = {"processor": [], "stream": ["ListStreams"], "api": ["ReplicationMetrics"]}
         listing = written.get(function, [g.sid for g in function_spec(function).grants if g.resource == "*"])
         assert [s["Sid"] for s in starred] == listing
         named = {arn for s in statements if s not in starred for arn in s["Resource"]}

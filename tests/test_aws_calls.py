@@ -15,7 +15,12 @@ def _actions(entry: str) -> list[str]:
 
 
 def test_each_handler_reaches_exactly_the_calls_its_code_makes() -> None:
-    assert _actions("functions.api.handler.handle") == ["dynamodb:GetItem", "sqs:SendMessage"]
+    assert _actions("functions.api.handler.handle") == [
+        "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
+        "dynamodb:GetItem",
+        "sqs:SendMessage",
+    ]
     assert _actions("functions.processor.handler.handle") == [
         "dynamodb:DeleteItem",
         "dynamodb:GetItem",

@@ -1,21 +1,22 @@
-"""``python -m ops drill``: the quick drill run once (moto, two Redis servers, the real functions and runbook), its
-verdict, its text timeline and its HTML page opened in headless Chromium; the verdict's checks on hand-made histories
-that must fail; the pure helpers; the CLI's option errors."""
+"""``python -m ops drill``: the quick drill run once (moto, two Redis servers, the real functions and runbook) with the
+status page opened in headless Chromium at each phase, its verdict, its text timeline and its HTML page (in the same
+Chromium); the verdict's checks on hand-made histories that must fail; the pure helpers; the CLI's option errors."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import struct
-import subprocess
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ops.__main__ import main
+from simulation.browser import Browser, chromium_binary
 from simulation.drill import (
+    DEFAULT_HTML,
     PLANNED,
     UNPLANNED,
     DrillOptions,
@@ -30,19 +31,35 @@ from simulation.drill_reads import NEWER, OLDER, SAME, compare_read
 from simulation.drill_verdict import APPLIED, STALE, Ack, Activation, History, item_tokens, missing_at, passed, verdict
 from simulation.drill_world import PRIMARY, SECONDARY, resolve_failover
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
-CHROMIUM_TIMEOUT_SECONDS = 60
+ROOT = Path(__file__).resolve().parent.parent
+DRILL_DIRECTORY = ROOT / DEFAULT_HTML.parent  # .build/drill/: the status page's screenshots stay there for a reader
+PHASES = ["steady", "outage", "switchover", "failover", "healed"]
 
 
 @pytest.fixture(scope="module")
-def report() -> DrillReport:
-    """The quick drill with the multi-region cache: every check of the regional one, and the cache's replication."""
-    return run_drill(DrillOptions(quick=True, seed=7, cache_topology="multiRegion"))
+def browser() -> Iterator[Browser]:
+    """The one Chromium of this module: the drill's status page at each phase, then the drill's report."""
+    binary = chromium_binary()
+    if binary is None:
+        pytest.fail("chromium is not installed; `./run test` installs it (apt-get install chromium)")
+    with Browser(binary) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")
-def page(report: DrillReport, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    path = tmp_path_factory.mktemp("drill") / "timeline.html"
+def report(browser: Browser) -> DrillReport:
+    """The quick drill with the multi-region cache (every check of the regional one, and the cache's replication) and
+    the status page opened at each phase."""
+    return run_drill(
+        DrillOptions(quick=True, seed=7, html=DRILL_DIRECTORY / DEFAULT_HTML.name, cache_topology="multiRegion"),
+        browser=browser,
+    )
+
+
+@pytest.fixture(scope="module")
+def page(report: DrillReport) -> Iterator[Path]:
+    """The report where ``ops drill`` writes it, beside the status page's screenshots."""
+    path = DRILL_DIRECTORY / DEFAULT_HTML.name
     path.write_text(render_html(report), encoding="utf-8")
     yield path
 
@@ -136,41 +153,85 @@ def test_the_html_page_is_self_contained(page: Path) -> None:
     assert set(re.findall(r"https?://[^\s'\"<>)]+", source)) == {"http://www.w3.org/2000/svg"}  # a namespace, not fetched
 
 
-def _chromium() -> str:
-    binary = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(binary).exists():
-        pytest.fail("chromium is not installed; `./run test` installs it (apt-get install chromium)")
-    return binary
-
-
-def test_the_page_renders_the_verdict_and_the_chart_in_headless_chromium(report: DrillReport, page: Path) -> None:
-    dom = subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=CHROMIUM_TIMEOUT_SECONDS,
-        check=True,
-    ).stdout
+def test_the_page_renders_the_verdict_and_the_chart_in_headless_chromium(
+    report: DrillReport, page: Path, browser: Browser
+) -> None:
+    browser.navigate(page.as_uri())
+    dom = browser.evaluate("document.documentElement.outerHTML")
     verdict_block = dom[dom.index('id="verdict"') :]
     rows = re.findall(r'<tr class="verdict-row (pass|fail)"', verdict_block)
     assert rows == ["pass"] * len(report.checks)  # rendered by the page's script from the embedded data
     for found in report.checks:
         assert found.name in verdict_block
     assert "Every check holds." in dom
-    chart = dom[dom.index('<svg id="chart"') :]
-    assert chart.count("<polyline") == 6  # applied, refused, replicated per region
-    assert chart.count('class="phase-band"') == 5
+    drawn = browser.evaluate(
+        "[document.querySelectorAll('#chart polyline').length, document.querySelectorAll('#failed-chart polyline').length,"
+        " document.querySelectorAll('#chart .phase-band').length]"
+    )
+    # Applied and replicated per region above; refused and unanswered per region on their own axis below.
+    assert drawn == [4, 4, 5]
     assert dom.count('class="phase-row"') == 5
 
 
-def test_the_page_screenshot_is_not_blank(page: Path, tmp_path: Path) -> None:
-    shot = tmp_path / "timeline.png"
-    subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
-        capture_output=True,
-        timeout=CHROMIUM_TIMEOUT_SECONDS,
-        check=True,
+def read_report(page: Path, browser: Browser, script: str) -> Any:
+    """``script``'s value on the drill's report, freshly opened."""
+    browser.navigate(page.as_uri())
+    return browser.evaluate(script)
+
+
+def test_every_phase_is_labelled_and_no_two_labels_overlap(page: Path, browser: Browser) -> None:
+    boxes = read_report(
+        page,
+        browser,
+        "Array.from(document.querySelectorAll('#chart .phase-label')).map(t => {"
+        " const b = t.getBBox(); return [t.textContent, b.x, b.y, b.width, b.height]; })",
     )
+    assert [box[0] for box in boxes] == ["1 steady", "2 outage", "3 switchover", "4 failover", "5 healing"]
+    for index, (name, x, y, width, height) in enumerate(boxes):
+        assert width > 0 and height > 0, name
+        for other, ox, oy, owidth, oheight in boxes[index + 1 :]:
+            apart = x + width <= ox or ox + owidth <= x or y + height <= oy or oy + oheight <= y
+            assert apart, f"{name} overlaps {other}"
+
+
+def test_the_legend_names_every_mark_and_series_drawn(page: Path, browser: Browser) -> None:
+    found = read_report(
+        page,
+        browser,
+        "({marks: Array.from(new Set(Array.from(document.querySelectorAll('.moment-mark')).map(m => m.dataset.kind))),"
+        " legendMarks: Array.from(document.querySelectorAll('#legend .legend-mark')).map(m => m.dataset.mark),"
+        " series: Array.from(new Set(Array.from(document.querySelectorAll('polyline.series')).map(p => p.dataset.series))),"
+        " legendSeries: Array.from(document.querySelectorAll('#legend .legend-series')).map(m => m.dataset.series)})",
+    )
+    # DNS and state changes are marked, as are outages, heals, the runbook and the status page's moments.
+    assert set(found["marks"]) == {"outage", "heal", "runbook", "state", "dns", "page"}
+    assert sorted(found["legendMarks"]) == sorted(found["marks"])
+    assert sorted(found["legendSeries"]) == sorted(found["series"]) and len(found["series"]) == 8
+
+
+def test_each_phase_shows_the_status_page_as_it_was_then(page: Path, browser: Browser) -> None:
+    cells = read_report(
+        page,
+        browser,
+        "Array.from(document.querySelectorAll('tr.phase-row')).map(row => {"
+        " const img = row.querySelector('td.page-shot img');"
+        " return [row.cells[0].textContent, img ? img.getAttribute('src') : null, img ? img.naturalWidth : 0,"
+        " row.querySelector('td.page-shot .caption').textContent]; })",
+    )
+    assert [cell[:3] for cell in cells] == [
+        ["1 steady", "status-steady.png", 1100],
+        ["2 outage", "status-outage.png", 1100],
+        ["3 switchover", "status-switchover.png", 1100],
+        ["4 failover", "status-failover.png", 1100],
+        ["5 healing", "status-healed.png", 1100],
+    ]  # loaded: the screenshots are beside the report
+    assert "the form got: applied, duplicate." in cells[0][3] and "Writes refused" in cells[2][3]
+
+
+def test_the_page_screenshot_is_not_blank(page: Path, tmp_path: Path, browser: Browser) -> None:
+    browser.resize(1280, 2000)
+    browser.navigate(page.as_uri())
+    shot = browser.screenshot(tmp_path / "timeline.png", full_page=False)
     width, height, pixels = _png(shot.read_bytes())
     assert (width, height) == (1280, 2000)
     assert len(set(pixels)) > 50  # text, badges and lines, not one flat colour
@@ -189,6 +250,74 @@ def _png(data: bytes) -> tuple[int, int, bytes]:
             compressed += body
         position += 12 + length
     return width, height, zlib.decompress(compressed)
+
+
+# ---- the status page during the drill ------------------------------------------------------------------------------
+
+
+def shown(report: DrillReport) -> dict[str, dict[str, Any]]:
+    return {shot["phase"]: shot["facts"] for shot in report.page}
+
+
+def test_the_status_page_was_opened_at_every_phase_and_photographed(report: DrillReport) -> None:
+    assert [shot["phase"] for shot in report.page] == PHASES
+    for shot in report.page:
+        assert shot["image"] == f"status-{shot['phase']}.png"
+        width, _, pixels = _png((DRILL_DIRECTORY / shot["image"]).read_bytes())
+        assert width == 1100 and len(set(pixels)) > 50  # text, banners and the table, not one flat colour
+
+
+def rows(facts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {row["region"]: row for row in facts["rows"]}
+
+
+def outcomes(facts: dict[str, Any]) -> list[str]:
+    return [outcome["kind"] for outcome in facts["outcomes"]]
+
+
+def test_steady_both_regions_answer_the_primary_serves_and_an_event_is_applied_once(report: DrillReport) -> None:
+    steady = shown(report)["steady"]
+    assert (steady["state"], steady["degraded"], steady["moved"]) == ("active", False, None)
+    assert steady["banner"] == "Active in us-east-1 (epoch 1)."
+    us, eu = rows(steady)[PRIMARY], rows(steady)[SECONDARY]
+    assert us["answered"] and eu["answered"]
+    assert us["cells"][2:5] == ["active in us-east-1", "1", "healthy: serves reads and writes"]
+    assert us["cells"][6] == "serves traffic" and eu["cells"][6] == ""
+    assert eu["cells"][4] == "standby: serves reads, not writes"
+    assert re.fullmatch(r"→ eu-west-1: \d+ ms", us["cells"][5])  # the replication lag, from CloudWatch
+    assert (steady["actions"]["read"]["allowed"], steady["actions"]["write"]["allowed"]) == (True, True)
+    assert outcomes(steady) == ["applied", "duplicate"]  # sent, then sent again with the same key
+
+
+def test_during_the_outage_the_page_marks_the_silent_region_and_writes_still_apply(report: DrillReport) -> None:
+    outage = shown(report)["outage"]
+    assert (outage["state"], outage["degraded"]) == ("active", True)
+    assert "No answer from eu-west-1." in outage["banner"]
+    assert rows(outage)[SECONDARY]["answered"] is False and rows(outage)[SECONDARY]["cells"][1] == "no answer"
+    assert rows(outage)[PRIMARY]["cells"][6] == "serves traffic"
+    assert outage["actions"]["write"]["allowed"] is True and outcomes(outage) == ["applied"]
+
+
+@pytest.mark.parametrize("phase", ["switchover", "failover"])
+def test_while_the_runbook_holds_the_fence_writes_are_refused_and_the_page_asks_for_a_reload(
+    report: DrillReport, phase: str
+) -> None:
+    facts = shown(report)[phase]
+    assert facts["state"] in ("fenced", "failover")
+    assert facts["actions"]["write"]["allowed"] is False and facts["actions"]["read"]["allowed"] is True
+    assert all(row["cells"][6] == "" for row in facts["rows"])  # no region serves writes
+    assert outcomes(facts) in (["refused"], ["unreachable"])
+    assert facts["moved"] is not None and "reload" in facts["moved"]
+    assert facts["degraded"] is (phase == "failover")  # the active region is down in the unplanned failover
+    assert rows(facts)[SECONDARY]["answered"] is (phase == "switchover")
+
+
+def test_healed_the_primary_serves_again_and_an_event_is_applied(report: DrillReport) -> None:
+    healed = shown(report)["healed"]
+    assert (healed["state"], healed["degraded"]) == ("active", False)
+    assert healed["banner"] == "Active in us-east-1 (epoch 7)."
+    assert rows(healed)[PRIMARY]["cells"][6] == "serves traffic"
+    assert healed["actions"]["write"]["allowed"] is True and outcomes(healed) == ["applied"]
 
 
 # ---- the verdict on hand-made histories -------------------------------------------------------------------------------

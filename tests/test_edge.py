@@ -163,7 +163,7 @@ def test_origin_group_reads_the_primary_bucket_first_then_the_next_region(
     assert origins[0] == config.primary.name
     dist = distribution(run)
     oac = child(cdn_component(run), OAC)
-    assert dist.inputs["origins"] == [
+    assert bucket_origins(run) == [
         {
             "originId": f"s3-{region}",
             "domainName": f"{data_bucket(run, region).inputs['bucket']}.s3.{region}.amazonaws.com",
@@ -179,11 +179,48 @@ def test_origin_group_reads_the_primary_bucket_first_then_the_next_region(
     assert dist.inputs["defaultCacheBehavior"]["targetOriginId"] == "regional-buckets"
 
 
+def bucket_origins(run: ProgramRun) -> list[dict[str, Any]]:
+    """The distribution's bucket origins (the others are the regions' APIs, for the status page's summaries)."""
+    return [o for o in distribution(run).inputs["origins"] if o["originId"].startswith("s3-")]
+
+
 def test_three_regions_keep_two_origins_and_the_third_region_out(run_stack: ProgramRunner) -> None:
     run = run_stack("prod", **THREE_REGIONS_LATENCY)
-    origin_ids = [o["originId"] for o in distribution(run).inputs["origins"]]
+    origin_ids = [o["originId"] for o in bucket_origins(run)]
     assert origin_ids == ["s3-us-east-1", "s3-eu-west-1"]
     assert "s3-ap-southeast-2" not in str(distribution(run).inputs)
+
+
+def test_each_regions_summary_path_goes_to_its_api_read_only_over_https(run_stack: ProgramRunner) -> None:
+    """``/regions/<region>/*`` to that region's API (every region, the third too), cached as the API says."""
+    run = run_stack("prod", **THREE_REGIONS_LATENCY)
+    dist = distribution(run)
+    apis = [o for o in dist.inputs["origins"] if o["originId"].startswith("api-")]
+    regions = list(run.region_order)
+    assert [o["originId"] for o in apis] == [f"api-{region}" for region in regions]
+    for origin, region in zip(apis, regions, strict=True):
+        assert origin["domainName"] == f"{region}-api-api-id.execute-api.{region}.amazonaws.com"
+        assert origin["customOriginConfig"] == {
+            "httpPort": 80,
+            "httpsPort": 443,
+            "originProtocolPolicy": "https-only",
+            "originSslProtocols": ["TLSv1.2"],
+        }
+    headers_policy = f"{child(cdn_component(run), HEADERS_POLICY).name}-id"
+    assert dist.inputs["orderedCacheBehaviors"] == [
+        {
+            "pathPattern": f"/regions/{region}/*",
+            "targetOriginId": f"api-{region}",
+            "viewerProtocolPolicy": "redirect-to-https",
+            "allowedMethods": ["GET", "HEAD", "OPTIONS"],
+            "cachedMethods": ["GET", "HEAD"],
+            "cachePolicyId": "83da9c7e-98b4-4e11-a168-04f0df8e2c65",
+            "originRequestPolicyId": "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+            "responseHeadersPolicyId": headers_policy,
+            "compress": True,
+        }
+        for region in regions
+    ]
 
 
 def cdn_alone(stack: str, **overrides: Any) -> ProgramRun:
@@ -227,7 +264,7 @@ def test_both_origins_sign_with_one_origin_access_control(scenario: tuple[Progra
     assert oac.inputs["originAccessControlOriginType"] == "s3"
     assert oac.inputs["signingBehavior"] == "always"
     assert oac.inputs["signingProtocol"] == "sigv4"
-    origins = distribution(run).inputs["origins"]
+    origins = bucket_origins(run)
     assert len(origins) == 2
     assert {o["originAccessControlId"] for o in origins} == {f"{oac.name}-id"}
     # Origin access control, not a legacy origin access identity or a public website endpoint.
@@ -244,7 +281,11 @@ def test_viewers_are_redirected_to_https_and_only_read(scenario: tuple[ProgramRu
     assert behavior["cachePolicyId"] == CACHING_OPTIMIZED_POLICY_ID == "658327ea-f89d-4fab-a63d-7e88639e58f6"
     assert behavior["responseHeadersPolicyId"] == f"{child(cdn_component(run), HEADERS_POLICY).name}-id"
     assert behavior["compress"] is True
-    assert not distribution(run).inputs.get("orderedCacheBehaviors")
+    # The only other behaviors are the regions' summaries, read-only too.
+    for ordered in distribution(run).inputs["orderedCacheBehaviors"]:
+        assert ordered["pathPattern"].startswith("/regions/") and ordered["targetOriginId"].startswith("api-")
+        assert ordered["viewerProtocolPolicy"] == "redirect-to-https"
+        assert ordered["allowedMethods"] == ["GET", "HEAD", "OPTIONS"]
 
 
 def test_every_response_carries_the_security_headers(scenario: tuple[ProgramRun, StackConfig, tuple[str, str]]) -> None:

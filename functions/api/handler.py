@@ -1,4 +1,4 @@
-"""The regional API: ``GET /items/{id}``, ``POST /events``, ``GET /health`` and ``GET /state`` in one function.
+"""The regional API: ``GET /items/{id}``, ``POST /events``, ``GET /health``, ``GET /state``, ``GET /regions/{region}/status``.
 
 Behind the region's API Gateway HTTP API (payload format 2.0), routed by Powertools' ``APIGatewayHttpResolver`` on
 the request's method and ``rawPath`` (the stage is ``$default``, so no stage prefix). Items are read cache-aside with
@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from functions.api.status import STATUS_CACHE_SECONDS, MetricsReader, SummaryCache, replication_lags
 from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
@@ -87,6 +88,9 @@ class Api:
         ``/health`` by default).
     app_config: the region's runtime settings (``functions.shared.app_config``), read at each request; None: the
         settings stay as built.
+    cloudwatch: the region's CloudWatch client, for the summary's replication lag (None: the lag is not shown).
+    wall_clock: epoch milliseconds, the end of the summary's metric window.
+    status_cache_seconds: how long a summary is reused (and cached by CloudFront).
     """
 
     settings: Settings
@@ -99,6 +103,10 @@ class Api:
     state_cache_seconds: float = STATE_CACHE_SECONDS
     health_path: str = DEFAULT_HEALTH_PATH
     app_config: AppConfigSource | None = None
+    cloudwatch: MetricsReader | None = None
+    wall_clock: Callable[[], int] = now_ms
+    status_cache_seconds: float = STATUS_CACHE_SECONDS
+    _summaries: SummaryCache | None = field(default=None, init=False, repr=False)
     _write_states: StateCache | None = field(default=None, init=False, repr=False)
     _resolver: HttpApiResolver | None = field(default=None, init=False, repr=False)
 
@@ -123,6 +131,7 @@ class Api:
             cache_configured=bool(settings.cache_host),
             health_path=health_path,
             app_config=app_config,
+            cloudwatch=aws_client("cloudwatch", settings.region),
         )
 
     def write_state(self) -> AppState:
@@ -131,6 +140,12 @@ class Api:
         if self._write_states is None:
             self._write_states = StateCache(self.table, self.state_cache_seconds, self.clock)
         return self._write_states.get()
+
+    def summary(self) -> dict[str, Any]:
+        """The region's public summary (:func:`region_summary`), rebuilt after ``status_cache_seconds``."""
+        if self._summaries is None:
+            self._summaries = SummaryCache(self.status_cache_seconds, self.clock)
+        return self._summaries.value(lambda: region_summary(self))
 
     def resolver(self) -> HttpApiResolver:
         """The routes of this Api (:func:`routes`), built on the first request."""
@@ -206,6 +221,7 @@ def routes(api: Api) -> HttpApiResolver:
     app.post("/events")(lambda: post_event(api, request_text(app.current_event)))
     app.get(api.health_path)(lambda: health(api, app.current_event.get_query_string_value("scope", "write")))
     app.get("/state")(lambda: state(api))
+    app.get("/regions/<region>/status")(lambda region: region_status(api, region))
     app.exception_handler(ValidationError)(refused)
     app.exception_handler(Exception)(lambda error: failed(app, error))
     app.not_found(lambda _: no_route(app))
@@ -253,7 +269,20 @@ def health(api: Api, scope: object) -> JsonResponse:
     if scope not in HEALTH_SCOPES:
         raise ValidationError("scope", f"must be one of {', '.join(HEALTH_SCOPES)}, got {scope!r}")
     region = api.settings.region
+    checks, _ = health_checks(api, str(scope))
+    failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    body = {"healthy": not failed_checks, "region": region, "scope": scope, "failed": failed_checks, "checks": checks}
+    if failed_checks:
+        api.metrics.add("HealthFailed")
+        return answer(503, body)
+    return answer(200, body)
+
+
+def health_checks(api: Api, scope: str) -> tuple[dict[str, str], AppState | None]:
+    """Each check's verdict (``ok...`` or ``failed: ...``) for ``scope``, and the state read (None: unreadable)."""
+    region = api.settings.region
     checks: dict[str, str] = {}
+    current: AppState | None = None
     try:
         current = read_state(api.table)
     except StateUnavailableError as error:
@@ -272,12 +301,41 @@ def health(api: Api, scope: object) -> JsonResponse:
         breaker = api.cache.breaker
         suffix = f" (circuit breaker {breaker.state})" if breaker is not None else ""
         checks["cache"] = f"failed: no answer to PING{suffix}"
+    return checks, current
+
+
+def region_status(api: Api, region: object) -> JsonResponse:
+    """The public summary, when ``region`` is this API's own (CloudFront sends ``/regions/<region>/*`` to its region)."""
+    if region != api.settings.region:
+        raise ValidationError("region", f"must be {api.settings.region}, the region this API serves, got {region!r}")
+    return answer(200, api.summary(), {"Cache-Control": f"public, max-age={int(api.status_cache_seconds)}"})
+
+
+def region_summary(api: Api) -> dict[str, Any]:
+    """State, epoch, write health and replication lag of this region: what the status page shows of it."""
+    checks, current = health_checks(api, "write")
     failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
-    body = {"healthy": not failed_checks, "region": region, "scope": scope, "failed": failed_checks, "checks": checks}
-    if failed_checks:
-        api.metrics.add("HealthFailed")
-        return answer(503, body)
-    return answer(200, body)
+    lags: list[dict[str, Any]] = []
+    lag_error = None
+    if api.cloudwatch is not None:
+        try:
+            lags = replication_lags(api.cloudwatch, api.settings.table_name, api.wall_clock())
+        except Exception as error:  # the lag is shown as unknown; the summary still answers
+            logger.warning("status: replication lag unreadable", extra={"error": repr(error)})
+            lag_error = "unreadable"
+    return {
+        "region": api.settings.region,
+        "status": current.status if current else None,
+        "activeRegion": current.active_region if current else None,
+        "epoch": current.epoch if current else None,
+        "writable": current.may_write(api.settings.region) if current else False,
+        "healthy": not failed_checks,
+        "failed": failed_checks,
+        "checks": checks,
+        "replication": lags,
+        "replicationError": lag_error,
+        "generatedAt": api.wall_clock(),
+    }
 
 
 def state(api: Api) -> JsonResponse:

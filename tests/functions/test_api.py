@@ -8,6 +8,7 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -510,3 +511,86 @@ def test_a_container_that_cannot_start_answers_503_not_400(monkeypatch: pytest.M
     response = handle(request("GET /state"))
     assert response["statusCode"] == 503
     assert json.loads(response["body"])["field"] == "configuration"
+
+
+# ---- GET /regions/{region}/status (public) -------------------------------------------------------------------------
+
+
+def status_request(region: str = REGION) -> dict[str, Any]:
+    return request_with("GET /regions/{region}/status", {"region": region})
+
+
+def request_with(route: str, parameters: dict[str, str]) -> dict[str, Any]:
+    return http_api_event(route, path_parameters=parameters, request_id=f"req-{route}")
+
+
+@pytest.fixture
+def cloudwatch(table: ItemTable) -> Any:
+    return function_client("cloudwatch", REGION)
+
+
+def publish_lag(cloudwatch: Any, to: str, value: float, at_ms: int) -> None:
+    cloudwatch.put_metric_data(
+        Namespace="AWS/DynamoDB",
+        MetricData=[
+            {
+                "MetricName": "ReplicationLatency",
+                "Dimensions": [{"Name": "TableName", "Value": TABLE}, {"Name": "ReceivingRegion", "Value": to}],
+                "Timestamp": datetime.fromtimestamp(at_ms / 1000, tz=UTC),
+                "Value": value,
+                "Unit": "Milliseconds",
+            }
+        ],
+    )
+
+
+def test_the_status_summary_shows_state_health_and_the_latest_replication_lag(api: Api, cloudwatch: Any) -> None:
+    now = now_ms()
+    publish_lag(cloudwatch, OTHER_REGION, 900.0, now - 180_000)
+    publish_lag(cloudwatch, OTHER_REGION, 420.0, now - 60_000)
+    api.cloudwatch, api.wall_clock = cloudwatch, lambda: now
+    status, body, headers = call(api, status_request())
+    assert (status, headers["Cache-Control"]) == (200, "public, max-age=5")
+    assert {k: body[k] for k in ("region", "status", "activeRegion", "epoch", "writable", "healthy", "failed")} == {
+        "region": REGION,
+        "status": "active",
+        "activeRegion": REGION,
+        "epoch": 1,
+        "writable": True,
+        "healthy": True,
+        "failed": [],
+    }
+    assert [(lag["to"], lag["lagMs"]) for lag in body["replication"]] == [(OTHER_REGION, 420.0)]
+    assert body["replicationError"] is None
+
+
+def test_the_status_summary_is_reused_for_its_cache_time_then_shows_the_fence(api: Api, table: ItemTable) -> None:
+    seconds = [100.0]
+    api.clock = lambda: seconds[0]
+    assert call(api, status_request())[1]["status"] == "active"
+    fence(table)
+    assert call(api, status_request())[1]["status"] == "active"  # the copy of the last 5 s
+    seconds[0] += 5
+    _, body, _ = call(api, status_request())
+    shown = (body["status"], body["epoch"], body["writable"], body["healthy"], body["failed"])
+    assert shown == ("fenced", 2, False, False, ["state"])
+
+
+class UnreachableMetrics:
+    def list_metrics(self, **_: Any) -> dict[str, Any]:
+        raise ConnectionError("no route to CloudWatch")
+
+    def get_metric_data(self, **_: Any) -> dict[str, Any]:
+        raise ConnectionError("no route to CloudWatch")
+
+
+def test_the_status_summary_answers_without_the_lag_when_cloudwatch_fails(api: Api) -> None:
+    api.cloudwatch = UnreachableMetrics()
+    status, body, _ = call(api, status_request())
+    assert (status, body["replication"], body["replicationError"], body["status"]) == (200, [], "unreadable", "active")
+
+
+def test_the_status_summary_of_another_region_is_400_naming_the_region(api: Api) -> None:
+    status, body, _ = call(api, status_request(OTHER_REGION))
+    assert (status, body["field"]) == (400, "region")
+    assert REGION in body["message"]

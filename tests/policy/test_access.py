@@ -289,6 +289,16 @@ CASES: Cases = {
             ),
         ],
     ),
+    "api-anonymous-routes-read-only": ResourceCases(
+        passing=[
+            (access.API_ROUTE, {"routeKey": "GET /regions/{region}/status", "authorizationType": "NONE"}),
+            (access.API_ROUTE, {"routeKey": "POST /events", "authorizationType": "AWS_IAM"}),
+        ],
+        failing=[
+            (access.API_ROUTE, {"routeKey": "POST /events", "authorizationType": "NONE"}, "'POST /events' takes anonymous"),
+            (access.API_ROUTE, {"routeKey": "DELETE /items/{id}"}, "may only be GET or HEAD"),  # NONE is the default
+        ],
+    ),
 }
 
 
