@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.breaker import SKIPPED, TRIED, Outage, ReadClock
 from bench.coldstart import HANDLER_MODULES, first_request_code, present_handlers, revision_tree
 from bench.measure import (
     BARS,
@@ -29,6 +30,7 @@ from bench.measure import (
 )
 from bench.plan import REGION_COUNTS, REGIONS, overrides
 from bench.report import render_section, render_table, split_sections, summary_rows, update_document
+from functions.shared.breaker import CircuitBreaker
 from planning.harness import stack_config
 
 ORDER = ("cache", "plan")
@@ -185,6 +187,63 @@ def test_the_plan_overrides_are_a_valid_config(count: int) -> None:
 def test_the_plan_refuses_a_region_count_the_config_does_not_allow() -> None:
     with pytest.raises(ValueError, match="count must be 2 to 6, got 7"):
         overrides(7)
+
+
+class WallClock:
+    """A fake wall clock: each read takes ``read_seconds``, as on a machine of that speed."""
+
+    def __init__(self, read_seconds: float) -> None:
+        self.read_seconds = read_seconds
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += self.read_seconds
+
+
+def _outage(reads: int, clock: ReadClock | WallClock) -> Outage:
+    """``reads`` reads while the dependency is down, the breaker (3 failures, open 10 s) on ``clock``."""
+    breaker = CircuitBreaker("cache", failure_threshold=3, open_seconds=10.0, clock=clock)
+    sources: list[str] = []
+    for _ in range(reads):
+        clock.tick()
+        if breaker.allow():
+            breaker.record_failure()
+            sources.append(TRIED)
+        else:
+            sources.append(SKIPPED)
+    return Outage.of(sources, reads_per_period=100)
+
+
+def test_on_the_wall_clock_a_slower_machine_lands_more_probes_in_the_same_reads() -> None:
+    """What the benchmark's figures depended on: the same 500 reads, 5 ms or 50 ms each."""
+    assert [len(_outage(500, WallClock(seconds)).probes) for seconds in (0.005, 0.05)] == [0, 2]
+
+
+@pytest.mark.parametrize("reads", [150, 500, 1234])
+def test_on_the_read_clock_an_outage_is_the_threshold_then_one_probe_per_open_period(reads: int) -> None:
+    outage = _outage(reads, ReadClock(10))
+    assert outage.opening == (0, 1, 2)
+    assert len(outage.probes) == outage.open_periods == (reads - 3) // 100
+    assert outage.probes_per_open_period() == 1
+    assert len(outage.opening) + len(outage.probes) + len(outage.skipped) == reads
+
+
+def test_the_read_clock_is_exact_and_refuses_no_reads_per_second() -> None:
+    clock = ReadClock(10)
+    for _ in range(103):
+        clock.tick()
+    assert clock() - 0.3 >= 10.0
+    with pytest.raises(ValueError, match="reads_per_second must be at least 1, got 0"):
+        ReadClock(0)
+
+
+def test_an_outage_whose_breaker_never_opened_has_only_opening_reads() -> None:
+    outage = Outage.of([TRIED] * 5, reads_per_period=100)
+    assert (outage.opening, outage.probes, outage.skipped, outage.open_periods) == ((0, 1, 2, 3, 4), (), (), 0)
+    assert Outage.of([TRIED, SKIPPED, TRIED, TRIED], reads_per_period=1).probes_per_open_period() == 2 / 3
 
 
 def test_only_handler_modules_that_exist_are_imported(tmp_path: Path) -> None:
