@@ -38,9 +38,10 @@ class TransactionalClient:
     pauses there to meet a held item. ``patience`` (seconds, 0 by default: DynamoDB's behaviour) lets a transaction
     wait that long for a held item before it is cancelled: the emulator answers in milliseconds per request, so a
     transaction here holds its items ten times as long as one of the service, and a concurrency test that wants
-    conflicts as rare as the service's waits about that difference. With ``sole_writer`` (every write to the table goes
-    through this client) conditions are checked on the images this client keeps, so a transaction holds its items only
-    for its writes; else each check reads the item.
+    conflicts as rare as the service's waits about that difference. With ``sole_writer`` (every item a transaction
+    touches was written through this client only, from when the table was empty of it) conditions are checked on the
+    images this client keeps, an item it never wrote being absent, so a transaction holds its items only for its
+    writes; else each check reads the item.
     """
 
     def __init__(
@@ -57,9 +58,10 @@ class TransactionalClient:
         self._changed = threading.Condition()
         self._in_transactions: set[ItemRef] = set()
         self._in_writes: set[ItemRef] = set()
-        # The image of each item as this client last read or wrote it: a transaction checks its conditions on these
-        # and holds its items only for its writes. Every write to the table must go through this client.
+        # With sole_writer: the image of each item as this client last wrote or read it, and the items whose image it
+        # does not know (written by a single request whose result it did not see).
         self._images: dict[ItemRef, dict[str, Any] | None] = {}
+        self._unknown: set[ItemRef] = set()
         self.conflicts = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -100,10 +102,11 @@ class TransactionalClient:
 
     def _check(self, action: Mapping[str, Any], ref: ItemRef) -> Mapping[str, Any]:
         """The action's reason: None, or a failed condition (with the item when asked)."""
-        if ref not in self._images or not self.sole_writer:
+        if not self.sole_writer or ref in self._unknown:
             key = action.get("Key") or self._key_of(action["TableName"], action["Item"])
             self._images[ref] = self._client.get_item(TableName=action["TableName"], Key=key, ConsistentRead=True).get("Item")
-        current = self._images[ref]
+            self._unknown.discard(ref)
+        current = self._images.get(ref)
         expression = action.get("ConditionExpression")
         if expression is None:
             return NO_REASON
@@ -155,11 +158,21 @@ class TransactionalClient:
                 self.conflicts += 1
                 raise _error("TransactionConflictException", "Transaction is ongoing for the item")
             self._in_writes.add(ref)
+        written: dict[str, Any] | None = None
+        refused = False
         try:
-            return call(**request)
+            response = call(**request)
+            written = request.get("Item") if call == self._client.put_item else None
+            return response
+        except ClientError as error:
+            refused = error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+            raise
         finally:
             with self._changed:
-                self._images.pop(ref, None)
+                if written is not None:
+                    self._images[ref] = dict(written)
+                elif not refused:  # an update, a delete, or an error that may have written: read it next time
+                    self._unknown.add(ref)
                 self._in_writes.discard(ref)
                 self._changed.notify_all()
 

@@ -129,3 +129,21 @@ def test_concurrent_transactions_on_one_item_are_serializable(raw: Any) -> None:
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: add_one(), range(40)))
     assert ids(raw) == {"b": 41}
+
+
+def test_the_local_moto_server_cancels_a_transaction_without_a_trace_on_the_stream(raw: Any, aws_endpoint: str) -> None:
+    """simulation/moto_transactions.py: every condition is checked before any write, so a cancelled transaction writes
+    nothing, not even a record on the stream (moto's own wrote, then restored the table and kept the records)."""
+    reasons = cancelled(TransactionalClient(raw), [put_new("a"), bump("b", 7)])
+    assert [reason["Code"] for reason in reasons] == ["None", "ConditionalCheckFailed"]
+    with pytest.raises(ClientError) as raised:
+        raw.transact_write_items(TransactItems=[put_new("a"), bump("b", 7, ReturnValuesOnConditionCheckFailure="ALL_OLD")])
+    assert [reason["Code"] for reason in raised.value.response["CancellationReasons"]] == ["None", "ConditionalCheckFailed"]
+    assert raised.value.response["CancellationReasons"][1]["Item"]["N"] == {"N": "1"}
+    streams = local_client("dynamodbstreams", "us-east-1", aws_endpoint)
+    arn = raw.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    written = [record["dynamodb"]["Keys"]["Id"]["S"] for record in streams.get_records(ShardIterator=iterator)["Records"]]
+    assert written == ["b"]
+    assert ids(raw) == {"b": 1}

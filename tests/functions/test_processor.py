@@ -350,7 +350,7 @@ def test_the_processor_is_built_once_per_container_from_its_environment(
 EVENTS = 1000
 ITEMS = 200
 THREADS = 16
-TRANSACTION_PATIENCE_SECONDS = 2.0
+TRANSACTION_PATIENCE_SECONDS = 0.5
 
 
 def test_sixteen_threads_delivering_the_same_1000_events_change_each_key_exactly_once(
