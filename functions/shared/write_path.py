@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from functions.shared.clients import CALL_BUDGET_SECONDS
@@ -20,7 +20,7 @@ from functions.shared.conditional import call_dynamodb, conditional
 from functions.shared.conflicts import record_conflict
 from functions.shared.errors import TRANSACTION_CONFLICT, ConflictError, FencedError, RetryableError, error_code
 from functions.shared.events import Event
-from functions.shared.log import get_logger, now_ms
+from functions.shared.log import now_ms
 from functions.shared.schema import (
     ATTR_CLAIMED_AT,
     ATTR_DATA,
@@ -44,8 +44,6 @@ from functions.shared.schema import (
 )
 from functions.shared.state import ItemTable
 from functions.shared.state_cache import StateSource
-
-logger = get_logger("write_path")
 
 # Outcomes.
 APPLIED = "applied"
@@ -191,7 +189,7 @@ def _answer_from_claim(writer: _Writer, claim: Mapping[str, Any], holder: Mappin
     settled = _settled_outcome(event, claim, region)
     if settled is not None:
         if settled.version is None and string_of(holder, ATTR_ORDER_TOKEN) == event.order_token:
-            return Outcome(**{**settled.__dict__, "version": number_of(holder, ATTR_VERSION)})
+            return replace(settled, version=number_of(holder, ATTR_VERSION))
         return settled
     if string_of(holder, ATTR_ORDER_TOKEN) == event.order_token:
         return _duplicate_in_item(writer, holder)
@@ -221,7 +219,10 @@ def _duplicate_in_item(writer: _Writer, holder: Mapping[str, Any] | None) -> Out
     version = number_of(holder, ATTR_VERSION)
     existing = writer.put_claim(APPLIED, version=version)
     if existing is not None:
-        return _answer_from_claim(writer, existing, holder)
+        settled = _settled_outcome(writer.event, existing, writer.region)
+        if settled is not None:
+            return settled
+        # Else a pending claim of the earlier path whose owner is within its deadline: it applied this event.
     region = string_of(holder, ATTR_LAST_UPDATED_REGION) or writer.region
     return Outcome.of(DUPLICATE, writer.event, region, original=APPLIED, version=version)
 

@@ -326,6 +326,21 @@ def test_a_pending_claim_of_the_earlier_path_whose_event_is_in_the_item_is_settl
     assert (claim["Outcome"], claim["Version"]) == (APPLIED, 1)
 
 
+def test_a_pending_claim_of_the_earlier_path_whose_owner_applied_the_event_is_answered_duplicate(
+    write_table: ItemTable,
+) -> None:
+    """Its owner is within its deadline and has not settled yet: the item holds the event, so this is a duplicate; the
+    claim stays the owner's to settle."""
+    ev = event()
+    apply(write_table, ev)
+    pending_claim(write_table, ev, deadline=NOW + CLAIM_OWNER_WINDOW_MS)
+    outcome = apply(write_table, ev)
+    assert (outcome.kind, outcome.original, outcome.version) == (DUPLICATE, APPLIED, 1)
+    claim = get(write_table, idempotency_record_id("k-1"))
+    assert claim is not None
+    assert claim["Outcome"] == PENDING
+
+
 class ConflictingClient:
     """Cancels the first ``conflicts`` transactions with TransactionConflict, as DynamoDB does when another transaction
     holds the item; everything else goes to ``client``."""
