@@ -77,6 +77,7 @@ class _Run:
         self.timestamp = now_ms()
         self.calls: dict[str, dict[str, Counter[str]]] = {}
         self.samples: dict[str, Samples] = {}
+        self.powertools_keys: list[str] = []
 
     def result(self) -> Result:
         records = [sqs_record(number, self.timestamp) for number in range(self.warmup + self.events)]
@@ -118,6 +119,10 @@ class _Run:
         warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left")
 
         store = DynamoDBPersistenceLayer(self.powertools_table.name, key_attr="Id", boto3_client=self.powertools_client)
+        # The key of the record Powertools completes last, to read its size back.
+        self.powertools_client.meta.events.register(
+            "provide-client-params.dynamodb.UpdateItem", lambda params, **_: self.powertools_keys.append(params["Key"]["Id"]["S"])
+        )
 
         @idempotent_function(data_keyword_argument="event", persistence_store=store)  # type: ignore[untyped-decorator]
         def handle(event: dict[str, Any]) -> dict[str, str]:
@@ -150,7 +155,7 @@ class _Run:
             "item": _size(self.table, event.id),
             "stale claim": _size(self.table, idempotency_record_id(stale.idempotency_key)),
             "conflict": _size(self.table, conflict_record_id(event.id, stale.order_token)),
-            "powertools record": _powertools_record_bytes(self.powertools_table),
+            "powertools record": _size(self.powertools_table, self.powertools_keys[-1]),
             "bare item": item_bytes(item_record("bare-0")),
         }
         units = {kind: {regions: _event_units(kind, size, regions) for regions in (1, *REGION_COUNTS)} for kind in UNIT_KINDS}
@@ -208,13 +213,6 @@ def _size(table: ItemTable, record_id: str) -> int:
     if item is None:
         raise RuntimeError(f"record {record_id!r} not found in {table.name}")
     return item_bytes(item)
-
-
-def _powertools_record_bytes(table: ItemTable) -> int:
-    """The largest of Powertools' idempotency records (the completed ones, with the stored response)."""
-    client: Any = table.client
-    pages = client.get_paginator("scan").paginate(TableName=table.name, ConsistentRead=True)
-    return max(item_bytes(item) for page in pages for item in page["Items"] if "status" in item)
 
 
 def _powertools_calls(handle: Callable[[int], object], phase: str, warmup: int, events: int) -> Callable[[], None]:
