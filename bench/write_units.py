@@ -1,10 +1,9 @@
 """DynamoDB's write billing, from item sizes: write units in the region written, replicated write units on a global table.
 
-The rules (docs/design/write-path.md cites the pages): an item's size is the sum of its attribute names' and values'
-lengths; a standard write takes one write unit per started KB of the item (the larger of its images before and after);
-a transactional write two per started KB of each item it writes; on a global table every write is billed in replicated
-write units in every replica region, the one written and each one it is replicated to, where a transaction's items
-arrive as standard writes. A write refused by its condition is billed in the region written and replicated nowhere.
+The rules (cited in docs/design/write-path.md): an item's size is the sum of its attribute names' and values' lengths;
+a standard write takes one unit per started KB of the item, a transactional write two per started KB of each item; on
+a global table every write is billed in replicated write units in every replica region, the one written and each it
+reaches (a transaction's items arrive there as standard writes); a write refused by its condition only where written.
 
 Example:
     >>> units(1500), write_request(1500, regions=3), write_request(300, regions=3, transactional=True)
