@@ -125,7 +125,8 @@ FUNCTION_TABLE: tuple[FunctionSpec, ...] = (
         handler="functions.processor.handler.handle",
         trigger=QueueTrigger(EVENTS_QUEUE),
         grants=(
-            Grant("TableItems", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"), "table"),
+            # The write path's TransactWriteItems is authorised by its Put and Update (PutItem, UpdateItem).
+            Grant("TableItems", ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"), "table"),
             Grant(
                 "ConsumeEvents",
                 ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"),

@@ -26,6 +26,8 @@ from pathlib import Path
 
 START_TIMEOUT_SECONDS = 20.0
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
 
 def free_port() -> int:
     with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
@@ -205,7 +207,9 @@ class MotoServer:
 
     def start(self) -> MotoServer:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", self.host, "-p", str(self.port)],
+            # moto's server with all-or-nothing transactions that leave no undone write on a stream
+            [sys.executable, "-m", "simulation.moto_transactions", "-H", self.host, "-p", str(self.port)],
+            cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

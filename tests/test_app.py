@@ -371,7 +371,7 @@ def _expected_policy(run: ProgramRun, region: str, function: str) -> list[dict[s
     )
     own = {
         "processor": [
-            ("TableItems", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"], [table]),
+            ("TableItems", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [table]),
             (
                 "ConsumeEvents",
                 ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
@@ -623,5 +623,5 @@ def test_policies_grant_star_only_for_tracing_network_interfaces_listing_streams
         assert resources.dead_letter_queue not in named, "no function touches the DLQ: SQS redrives to it"
         actions = {a for s in statements for a in s["Action"]}
         assert not {a for a in actions if a.startswith("dynamodb:") and a.endswith(("Scan", "BatchWriteItem"))}
-        # Only the processor deletes, and only its own pending idempotency claims (conditionally: write_path.py).
-        assert ("dynamodb:DeleteItem" in actions) == (function == "processor")
+        # No function deletes an item: the write path's transaction leaves no claim to release (write_path.py).
+        assert "dynamodb:DeleteItem" not in actions

@@ -59,6 +59,8 @@ class DynamoDBClient(Protocol):
 
     def delete_item(self, **kwargs: Any) -> dict[str, Any]: ...
 
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]: ...
+
 
 @dataclass(frozen=True)
 class ItemTable:

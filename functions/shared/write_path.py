@@ -1,24 +1,26 @@
 """The write path: apply one event to the table exactly once, last-writer-wins, refused while the region is fenced.
 
-:func:`apply_event` claims the event's idempotency key, applies the event to the item with one conditional
-``UpdateItem`` and settles the claim with the outcome; a repeat is answered from its claim. Every step, what each
-refusal means, and what a transient failure costs: ``docs/design/write-path.md``.
+:func:`apply_event` writes the event's settled idempotency claim and the conditional item update in one
+``TransactWriteItems``: one round trip for a new event. A refused transaction says why in its cancellation reasons (the
+claim that exists, the item that refused), so a repeat, a stale event and every refusal are told apart without a read.
+Every step, what each refusal costs, and why this design: ``docs/design/write-path.md``.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from functions.shared.clients import CALL_BUDGET_SECONDS
 from functions.shared.codec import number_of, string_of, to_item
 from functions.shared.conditional import call_dynamodb, conditional
 from functions.shared.conflicts import record_conflict
-from functions.shared.errors import ConflictError, FencedError, RetryableError
+from functions.shared.errors import TRANSACTION_CONFLICT, ConflictError, FencedError, RetryableError, error_code
 from functions.shared.events import Event
-from functions.shared.log import get_logger, now_ms
+from functions.shared.log import now_ms
 from functions.shared.schema import (
     ATTR_CLAIMED_AT,
     ATTR_DATA,
@@ -43,8 +45,6 @@ from functions.shared.schema import (
 from functions.shared.state import ItemTable
 from functions.shared.state_cache import StateSource
 
-logger = get_logger("write_path")
-
 # Outcomes.
 APPLIED = "applied"
 DUPLICATE = "duplicate"
@@ -55,13 +55,19 @@ PENDING = "pending"
 # the claim. After that a repeat is still never applied twice (the item's order token refuses it) but may be answered
 # "stale" instead of "duplicate".
 IDEMPOTENCY_TTL_SECONDS = 14 * 24 * 3600
-# A claim found pending with the item already past the event: wait this long for its owner to settle it.
-SETTLE_WAIT_SECONDS = 1.0
-SETTLE_POLL_SECONDS = 0.02
-# How long the owner of a claim can still act on it: the claim, the apply, the conflict record and the settle, each
-# within one call's budget (76 s with clients.py's budget; the queue redelivers after 6 function timeouts, 180 s by
-# default). A pending claim past it has no live owner.
+# A claim is written settled, in the transaction that applies its event. Claims left pending by the earlier
+# claim-apply-settle path carry the deadline of their owner: the transaction overwrites one only after it. The window
+# is that path's (four calls of one call's budget), kept for the claims it left.
 CLAIM_OWNER_WINDOW_MS = int(4 * CALL_BUDGET_SECONDS * 1000)
+# A transaction or a write that met an item another transaction holds (TransactionConflict) is tried again at once, a
+# few times, after a random pause doubling from 5 ms (at most ~1.3 s in all); then the message goes back to the queue.
+CONFLICT_ATTEMPTS = 8
+CONFLICT_PAUSE_SECONDS = 0.005
+TRANSACTION_CANCELED = "TransactionCanceledException"
+CONDITION_FAILED_REASON = "ConditionalCheckFailed"
+CONFLICT_REASON = "TransactionConflict"
+# Cancellation reasons that say "try again later" (DynamoDB's TransactWriteItems reference).
+TRANSIENT_REASONS = frozenset({CONFLICT_REASON, "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 class PayloadConflictError(ConflictError):
@@ -138,8 +144,8 @@ def apply_event(
 ) -> Outcome:
     """Apply ``event`` in ``region`` exactly once, last-writer-wins (``docs/design/write-path.md``).
 
-    ``deadline_ms`` is when the caller's invocation ends (epoch ms, e.g. from the Lambda context), if it knows: a
-    claim made here is abandoned from then on at the latest.
+    ``deadline_ms`` is when the caller's invocation ends (epoch ms, e.g. from the Lambda context), if it knows: the
+    claim records it, and no conflict is waited out past it.
 
     Raises
     ------
@@ -148,33 +154,46 @@ def apply_event(
     PayloadConflictError, VersionConflictError
         Refused; nothing was written.
     RetryableError
-        Throttling or a transient failure after the client's own retries, or a concurrent delivery of the same event
-        that has not settled yet: try again later.
+        Throttling or a transient failure after the client's own retries, an item held by other transactions for
+        longer than a few tries, or a delivery of the same event by the earlier write path still in flight.
     """
     current = state.get()
     if not current.may_write(region):
         raise FencedError(region, current.status, current.active_region, current.epoch)
-    writer = _Writer(table, event, region, current.epoch, clock_ms, deadline_ms=deadline_ms)
-    claim = writer.claim()
-    if claim is not None:
-        settled = _settled_outcome(event, claim, region)
-        if settled is not None:
-            return settled
-    try:
-        applied_version, holder = writer.apply()
-    except Exception:
-        if claim is None:
-            writer.release_claim_quietly()
-        raise
-    if applied_version is not None:
-        # A settle that fails is retried with the event: the redelivery finds the item at this event's token and
-        # settles the claim as applied, so a later repeat still answers "duplicate" (the token refuses a second apply).
-        writer.settle(APPLIED, version=applied_version)
+    writer = _Writer(table, event, region, current.epoch, clock_ms, sleep=sleep, deadline_ms=deadline_ms)
+    attempt = writer.transact()
+    if attempt.applied:
         if cache is not None:
             # A failed invalidation is retried by the stream handler, which sees this write too.
             cache.invalidate(event.id, event.order_token)
-        return Outcome.of(APPLIED, event, region, version=applied_version)
-    return _refused(writer, holder, claim=claim, state=state, sleep=sleep)
+        return Outcome.of(APPLIED, event, region, version=attempt.version)
+    if attempt.claim is not None:
+        return _answer_from_claim(writer, attempt.claim, attempt.holder)
+    return _refused(writer, attempt.holder, state=state)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """What the transaction did: applied (with the new version when known), or refused with the claim that exists
+    (None: none did) and the item that failed the condition (None: it did not fail, or there is no item)."""
+
+    applied: bool
+    version: int | None = None
+    claim: Mapping[str, Any] | None = None
+    holder: Mapping[str, Any] | None = None
+
+
+def _answer_from_claim(writer: _Writer, claim: Mapping[str, Any], holder: Mapping[str, Any] | None) -> Outcome:
+    """A claim of this key exists: a payload conflict, a duplicate, or (a claim of the earlier write path) in flight."""
+    event, region = writer.event, writer.region
+    settled = _settled_outcome(event, claim, region)
+    if settled is not None:
+        if settled.version is None and string_of(holder, ATTR_ORDER_TOKEN) == event.order_token:
+            return replace(settled, version=number_of(holder, ATTR_VERSION))
+        return settled
+    if string_of(holder, ATTR_ORDER_TOKEN) == event.order_token:
+        return _duplicate_in_item(writer, holder)
+    raise RetryableError(f"event {event.idempotency_key!r} is being processed by another delivery; retry later")
 
 
 def replicated_outcome(table: ItemTable, event: Event, region: str) -> Outcome | None:
@@ -211,79 +230,65 @@ def _settled_outcome(event: Event, claim: Mapping[str, Any], region: str) -> Out
     )
 
 
-def _refused(
-    writer: _Writer,
-    holder: Mapping[str, Any] | None,
-    *,
-    claim: Mapping[str, Any] | None,
-    state: StateSource,
-    sleep: Callable[[float], None],
-) -> Outcome:
-    """The item refused the write: say why from the item it holds (``holder``, None when there is no item).
+def _duplicate_in_item(writer: _Writer, holder: Mapping[str, Any] | None) -> Outcome:
+    """The item holds this event, and no settled claim says so (the claim has not replicated here yet, or a delivery of
+    the earlier write path crashed before settling): write the claim, answer duplicate."""
+    version = number_of(holder, ATTR_VERSION)
+    existing = writer.put_claim(APPLIED, version=version)
+    if existing is not None:
+        settled = _settled_outcome(writer.event, existing, writer.region)
+        if settled is not None:
+            return settled
+        # Else a pending claim of the earlier path whose owner is within its deadline: it applied this event.
+    region = string_of(holder, ATTR_LAST_UPDATED_REGION) or writer.region
+    return Outcome.of(DUPLICATE, writer.event, region, original=APPLIED, version=version)
 
-    ``claim`` is another delivery's pending claim of this event, None when this delivery made the claim.
-    """
+
+def _refused(writer: _Writer, holder: Mapping[str, Any] | None, *, state: StateSource) -> Outcome:
+    """No claim existed and the item refused the write: say why from the item it holds (``holder``)."""
     event, region = writer.event, writer.region
     held_token = string_of(holder, ATTR_ORDER_TOKEN)
     if held_token == event.order_token:
-        # Another delivery of this event applied it (a concurrent one, or an attempt that crashed before settling).
-        version = number_of(holder, ATTR_VERSION)
-        writer.settle(APPLIED, version=version)
-        return Outcome.of(
-            DUPLICATE,
-            event,
-            string_of(holder, ATTR_LAST_UPDATED_REGION) or region,
-            original=APPLIED,
-            version=version,
-        )
+        return _duplicate_in_item(writer, holder)
     if held_token is not None and held_token > event.order_token:
-        if claim is not None:
-            settled = _wait_for_settle(writer, claim, sleep)
-            if settled is not None:
-                return settled
+        # The claim and the apply commit together, so no delivery applied this event here: it lost. The loser's record
+        # first, then the claim; a crash in between leaves no claim, and the redelivery records it again (once).
         writer.record_conflict(held_token)
-        writer.settle(STALE, winner=held_token)
+        existing = writer.put_claim(STALE, winner=held_token)
+        if existing is not None:
+            return _answer_from_claim(writer, existing, holder)
         return Outcome.of(STALE, event, region, winner_order_token=held_token)
     held_epoch = number_of(holder, ATTR_WRITE_EPOCH)
     if held_epoch is not None and held_epoch > writer.epoch:
         # The item was written under a newer epoch than the state this container holds: a failover happened.
-        writer.release_claim()
         state.invalidate()
         fresh = state.get()
         raise FencedError(region, fresh.status, fresh.active_region, max(fresh.epoch, held_epoch))
-    writer.release_claim()
     raise VersionConflictError(event, number_of(holder, ATTR_VERSION) or 0)
 
 
-def _wait_for_settle(writer: _Writer, claim: Mapping[str, Any], sleep: Callable[[float], None]) -> Outcome | None:
-    """A pending claim of another delivery, and the item already past this event: its owner either applied it (and a
-    later event followed) or found it stale; only the owner knows, so wait for it to settle. None: the claim was
-    abandoned (its owner died), and this delivery decides."""
-    if writer.clock_ms() >= owner_deadline(claim):
-        return None
-    waited = 0.0
-    while waited < SETTLE_WAIT_SECONDS:
-        sleep(SETTLE_POLL_SECONDS)
-        waited += SETTLE_POLL_SECONDS
-        record = writer.read_claim()
-        if record is None:
-            return None
-        settled = _settled_outcome(writer.event, record, writer.region)
-        if settled is not None:
-            return settled
-    if writer.clock_ms() >= owner_deadline(claim):
-        return None
-    raise RetryableError(f"event {writer.event.idempotency_key!r} is being processed by another delivery; retry later")
-
-
 def owner_deadline(claim: Mapping[str, Any]) -> int:
-    """When the owner of a pending claim can no longer act on it (epoch ms)."""
+    """When the owner of a pending claim (of the earlier write path) can no longer act on it (epoch ms)."""
     deadline = number_of(claim, ATTR_OWNER_DEADLINE)
     return deadline if deadline is not None else (number_of(claim, ATTR_CLAIMED_AT) or 0) + CLAIM_OWNER_WINDOW_MS
 
 
+def cancellation_reasons(error: BaseException) -> list[Mapping[str, Any]] | None:
+    """The per-action reasons of a cancelled transaction, in the order of its actions; None for any other error."""
+    if error_code(error) != TRANSACTION_CANCELED:
+        return None
+    reasons: list[Mapping[str, Any]] = getattr(error, "response", {}).get("CancellationReasons") or []
+    return reasons
+
+
+def _refusing_item(reason: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The item a cancellation reason returns when its action's condition failed (``ALL_OLD``), else None."""
+    item: Mapping[str, Any] | None = reason.get("Item") if reason.get("Code") == CONDITION_FAILED_REASON else None
+    return item
+
+
 class _Writer:
-    """The requests of one event's write (each one conditional, each one counted)."""
+    """The requests of one event's write: the transaction, and the stale event's conflict record and claim."""
 
     def __init__(
         self,
@@ -293,45 +298,74 @@ class _Writer:
         epoch: int,
         clock_ms: Callable[[], int],
         *,
+        sleep: Callable[[float], None] = time.sleep,
         deadline_ms: int | None = None,
     ) -> None:
         self.table, self.event, self.region, self.epoch, self.clock_ms = table, event, region, epoch, clock_ms
-        self.deadline_ms = deadline_ms
+        self.sleep, self.deadline_ms = sleep, deadline_ms
         self.claim_key = to_item({ATTR_ID: idempotency_record_id(event.idempotency_key)})
-        self.claim_record: Mapping[str, Any] = {}
 
-    def claim(self) -> Mapping[str, Any] | None:
-        """Create the pending claim. None: created (this delivery owns it); else the existing claim."""
+    def transact(self) -> _Attempt:
+        """The claim, settled as applied, and the conditional item update: one ``TransactWriteItems``."""
+        version = None if self.event.expected_version is None else self.event.expected_version + 1
+        claim_put, claim_condition = self._claim_put(APPLIED, version=version)
+        actions = [{"Put": claim_put | claim_condition}, {"Update": self._item_update()}]
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                call_dynamodb(self.table.client.transact_write_items, TransactItems=actions)
+            except Exception as error:
+                reasons = cancellation_reasons(error)
+                if reasons is None:
+                    raise
+                codes = [reason.get("Code") for reason in reasons]
+                if any(code in TRANSIENT_REASONS for code in codes):
+                    self._pause(f"transaction cancelled: {codes}", attempt)
+                    continue
+                item_failed = reasons[-1].get("Code") == CONDITION_FAILED_REASON
+                claim, holder = (_refusing_item(reason) for reason in reasons)
+                if claim is None and not item_failed:
+                    raise
+                return _Attempt(False, claim=claim, holder=holder)
+            return _Attempt(True, version=version)
+        raise RetryableError(f"item {self.event.id!r} stayed held by other transactions; retry later")
+
+    def _claim_put(self, outcome: str, **settled: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The claim record, settled with ``outcome``, and the condition to write it: no claim, or a pending claim of the
+        earlier write path whose owner's deadline passed."""
         now = self.clock_ms()
-        deadline = now + CLAIM_OWNER_WINDOW_MS
-        if self.deadline_ms is not None:
-            deadline = min(deadline, self.deadline_ms)
-        record = self.claim_key | to_item(
-            {
-                ATTR_RECORD_TYPE: RECORD_TYPE_IDEMPOTENCY,
-                ATTR_ITEM_ID: self.event.id,
-                ATTR_PAYLOAD_HASH: self.event.payload_hash,
-                ATTR_ORDER_TOKEN: self.event.order_token,
-                ATTR_OUTCOME: PENDING,
-                ATTR_LAST_UPDATED_REGION: self.region,
-                ATTR_CLAIMED_AT: now,
-                ATTR_OWNER_DEADLINE: deadline,
-                ATTR_EXPIRES_AT: now // 1000 + IDEMPOTENCY_TTL_SECONDS,
-            }
-        )
-        existing = conditional(
-            self.table.client.put_item,
-            TableName=self.table.name,
-            Item=record,
-            ConditionExpression="attribute_not_exists(#id)",
-            ExpressionAttributeNames={"#id": ATTR_ID},
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        ).old
-        self.claim_record = existing if existing is not None else record
-        return existing
+        deadline = now + CLAIM_OWNER_WINDOW_MS if self.deadline_ms is None else min(now + CLAIM_OWNER_WINDOW_MS, self.deadline_ms)
+        fields = {
+            ATTR_RECORD_TYPE: RECORD_TYPE_IDEMPOTENCY,
+            ATTR_ITEM_ID: self.event.id,
+            ATTR_PAYLOAD_HASH: self.event.payload_hash,
+            ATTR_ORDER_TOKEN: self.event.order_token,
+            ATTR_OUTCOME: outcome,
+            ATTR_LAST_UPDATED_REGION: self.region,
+            ATTR_CLAIMED_AT: now,
+            ATTR_OWNER_DEADLINE: deadline,
+            ATTR_EXPIRES_AT: now // 1000 + IDEMPOTENCY_TTL_SECONDS,
+            ATTR_VERSION: settled.get("version"),
+            ATTR_WINNER_ORDER_TOKEN: settled.get("winner"),
+        }
+        put = {"TableName": self.table.name, "Item": self.claim_key | to_item({k: v for k, v in fields.items() if v is not None})}
+        condition = {
+            "ConditionExpression": (
+                "attribute_not_exists(#id) OR (#outcome = :pending AND (#deadline < :now OR "
+                "(attribute_not_exists(#deadline) AND #claimed < :abandoned)))"
+            ),
+            "ExpressionAttributeNames": {
+                "#id": ATTR_ID,
+                "#outcome": ATTR_OUTCOME,
+                "#deadline": ATTR_OWNER_DEADLINE,
+                "#claimed": ATTR_CLAIMED_AT,
+            },
+            "ExpressionAttributeValues": to_item({":pending": PENDING, ":now": now, ":abandoned": now - CLAIM_OWNER_WINDOW_MS}),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        return put, condition
 
-    def apply(self) -> tuple[int | None, Mapping[str, Any] | None]:
-        """The conditional item write: (the new version, None) when applied, else (None, the item that refused it)."""
+    def _item_update(self) -> dict[str, Any]:
+        """The conditional item write: last-writer-wins, the fencing token, and ``expectedVersion`` when given."""
         event = self.event
         names = {
             "#data": ATTR_DATA,
@@ -363,74 +397,55 @@ class _Writer:
         elif event.expected_version is not None:
             condition += " AND #version = :expected"
             values[":expected"] = event.expected_version
-        result = conditional(
-            self.table.client.update_item,
-            TableName=self.table.name,
-            Key=to_item({ATTR_ID: event.id}),
-            UpdateExpression=(
+        return {
+            "TableName": self.table.name,
+            "Key": to_item({ATTR_ID: event.id}),
+            "UpdateExpression": (
                 "SET #data = :data, #ts = :ts, #key = :key, #hash = :hash, #order = :order, #region = :region, "
                 "#type = :type, #epoch = :epoch, #version = if_not_exists(#version, :zero) + :one"
             ),
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=to_item(values),
-            ReturnValues="UPDATED_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
-        if result.failed:
-            return None, result.old
-        return number_of(result.response.get("Attributes", {}), ATTR_VERSION), None
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(values),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
-    def settle(self, outcome: str, *, version: int | None = None, winner: str | None = None) -> None:
-        """Record the outcome in the claim, if still pending: the first to settle decides. (A conditional put of the
-        whole claim rather than an update: the claim's content is known, and a put is the cheaper request.)"""
-        record = {name: value for name, value in self.claim_record.items() if name not in (ATTR_VERSION, ATTR_WINNER_ORDER_TOKEN)}
-        settled = {ATTR_OUTCOME: outcome, ATTR_VERSION: version, ATTR_WINNER_ORDER_TOKEN: winner}
-        record |= to_item({name: value for name, value in settled.items() if value is not None})
-        conditional(
-            self.table.client.put_item,
-            TableName=self.table.name,
-            Item={**record, **self.claim_key},
-            ConditionExpression="#outcome = :pending",
-            ExpressionAttributeNames={"#outcome": ATTR_OUTCOME},
-            ExpressionAttributeValues=to_item({":pending": PENDING}),
-        )
-
-    def release_claim(self) -> None:
-        """Delete this event's pending claim: the write was refused, and nothing of it must remain."""
-        conditional(
-            self.table.client.delete_item,
-            TableName=self.table.name,
-            Key=self.claim_key,
-            ConditionExpression="#outcome = :pending AND #hash = :hash",
-            ExpressionAttributeNames={"#outcome": ATTR_OUTCOME, "#hash": ATTR_PAYLOAD_HASH},
-            ExpressionAttributeValues=to_item({":pending": PENDING, ":hash": self.event.payload_hash}),
-        )
-
-    def release_claim_quietly(self) -> None:
-        """Release after a failed apply, and leave the claim to its deadline if even that fails."""
-        try:
-            self.release_claim()
-        except Exception as error:
-            logger.warning(
-                "claim left pending",
-                extra={"idempotency_key": self.event.idempotency_key, "error": repr(error)},
-            )
-
-    def read_claim(self) -> Mapping[str, Any] | None:
-        response = call_dynamodb(self.table.client.get_item, TableName=self.table.name, Key=self.claim_key, ConsistentRead=True)
-        item: Mapping[str, Any] | None = response.get("Item")
-        return item
+    def put_claim(self, outcome: str, *, version: int | None = None, winner: str | None = None) -> Mapping[str, Any] | None:
+        """Write the claim settled with ``outcome`` on its own (a stale event, or an applied one found in the item).
+        None: written; else the claim that exists."""
+        put, condition = self._claim_put(outcome, version=version, winner=winner)
+        result = self._held_retried(lambda: conditional(self.table.client.put_item, **put, **condition))
+        return result.old if result.failed else None
 
     def record_conflict(self, winner: str) -> None:
-        record_conflict(
-            self.table,
-            item_id=self.event.id,
-            loser_order_token=self.event.order_token,
-            loser_idempotency_key=self.event.idempotency_key,
-            loser_region=self.region,
-            winner_order_token=winner,
-            detected_by="processor",
-            detected_in=self.region,
-            now=self.clock_ms(),
+        self._held_retried(
+            lambda: record_conflict(
+                self.table,
+                item_id=self.event.id,
+                loser_order_token=self.event.order_token,
+                loser_idempotency_key=self.event.idempotency_key,
+                loser_region=self.region,
+                winner_order_token=winner,
+                detected_by="processor",
+                detected_in=self.region,
+                now=self.clock_ms(),
+            )
         )
+
+    def _held_retried(self, write: Callable[[], Any]) -> Any:
+        """A single-item write, tried again while a transaction holds its item (TransactionConflictException)."""
+        for attempt in range(CONFLICT_ATTEMPTS - 1):
+            try:
+                return write()
+            except RetryableError as error:
+                if error.__cause__ is None or error_code(error.__cause__) != TRANSACTION_CONFLICT:
+                    raise
+                self._pause("item held by a transaction", attempt)
+        return write()
+
+    def _pause(self, why: str, attempt: int) -> None:
+        """Wait a moment before trying again, unless the invocation's deadline is too close (then retry later)."""
+        pause = CONFLICT_PAUSE_SECONDS * 2**attempt * (1 + random.random())
+        if self.deadline_ms is not None and self.clock_ms() + pause * 1000 + CALL_BUDGET_SECONDS * 1000 > self.deadline_ms:
+            raise RetryableError(f"event {self.event.idempotency_key!r}: {why}; no time left to try again")
+        self.sleep(pause)

@@ -122,7 +122,7 @@ def test_a_container_started_while_the_cache_is_unreachable_serves_every_route_a
             api_client.cache.client.close()  # type: ignore[attr-defined]
 
 
-# ---- 2. a transient failure between the claim and the apply -------------------------------------------------------
+# ---- 2. a transient failure of the claim and the apply -----------------------------------------------------------
 
 
 @pytest.mark.parametrize("endpoint", ["cluster"], indirect=True)
@@ -131,8 +131,8 @@ def test_a_failure_between_claim_and_apply_never_costs_the_event_when_a_later_ev
     region: Region, fault: str
 ) -> None:
     earlier, later = event_body("item-1", "k-early", BASE_MS), event_body("item-1", "k-late", BASE_MS + 5)
-    # The processor's calls: the state read, the claim, then the apply (the third): fail it.
-    region.faults["processor"].kind, region.faults["processor"].at = fault, 3
+    # The processor's calls: the state read, then the transaction of claim and apply (the second): fail it.
+    region.faults["processor"].kind, region.faults["processor"].at = fault, 2
     region.queue.send_message(MessageBody=earlier)
     region.queue.deliver(region)
     assert region.queue.messages[0].receives == 1

@@ -3,7 +3,6 @@ expectedVersion, fencing, cache invalidation after commit, and the DynamoDB requ
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +13,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.shared.codec import from_attribute, item_from_image, to_attribute
+from functions.shared.codec import from_attribute, item_from_image, to_attribute, to_item
 from functions.shared.errors import FencedError, RetryableError
 from functions.shared.events import Event, order_token
 from functions.shared.schema import STATUS_ACTIVE, STATUS_FENCED, conflict_record_id, idempotency_record_id, is_item_id
@@ -23,6 +22,7 @@ from functions.shared.state_cache import StateCache
 from functions.shared.write_path import (
     APPLIED,
     CLAIM_OWNER_WINDOW_MS,
+    CONFLICT_ATTEMPTS,
     DUPLICATE,
     PENDING,
     STALE,
@@ -99,7 +99,8 @@ class RequestCounter:
 def test_a_new_event_is_applied_at_version_1_with_its_order_token(write_table: ItemTable) -> None:
     ev = event(data={"name": "a", "price": 9.5, "tags": ["x", None, True]})
     outcome = apply(write_table, ev)
-    assert (outcome.kind, outcome.version, outcome.region) == (APPLIED, 1, WRITE_REGION)
+    # The version is the item's: one TransactWriteItems returns no attributes (docs/design/write-path.md).
+    assert (outcome.kind, outcome.region) == (APPLIED, WRITE_REGION)
     assert get(write_table, "item-1") == {
         "Id": "item-1",
         "Data": {"name": "a", "price": 9.5, "tags": ["x", None, True]},
@@ -114,7 +115,7 @@ def test_a_new_event_is_applied_at_version_1_with_its_order_token(write_table: I
     }
     claim = get(write_table, idempotency_record_id("k-1"))
     assert claim is not None
-    assert (claim["Outcome"], claim["Version"], claim["ItemId"]) == (APPLIED, 1, "item-1")
+    assert (claim["Outcome"], claim["ItemId"]) == (APPLIED, "item-1")
     assert claim["ExpiresAt"] == NOW // 1000 + 14 * 24 * 3600
 
 
@@ -126,10 +127,11 @@ def test_a_string_payload_is_stored_as_a_string(write_table: ItemTable) -> None:
 
 
 def test_a_repeat_answers_duplicate_with_the_original_outcome_and_changes_nothing(write_table: ItemTable) -> None:
-    first = apply(write_table, event())
+    apply(write_table, event())
     before = get(write_table, "item-1")
+    assert before is not None
     repeat = apply(write_table, event())
-    assert (repeat.kind, repeat.original, repeat.version, repeat.region) == (DUPLICATE, APPLIED, first.version, WRITE_REGION)
+    assert (repeat.kind, repeat.original, repeat.version, repeat.region) == (DUPLICATE, APPLIED, before["Version"], WRITE_REGION)
     assert get(write_table, "item-1") == before
 
 
@@ -146,7 +148,7 @@ def test_the_same_key_with_another_payload_is_refused_and_nothing_is_written(wri
 def test_a_later_event_overwrites_and_the_version_goes_up_by_one(write_table: ItemTable) -> None:
     apply(write_table, event(key="k-1", timestamp=NOW))
     outcome = apply(write_table, event(key="k-2", data={"n": 2}, timestamp=NOW + 5))
-    assert (outcome.kind, outcome.version) == (APPLIED, 2)
+    assert outcome.kind == APPLIED
     item = get(write_table, "item-1")
     assert item is not None
     assert (item["Data"], item["IdempotencyKey"], item["Version"]) == ({"n": 2}, "k-2", 2)
@@ -249,51 +251,127 @@ def test_an_item_written_under_a_newer_epoch_refuses_a_writer_holding_an_older_s
 # ---- crashes and concurrent deliveries ------------------------------------------------------------------------------
 
 
-def test_a_delivery_that_crashed_after_its_claim_is_completed_by_the_next(write_table: ItemTable) -> None:
-    ev = event()
-    _Writer(write_table, ev, WRITE_REGION, 1, lambda: NOW).claim()
-    outcome = apply(write_table, ev)
-    assert (outcome.kind, outcome.version) == (APPLIED, 1)
-    claim = get(write_table, idempotency_record_id("k-1"))
-    assert claim is not None
-    assert claim["Outcome"] == APPLIED
+def pending_claim(table: ItemTable, ev: Event, deadline: int) -> None:
+    """A claim the earlier claim-apply-settle path left pending (its owner may still be at work until ``deadline``)."""
+    table.client.put_item(
+        TableName=table.name,
+        Item=to_item(
+            {
+                "Id": idempotency_record_id(ev.idempotency_key),
+                "RecordType": "idempotency",
+                "ItemId": ev.id,
+                "PayloadHash": ev.payload_hash,
+                "OrderToken": ev.order_token,
+                "Outcome": PENDING,
+                "LastUpdatedRegion": WRITE_REGION,
+                "ClaimedAt": NOW,
+                "OwnerDeadline": deadline,
+            }
+        ),
+    )
 
 
-def test_a_delivery_that_crashed_after_its_write_is_settled_by_the_next(write_table: ItemTable) -> None:
+def test_a_delivery_that_crashed_after_its_transaction_is_answered_by_the_next(write_table: ItemTable) -> None:
     ev = event()
-    writer = _Writer(write_table, ev, WRITE_REGION, 1, lambda: NOW)
-    writer.claim()
-    writer.apply()
+    assert _Writer(write_table, ev, WRITE_REGION, 1, lambda: NOW).transact().applied
     outcome = apply(write_table, ev)
     assert (outcome.kind, outcome.original, outcome.version) == (DUPLICATE, APPLIED, 1)
     claim = get(write_table, idempotency_record_id("k-1"))
     assert claim is not None
-    assert (claim["Outcome"], claim["Version"]) == (APPLIED, 1)
+    assert claim["Outcome"] == APPLIED
     item = get(write_table, "item-1")
     assert item is not None
     assert item["Version"] == 1
 
 
-def test_an_unsettled_delivery_behind_a_later_event_is_retried_until_its_owner_settles(write_table: ItemTable) -> None:
-    ev = event(key="k-old")
-    _Writer(write_table, ev, WRITE_REGION, 1, lambda: NOW).claim()
-    apply(write_table, event(key="k-new", timestamp=NOW + 10))
-    sleeps: list[float] = []
-    with pytest.raises(RetryableError, match="being processed by another delivery"):
-        apply(write_table, ev, sleep=sleeps.append)
-    assert math.isclose(sum(sleeps), 1.0)
+def test_a_stale_delivery_that_crashed_after_its_conflict_record_is_settled_by_the_next(write_table: ItemTable) -> None:
+    newer, older = event(key="k-new", timestamp=NOW + 10), event(key="k-old")
+    apply(write_table, newer)
+    _Writer(write_table, older, WRITE_REGION, 1, lambda: NOW).record_conflict(newer.order_token)
+    assert get(write_table, idempotency_record_id("k-old")) is None
+    outcome = apply(write_table, older)
+    assert (outcome.kind, outcome.winner_order_token) == (STALE, newer.order_token)
     claim = get(write_table, idempotency_record_id("k-old"))
+    assert claim is not None
+    assert (claim["Outcome"], claim["WinnerOrderToken"]) == (STALE, newer.order_token)
+    assert sum(record_id.startswith("CONFLICT#") for record_id in scan_ids(write_table)) == 1
+
+
+def test_a_pending_claim_of_the_earlier_path_behind_a_later_event_is_retried_until_its_deadline(
+    write_table: ItemTable,
+) -> None:
+    ev = event(key="k-old")
+    pending_claim(write_table, ev, deadline=NOW + CLAIM_OWNER_WINDOW_MS)
+    apply(write_table, event(key="k-new", timestamp=NOW + 10))
+    with pytest.raises(RetryableError, match="being processed by another delivery"):
+        apply(write_table, ev)
+    claim = get(write_table, idempotency_record_id("k-old"))
+    assert claim is not None
+    assert claim["Outcome"] == PENDING
+    outcome = apply(write_table, ev, clock_ms=lambda: NOW + CLAIM_OWNER_WINDOW_MS + 1)
+    assert outcome.kind == STALE
+    assert get(write_table, conflict_record_id("item-1", ev.order_token)) is not None
+
+
+def test_a_pending_claim_of_the_earlier_path_whose_event_is_in_the_item_is_settled_as_applied(
+    write_table: ItemTable,
+) -> None:
+    ev = event()
+    apply(write_table, ev)
+    pending_claim(write_table, ev, deadline=NOW + CLAIM_OWNER_WINDOW_MS)
+    outcome = apply(write_table, ev, clock_ms=lambda: NOW + CLAIM_OWNER_WINDOW_MS + 1)
+    assert (outcome.kind, outcome.original, outcome.version) == (DUPLICATE, APPLIED, 1)
+    claim = get(write_table, idempotency_record_id("k-1"))
+    assert claim is not None
+    assert (claim["Outcome"], claim["Version"]) == (APPLIED, 1)
+
+
+def test_a_pending_claim_of_the_earlier_path_whose_owner_applied_the_event_is_answered_duplicate(
+    write_table: ItemTable,
+) -> None:
+    """Its owner is within its deadline and has not settled yet: the item holds the event, so this is a duplicate; the
+    claim stays the owner's to settle."""
+    ev = event()
+    apply(write_table, ev)
+    pending_claim(write_table, ev, deadline=NOW + CLAIM_OWNER_WINDOW_MS)
+    outcome = apply(write_table, ev)
+    assert (outcome.kind, outcome.original, outcome.version) == (DUPLICATE, APPLIED, 1)
+    claim = get(write_table, idempotency_record_id("k-1"))
     assert claim is not None
     assert claim["Outcome"] == PENDING
 
 
-def test_an_abandoned_claim_behind_a_later_event_is_settled_as_stale(write_table: ItemTable) -> None:
-    ev = event(key="k-old")
-    _Writer(write_table, ev, WRITE_REGION, 1, lambda: NOW).claim()
-    apply(write_table, event(key="k-new", timestamp=NOW + 10))
-    outcome = apply(write_table, ev, sleep=lambda _: None, clock_ms=lambda: NOW + CLAIM_OWNER_WINDOW_MS)
-    assert outcome.kind == STALE
-    assert get(write_table, conflict_record_id("item-1", ev.order_token)) is not None
+class ConflictingClient:
+    """Cancels the first ``conflicts`` transactions with TransactionConflict, as DynamoDB does when another transaction
+    holds the item; everything else goes to ``client``."""
+
+    def __init__(self, client: Any, conflicts: int) -> None:
+        self.client, self.conflicts = client, conflicts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+    def transact_write_items(self, **request: Any) -> dict[str, Any]:
+        if self.conflicts > 0:
+            self.conflicts -= 1
+            reasons = [{"Code": "None"}, {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}]
+            raise ClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "cancelled"}, "CancellationReasons": reasons},
+                "TransactWriteItems",
+            )
+        response: dict[str, Any] = self.client.transact_write_items(**request)
+        return response
+
+
+def test_a_transaction_conflict_is_tried_again_a_few_times_then_retried_later(write_table: ItemTable) -> None:
+    sleeps: list[float] = []
+    table = ItemTable(ConflictingClient(write_table.client, CONFLICT_ATTEMPTS - 1), write_table.name)
+    assert apply(table, event(), sleep=sleeps.append).kind == APPLIED
+    assert len(sleeps) == CONFLICT_ATTEMPTS - 1
+    held = ItemTable(ConflictingClient(write_table.client, CONFLICT_ATTEMPTS), write_table.name)
+    with pytest.raises(RetryableError, match="held by other transactions"):
+        apply(held, event(key="k-2", timestamp=NOW + 1), sleep=lambda _: None)
+    assert get(write_table, idempotency_record_id("k-2")) is None
 
 
 # ---- the cache ------------------------------------------------------------------------------------------------------
@@ -325,8 +403,8 @@ def test_the_cache_is_invalidated_after_the_commit_and_only_for_applied_writes(w
 
 
 def test_dynamodb_requests_per_event(write_table: ItemTable) -> None:
-    """The measured cost: a new event 3 writes, a duplicate 1, a stale event 4, a payload conflict 1; the state is read
-    once per container per cache period."""
+    """The measured cost: a new event 1 request (the transaction), a duplicate 1, a stale event 3 (the transaction, the
+    conflict record, the claim), a payload conflict 1; the state is read once per container per cache period."""
     counter = RequestCounter(write_table.client)
     state = StateCache(write_table, ttl_seconds=60)
     with counter.measure() as first:
@@ -339,11 +417,11 @@ def test_dynamodb_requests_per_event(write_table: ItemTable) -> None:
         apply(write_table, event(key="k-0", timestamp=NOW), state=state)
     with counter.measure() as conflict, pytest.raises(PayloadConflictError):
         apply(write_table, event(key="k-2", data={"other": True}), state=state)
-    assert first == Counter({"GetItem": 1, "PutItem": 2, "UpdateItem": 1})
-    assert new == Counter({"PutItem": 2, "UpdateItem": 1})
-    assert duplicate == Counter({"PutItem": 1})
-    assert stale == Counter({"PutItem": 3, "UpdateItem": 1})
-    assert conflict == Counter({"PutItem": 1})
+    assert first == Counter({"GetItem": 1, "TransactWriteItems": 1})
+    assert new == Counter({"TransactWriteItems": 1})
+    assert duplicate == Counter({"TransactWriteItems": 1})
+    assert stale == Counter({"TransactWriteItems": 1, "PutItem": 2})
+    assert conflict == Counter({"TransactWriteItems": 1})
 
 
 # ---- errors ---------------------------------------------------------------------------------------------------------
@@ -361,7 +439,7 @@ class ThrottledClient:
             "PutItem",
         )
 
-    get_item = put_item = update_item = delete_item = _fail
+    get_item = put_item = update_item = delete_item = transact_write_items = _fail
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,10 @@ CLIENT_FACTORIES = ("aws_client", "_client")
 CONSTRUCTOR_METHODS = ("__init__", "__post_init__")
 # botocore's service name -> the service prefix IAM uses for its actions, where they differ.
 IAM_PREFIXES = {"cloudwatch": "cloudwatch"}
+# IAM authorises a transaction by the actions it carries (DynamoDB developer guide, "Using IAM with DynamoDB
+# transactions": Put, Update, Delete by PutItem, UpdateItem, DeleteItem; ConditionCheck by ConditionCheckItem). The
+# functions' one transaction, the write path's (functions/shared/write_path.py), carries a Put and an Update.
+TRANSACTION_OPERATIONS = {("dynamodb", "TransactWriteItems"): ("PutItem", "UpdateItem")}
 
 
 @dataclass(frozen=True, order=True)
@@ -218,7 +222,11 @@ def handler_calls(entry: str) -> frozenset[AwsCall]:
     walk.reach(entry)
     while walk.todo:
         walk.visit(walk.todo.pop())
-    return frozenset(walk.calls)
+    return frozenset(
+        AwsCall(call.service, operation)
+        for call in walk.calls
+        for operation in TRANSACTION_OPERATIONS.get((call.service, call.operation), (call.operation,))
+    )
 
 
 class _Walk:

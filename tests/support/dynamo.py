@@ -18,7 +18,7 @@ from botocore.config import Config
 from functions.shared.clients import aws_client
 from functions.shared.schema import STATUS_ACTIVE
 from functions.shared.state import AppState, ItemTable
-from simulation.local_servers import MotoServer, wait_for
+from simulation.local_servers import PROJECT_ROOT, MotoServer, wait_for
 from simulation.local_tables import create_items_table as create_table
 
 WRITE_REGION = "us-east-1"
@@ -69,6 +69,8 @@ _SERIAL_SERVER = """
 import functools, sys
 from werkzeug.serving import run_simple
 from moto import backends
+from simulation.moto_transactions import install
+install()
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 backends.list_of_moto_modules = functools.cache(lambda listed=backends.list_of_moto_modules: tuple(listed()))
 run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False,
@@ -83,6 +85,7 @@ class SerialMotoServer(MotoServer):
     def start(self) -> SerialMotoServer:
         self.process = subprocess.Popen(
             [sys.executable, "-c", _SERIAL_SERVER, self.host, str(self.port)],
+            cwd=PROJECT_ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

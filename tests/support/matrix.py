@@ -31,10 +31,10 @@ EVENTS = [
 REPEAT_OF_FIRST = EVENTS[0]
 # The secondary's own later event for item-9, written before the primary's reached it.
 SECONDARY_WINNER = ("item-9", "k-secondary-winner", BASE_MS + 50)
-# The processor's DynamoDB calls for the batch: the state read; claim, apply and settle of the first and the second
-# event; the late loser's claim, apply, conflict record and settle; the repeat's claim (answered from the settled
-# claim); claim, apply and settle of item-9's event. The matrix injects a fault at each of them.
-WRITE_PATH_CALLS = 1 + 3 + 3 + 4 + 1 + 3
+# The processor's DynamoDB calls for the batch: the state read; the transaction (claim and apply) of the first and
+# the second event; the late loser's transaction, conflict record and claim; the repeat's transaction (answered from
+# the settled claim); the transaction of item-9's event. The matrix injects a fault at each of them.
+WRITE_PATH_CALLS = 1 + 1 + 1 + 3 + 1 + 1
 # The secondary's stream handler: the re-assertion of the winner and the conflict record.
 STREAM_CALLS = 2
 
