@@ -16,6 +16,7 @@ from policy.core import (
     S3_ACCOUNT_PUBLIC_ACCESS_BLOCK,
     S3_PUBLIC_ACCESS_BLOCK,
     Rule,
+    StackResource,
 )
 from tests.support.policy_cases import (
     Cases,
@@ -37,6 +38,14 @@ BLOCK_ALL: dict[str, Any] = dict.fromkeys(access.PUBLIC_ACCESS_FLAGS, True)
 HALF_BLOCKED: dict[str, Any] = {"blockPublicAcls": True, "blockPublicPolicy": True}
 DATA = resource(BUCKET, "data", bucket="data")
 MASTER = resource("aws:secretsmanager/secret:Secret", "master", name="p/aurora/master")
+
+
+def _rotation(**props: Any) -> StackResource:
+    """A rotation of MASTER by a function (``rotationLambdaArn=None``: by none)."""
+    props = {"rotationLambdaArn": "arn:aws:lambda:us-east-1:1:function:rotation", **props}
+    return resource(
+        access.SECRET_ROTATION, "master-rotation", depends_on=[MASTER], **{k: v for k, v in props.items() if v is not None}
+    )
 
 
 def waf_group(name: str, override: str = "none") -> dict[str, Any]:
@@ -81,46 +90,16 @@ CASES: Cases = {
     ),
     "secret-rotation": StackCases(
         passing=[
-            stack(
-                MASTER,
-                resource(
-                    access.SECRET_ROTATION,
-                    "master-rotation",
-                    depends_on=[MASTER],
-                    rotationLambdaArn="arn:aws:lambda:us-east-1:1:function:rotation",
-                    rotationRules={"automaticallyAfterDays": 30},
-                ),
-            ),
-            stack(
-                MASTER,
-                resource(
-                    access.SECRET_ROTATION,
-                    "master-rotation",
-                    depends_on=[MASTER],
-                    rotationLambdaArn="arn:aws:lambda:us-east-1:1:function:rotation",
-                    rotationRules={"scheduleExpression": "rate(10 days)"},
-                ),
-            ),
+            stack(MASTER, _rotation(rotationRules={"automaticallyAfterDays": 30})),
+            stack(MASTER, _rotation(rotationRules={"scheduleExpression": "rate(10 days)"})),
         ],
         failing=[
             (stack(MASTER), "secret master has no SecretRotation"),
             (
-                stack(
-                    MASTER,
-                    resource(
-                        access.SECRET_ROTATION,
-                        "master-rotation",
-                        depends_on=[MASTER],
-                        rotationLambdaArn="arn:aws:lambda:us-east-1:1:function:rotation",
-                        rotationRules={"automaticallyAfterDays": 400},
-                    ),
-                ),
+                stack(MASTER, _rotation(rotationRules={"automaticallyAfterDays": 400})),
                 "automaticallyAfterDays is 400; allowed: 1 to 365",
             ),
-            (
-                stack(MASTER, resource(access.SECRET_ROTATION, "master-rotation", depends_on=[MASTER], rotationRules={})),
-                "names no rotationLambdaArn",
-            ),
+            (stack(MASTER, _rotation(rotationLambdaArn=None, rotationRules={})), "names no rotationLambdaArn"),
         ],
     ),
     "eks-endpoint-private": ResourceCases(
