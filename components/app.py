@@ -110,6 +110,17 @@ def log_group_arn(partition: str, region: str, account_id: str, name: str) -> st
     return f"arn:{partition}:logs:{region}:{account_id}:log-group:{name}"
 
 
+def own_logs_statement(partition: str, region: str, account_id: str, log_group: str) -> Policy:
+    """A function role's writing to its own log group (its streams) and nothing else.
+
+    Example:
+        >>> own_logs_statement("aws", "eu-west-1", "1", "/aws/lambda/f")["Resource"]
+        ['arn:aws:logs:eu-west-1:1:log-group:/aws/lambda/f:*']
+    """
+    logs = log_group_arn(partition, region, account_id, log_group)
+    return allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"])
+
+
 # ---- pure builders: settings ---------------------------------------------------------------------
 
 
@@ -252,12 +263,11 @@ def _common_statements(resources: AppResources, log_group: str, *, sends: bool) 
     logs, an IAM connection to the cache (its cluster and user, docs/design/data-store-auth.md) and the key through SQS
     (``sends``: it also sends to an encrypted queue, which takes a data key). Tracing and network interfaces come from
     the managed policies (``FUNCTION_MANAGED_POLICIES``)."""
-    logs = log_group_arn(resources.partition, resources.region, resources.account_id, log_group)
     key_actions = ["kms:Decrypt", "kms:GenerateDataKey"] if sends else ["kms:Decrypt"]
     config = parameter_read_statements(resources.app_config, resources.key, resources.region) if resources.app_config else []
     return [
         *config,
-        allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
+        own_logs_statement(resources.partition, resources.region, resources.account_id, log_group),
         allow_statement("CacheIamConnect", ["memorydb:Connect"], [resources.cache_cluster, resources.cache_user]),
         allow_statement(
             "RegionKeyThroughSqs",

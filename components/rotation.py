@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.app import AppFunction, AppFunctionArgs, log_group_arn, log_group_name
+from components.app import AppFunction, AppFunctionArgs, log_group_name, own_logs_statement
 from components.packaging import Package
 from components.policies import Policy, allow_statement
 from components.runbook import global_cluster_arn
@@ -71,7 +71,6 @@ def rotation_function_policy(
 ) -> Policy:
     """The rotation function's inline policy: this secret's versions (through its key, by Secrets Manager in this
     region only), the global cluster's description, and describing and modifying its member clusters."""
-    logs = log_group_arn(partition, region, account_id, log_group)
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -88,7 +87,7 @@ def rotation_function_policy(
                 "GlobalCluster", GLOBAL_CLUSTER_ACTIONS, [global_cluster_arn(partition, account_id, global_cluster_id)]
             ),
             allow_statement("MemberClusters", MEMBER_ACTIONS, list(cluster_arns)),
-            allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
+            own_logs_statement(partition, region, account_id, log_group),
         ],
     }
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.app import AppFunction, AppFunctionArgs, log_group_arn, log_group_name
+from components.app import AppFunction, AppFunctionArgs, log_group_name, own_logs_statement
 from components.observability import AlarmRule, metric_alarm
 from components.packaging import Package
 from components.policies import (
@@ -261,10 +261,9 @@ def runbook_function_policy(
         statements.append(
             allow_statement("RoutingControls", ROUTING_CONTROL_ACTIONS, [topology.routing_controls[r] for r in topology.regions])
         )
-    logs = log_group_arn(partition, region, account_id, log_group)
     statements += [
         allow_statement("ReplicationMetrics", METRIC_ACTIONS, ["*"]),
-        allow_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [f"{logs}:*"]),
+        own_logs_statement(partition, region, account_id, log_group),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
