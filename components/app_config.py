@@ -21,7 +21,8 @@ from functions.shared.app_config import (
 )
 
 PARAMETER_LEAF = "app-config"
-# As the runbook's topology parameter (components/runbook.py): free, up to 4 KB, under the region's key.
+# The stack's SSM parameters (this one and the runbook's topology, components/runbook.py): free, up to 4 KB, under the
+# region's key.
 SSM_TIER = "Standard"
 SSM_TYPE = "SecureString"
 

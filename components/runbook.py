@@ -18,6 +18,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.app import AppFunction, AppFunctionArgs, log_group_name, own_logs_statement
+from components.app_config import SSM_TIER, SSM_TYPE
 from components.observability import AlarmRule, metric_alarm
 from components.packaging import Package
 from components.policies import (
@@ -44,8 +45,6 @@ STATE_MACHINE_TYPE = "STANDARD"
 STATE_MACHINE_LOG_LEVEL = "ALL"
 # An SSM String parameter of the Standard tier, and a Lambda function's whole environment, hold at most 4 KB.
 TOPOLOGY_MAX_BYTES = 4096
-SSM_TIER = "Standard"
-SSM_TYPE = "SecureString"
 
 LOG_DELIVERY_ACTIONS = (
     "logs:CreateLogDelivery",
