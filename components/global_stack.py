@@ -31,7 +31,7 @@ from components.observability import DashboardArgs, alarm_topic, dashboard
 from components.providers import EDGE_REGION
 from components.rotation import master_secret_rotation
 from components.runbook import health_check_arn, runbook_topology
-from components.status_page import page_config, upload_status_page
+from components.status_page import page_config, site_files, upload_status_page
 from components.storage import attach_data_bucket_policy, replication_rule_id
 from components.table import GlobalTable, GlobalTableArgs
 from components.zone import HostedZone, HostedZoneArgs
@@ -256,7 +256,8 @@ class GlobalStack(pulumi.ComponentResource):
         """The status page in every region's bucket (``components/status_page.py``), each file a child of its bucket."""
         config, domain = self.config, self.config.edge.domain_name
         page = page_config(config.region_names, events_endpoint=f"https://{api_hostname(domain)}/events" if domain else "")
-        return {name: upload_status_page(stack.bucket, page) for name, stack in regions.items()}
+        files = site_files(page)  # read once: every region's bucket holds the same files
+        return {name: upload_status_page(stack.bucket, files) for name, stack in regions.items()}
 
     def _bucket_policies(self, regions: Mapping[str, RegionalStack]) -> None:
         """Every data bucket's one policy, after the distribution it names: read for CloudFront on an origin, else

@@ -9,7 +9,7 @@ routes that path to the region's API), so it needs no CORS and holds no credenti
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pulumi
@@ -79,10 +79,14 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES[Path(name).suffix]
 
 
-def upload_status_page(bucket: RegionalBucket, config: str) -> list[aws.s3.BucketObjectv2]:
-    """The page's files and ``config`` as objects of ``bucket`` under ``status/``, children of the bucket (so in its
-    region's RegionalStack, through its provider), encrypted with the region's key."""
-    files = {**page_files(), CONFIG_FILE: config}
+def site_files(config: str) -> dict[str, str]:
+    """What every region's bucket holds under ``status/``: the page's files and ``config`` as ``config.json``."""
+    return {**page_files(), CONFIG_FILE: config}
+
+
+def upload_status_page(bucket: RegionalBucket, files: Mapping[str, str]) -> list[aws.s3.BucketObjectv2]:
+    """``files`` (``site_files``) as objects of ``bucket`` under ``status/``, children of the bucket (so in its region's
+    RegionalStack, through its provider), encrypted with the region's key."""
     return [
         aws.s3.BucketObjectv2(
             f"{bucket.region}-status-page-{name.replace('.', '-')}",
