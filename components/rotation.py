@@ -63,20 +63,19 @@ def rotation_function_policy(
     partition: str,
     account_id: str,
     region: str,
-    secret_name: str,
+    secret_arn: str,
     secret_key_arn: str,
     global_cluster_id: str,
     cluster_arns: Sequence[str],
     log_group: str,
 ) -> Policy:
-    """The rotation function's inline policy: this secret's versions (through its key, by Secrets Manager in this
-    region only), the global cluster's description, and describing and modifying its member clusters."""
+    """The rotation function's inline policy: this secret's versions (``secret_arn``: ``secret_arn_pattern`` of the
+    secret in this region; through its key, by Secrets Manager in this region only), the global cluster's
+    description, and describing and modifying its member clusters."""
     return {
         "Version": "2012-10-17",
         "Statement": [
-            allow_statement(
-                "MasterSecretVersions", SECRET_ACTIONS, [secret_arn_pattern(partition, region, account_id, secret_name)]
-            ),
+            allow_statement("MasterSecretVersions", SECRET_ACTIONS, [secret_arn]),
             allow_statement(
                 "MasterSecretKeyThroughSecretsManager",
                 SECRET_KEY_ACTIONS,
@@ -134,7 +133,7 @@ class SecretRotationFunction(pulumi.ComponentResource):
         policy = pulumi.Output.all(
             partition=partition,
             account_id=account_id,
-            secret_name=args.secret_name,
+            secret_arn=secret_here,
             key_arn=args.key_arn,
             global_cluster_id=args.global_cluster_id,
             cluster_arns=list(args.cluster_arns),
@@ -144,7 +143,7 @@ class SecretRotationFunction(pulumi.ComponentResource):
                     partition=v["partition"],
                     account_id=v["account_id"],
                     region=args.region,
-                    secret_name=v["secret_name"],
+                    secret_arn=v["secret_arn"],
                     secret_key_arn=v["key_arn"],
                     global_cluster_id=v["global_cluster_id"],
                     cluster_arns=v["cluster_arns"],
