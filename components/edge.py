@@ -43,7 +43,6 @@ WAF_VENDOR = "AWS"
 WAF_IP_REPUTATION = "AWSManagedRulesAmazonIpReputationList"
 WAF_COMMON = "AWSManagedRulesCommonRuleSet"
 WAF_KNOWN_BAD_INPUTS = "AWSManagedRulesKnownBadInputsRuleSet"
-WAF_MANAGED_RULE_GROUPS = (WAF_IP_REPUTATION, WAF_COMMON, WAF_KNOWN_BAD_INPUTS)
 WAF_RATE_RULE = "rate-limit-per-ip"
 WAF_RATE_WINDOW_SECONDS = 300
 # What the web ACL's log keeps: the requests a rule blocked or counted (every request is in the access logs already).
