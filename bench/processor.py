@@ -15,6 +15,7 @@ import json
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import ExitStack
 from typing import Any
 
 import boto3
@@ -133,14 +134,9 @@ class _Run:
 
     def _measure(self, phase: str, calls: dict[str, Callable[[], None]]) -> None:
         clients = {PROCESSOR: self.processor.table.client, POWERTOOLS: self.powertools_client}
-        counters = {name: RequestCounter(client) for name, client in clients.items() if name in calls}
-        for counter in counters.values():
-            counter.__enter__()
-        try:
+        with ExitStack() as counting:
+            counters = {name: counting.enter_context(RequestCounter(client)) for name, client in clients.items() if name in calls}
             self.samples[phase] = interleaved(calls, self.events, warmup=0)
-        finally:
-            for counter in counters.values():
-                counter.__exit__()
         self.calls[phase] = {name: counter.snapshot() for name, counter in counters.items()}
 
     def _units(self) -> tuple[dict[str, dict[int, int]], dict[str, int]]:

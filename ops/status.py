@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from functions.runbook.model import STEPS, TRAFFIC_ROUTING_CONTROL, RunRecord, Topology
 from functions.shared.errors import ValidationError
@@ -262,16 +262,25 @@ def _app_config(ctx: OpsContext, region: str, name: str) -> str:
     return str(ctx.aws("ssm", region).get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
 
 
-def _app_config_values(jobs: Mapping[str, Future[str]]) -> tuple[dict[str, str | None], dict[str, str]]:
-    values: dict[str, str | None] = {}
-    errors: dict[str, str] = {}
+Answer = TypeVar("Answer")
+
+
+def _answers(jobs: Mapping[str, Future[Answer]]) -> tuple[dict[str, Answer | None], dict[str, Exception]]:
+    """Each region's answer (None when it did not answer) and the error of each region that did not."""
+    values: dict[str, Answer | None] = {}
+    failures: dict[str, Exception] = {}
     for region, job in jobs.items():
         try:
             values[region] = job.result()
         except Exception as error:
             values[region] = None
-            errors[region] = describe_error(error)
-    return values, errors
+            failures[region] = error
+    return values, failures
+
+
+def _app_config_values(jobs: Mapping[str, Future[str]]) -> tuple[dict[str, str | None], dict[str, str]]:
+    values, failures = _answers(jobs)
+    return values, {region: describe_error(error) for region, error in failures.items()}
 
 
 LagJob = Future[tuple[float, datetime] | None]
@@ -317,19 +326,11 @@ def _aurora_lag_jobs(
 def _states(jobs: Mapping[str, Future[AppState]]) -> tuple[dict[str, AppState | None], dict[str, str]]:
     """Each region's state (None with its error when it did not answer); raises the credentials problem when every
     region refused the credentials (it is not a region that did not answer)."""
-    states: dict[str, AppState | None] = {}
-    state_errors: dict[str, str] = {}
-    refused: list[CredentialsError] = []
-    for region, job in jobs.items():
-        try:
-            states[region] = job.result()
-        except Exception as error:
-            states[region] = None
-            state_errors[region] = describe_error(error)
-            refused += [problem] if (problem := credentials_problem(error)) else []
+    states, failures = _answers(jobs)
+    refused = [problem for error in failures.values() if (problem := credentials_problem(error))]
     if refused and len(refused) == len(jobs):
         raise refused[0]
-    return states, state_errors
+    return states, {region: describe_error(error) for region, error in failures.items()}
 
 
 def _result(job: Future[dict[str, Any]], fallback: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from components.config import CACHE_TOPOLOGIES  # the stack's cacheTopology values
 from functions.runbook.model import (
     STEP_ACTIVATE,
     STEP_PROMOTE,
@@ -50,7 +51,6 @@ TEXT_ROW_MS = 5000
 DRAIN_TIMEOUT_SECONDS = 30
 SETTLE_LIMIT_MS = 60_000
 PLANNED, UNPLANNED = "planned switchover", "unplanned failover"
-CACHE_TOPOLOGIES = ("regional", "multiRegion")  # as the stack's cacheTopology
 
 # Simulated seconds of each stretch in which the writers make new events (full, quick); the events are shared out in
 # proportion. The runbooks' stretches ("switchover", "failover") last a fence settle: the writers keep making events

@@ -10,6 +10,7 @@ while :class:`PageCamera` has the page open, between the drill's ticks. Why: doc
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -19,9 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from components.status_page import CONFIG_FILE, content_type, page_config, page_files
-from functions.api import handler as api_handler
-from simulation.drill_world import REGIONS, World
-from simulation.http_api import http_api_event
+from simulation.drill_world import REGIONS, Region, World
 
 if TYPE_CHECKING:
     from simulation.browser import Browser
@@ -122,31 +121,28 @@ class PageServer:
             if not region.up:
                 request.close_connection = True  # a region that is down answers nothing
                 return
-            response = self._call(region.name, request.command, found["rest"], body)
+            response = self._call(region, request.command, found["rest"], body)
         headers = {name.lower(): str(value) for name, value in response.get("headers", {}).items()}
         self._send(request, response["statusCode"], headers, response.get("body") or "")
 
-    def _call(self, region: str, method: str, rest: str, body: str | None) -> dict[str, Any]:
+    def _call(self, region: Region, method: str, rest: str, body: str | None) -> dict[str, Any]:
         """The region's real API handler for ``method rest``; after an accepted event, one run of the region's queue."""
-        functions = self.world.regions[region].functions
-        request_id = f"page-{self.requests}"
+        call = functools.partial(self.world.call_api, region, request_id=f"page-{self.requests}")
         if method == "GET" and rest == "/status":
-            event = http_api_event("GET /regions/{region}/status", path_parameters={"region": region}, request_id=request_id)
+            response = call("GET /regions/{region}/status", path_parameters={"region": region.name})
         elif method == "GET" and rest.startswith("/items/"):
-            event = http_api_event("GET /items/{id}", item_id=rest.removeprefix("/items/"), request_id=request_id)
+            response = call("GET /items/{id}", item_id=rest.removeprefix("/items/"))
         elif method == "POST" and rest == "/events":
-            event = http_api_event("POST /events", body=body or "", request_id=request_id)
+            response = call("POST /events", body=body or "")
         else:
             return {
                 "statusCode": 404,
                 "headers": {"content-type": "application/json"},
                 "body": json.dumps({"error": "not_found"}),
             }
-        response = api_handler.handle(event, None, functions.api)
         if response["statusCode"] == 202:
-            queue_of = self.world.regions[region]
-            queue_of.may_have_messages = True
-            self.world.pump(queue_of)
+            region.may_have_messages = True
+            self.world.pump(region)
         return response
 
     @staticmethod
@@ -190,7 +186,7 @@ class PageCamera:
         browser.resize(PAGE_WIDTH, PAGE_HEIGHT)
         browser.navigate(f"{self.server.url}/status/index.html")
         browser.evaluate(_FIRST_REFRESH)
-        outcomes = [browser.evaluate(_PRESS % (WAIT_MS, json.dumps(_BUTTONS[action]))) for action in PHASE_ACTIONS[phase]]
+        outcomes = [browser.evaluate(_PRESS % (WAIT_MS, json.dumps(action))) for action in PHASE_ACTIONS[phase]]
         facts = dict(browser.evaluate(_FACTS))
         facts["outcomes"] = outcomes
         image = browser.screenshot(self.directory / f"status-{phase}.png")
@@ -201,6 +197,3 @@ class PageCamera:
 
     def close(self) -> None:
         self.server.close()
-
-
-_BUTTONS = {"send": "send", "resend": "resend"}

@@ -691,10 +691,21 @@ class World:
 
     # ---- the API ------------------------------------------------------------------------------------------------
 
-    def call_api(self, region: Region, route: str, *, body: str | None = None, item_id: str | None = None) -> dict[str, Any]:
-        """One HTTP API request (payload format 2.0) to the region's real API handler."""
-        request_id = f"drill-{self.clock.now}-{self.rng.getrandbits(32):08x}"
-        request = http_api_event(route, item_id=item_id, body=body, request_id=request_id)
+    def call_api(
+        self,
+        region: Region,
+        route: str,
+        *,
+        body: str | None = None,
+        item_id: str | None = None,
+        path_parameters: dict[str, str] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One HTTP API request (payload format 2.0) to the region's real API handler; without ``request_id``, one
+        drawn from the drill's seeded random numbers."""
+        if request_id is None:
+            request_id = f"drill-{self.clock.now}-{self.rng.getrandbits(32):08x}"
+        request = http_api_event(route, item_id=item_id, body=body, request_id=request_id, path_parameters=path_parameters)
         return api_handler.handle(request, None, region.functions.api)
 
     # ---- writers ------------------------------------------------------------------------------------------------
