@@ -270,7 +270,7 @@ def health(api: Api, scope: object) -> JsonResponse:
         raise ValidationError("scope", f"must be one of {', '.join(HEALTH_SCOPES)}, got {scope!r}")
     region = api.settings.region
     checks, _ = health_checks(api, str(scope))
-    failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    failed_checks = failed_names(checks)
     body = {"healthy": not failed_checks, "region": region, "scope": scope, "failed": failed_checks, "checks": checks}
     if failed_checks:
         api.metrics.add("HealthFailed")
@@ -304,6 +304,11 @@ def health_checks(api: Api, scope: str) -> tuple[dict[str, str], AppState | None
     return checks, current
 
 
+def failed_names(checks: Mapping[str, str]) -> list[str]:
+    """The checks of :func:`health_checks` that did not pass, sorted."""
+    return sorted(name for name, result in checks.items() if not result.startswith("ok"))
+
+
 def region_status(api: Api, region: object) -> JsonResponse:
     """The public summary, when ``region`` is this API's own (CloudFront sends ``/regions/<region>/*`` to its region)."""
     if region != api.settings.region:
@@ -314,7 +319,7 @@ def region_status(api: Api, region: object) -> JsonResponse:
 def region_summary(api: Api) -> dict[str, Any]:
     """State, epoch, write health and replication lag of this region: what the status page shows of it."""
     checks, current = health_checks(api, "write")
-    failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    failed_checks = failed_names(checks)
     lags: list[dict[str, Any]] = []
     lag_error = None
     if api.cloudwatch is not None:
