@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from functions.api.status import STATUS_CACHE_SECONDS, MetricsReader, SummaryCache, replication_lags
+from functions.api.status import STATUS_CACHE_SECONDS, MetricsReader, RegionMetrics, SummaryCache, replication_lags
 from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
@@ -131,7 +131,7 @@ class Api:
             cache_configured=bool(settings.cache_host),
             health_path=health_path,
             app_config=app_config,
-            cloudwatch=aws_client("cloudwatch", settings.region),
+            cloudwatch=RegionMetrics(settings.region),
         )
 
     def write_state(self) -> AppState:
