@@ -22,7 +22,7 @@ from functions.api.status import STATUS_CACHE_SECONDS, MetricsReader, RegionMetr
 from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
-from functions.shared.codec import item_from_image
+from functions.shared.codec import item_from_image, to_item
 from functions.shared.errors import RetryableError, ValidationError
 from functions.shared.events import canonical_json, parse_event, validate_key
 from functions.shared.log import get_logger, lambda_entry, now_ms, request_id_var
@@ -369,7 +369,7 @@ def read_item(table: ItemTable, item_id: str) -> dict[str, Any] | None:
     names = {f"#a{index}": name for index, name in enumerate((*PUBLIC_ATTRIBUTES, ATTR_ORDER_TOKEN))}
     response = table.client.get_item(
         TableName=table.name,
-        Key={ATTR_ID: {"S": item_id}},
+        Key=to_item({ATTR_ID: item_id}),
         ProjectionExpression=", ".join(names),
         ExpressionAttributeNames=names,
         ConsistentRead=True,
