@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from functions.api.status import STATUS_CACHE_SECONDS, MetricsReader, SummaryCache, replication_lags
+from functions.api.status import STATUS_CACHE_SECONDS, MetricsReader, RegionMetrics, SummaryCache, replication_lags
 from functions.shared.app_config import AppConfigSource, refresh, source_from_env
 from functions.shared.cache import ItemCache, cache_breaker
 from functions.shared.clients import aws_client, redis_client
-from functions.shared.codec import item_from_image
+from functions.shared.codec import item_from_image, to_item
 from functions.shared.errors import RetryableError, ValidationError
 from functions.shared.events import canonical_json, parse_event, validate_key
 from functions.shared.log import get_logger, lambda_entry, now_ms, request_id_var
@@ -131,7 +131,7 @@ class Api:
             cache_configured=bool(settings.cache_host),
             health_path=health_path,
             app_config=app_config,
-            cloudwatch=aws_client("cloudwatch", settings.region),
+            cloudwatch=RegionMetrics(settings.region),
         )
 
     def write_state(self) -> AppState:
@@ -270,7 +270,7 @@ def health(api: Api, scope: object) -> JsonResponse:
         raise ValidationError("scope", f"must be one of {', '.join(HEALTH_SCOPES)}, got {scope!r}")
     region = api.settings.region
     checks, _ = health_checks(api, str(scope))
-    failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    failed_checks = failed_names(checks)
     body = {"healthy": not failed_checks, "region": region, "scope": scope, "failed": failed_checks, "checks": checks}
     if failed_checks:
         api.metrics.add("HealthFailed")
@@ -304,6 +304,11 @@ def health_checks(api: Api, scope: str) -> tuple[dict[str, str], AppState | None
     return checks, current
 
 
+def failed_names(checks: Mapping[str, str]) -> list[str]:
+    """The checks of :func:`health_checks` that did not pass, sorted."""
+    return sorted(name for name, result in checks.items() if not result.startswith("ok"))
+
+
 def region_status(api: Api, region: object) -> JsonResponse:
     """The public summary, when ``region`` is this API's own (CloudFront sends ``/regions/<region>/*`` to its region)."""
     if region != api.settings.region:
@@ -314,7 +319,7 @@ def region_status(api: Api, region: object) -> JsonResponse:
 def region_summary(api: Api) -> dict[str, Any]:
     """State, epoch, write health and replication lag of this region: what the status page shows of it."""
     checks, current = health_checks(api, "write")
-    failed_checks = sorted(name for name, result in checks.items() if not result.startswith("ok"))
+    failed_checks = failed_names(checks)
     lags: list[dict[str, Any]] = []
     lag_error = None
     if api.cloudwatch is not None:
@@ -364,7 +369,7 @@ def read_item(table: ItemTable, item_id: str) -> dict[str, Any] | None:
     names = {f"#a{index}": name for index, name in enumerate((*PUBLIC_ATTRIBUTES, ATTR_ORDER_TOKEN))}
     response = table.client.get_item(
         TableName=table.name,
-        Key={ATTR_ID: {"S": item_id}},
+        Key=to_item({ATTR_ID: item_id}),
         ProjectionExpression=", ".join(names),
         ExpressionAttributeNames=names,
         ConsistentRead=True,

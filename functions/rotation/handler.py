@@ -108,20 +108,21 @@ def parse_event(event: Any) -> tuple[str, str, str]:
     return event["SecretId"], event["ClientRequestToken"], step
 
 
-def check_version(secretsmanager: Any, secret_id: str, token: str) -> bool:
-    """Whether the rotation has work to do: False once the token's version is current. Refuses a secret without
-    rotation and a token that is no version of it, or not the pending one (Secrets Manager's contract)."""
+def check_version(secretsmanager: Any, secret_id: str, token: str) -> Mapping[str, list[str]] | None:
+    """The secret's ``VersionIdsToStages`` while the rotation has work to do; None once the token's version is current.
+    Refuses a secret without rotation and a token that is no version of it, or not the pending one (Secrets Manager's
+    contract)."""
     metadata = secretsmanager.describe_secret(SecretId=secret_id)
     if not metadata.get("RotationEnabled"):
         raise ValidationError("SecretId", f"{secret_id} has rotation turned off; allowed: a secret with rotation on")
-    stages = metadata.get("VersionIdsToStages", {})
+    stages: Mapping[str, list[str]] = metadata.get("VersionIdsToStages", {})
     if token not in stages:
         raise ValidationError("ClientRequestToken", f"{token} is no version of {secret_id}")
     if CURRENT in stages[token]:
-        return False
+        return None
     if PENDING not in stages[token]:
         raise ValidationError("ClientRequestToken", f"version {token} of {secret_id} is not staged {PENDING}")
-    return True
+    return stages
 
 
 def _document(secretsmanager: Any, secret_id: str, **version: str) -> dict[str, Any]:
@@ -201,13 +202,11 @@ def test_secret(
     logger.info("tested", extra={"secret": secret_id, "token": token, "writer_region": member.region})
 
 
-def finish_secret(clients: RotationClients, secret_id: str, token: str) -> None:
-    """Move ``AWSCURRENT`` to the token's version (the one it leaves becomes ``AWSPREVIOUS``)."""
+def finish_secret(clients: RotationClients, secret_id: str, token: str, stages: Mapping[str, list[str]]) -> None:
+    """Move ``AWSCURRENT`` to the token's version (the one it leaves becomes ``AWSPREVIOUS``); ``stages`` are the
+    secret's ``VersionIdsToStages`` as :func:`check_version` read them, the token's version not yet current."""
     secretsmanager = clients.secretsmanager()
-    stages = secretsmanager.describe_secret(SecretId=secret_id)["VersionIdsToStages"]
     current = next((version for version, labels in stages.items() if CURRENT in labels), None)
-    if current == token:
-        return
     secretsmanager.update_secret_version_stage(
         SecretId=secret_id, VersionStage=CURRENT, MoveToVersionId=token, RemoveFromVersionId=current
     )
@@ -223,7 +222,8 @@ def rotate(
 ) -> None:
     """One step of one rotation (see the module docstring)."""
     secret_id, token, step = parse_event(event)
-    if not check_version(clients.secretsmanager(), secret_id, token):
+    stages = check_version(clients.secretsmanager(), secret_id, token)
+    if stages is None:
         logger.info("already current", extra={"secret": secret_id, "token": token, "step": step})
         return
     if step == "createSecret":
@@ -233,7 +233,7 @@ def rotate(
     elif step == "testSecret":
         test_secret(clients, secret_id, token, region=region, remaining_seconds=remaining_seconds, sleep=sleep)
     else:
-        finish_secret(clients, secret_id, token)
+        finish_secret(clients, secret_id, token, stages)
 
 
 @lambda_entry(correlation_id_path="ClientRequestToken")

@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from functions.shared.errors import ValidationError
@@ -69,9 +70,10 @@ class Event:
     idempotency_key: str
     expected_version: int | None = None
 
-    @property
+    @cached_property
     def payload_hash(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of id, data and timestamp: what "the same payload" means."""
+        """SHA-256 (hex) of the canonical JSON of id, data and timestamp: what "the same payload" means. Computed once
+        per event: the write path reads it and the order token several times, and ``data`` may be 256 KB."""
         return payload_hash(self.id, self.data, self.timestamp)
 
     @property
@@ -79,7 +81,7 @@ class Event:
         """The event's place in the total order of last-writer-wins."""
         return (self.timestamp, self.idempotency_key, self.payload_hash)
 
-    @property
+    @cached_property
     def order_token(self) -> str:
         """:attr:`order_key` as a string whose string order is the tuple order (what the table stores)."""
         return order_token(self.timestamp, self.idempotency_key, self.payload_hash)

@@ -267,12 +267,6 @@ def _refused(writer: _Writer, holder: Mapping[str, Any] | None, *, state: StateS
     raise VersionConflictError(event, number_of(holder, ATTR_VERSION) or 0)
 
 
-def owner_deadline(claim: Mapping[str, Any]) -> int:
-    """When the owner of a pending claim (of the earlier write path) can no longer act on it (epoch ms)."""
-    deadline = number_of(claim, ATTR_OWNER_DEADLINE)
-    return deadline if deadline is not None else (number_of(claim, ATTR_CLAIMED_AT) or 0) + CLAIM_OWNER_WINDOW_MS
-
-
 def cancellation_reasons(error: BaseException) -> list[Mapping[str, Any]] | None:
     """The per-action reasons of a cancelled transaction, in the order of its actions; None for any other error."""
     if error_code(error) != TRANSACTION_CANCELED:

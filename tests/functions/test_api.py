@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.api import handler
@@ -477,9 +478,8 @@ def test_every_log_line_carries_the_request_id_and_metrics_are_flushed_once_per_
     assert documents[4]["Status4xx"] == 1
 
 
-def test_the_container_is_built_once_from_the_environment(
-    settings: Settings, table: ItemTable, queue_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def container_environment(settings: Settings, queue_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment the deployment gives the function, and no container built yet."""
     for name, value in {
         "AWS_REGION": REGION,
         "TABLE_NAME": TABLE,
@@ -493,6 +493,12 @@ def test_the_container_is_built_once_from_the_environment(
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(handler, "_api", None)
     aws_client.cache_clear()
+
+
+def test_the_container_is_built_once_from_the_environment(
+    settings: Settings, table: ItemTable, queue_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container_environment(settings, queue_url, monkeypatch)
     first = handle(request("GET /items/{id}", item_id="item-1"))
     built = handler.current_api()
     second = handle(request("GET /items/{id}", item_id="item-1"))
@@ -574,6 +580,28 @@ def test_the_status_summary_is_reused_for_its_cache_time_then_shows_the_fence(ap
     _, body, _ = call(api, status_request())
     shown = (body["status"], body["epoch"], body["writable"], body["healthy"], body["failed"])
     assert shown == ("fenced", 2, False, False, ["state"])
+
+
+def test_the_container_builds_its_cloudwatch_client_on_the_first_summary_not_at_start(
+    settings: Settings, table: ItemTable, queue_url: str, cloudwatch: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    container_environment(settings, queue_url, monkeypatch)
+    built: list[str] = []
+    make_client = boto3.session.Session.client
+
+    def recorded(session: Any, service: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(service)
+        return make_client(session, service, *args, **kwargs)
+
+    monkeypatch.setattr(boto3.session.Session, "client", recorded)
+    assert handle(request("GET /items/{id}", item_id="item-1"))["statusCode"] == 200
+    assert "dynamodb" in built and "cloudwatch" not in built
+    now = now_ms()
+    publish_lag(cloudwatch, OTHER_REGION, 420.0, now - 60_000)
+    response = handle(status_request())
+    assert response["statusCode"] == 200
+    assert [(lag["to"], lag["lagMs"]) for lag in json.loads(response["body"])["replication"]] == [(OTHER_REGION, 420.0)]
+    assert built.count("cloudwatch") == 1
 
 
 class UnreachableMetrics:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from functions.shared import events
 from functions.shared.errors import ValidationError
 from functions.shared.events import (
     MAX_DATA_BYTES,
@@ -122,6 +123,20 @@ def test_the_payload_hash_covers_id_data_and_timestamp_but_not_key_order_or_expe
     assert parse(with_(data='{"a":1}')).payload_hash != parse(with_(data={"a": 1})).payload_hash
     assert base.payload_hash == payload_hash("item-1", {"a": 1, "b": [1, 2]}, NOW)
     assert len(base.payload_hash) == 64
+
+
+def test_an_event_hashes_its_payload_once_however_often_the_write_path_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    hashed: list[str] = []
+
+    def counted(item_id: str, data: Any, timestamp: int) -> str:
+        hashed.append(item_id)
+        return payload_hash(item_id, data, timestamp)
+
+    monkeypatch.setattr(events, "payload_hash", counted)
+    ev = parse(VALID)
+    tokens = {ev.order_token for _ in range(3)} | {ev.order_key[2] for _ in range(3)} | {ev.payload_hash}
+    assert hashed == ["item-1"]
+    assert tokens == {order_token(NOW, "k-1", payload_hash("item-1", {"n": 1}, NOW)), payload_hash("item-1", {"n": 1}, NOW)}
 
 
 def test_the_wire_form_parses_back_to_the_same_event() -> None:
